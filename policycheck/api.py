@@ -1,0 +1,64 @@
+"""The types a plugin hands to the core: Collector, CollectContext, CollectorError, Reporter."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+class CollectorError(Exception):
+    """Raised by a collector when its source cannot be read; the message becomes the source's
+    reason (after secret redaction), and every result depending on its facts becomes ``error``."""
+
+
+@dataclass
+class Collector:
+    """A named way to gather facts from one kind of source.
+
+    ``collect(settings, ctx)`` returns a *fragment*: ``{"entities": {kind: [entity, ...]}}``
+    where each entity is a dict with an ``id`` and attributes as documented in docs/facts.md.
+    ``settings`` is the source's config block after validation against ``config_schema``
+    and secret resolution. ``kinds`` lists the entity kinds the collector can provide: if the
+    source fails, every policy touching one of them reports ``error`` rather than a pass.
+    """
+
+    name: str
+    collect: Callable[[dict, "CollectContext"], dict]
+    config_schema: dict = field(default_factory=lambda: {"type": "object"})
+    kinds: tuple = ()
+    description: str = ""
+    secret_keys: tuple = ("password", "token", "api_key", "secret")
+
+
+@dataclass
+class CollectContext:
+    """What the runtime gives a collector: its source name, time budget and helpers."""
+
+    source: str
+    timeout: float
+    base_dir: str = "."
+    secrets: list = field(default_factory=list)
+    log: Callable[[str], None] = lambda msg: None
+    progress: Callable[[int], None] = lambda count: None
+
+    def http(self, base_url: str, **kwargs: Any):
+        """A :class:`policycheck.http.HttpClient` for this source (retries, TLS, redaction)."""
+        from policycheck.http import HttpClient
+
+        kwargs.setdefault("timeout", self.timeout)
+        return HttpClient(base_url, secrets=self.secrets, **kwargs)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret of this source replaced by ``***``."""
+        from policycheck.secrets import redact
+
+        return redact(text, self.secrets)
+
+
+@dataclass
+class Reporter:
+    """An output format: ``render(report) -> str`` where report is a :class:`policycheck.results.Report`."""
+
+    name: str
+    render: Callable[[Any], str]
+    extension: str = "txt"
+    description: str = ""

@@ -1,0 +1,159 @@
+"""The shared HTTP client for collectors: one requests Session per source, timeouts, retries with
+backoff (429/502/503/504, Retry-After), TLS verification, auth, pagination, redacted errors."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Iterator
+
+import requests
+
+from policycheck.api import CollectorError
+from policycheck.secrets import redact
+
+RETRY_STATUSES = (429, 502, 503, 504)
+
+
+class HttpClient:
+    """GET JSON from one base URL. Every failure raises :class:`CollectorError` with a reason that
+    names the URL path and status and never contains a secret."""
+
+    def __init__(self, base_url: str, *, timeout: float = 30.0, connect_timeout: float | None = None,
+                 auth: tuple | None = None, token: str | None = None, token_scheme: str = "Bearer",
+                 headers: dict | None = None, verify_tls: bool = True, ca_bundle: str | None = None,
+                 retries: int = 3, backoff: float = 0.5, max_retry_after: float = 30.0,
+                 secrets: list | None = None, warn=None):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout or min(timeout, 10.0), timeout)
+        self.retries = retries
+        self.backoff = backoff
+        self.max_retry_after = max_retry_after
+        self.secrets = list(secrets or [])
+        self.session = requests.Session()
+        self.session.trust_env = True  # proxies (HTTPS_PROXY, NO_PROXY) from the environment
+        self.session.headers["Accept"] = "application/json"
+        self.session.headers["User-Agent"] = "policycheck"
+        if headers:
+            self.session.headers.update(headers)
+        if auth:
+            self.session.auth = auth
+            self.secrets.append(auth[1])
+        if token:
+            self.session.headers["Authorization"] = f"{token_scheme} {token}"
+            self.secrets.append(token)
+        if ca_bundle:
+            self.session.verify = ca_bundle
+        elif not verify_tls:
+            self.session.verify = False
+            (warn or (lambda m: print(m, file=sys.stderr)))(
+                f"WARNING: TLS verification is OFF for {self.base_url}: anyone on the path can read "
+                "the credentials and forge the answers. Use ca_bundle: for a private CA instead.")
+            try:
+                import urllib3
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            except Exception:  # pragma: no cover
+                pass
+
+    def url(self, path: str) -> str:
+        if path.startswith("http://") or path.startswith("https://"):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def _fail(self, msg: str):
+        raise CollectorError(redact(msg, self.secrets))
+
+    def get(self, path: str, params: dict | None = None, stream: bool = False) -> requests.Response:
+        """GET with retries; returns a 2xx response or raises CollectorError."""
+        url = self.url(path)
+        shown = url.split("?", 1)[0]
+        attempt = 0
+        while True:
+            try:
+                resp = self.session.get(url, params=params, timeout=self.timeout, stream=stream)
+            except requests.exceptions.SSLError as exc:
+                self._fail(f"TLS error talking to {shown}: {_root(exc)} "
+                           "(set ca_bundle: to your CA's PEM file)")
+            except requests.exceptions.ConnectTimeout:
+                self._fail(f"timed out connecting to {shown} after {self.timeout[0]:g}s")
+            except requests.exceptions.ReadTimeout:
+                self._fail(f"no answer from {shown} within {self.timeout[1]:g}s (timeout)")
+            except requests.exceptions.ConnectionError as exc:
+                self._fail(f"cannot connect to {shown}: {_root(exc)}")
+            except requests.exceptions.RequestException as exc:
+                self._fail(f"request to {shown} failed: {_root(exc)}")
+            if resp.status_code in RETRY_STATUSES and attempt < self.retries:
+                attempt += 1
+                delay = self.backoff * (2 ** (attempt - 1))
+                ra = resp.headers.get("Retry-After")
+                if ra:
+                    try:
+                        delay = min(float(ra), self.max_retry_after)
+                    except ValueError:
+                        pass
+                resp.close()
+                time.sleep(delay)
+                continue
+            if resp.status_code >= 400:
+                detail = _error_detail(resp)
+                hint = {401: " (check the username and password/token)",
+                        403: " (the account lacks a read permission)",
+                        404: " (wrong URL or API version?)"}.get(resp.status_code, "")
+                retried = f" after {attempt} retries" if attempt else ""
+                self._fail(f"HTTP {resp.status_code} {resp.reason or ''} from {shown}{retried}{hint}"
+                           + (f": {detail}" if detail else ""))
+            return resp
+
+    def get_json(self, path: str, params: dict | None = None):
+        """GET and decode JSON; a body that is not JSON raises CollectorError."""
+        resp = self.get(path, params=params)
+        try:
+            return resp.json()
+        except (ValueError, requests.exceptions.RequestException) as exc:
+            self._fail(f"malformed JSON from {self.url(path).split('?', 1)[0]}: {str(exc)[:200]}")
+
+    def paginate(self, path: str, params: dict | None = None, results_key: str = "results",
+                 next_key: str = "next", max_pages: int = 100000) -> Iterator[dict]:
+        """Yield items of a paginated list that links to its next page (NetBox, DRF style)."""
+        url, p = path, params
+        for _ in range(max_pages):
+            page = self.get_json(url, params=p)
+            if not isinstance(page, dict) or not isinstance(page.get(results_key), list):
+                self._fail(f"unexpected page shape from {self.url(path).split('?', 1)[0]}: "
+                           f"no '{results_key}' list")
+            yield from page[results_key]
+            url, p = page.get(next_key), None
+            if not url:
+                return
+        self._fail(f"more than {max_pages} pages from {path}")
+
+    def close(self):
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _root(exc: BaseException) -> str:
+    while exc.__cause__ or exc.__context__:
+        exc = exc.__cause__ or exc.__context__
+    if exc.args and isinstance(exc.args[0], str):
+        return exc.args[0][:300]
+    return str(exc)[:300] or type(exc).__name__
+
+
+def _error_detail(resp) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        text = (resp.text or "").strip()
+        return text[:200]
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error", "errors"):
+            if key in body:
+                v = body[key]
+                return (json.dumps(v) if not isinstance(v, str) else v)[:300]
+    return json.dumps(body)[:200]

@@ -1,0 +1,57 @@
+"""Contract-test kit for collector plugins: validate fragments, run a source end to end, hunt secrets.
+
+Use from a plugin's tests::
+
+    from policycheck.testing import assert_valid_fragment, run_source, assert_no_secret
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+SCHEMAS = Path(__file__).parent / "schemas"
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str):
+    import jsonschema
+
+    schema = json.loads((SCHEMAS / name).read_text())
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def fragment_errors(fragment: dict) -> list[str]:
+    """Every schema violation of a collector fragment, as 'path: message' lines."""
+    v = _validator("fragment.schema.json")
+    return [f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
+            for e in sorted(v.iter_errors(fragment), key=lambda e: list(map(str, e.absolute_path)))]
+
+
+def assert_valid_fragment(fragment: dict) -> None:
+    """Fail with every violation when a fragment does not match docs/facts.md's schema."""
+    errors = fragment_errors(fragment)
+    assert not errors, "fragment does not validate against the facts schema:\n" + "\n".join(errors[:50])
+
+
+def facts_errors(document: dict) -> list[str]:
+    """Every schema violation of a whole facts document (``policycheck collect`` output)."""
+    v = _validator("facts.schema.json")
+    return [f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
+            for e in v.iter_errors(document)]
+
+
+def assert_valid_facts(document: dict) -> None:
+    errors = facts_errors(document)
+    assert not errors, "facts document does not validate:\n" + "\n".join(errors[:50])
+
+
+def assert_no_secret(secret: str, *texts) -> None:
+    """Fail if ``secret`` appears in any of ``texts`` (str, bytes, or objects dumped as JSON)."""
+    assert secret, "assert_no_secret needs a non-empty secret"
+    for i, t in enumerate(texts):
+        if isinstance(t, bytes):
+            t = t.decode("utf-8", "replace")
+        elif not isinstance(t, str):
+            t = json.dumps(t, default=str)
+        assert secret not in t, f"secret found in output #{i}"
