@@ -1,0 +1,222 @@
+"""Maps parsed inventory hosts to facts: host, backup_server, storage_node and dr_test entities."""
+from __future__ import annotations
+
+from .inventory import InventoryHost
+from .mapping import DEFAULT_RESULT_VALUES, Mapping, norm
+from .values import Unreadable, as_bool, as_str_list, as_time, is_ip, lookup, missing
+
+
+def _short(name: str) -> str:
+    return name if is_ip(name) else name.split(".", 1)[0]
+
+
+def host_id(h: InventoryHost, mapping: Mapping) -> tuple[str, str | None]:
+    """(id, fqdn or None): the lower-case FQDN where the inventory knows it, else the inventory name."""
+    fqdn = None
+    try:
+        _, value = lookup(h.vars, mapping.vars["fqdn"])
+        if isinstance(value, str) and "." in value and not is_ip(value):
+            fqdn = value.strip().rstrip(".").lower()
+    except Unreadable:
+        pass
+    if fqdn is None and "." in h.name and not is_ip(h.name):
+        fqdn = h.name.lower()
+    if fqdn is None:
+        ah = h.vars.get("ansible_host")
+        if (isinstance(ah, str) and "." in ah and not is_ip(ah)
+                and _short(ah).lower() == h.name.lower() and "{{" not in ah):
+            fqdn = ah.strip().rstrip(".").lower()
+    return (fqdn or h.name.lower()), fqdn
+
+
+class HostMapper:
+    """Builds the entities of one host; ``ids`` maps inventory names to host ids for references."""
+
+    def __init__(self, mapping: Mapping, ids: dict[str, str]):
+        self.m = mapping
+        self.ids = ids
+        self.ids_lower = {k.lower(): v for k, v in ids.items()}
+
+    def ref(self, name: str) -> str:
+        return self.ids.get(name) or self.ids_lower.get(name.lower()) or name
+
+    def _get(self, h, attr):
+        return lookup(h.vars, self.m.vars.get(attr, []))
+
+    def host(self, h: InventoryHost) -> tuple[dict, list[dict]]:
+        hid, fqdn = host_id(h, self.m)
+        ent: dict = {"id": hid, "hostname": h.name}
+        unknown: dict[str, str] = {}
+        if fqdn:
+            ent["fqdn"] = fqdn
+        aliases = [h.name, _short(h.name)]
+        if fqdn:
+            aliases += [fqdn, _short(fqdn)]
+        addresses: list[str] | None = None
+
+        # ansible_host: connection address, an alias and (if an IP) an address
+        try:
+            _, ah = lookup(h.vars, ["ansible_host"])
+            if isinstance(ah, str) and ah.strip():
+                aliases.append(ah.strip())
+                if is_ip(ah.strip()):
+                    addresses = [ah.strip()]
+        except Unreadable as exc:
+            unknown["ansible_host"] = str(exc)
+
+        def attr(name, convert):
+            try:
+                var, value = self._get(h, name)
+            except Unreadable as exc:
+                unknown[name] = str(exc)
+                return None, False
+            if missing(value):
+                return None, False
+            try:
+                return convert(var, value), True
+            except Unreadable as exc:
+                unknown[name] = str(exc)
+                return None, False
+
+        try:
+            _, fq = self._get(h, "fqdn")
+        except Unreadable as exc:
+            unknown["fqdn"] = str(exc)
+
+        addr, ok = attr("addresses", as_str_list)
+        if ok:
+            addresses = (addresses or []) + [a for a in addr if a not in (addresses or [])]
+        if addresses is not None:
+            ent["addresses"] = addresses
+            aliases += addresses
+
+        os_, ok = attr("os", lambda var, v: self._enum(var, v, self.m.os_values, "os_values"))
+        if ok:
+            ent["os"] = os_
+        osv, ok = attr("os_version", lambda var, v: str(v) if not isinstance(v, (dict, list)) else
+                       _bad(var, "a version string"))
+        if ok:
+            ent["os_version"] = osv
+        plat, ok = attr("platform", lambda var, v: self._enum(var, v, self.m.platform_values,
+                                                             "platform_values"))
+        if ok:
+            ent["platform"] = plat
+
+        roles = self._roles(h, unknown)
+        if roles is not None:
+            ent["roles"] = roles
+
+        services, ok = attr("services", lambda var, v: [s.lower() for s in as_str_list(var, v)])
+        if "services" not in unknown:
+            group_services = self.m.services_of_groups(h.groups)
+            if ok or group_services:
+                ent["services"] = _uniq((services or []) + group_services)
+
+        deps, ok = attr("depends_on", as_str_list)
+        if ok:
+            ent["depends_on"] = _uniq([self.ref(d) for d in deps])
+        bmr, ok = attr("bmr_methods", lambda var, v: [norm(s) for s in as_str_list(var, v)])
+        if ok:
+            ent["bmr_methods"] = _uniq(bmr)
+        ind, ok = attr("independent_recovery", as_bool)
+        if ok:
+            ent["independent_recovery"] = ind
+
+        ent["aliases"] = _uniq(aliases)
+        ent["ansible_groups"] = list(h.groups)
+        exported = {}
+        for var in self.m.export_vars:
+            try:
+                name, value = lookup(h.vars, [var])
+            except Unreadable as exc:
+                unknown[f"ansible_vars.{var}"] = str(exc)
+                continue
+            if not missing(value):
+                exported[var] = value
+        if self.m.export_vars:
+            ent["ansible_vars"] = exported
+
+        extra: list[tuple[str, dict]] = []
+        dr_tests, ok = attr("dr_tests", self._dr_tests)
+        if ok:
+            for t in dr_tests:
+                t = dict(t, host=hid)
+                t["id"] = f"{hid}/dr_test/{t['time']}/{t.get('kind', 'unspecified')}"
+                extra.append(("dr_test", t))
+
+        role_set = set(roles or [])
+        if "backup_server" in role_set:
+            bs = {"id": hid, "host": hid, "aliases": list(ent["aliases"])}
+            product, ok = attr("backup_product", lambda var, v: str(v).strip().lower())
+            if ok:
+                bs["product"] = product
+            if "dr_tests" in unknown:
+                bs["_unknown"] = {"last_dr_test": unknown["dr_tests"]}
+            extra.append(("backup_server", bs))
+        if "storage_node" in role_set:
+            sn = {"id": hid, "host": hid, "aliases": list(ent["aliases"])}
+            server, ok = attr("backup_server", lambda var, v: str(v).strip() if isinstance(v, str)
+                              else _bad(var, "a host name"))
+            if ok:
+                sn["backup_server"] = self.ref(server)
+            extra.append(("storage_node", sn))
+        if unknown:
+            ent["_unknown"] = unknown
+        return ent, extra
+
+    def _enum(self, var, value, table, table_name):
+        if not isinstance(value, str):
+            _bad(var, "a string")
+        got = table.get(norm(value))
+        if got is None:
+            raise Unreadable(f"ansible variable {var}: value {value[:60]!r} is not recognised "
+                             f"(add it to mapping.{table_name})")
+        return got
+
+    def _roles(self, h: InventoryHost, unknown: dict) -> list[str] | None:
+        roles = self.m.roles_of_groups(h.groups)
+        try:
+            var, value = self._get(h, "roles")
+            if not missing(value):
+                roles += [norm(r) for r in as_str_list(var, value)]
+            for var, table in self.m.value_roles.items():
+                _, value = lookup(h.vars, [var])
+                if missing(value):
+                    continue
+                for v in as_str_list(var, value):
+                    roles += table.get(norm(v), [])
+        except Unreadable as exc:
+            unknown["roles"] = str(exc)
+            return None
+        return _uniq(roles)
+
+    def _dr_tests(self, var, value) -> list[dict]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            _bad(var, "a list of {time, result, kind}")
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, dict) or "time" not in item or "result" not in item:
+                _bad(f"{var}[{i}]", "an object with time and result")
+            result = DEFAULT_RESULT_VALUES.get(norm(str(item["result"])))
+            if result is None:
+                raise Unreadable(f"ansible variable {var}[{i}].result {str(item['result'])[:30]!r} is not "
+                                 "success or failure")
+            t = {"time": as_time(f"{var}[{i}].time", item["time"]), "result": result}
+            if item.get("kind") is not None:
+                t["kind"] = norm(str(item["kind"]))
+            out.append(t)
+        return out
+
+
+def _bad(var, expected):
+    raise Unreadable(f"ansible variable {var} should be {expected}")
+
+
+def _uniq(items):
+    out = []
+    for i in items:
+        if i not in out:
+            out.append(i)
+    return out

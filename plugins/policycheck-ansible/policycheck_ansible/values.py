@@ -1,0 +1,94 @@
+"""Reads one host variable safely: vaulted or unrendered-template values become reasons, never values."""
+from __future__ import annotations
+
+import ipaddress
+import re
+
+_MISSING = object()
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$")
+
+
+class Unreadable(Exception):
+    """The variable exists but its value cannot be used; ``str(exc)`` is the reason (no value in it)."""
+
+
+def is_vaulted(value) -> bool:
+    if isinstance(value, dict):
+        if "__ansible_vault" in value:
+            return True
+        return any(is_vaulted(v) for v in value.values())
+    if isinstance(value, list):
+        return any(is_vaulted(v) for v in value)
+    return isinstance(value, str) and value.lstrip().startswith("$ANSIBLE_VAULT;")
+
+
+def is_template(value) -> bool:
+    if isinstance(value, dict):
+        return any(is_template(v) for v in value.values())
+    if isinstance(value, list):
+        return any(is_template(v) for v in value)
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def lookup(hostvars: dict, names: list[str]):
+    """(variable name, value) of the first of ``names`` the host defines, else (None, MISSING).
+
+    Raises Unreadable when that variable is vaulted or an unrendered Jinja template.
+    """
+    for name in names:
+        if name in hostvars:
+            value = hostvars[name]
+            if is_vaulted(value):
+                raise Unreadable(f"vaulted in ansible: {name}")
+            if is_template(value):
+                raise Unreadable(f"templated in ansible: {name} is a Jinja expression that "
+                                 "ansible-inventory --list does not render")
+            return name, value
+    return None, _MISSING
+
+
+def missing(value) -> bool:
+    return value is _MISSING
+
+
+def as_str_list(var: str, value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                                              for v in value):
+        raise Unreadable(f"ansible variable {var} should be a list of names, got {type(value).__name__}")
+    out = []
+    for v in value:
+        s = str(v).strip()
+        if s and s not in out:
+            out.append(s)
+    return out
+
+
+def as_bool(var: str, value) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("yes", "true", "on", "1", "y"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("no", "false", "off", "0", "n"):
+        return False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise Unreadable(f"ansible variable {var} should be a boolean, got {value!r}"[:200])
+
+
+def as_time(var: str, value) -> str:
+    if not isinstance(value, str) or not _TIME.match(value.strip()):
+        raise Unreadable(f"ansible variable {var}: time {str(value)[:40]!r} is not ISO 8601 with a UTC "
+                         "offset (write e.g. '2026-11-20T10:00:00+01:00', quoted)")
+    return value.strip()
+
+
+def is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+        return True
+    except ValueError:
+        return False
