@@ -1,0 +1,73 @@
+"""The collect() entry point: read the server's lists concurrently, map them into one fragment."""
+from __future__ import annotations
+
+import time
+
+from policycheck.api import CollectorError
+
+from policycheck_networker.api import CALLS, NetworkerApi, base_url
+from policycheck_networker.backups import BackupFacts, client_facts
+from policycheck_networker.infra import Devices, Server, Volumes, storage_node_facts
+from policycheck_networker.policies import evidence
+
+
+def collect(settings: dict, ctx) -> dict:
+    start = time.monotonic()
+    base, url_host = base_url(settings["url"], settings.get("api_version", "v3"))
+    kwargs = {"auth": (settings["username"], settings["password"]),
+              "verify_tls": settings.get("verify_tls", True)}
+    if settings.get("ca_bundle"):
+        kwargs["ca_bundle"] = settings["ca_bundle"]
+    workers = int(settings.get("max_workers", 10))
+    client = ctx.http(base, warn=ctx.log, **kwargs)
+    try:
+        _widen_pool(client, workers)
+        api = NetworkerApi(client, max_bytes=int(settings.get("max_response_mb", 1024)) << 20, log=ctx.log)
+        try:
+            raw = api.fetch_all(CALLS, workers, deadline=start + float(ctx.timeout))
+        except CollectorError as exc:
+            raise CollectorError(ctx.redact(f"NetWorker {url_host}: {exc}")) from None
+    finally:
+        client.close()
+    ctx.log(f"{api.requests} requests in {time.monotonic() - start:.2f}s")
+    return build_fragment(raw, url_host, ctx)
+
+
+def _widen_pool(client, workers: int) -> None:
+    """Let one Session hold as many connections as we have workers."""
+    from requests.adapters import HTTPAdapter
+
+    for prefix in ("https://", "http://"):
+        client.session.mount(prefix, HTTPAdapter(pool_connections=1, pool_maxsize=max(workers, 10)))
+
+
+def build_fragment(raw: dict, url_host: str, ctx=None) -> dict:
+    """Map the decoded answers (resource name → list/object) into a fragment; drops raw lists as it goes."""
+    server = Server(raw.pop("serverconfig"), url_host)
+    storage_nodes = raw.pop("storagenodes")
+    devices = Devices(server, raw.pop("devices"), storage_nodes)
+    volumes = Volumes(raw.pop("volumes"), devices)
+    bf = BackupFacts(server, devices, volumes, raw.pop("protectedvms", None))
+    backups = raw.pop("backups")
+    bf.add_all(backups)
+    del backups
+    clients = client_facts(server, raw.pop("clients"), bf)
+    ents = server.entities()
+    bs = ents["backup_server"][0]
+    bs.update(evidence(server, raw.pop("protectionpolicies"), raw.pop("pools")))
+    on_server = sorted(fid for fid, f in devices.facts.items()
+                       if f["client_data"] and devices.driven_by_server(fid))
+    bs["networker_client_devices_on_server"] = on_server
+    bs["networker_director_mode"] = not on_server
+    bs["networker_clients_to_server"] = sorted(
+        c["id"] for c in clients if c.get("networker_storage_nodes")
+        and server.owns(c["networker_storage_nodes"][0]))
+    if bf.unjoined_images:
+        bs["networker_unjoined_image_backups"] = bf.unjoined_images
+    ents["storage_node"] = storage_node_facts(server, storage_nodes)
+    ents["device"] = sorted(devices.facts.values(), key=lambda d: d["id"])
+    ents["bootstrap"] = sorted(bf.bootstraps, key=lambda b: b["id"])
+    ents["client"] = clients
+    if ctx is not None:
+        ctx.progress(sum(len(v) for v in ents.values()))
+    return {"entities": ents}

@@ -1,0 +1,247 @@
+"""A fake NetWorker REST server for tests and benchmarks: recorded or generated datazones, faults, delays.
+
+    from policycheck_networker.fakeserver import FakeNetworker, generate_datazone
+    with FakeNetworker(generate_datazone(20000), delay=0.05) as srv:
+        settings = {"url": srv.url, "username": "audit", "password": srv.password}
+
+Only loopback is ever bound. Faults per resource: ``{"backups": 500}`` (any HTTP status, answered with
+the API's error body), ``"invalid_json"``, ``"truncated"``, ``"slow"`` (sleeps ``slow_seconds``).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import ssl
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+LIST_KEYS = {"storagenodes": "storageNodes", "devices": "devices", "pools": "pools", "volumes": "volumes",
+             "clients": "clients", "protectionpolicies": "protectionPolicies", "backups": "backups",
+             "vmware/protectedvms": "vms", "jobs": "jobs", "protectiongroups": "protectionGroups"}
+# Fields each resource knows (from Dell's swagger); fl= naming anything else is a 400 like a real server.
+KNOWN_FIELDS = {
+    "storagenodes": "name typeOfStorageNode enabled ready configuredDevices numberOfDevices cloneStorageNodes "
+                    "dedicatedStorageNode version links",
+    "devices": "name mediaType mediaFamily deviceAccessInfo dataDomainHost status readOnly volumeId "
+               "mountedVolume volumePool links resourceId",
+    "pools": "name poolType devices enabled links resourceId",
+    "volumes": "id shortId name pool type family location mode saveSetIds expirationTime links",
+    "clients": "resourceId clientId hostname aliases backupType saveSets protectionGroups storageNodes "
+               "scheduledBackup os virtualClient links",
+    "backups": "id shortId name clientHostname clientId level type saveTime completionTime retentionTime size "
+               "attributes instances vmInformation links",
+    "vmware/protectedvms": "name hostname uuid vCenterHostname links",
+}
+REASONS = {400: ("Client Error", "Bad Request"), 401: ("Client Error", "Unauthorized"),
+           403: ("Client Error", "Forbidden"), 404: ("Client Error", "Not Found"),
+           500: ("Server Error", "Internal Server Error"), 503: ("Server Error", "Service Unavailable")}
+_NOW = re.compile(r"^NOW(?:-(\d+)([dhm]))?$")
+
+
+def error_body(code: int, message: str, path: str = "") -> dict:
+    cls, reason = REASONS.get(code, ("Client Error" if code < 500 else "Server Error", "Error"))
+    return {"message": message, "status": {"code": code, "codeClass": cls, "reasonPhrase": reason},
+            "timestamp": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
+            "userAgentRequest": {"method": "GET", "url": path}, "version": "19.13.0.0.Build.42"}
+
+
+def render_times(doc, offset: str = "+00:00", now: datetime | None = None):
+    """Replace strings 'NOW' / 'NOW-26h' / 'NOW-3d' / 'NOW-90m' by ISO times in the given offset."""
+    sign = -1 if offset.startswith("-") else 1
+    hh, mm = offset[1:].split(":")
+    tz = timezone(sign * timedelta(hours=int(hh), minutes=int(mm)))
+    base = (now or datetime.now(timezone.utc)).astimezone(tz).replace(microsecond=0)
+
+    def walk(v):
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, str):
+            m = _NOW.match(v)
+            if m:
+                n, unit = int(m.group(1) or 0), m.group(2) or "m"
+                return (base - timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: n})).isoformat()
+        return v
+    return walk(doc)
+
+
+def load_datazone(path) -> dict:
+    """A recorded datazone file: {"_offset": "-05:00", "serverconfig": {...}, "devices": {...}, ...}."""
+    with open(path, encoding="utf-8") as fh:
+        doc = json.load(fh)
+    return render_times(doc, doc.pop("_offset", "+00:00"))
+
+
+def generate_datazone(n_backups: int, n_clients: int | None = None, server: str = "nsr01.corp.example",
+                      offset: str = "-05:00") -> dict:
+    """A director-mode datazone with n_backups save sets over n_clients clients and daily bootstraps."""
+    n_clients = n_clients or max(1, n_backups // 10)
+    sn = "sn01.corp.example"
+    boot_dev, client_dev = "rd=sn01.corp.example:/nsr/aftd_boot", "rd=sn01.corp.example:/nsr/aftd01"
+    zone = {"serverconfig": {"name": server, "version": "19.13.0.0.Build.42", "serverOSType": "Linux",
+                             "serverTimezone": "America/New_York", "jobsdbRetentionInHours": 72},
+            "storagenodes": {"storageNodes": [{"name": server, "typeOfStorageNode": "SCSI", "enabled": True},
+                                              {"name": sn, "typeOfStorageNode": "SCSI", "enabled": True}]},
+            "devices": {"devices": [
+                {"name": boot_dev, "mediaType": "adv_file", "mediaFamily": "Disk", "status": "Enabled",
+                 "deviceAccessInfo": "/nsr/aftd_boot", "volumeId": "100", "mountedVolume": "sn01.boot.001"},
+                {"name": client_dev, "mediaType": "adv_file", "mediaFamily": "Disk", "status": "Enabled",
+                 "deviceAccessInfo": "/nsr/aftd01", "volumeId": "101", "mountedVolume": "sn01.001"}]},
+            "pools": {"pools": [{"name": "Bootstrap", "poolType": "Backup", "devices": [boot_dev]},
+                                {"name": "Default", "poolType": "Backup", "devices": [client_dev]}]},
+            "volumes": {"volumes": [{"id": "100", "name": "sn01.boot.001", "pool": "Bootstrap", "type": "adv_file"},
+                                    {"id": "101", "name": "sn01.001", "pool": "Default", "type": "adv_file"}]},
+            "clients": {"clients": [
+                {"resourceId": {"id": f"{i}.0.1.2", "sequence": 1}, "hostname": f"c{i:05d}.corp.example",
+                 "aliases": [f"c{i:05d}"], "backupType": "Filesystem", "saveSets": ["All"],
+                 "protectionGroups": ["Gold"], "storageNodes": [sn]} for i in range(n_clients)]},
+            "protectionpolicies": {"protectionPolicies": [{"name": "Server Protection", "workflows": [
+                {"name": "Server backup", "actions": [{"name": "Server db backup", "actionSpecificData": {
+                    "serverBackup": {"destinationPool": "Bootstrap", "destinationStorageNode": sn}}}]}]}]},
+            "vmware/protectedvms": {"vms": []}}
+    backups = []
+    for i in range(n_backups):
+        boot = i % 50 == 0
+        backups.append({
+            "id": f"{i:08x}-0000-0000-0000-000000000000", "shortId": str(4000000 + i),
+            "name": "bootstrap" if boot else "/", "clientHostname": server if boot else f"c{i % n_clients:05d}.corp.example",
+            "level": "Full" if boot or i % 7 == 0 else "Incr",
+            "saveTime": f"NOW-{(i * 7) % 4000 + 30}m",
+            "instances": [{"id": "1", "clone": False, "status": "Browsable", "volumeIds": ["100" if boot else "101"]}],
+            "attributes": [{"key": "*backup start time", "values": ["x"]}]})
+    zone["backups"] = {"backups": backups}
+    return render_times(zone, offset)
+
+
+class FakeNetworker:
+    """A threaded HTTP(S) server on 127.0.0.1 answering /nwrestapi/<v>/global/<resource> from a datazone."""
+
+    def __init__(self, datazone: dict, *, username: str = "audit", password: str = "s3cr3t-Pa55word!",
+                 delay: float = 0.0, faults: dict | None = None, reject_paging: bool = True,
+                 slow_seconds: float = 5.0, api_version: str = "v3", certfile: str | None = None,
+                 keyfile: str | None = None, error_bodies: dict | None = None):
+        self.zone, self.username, self.password = datazone, username, password
+        self.delay, self.faults, self.reject_paging = delay, dict(faults or {}), reject_paging
+        self.slow_seconds, self.api_version = slow_seconds, api_version
+        self.error_bodies = error_bodies or {}
+        self.requests: list[tuple[str, dict]] = []
+        self._cache: dict = {}
+        self._lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.scheme = "http"
+        if certfile:
+            sslctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            sslctx.load_cert_chain(certfile, keyfile)
+            self.httpd.socket = sslctx.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def body_for(self, resource: str, query: dict) -> tuple[int, bytes]:
+        key = (resource, tuple(sorted((k, tuple(v)) for k, v in query.items())))
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        doc = self.zone.get(resource)
+        if doc is None:
+            result = 404, json.dumps(error_body(404, f"Resource '{resource}' not found.")).encode()
+        else:
+            result = self._select(resource, doc, query)
+        with self._lock:
+            self._cache[key] = result
+        return result
+
+    def _select(self, resource: str, doc: dict, query: dict) -> tuple[int, bytes]:
+        list_key = LIST_KEYS.get(resource)
+        if list_key is None:
+            return 200, json.dumps(doc).encode()
+        items = doc.get(list_key)
+        fields = query.get("fl", [""])[0]
+        if fields:
+            wanted = [f for f in fields.split(",") if f]
+            unknown = [f for f in wanted if f not in KNOWN_FIELDS.get(resource, "").split()]
+            if unknown:
+                return 400, json.dumps(error_body(400, f"Invalid field name(s) in fl: {','.join(unknown)}")).encode()
+        if items is not None and "q" in query:
+            for cond in query["q"][0].split(" and "):
+                field, _, value = cond.partition(":")
+                items = [i for i in items if str(i.get(field)) == value.strip('"')]
+        if items is not None and fields:
+            items = [{k: v for k, v in i.items() if k in wanted} for i in items]
+        out = {"count": len(items or [])}
+        if items is not None:  # an empty list may come with the key missing: keep what was recorded
+            out[list_key] = items
+        return 200, json.dumps(out).encode()
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, code: int, body: bytes, ctype: str = "application/json", length: int | None = None):
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body) if length is None else length))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _error(self, code: int, message: str):
+                body = fake.error_bodies.get(code) or error_body(code, message, self.path)
+                self._send(code, json.dumps(body).encode())
+
+            def do_GET(self):
+                parts = urlsplit(self.path)
+                query = parse_qs(parts.query)
+                fake.requests.append((parts.path, query))
+                if fake.delay:
+                    time.sleep(fake.delay)
+                prefix = f"/nwrestapi/{fake.api_version}/global/"
+                if not parts.path.startswith(prefix):
+                    html = b"<html><body><h1>HTTP Status 404 - Not Found</h1></body></html>"
+                    return self._send(404, html, "text/html")
+                auth = self.headers.get("Authorization", "")
+                expected = "Basic " + base64.b64encode(f"{fake.username}:{fake.password}".encode()).decode()
+                if auth != expected:
+                    return self._error(401, "Authentication failed: invalid user name or password.")
+                resource = unquote(parts.path[len(prefix):]).strip("/")
+                fault = fake.faults.get(resource, fake.faults.get("*"))
+                if fake.reject_paging and ({"offset", "limit"} & set(query)):
+                    return self._error(400, "Query parameter 'offset' or 'limit' is not supported.")
+                if isinstance(fault, int):
+                    msgs = {401: "Authentication failed: invalid user name or password.",
+                            403: "User 'audit' does not have the privilege to view resource.",
+                            404: f"Resource '{resource}' not found.", 500: "Unable to open DB session."}
+                    return self._error(fault, msgs.get(fault, "error"))
+                if fault == "slow":
+                    time.sleep(fake.slow_seconds)
+                code, body = fake.body_for(resource, query)
+                if fault == "invalid_json" and code == 200:
+                    return self._send(200, b"<html>Service temporarily unavailable</html>{", "application/json")
+                if fault == "truncated" and code == 200:
+                    self._send(200, body[: max(1, len(body) // 2)], length=len(body))
+                    self.close_connection = True
+                    return
+                self._send(code, body)
+
+        return Handler

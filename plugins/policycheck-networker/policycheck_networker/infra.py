@@ -1,0 +1,191 @@
+"""Facts about the server's infrastructure: backup server, its host, storage nodes, devices, volumes."""
+from __future__ import annotations
+
+SERVER_ALIAS = "nsrserverhost"
+
+MEDIA = {"adv_file": "disk", "file": "file", "data domain": "dedup", "cloud boost": "cloud",
+         "cloudboost": "cloud", "atmos cos": "cloud", "dd cloud tier": "cloud"}
+FAMILY = {"tape": "tape", "disk": "disk", "cloud": "cloud", "logical": "disk"}
+OS = {"linux": "linux", "windows": "windows", "solaris": "solaris", "aix": "aix", "hp-ux": "hpux",
+      "hpux": "hpux", "macos": "macos", "darwin": "macos"}
+
+
+def norm(name) -> str:
+    return str(name or "").strip().lower().rstrip(".")
+
+
+def short(name: str) -> str:
+    n = norm(name)
+    return n if _is_ip(n) else n.split(".", 1)[0]
+
+
+def _is_ip(n: str) -> bool:
+    return n.replace(".", "").isdigit() or ":" in n
+
+
+def _loopback(n: str) -> bool:
+    """A loopback address or localhost names no machine: never use it as an alias to join on."""
+    return n in ("localhost", "::1") or n.startswith("127.")
+
+
+def os_name(text) -> str | None:
+    t = norm(text)
+    for key, value in OS.items():
+        if key in t:
+            return value
+    return "other" if t else None
+
+
+class Server:
+    """The server's identity and the names that mean it (hostname, short name, nsrserverhost, URL host)."""
+
+    def __init__(self, config: dict, url_host: str):
+        self.config = config or {}
+        self.id = norm(self.config.get("name")) or norm(url_host)
+        self.names = {self.id, short(self.id), SERVER_ALIAS, norm(url_host)}
+        self.aliases = sorted(n for n in {short(self.id), norm(url_host)}
+                              if n and n != self.id and not _loopback(n))
+
+    def owns(self, hostname) -> bool:
+        n = norm(hostname)
+        return n in self.names or (not _is_ip(n) and short(n) in self.names and short(n) == n)
+
+    def canonical(self, hostname) -> str:
+        return self.id if self.owns(hostname) else norm(hostname)
+
+    def entities(self) -> dict:
+        cfg = self.config
+        server = {"id": self.id, "aliases": self.aliases, "host": self.id, "product": "networker"}
+        if cfg.get("version"):
+            server["version"] = str(cfg["version"])
+        host = {"id": self.id, "hostname": self.id, "aliases": self.aliases, "roles": ["backup_server"],
+                "services": ["backup"]}
+        if "." in self.id:
+            host["fqdn"] = self.id
+        osn = os_name(cfg.get("serverOSType"))
+        if osn:
+            host["os"] = osn
+        return {"backup_server": [server], "host": [host]}
+
+
+def split_device_name(name: str) -> tuple[str | None, str]:
+    """('sn01.corp', '/nsr/aftd1') for 'rd=sn01.corp:/nsr/aftd1'; (None, name) without the prefix."""
+    if name.lower().startswith("rd="):
+        rest = name[3:]
+        host, sep, path = rest.partition(":")
+        if sep and host:
+            return norm(host), path
+    return None, name
+
+
+def media_type(dev: dict) -> str | None:
+    mt = norm(dev.get("mediaType"))
+    if mt in MEDIA:
+        return MEDIA[mt]
+    if any(t in mt for t in ("lto", "dlt", "tape", "3592", "t10000", "sdlt", "4mm", "8mm")):
+        return "tape"
+    return FAMILY.get(norm(dev.get("mediaFamily")))
+
+
+def data_host(dev: dict, driver: str) -> str:
+    """Where a device's data physically lives: the Data Domain/NFS host of its access info, else its driver."""
+    if dev.get("dataDomainHost"):
+        return norm(dev["dataDomainHost"])
+    info = str(dev.get("deviceAccessInfo") or "")
+    mt = media_type(dev)
+    if mt in ("dedup", "cloud", "disk", "file") and ":" in info and not info.startswith("/") \
+            and not (len(info) > 1 and info[1] == ":"):  # not a Windows drive letter
+        host = info.split(":", 1)[0]
+        if host and "\\" not in host:
+            return norm(host)
+    if mt == "cloud":
+        return "cloud"
+    return driver
+
+
+class Devices:
+    """Devices keyed by fact id, with the lookups volumes need (volume id / mounted volume name → device)."""
+
+    def __init__(self, server: Server, devices: list, storage_nodes: list):
+        self.server = server
+        self.sn_names = {norm(s.get("name")) for s in storage_nodes if s.get("name")}
+        self.facts: dict[str, dict] = {}
+        self.by_volume: dict[str, str] = {}
+        for dev in devices:
+            name = dev.get("name")
+            if not name:
+                continue
+            sn, path = split_device_name(str(name))
+            sn_own = sn is None or server.owns(sn)
+            driver = server.id if sn_own else sn
+            fid = f"{server.id}:{name}"
+            fact = {"id": fid, "name": str(name), "backup_server": server.id,
+                    "storage_node": None if sn_own else sn, "host": driver,
+                    "networker_path": path, "networker_data_host": data_host(dev, driver),
+                    "networker_media_type": dev.get("mediaType"), "client_data": False}
+            mt = media_type(dev)
+            if mt:
+                fact["media_type"] = mt
+            status = dev.get("status")
+            if isinstance(status, str):
+                fact["enabled"] = status.lower() == "enabled"
+                fact["networker_status"] = status
+            if dev.get("deviceAccessInfo"):
+                fact["networker_access_info"] = dev["deviceAccessInfo"]
+            if dev.get("volumePool"):
+                fact["networker_pool"] = dev["volumePool"]
+            self.facts[fid] = fact
+            for key in ("volumeId", "mountedVolume"):
+                if dev.get(key):
+                    self.by_volume.setdefault(str(dev[key]), fid)
+
+    def driven_by_server(self, fid: str | None) -> bool:
+        """The server's own storage node drives it (no rd= prefix): data flows through the server."""
+        f = self.facts.get(fid or "")
+        return bool(f) and f["storage_node"] is None
+
+    def local(self, fid: str | None) -> bool:
+        """Driven by the server's own host and its data also lives there (not Data Domain, NFS, cloud)."""
+        f = self.facts.get(fid or "")
+        return bool(f) and f["storage_node"] is None and f["networker_data_host"] == self.server.id
+
+
+class Volumes:
+    """Volumes by id and by name, each resolved to the device that has it mounted (or None)."""
+
+    def __init__(self, volumes: list, devices: Devices):
+        self.by_id: dict[str, dict] = {}
+        for vol in volumes:
+            info = {"name": vol.get("name"), "location": vol.get("location") or None,
+                    "pool": vol.get("pool"), "device": None}
+            for key in (vol.get("id"), vol.get("name")):
+                if key and str(key) in devices.by_volume:
+                    info["device"] = devices.by_volume[str(key)]
+            for key in (vol.get("id"), vol.get("shortId")):
+                if key:
+                    self.by_id[str(key)] = info
+            if vol.get("name"):
+                self.by_id.setdefault(str(vol["name"]), info)
+
+    def get(self, vid, devices: Devices) -> dict:
+        info = self.by_id.get(str(vid))
+        if info is None:  # a volume id the volumes list did not have: maybe still mounted
+            return {"name": str(vid), "location": None, "pool": None, "device": devices.by_volume.get(str(vid))}
+        return info
+
+
+def storage_node_facts(server: Server, storage_nodes: list) -> list:
+    out = []
+    for sn in storage_nodes:
+        name = norm(sn.get("name"))
+        if not name or server.owns(name):
+            continue  # the server's own storage node: its devices carry storage_node null
+        fact = {"id": name, "host": name, "backup_server": server.id}
+        if "." in name:
+            fact["aliases"] = [short(name)]
+        for src, dst in (("typeOfStorageNode", "networker_type"), ("enabled", "enabled"),
+                         ("ready", "networker_ready")):
+            if src in sn:
+                fact[dst] = sn[src]
+        out.append(fact)
+    return out
