@@ -1,0 +1,1 @@
+"""policycheck collector for VMware vSphere (vCenter/ESXi over SOAP with pyVmomi, read-only)."""

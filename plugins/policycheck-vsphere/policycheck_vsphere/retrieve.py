@@ -1,0 +1,93 @@
+"""Bulk, read-only inventory reads: one ContainerView per type and one RetrievePropertiesEx for all."""
+from __future__ import annotations
+
+# The only properties read, per managed-object type (see README.md for what each feeds).
+PROPERTIES = {
+    "ClusterComputeResource": ["name", "host", "parent", "configurationEx"],
+    "HostSystem": ["name", "parent", "datastore", "runtime.connectionState", "runtime.inMaintenanceMode",
+                   "summary.config.vmotionEnabled", "config.virtualNicManagerInfo.netConfig"],
+    "Datastore": ["name", "summary.type", "summary.multipleHostAccess", "host"],
+    "VirtualMachine": ["name", "config.template", "config.uuid", "config.instanceUuid",
+                       "config.hardware.device", "guest.hostName", "runtime.powerState", "runtime.host",
+                       "resourcePool", "datastore", "snapshot"],
+}
+
+
+class Obj:
+    """One managed object's retrieved properties: ``ref``, ``props`` {path: value}, ``missing`` {path: fault}."""
+
+    __slots__ = ("ref", "props", "missing")
+
+    def __init__(self, ref, props, missing):
+        self.ref, self.props, self.missing = ref, props, missing
+
+    @property
+    def moid(self) -> str:
+        return self.ref._moId
+
+    def get(self, path, default=None):
+        return self.props.get(path, default)
+
+
+def find_datacenter(si, name: str):
+    """The Datacenter named ``name`` (one bulk call), or None."""
+    found = retrieve(si, si.content.rootFolder, {"Datacenter": ["name"]})
+    for o in found.get("Datacenter", []):
+        if o.get("name") == name:
+            return o.ref
+    return None
+
+
+def retrieve(si, container, properties=PROPERTIES, page_size: int = 1000) -> dict[str, list[Obj]]:
+    """Read ``properties`` of every object of each type under ``container`` in bulk.
+
+    One ContainerView per type, one RetrievePropertiesEx carrying all of them, then
+    ContinueRetrievePropertiesEx while vCenter hands back a token. Views are destroyed after.
+    """
+    from pyVmomi import vim, vmodl
+
+    content = si.content
+    pc = content.propertyCollector
+    views = []
+    try:
+        object_specs, prop_specs = [], []
+        for type_name, paths in properties.items():
+            vtype = getattr(vim, type_name)
+            view = content.viewManager.CreateContainerView(container, [vtype], True)
+            views.append(view)
+            traverse = vmodl.query.PropertyCollector.TraversalSpec(
+                name=f"view-{type_name}", path="view", skip=False, type=vim.view.ContainerView)
+            object_specs.append(vmodl.query.PropertyCollector.ObjectSpec(obj=view, skip=True,
+                                                                         selectSet=[traverse]))
+            prop_specs.append(vmodl.query.PropertyCollector.PropertySpec(type=vtype, pathSet=list(paths),
+                                                                         all=False))
+        spec = vmodl.query.PropertyCollector.FilterSpec(objectSet=object_specs, propSet=prop_specs)
+        options = vmodl.query.PropertyCollector.RetrieveOptions(maxObjects=page_size)
+        result = pc.RetrievePropertiesEx([spec], options)
+        out: dict[str, list[Obj]] = {t: [] for t in properties}
+        while result is not None:
+            for oc in result.objects or []:
+                props = {p.name: p.val for p in (oc.propSet or [])}
+                missing = {m.path: m.fault for m in (oc.missingSet or [])}
+                type_name = type(oc.obj).__name__.split(".")[-1]
+                out.setdefault(_type_key(oc.obj, properties), []).append(Obj(oc.obj, props, missing))
+            token = getattr(result, "token", None)
+            if not token:
+                break
+            result = pc.ContinueRetrievePropertiesEx(token)
+        return out
+    finally:
+        for v in views:
+            try:
+                v.DestroyView()
+            except Exception:  # noqa: BLE001 - a view left behind expires with the session
+                pass
+
+
+def _type_key(ref, properties) -> str:
+    from pyVmomi import vim
+
+    for type_name in properties:
+        if isinstance(ref, getattr(vim, type_name)):
+            return type_name
+    return type(ref).__name__
