@@ -145,8 +145,13 @@ def run_inventory(sources: list[str], *, binary: str | None, ansible_config: str
                 "inventory script or plugin may hang: run the command by hand, or raise timeout") from None
     stderr = scrub(err.decode("utf-8", "replace"), redact)
     if proc.returncode != 0:
+        if "vault" in stderr.lower():
+            hint = ("a vault-encrypted vars file or value needed a password; policycheck never decrypts: "
+                    "vault single variables (ansible-vault encrypt_string) so the others stay readable")
+        else:
+            hint = "fix the inventory (run the same command by hand to reproduce)"
         raise CollectorError(
-            f"`{redact(shown)}` failed with exit code {proc.returncode}: {stderr or '(no stderr)'}")
+            f"`{redact(shown)}` failed with exit code {proc.returncode}: {stderr or '(no stderr)'} -- {hint}")
     try:
         data = json.loads(out.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
