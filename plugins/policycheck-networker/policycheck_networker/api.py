@@ -149,6 +149,7 @@ class NetworkerApi:
     def fetch_all(self, calls, workers: int, deadline: float) -> dict:
         """Run the calls concurrently; the first failure cancels the rest and is raised."""
         results: dict = {}
+        self.started = time.monotonic()
         pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(calls))),
                                   thread_name_prefix="networker")
         try:
@@ -161,9 +162,9 @@ class NetworkerApi:
                     raise exc if isinstance(exc, CollectorError) else CollectorError(
                         f"reading {self.where(futures[fut].path)} failed: {type(exc).__name__}: {exc}")
             if pending:
-                names = ", ".join(sorted(futures[f].path for f in pending))
-                raise CollectorError(f"NetWorker at {self.client.base_url} did not answer {names} "
-                                     "within the source's timeout (raise timeout: or check the server's load)")
+                names = ", ".join(sorted(self.where(futures[f].path) for f in pending))
+                raise CollectorError(f"no answer from {names} within the source's timeout of "
+                                     f"{deadline - self.started:.0f}s (raise timeout: or check the server's load)")
             for fut, call in futures.items():
                 results[call.name] = fut.result()
         finally:

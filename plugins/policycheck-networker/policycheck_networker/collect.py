@@ -22,6 +22,7 @@ def collect(settings: dict, ctx) -> dict:
     client = ctx.http(base, warn=ctx.log, **kwargs)
     try:
         _widen_pool(client, workers)
+        _pin_verify(client)
         api = NetworkerApi(client, max_bytes=int(settings.get("max_response_mb", 1024)) << 20, log=ctx.log)
         try:
             raw = api.fetch_all(CALLS, workers, deadline=start + float(ctx.timeout))
@@ -39,6 +40,23 @@ def _widen_pool(client, workers: int) -> None:
 
     for prefix in ("https://", "http://"):
         client.session.mount(prefix, HTTPAdapter(pool_connections=1, pool_maxsize=max(workers, 10)))
+
+
+def _pin_verify(client) -> None:
+    """Keep ca_bundle / verify_tls: false in force even when REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE is set.
+
+    requests lets those variables override a Session's ``verify`` (psf/requests#3829); the core's
+    HttpClient does not pass ``verify`` per request, so without this a configured ca_bundle is ignored.
+    """
+    sess = client.session
+    merge = sess.merge_environment_settings
+
+    def merged(url, proxies, stream, verify, cert):
+        out = merge(url, proxies, stream, verify, cert)
+        if sess.verify is not True:
+            out["verify"] = sess.verify
+        return out
+    sess.merge_environment_settings = merged
 
 
 def build_fragment(raw: dict, url_host: str, ctx=None) -> dict:

@@ -104,18 +104,29 @@ def generate_datazone(n_backups: int, n_clients: int | None = None, server: str 
                 {"name": "Server backup", "actions": [{"name": "Server db backup", "actionSpecificData": {
                     "serverBackup": {"destinationPool": "Bootstrap", "destinationStorageNode": sn}}}]}]}]},
             "vmware/protectedvms": {"vms": []}}
-    backups = []
+    backups, j = [], 0
     for i in range(n_backups):
         boot = i % 50 == 0
+        j += not boot
         backups.append({
             "id": f"{i:08x}-0000-0000-0000-000000000000", "shortId": str(4000000 + i),
-            "name": "bootstrap" if boot else "/", "clientHostname": server if boot else f"c{i % n_clients:05d}.corp.example",
+            "name": "bootstrap" if boot else "/", "clientHostname": server if boot else f"c{j % n_clients:05d}.corp.example",
             "level": "Full" if boot or i % 7 == 0 else "Incr",
             "saveTime": f"NOW-{(i * 7) % 4000 + 30}m",
             "instances": [{"id": "1", "clone": False, "status": "Browsable", "volumeIds": ["100" if boot else "101"]}],
             "attributes": [{"key": "*backup start time", "values": ["x"]}]})
     zone["backups"] = {"backups": backups}
     return render_times(zone, offset)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, TimeoutError)):
+            super().handle_error(request, client_address)  # a client that hung up is expected here
 
 
 class FakeNetworker:
@@ -132,15 +143,15 @@ class FakeNetworker:
         self.requests: list[tuple[str, dict]] = []
         self._cache: dict = {}
         self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", 0), self._handler())
         self.scheme = "http"
         if certfile:
             sslctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             sslctx.load_cert_chain(certfile, keyfile)
             self.httpd.socket = sslctx.wrap_socket(self.httpd.socket, server_side=True)
             self.scheme = "https"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
 
     @property
     def url(self) -> str:
@@ -185,7 +196,7 @@ class FakeNetworker:
                 items = [i for i in items if str(i.get(field)) == value.strip('"')]
         if items is not None and fields:
             items = [{k: v for k, v in i.items() if k in wanted} for i in items]
-        out = {"count": len(items or [])}
+        out = {"count": len(items or []) if "q" in query else doc.get("count", len(items or []))}
         if items is not None:  # an empty list may come with the key missing: keep what was recorded
             out[list_key] = items
         return 200, json.dumps(out).encode()
