@@ -1,0 +1,174 @@
+"""One bconsole session: a private 0600 config, commands on stdin, a hard deadline, errors named."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from typing import Callable
+
+from policycheck.api import CollectorError
+
+#: bconsole's debug lines (we run it with -d 50 to see connection errors at once).
+DEBUG_LINE = re.compile(r"^bconsole: [\w.-]+\.c:\d+-\d+ ")
+REFUSED = re.compile(r"Unable to connect to Director daemon on (\S+)\. ERR=(.*)$")
+BANNER = re.compile(r"^1000 OK: \S+ (\S+) Version: (\S+)")
+
+
+def _quote(value: str) -> str:
+    """A Bacula config string literal."""
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def find_bconsole(path: str | None) -> str:
+    """The bconsole executable: the configured path, else PATH, else /usr/sbin or /usr/bin."""
+    candidates = [path] if path else ["bconsole", "/usr/sbin/bconsole", "/usr/bin/bconsole"]
+    for c in candidates:
+        found = shutil.which(c) if os.sep not in c else (c if os.access(c, os.X_OK) else None)
+        if found:
+            return found
+    raise CollectorError(
+        f"bconsole not found ({path or 'PATH, /usr/sbin, /usr/bin'}): install the bacula-console package "
+        "on the machine running policycheck or set 'bconsole' to its absolute path")
+
+
+def render_conf(settings: dict) -> str:
+    """bconsole.conf text for this source (holds the password: written 0600 only)."""
+    director_name = settings.get("director_name") or "policycheck-dir"
+    lines = ["Director {", f"  Name = {_quote(director_name)}", f"  DIRport = {int(settings.get('port', 9101))}",
+             f"  Address = {_quote(settings['address'])}"]
+    if settings.get("console_name"):
+        lines += ['  Password = "unused"', "}", "Console {", f"  Name = {_quote(settings['console_name'])}",
+                  f"  Password = {_quote(settings['password'])}", "}"]
+    else:
+        lines += [f"  Password = {_quote(settings['password'])}", "}"]
+    return "\n".join(lines) + "\n"
+
+
+class Session:
+    """Run a list of commands in one bconsole session and return each command's output."""
+
+    def __init__(self, settings: dict, where: str, redact: Callable[[str], str] = lambda s: s):
+        self.settings = settings
+        self.where = where
+        self.redact = redact
+        self.exe = find_bconsole(settings.get("bconsole"))
+        self.director = None  # name from the banner
+        self.version = None
+
+    def _fail(self, what: str) -> None:
+        raise CollectorError(self.redact(f"Bacula director {self.where}: {what}"))
+
+    def run(self, commands: list[str], timeout: float) -> dict[str, str]:
+        tmp = tempfile.mkdtemp(prefix="policycheck-bacula-")
+        conf = os.path.join(tmp, "bconsole.conf")
+        try:
+            fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(render_conf(self.settings))
+            lines = self._talk(conf, commands, timeout)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return self._split(lines, commands)
+
+    def _talk(self, conf: str, commands: list[str], timeout: float) -> list[str]:
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen([self.exe, "-n", "-d", "50", "-c", conf], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as e:
+            self._fail(f"cannot start {self.exe}: {e}")
+        lines: list[str] = []
+        refused: list[str] = []
+
+        def reader():
+            for raw in proc.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                m = REFUSED.search(line)
+                if m:
+                    refused.append(m.group(2))
+                if not DEBUG_LINE.match(line):
+                    lines.append(line)
+
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        try:
+            proc.stdin.write(("\n".join(commands + ["quit"]) + "\n").encode())
+            proc.stdin.close()
+        except OSError:
+            pass  # it exited already; the output says why
+        deadline = start + timeout
+        while proc.poll() is None and not refused and time.monotonic() < deadline:
+            time.sleep(0.02)
+        timed_out = proc.poll() is None and not refused
+        if proc.poll() is None:
+            self._kill(proc)
+        t.join(timeout=2)
+        if refused:
+            self._fail(f"cannot connect ({refused[0].strip()}): is bacula-dir running and listening on "
+                       f"{self.where}? Check 'address' and 'port' and any firewall")
+        if any("Director authorization problem" in ln or "authorization problem" in ln.lower() for ln in lines):
+            self._fail("authorization failed (wrong console password or console name): check 'password' "
+                       "and 'console_name' against the director's Console/Director resource")
+        banner = next((BANNER.match(ln) for ln in lines if BANNER.match(ln)), None)
+        if timed_out:
+            if banner is None:
+                self._fail(f"no answer within {timeout:.0f} s (timeout): the director did not complete the "
+                           "login; check that it is up and not overloaded, or raise the source's 'timeout'")
+            last = self._last_echo(lines, commands)
+            self._fail(f"stopped answering mid-session: no answer within {timeout:.0f} s (timeout) after "
+                       f"command {last!r}; check the director's health or raise the source's 'timeout'")
+        if banner is None:
+            text = " / ".join(ln for ln in lines if ln.strip())[-300:]
+            self._fail(f"login failed, bconsole exited {proc.returncode} without the director's banner: "
+                       f"{text or 'no output'}")
+        self.director, self.version = banner.group(1), banner.group(2)
+        return lines
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen) -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    @staticmethod
+    def _last_echo(lines: list[str], commands: list[str]) -> str | None:
+        last = None
+        i = 0
+        for ln in lines:
+            if i < len(commands) and ln.strip() == commands[i]:
+                last = commands[i]
+                i += 1
+        return last or "(login)"
+
+    def _split(self, lines: list[str], commands: list[str]) -> dict[str, str]:
+        """Each command's output, found between its echo and the next command's echo."""
+        wanted = commands + ["quit"]
+        idx = []
+        pos = 0
+        for cmd in wanted:
+            while pos < len(lines) and lines[pos].strip() != cmd:
+                pos += 1
+            if pos >= len(lines):
+                self._fail(f"answer truncated: the session ended before command {cmd!r} was echoed "
+                           "(bconsole or the director closed the connection)")
+            idx.append(pos)
+            pos += 1
+        out = {}
+        for n, cmd in enumerate(commands):
+            body = lines[idx[n] + 1: idx[n + 1]]
+            text = "\n".join(body)
+            if re.search(r"^\S+: is an invalid command\.?$", text, re.M) or "You are not authorized" in text:
+                self._fail(f"command {cmd!r} refused by the director: add it to the Console's CommandACL "
+                           "(see the plugin README for the read-only ACL)")
+            out[cmd] = text
+        return out

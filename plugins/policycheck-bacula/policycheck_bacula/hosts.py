@@ -1,0 +1,100 @@
+"""Which host an address is: resolution, 'same host as the director', and where a .bsr pipe or script sends it."""
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import shlex
+import socket
+
+#: addresses that, in a director's own configuration, mean the director's machine itself.
+SELF_ADDRESSES = {"127.0.0.1", "::1"}
+NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "sshfs", "glusterfs", "fuse.glusterfs",
+              "ceph", "fuse.ceph", "9p", "afs", "davfs", "fuse.davfs2", "fuse.s3fs", "lustre", "gpfs"}
+
+
+def resolve(name: str) -> set[str]:
+    """IP addresses of ``name`` (itself when it is an address; empty when it does not resolve)."""
+    if not name:
+        return set()
+    try:
+        return {str(ipaddress.ip_address(name))}
+    except ValueError:
+        pass
+    try:
+        return {ai[4][0] for ai in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)}
+    except (socket.gaierror, UnicodeError, OSError):
+        return set()
+
+
+class HostNamer:
+    """Name machines consistently: the director's host has one id; others are named by their address."""
+
+    def __init__(self, director_address: str, director_host: str | None = None):
+        self.director_id = (director_host or director_address).lower()
+        self.director_ips = resolve(director_address) | resolve(director_host or "")
+        self.aliases = {director_address.lower(), self.director_id} | self.director_ips
+
+    def is_director_host(self, address: str | None) -> bool:
+        if not address:
+            return False
+        if address.lower() in self.aliases:
+            return True
+        ips = resolve(address)
+        return bool(ips & (self.director_ips | SELF_ADDRESSES))
+
+    def host_id(self, address: str) -> str:
+        return self.director_id if self.is_director_host(address) else address.lower()
+
+
+# --- where a .bsr goes -----------------------------------------------------------------------------
+_SCP_TARGET = re.compile(r"^(?:[^@\s/]+@)?([A-Za-z0-9._-]+|\[[0-9a-fA-F:]+\]):")
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://(?:[^@/\s]+@)?([^:/\s]+)", re.I)
+_EMAIL = re.compile(r"^[^@\s]+@([A-Za-z0-9.-]+)$")
+COPY_TOOLS = {"scp", "rsync", "sftp", "ssh", "curl", "wget", "lftp", "smbclient", "aws", "rclone", "s3cmd",
+              "bsmtp", "mail", "mailx", "sendmail", "mutt", "nc", "socat"}
+
+
+def command_destinations(command: str) -> list[str]:
+    """Remote hosts a shell command names as a destination (scp/rsync targets, URLs, mail hosts, ssh host)."""
+    try:
+        words = shlex.split(command.lstrip("|").strip())
+    except ValueError:
+        words = command.lstrip("|").split()
+    hosts: list[str] = []
+    tools = {os.path.basename(w) for w in words}
+    if not tools & COPY_TOOLS:
+        return hosts
+    for i, w in enumerate(words):
+        base = os.path.basename(words[i - 1]) if i else ""
+        m = _SCP_TARGET.match(w)
+        if m and not w.startswith("/"):
+            hosts.append(m.group(1).strip("[]"))
+            continue
+        m = _URL.match(w)
+        if m:
+            hosts.append(m.group(1))
+            continue
+        m = _EMAIL.match(w)
+        if m:
+            hosts.append(m.group(1))
+            continue
+        if base == "ssh" and not w.startswith("-"):
+            hosts.append(w.split("@")[-1])
+        if words[i - 1:i] == ["-h"] and "bsmtp" in tools:
+            hosts.append(w.split(":")[0])
+    return hosts
+
+
+def mount_of(path: str, mounts_text: str) -> tuple[str, str, str] | None:
+    """(source, mountpoint, fstype) of the mount holding ``path``, from /proc/mounts text."""
+    best = None
+    for line in mounts_text.splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        src, mnt, fstype = parts[0], parts[1].replace("\\040", " "), parts[2]
+        if path == mnt or path.startswith(mnt.rstrip("/") + "/"):
+            if best is None or len(mnt) > len(best[1]):
+                best = (src, mnt, fstype)
+    return best
