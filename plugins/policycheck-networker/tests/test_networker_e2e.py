@@ -1,0 +1,106 @@
+"""`policycheck check/audit` with a networker source pointed at the fake server: verdicts and exit codes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("policycheck.cli", reason="the core CLI has not landed")
+
+SELECT = ["--select", "BOOT-*", "--select", "VIRT-001"]
+
+# What the inventory adds: the server's host is a VM; where known, whether a local device sits on the
+# system disk (NetWorker cannot know that).
+INVENTORY = {
+    "director": {"host": [{"id": "nsr01.corp.example", "platform": "virtual"}]},
+    "local_bootstrap": {"host": [{"id": "nsr02.corp.example", "platform": "virtual"}],
+                        "device": [{"id": "nsr02.corp.example:/nsr/aftd1", "on_system_disk": True}]},
+    "cloned": {"host": [{"id": "nsr03.corp.example", "platform": "virtual"}],
+               "device": [{"id": "nsr03.corp.example:/nsr/bootstrap", "on_system_disk": False}]},
+    "empty": {"host": [{"id": "nsr04.corp.example", "platform": "virtual"}]},
+}
+EXPECTED = {
+    "director": {"BOOT-001": "pass", "BOOT-002": "pass", "BOOT-003": "pass", "VIRT-001": "pass"},
+    "local_bootstrap": {"BOOT-001": "pass", "BOOT-002": "fail", "BOOT-003": "fail", "VIRT-001": "fail"},
+    "cloned": {"BOOT-001": "pass", "BOOT-002": "pass", "BOOT-003": "pass", "VIRT-001": "fail"},
+    "empty": {"BOOT-001": "fail", "BOOT-002": "fail", "BOOT-003": "pass", "VIRT-001": "pass"},
+}
+
+
+def write_config(tmp_path, srv, inventory=None, password_file=True, extra=""):
+    (tmp_path / "nsr.pw").write_text(srv.password + "\n")
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(json.dumps({"entities": inventory or {}}))
+    secret = "password_file: nsr.pw" if password_file else 'password: "${NSR_PW}"'
+    cfg = tmp_path / "policycheck.yaml"
+    cfg.write_text(f"""version: 1
+sources:
+  - {{name: nsr, plugin: networker, timeout: 3, url: "{srv.url}", username: audit, {secret}{extra}}}
+  - {{name: inv, plugin: file, path: inventory.yaml}}
+""")
+    return cfg
+
+
+def run_cli(cfg, *args, env=None):
+    import os
+
+    p = subprocess.run([sys.executable, "-m", "policycheck", *args, "-c", str(cfg), *SELECT],
+                       capture_output=True, text=True, timeout=90, cwd=cfg.parent,
+                       env={**os.environ, **(env or {})})
+    return p
+
+
+def verdicts(stdout):
+    doc = json.loads(stdout)
+    return {r["policy_id"]: r for r in doc["results"]}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_check_verdicts_per_datazone(server, zone, tmp_path, name):
+    srv = server(zone(name))
+    p = run_cli(write_config(tmp_path, srv, INVENTORY[name]), "check", "--format", "json")
+    got = verdicts(p.stdout)
+    assert {k: v["status"] for k, v in got.items()} == EXPECTED[name], p.stderr
+    assert p.returncode == (1 if "fail" in EXPECTED[name].values() else 0)
+    assert srv.password not in p.stdout + p.stderr
+
+
+def test_audit_report_director(server, zone, tmp_path):
+    srv = server(zone("director"))
+    p = run_cli(write_config(tmp_path, srv, INVENTORY["director"], password_file=False), "audit",
+                env={"NSR_PW": srv.password})
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "BOOT-002" in p.stdout and srv.password not in p.stdout + p.stderr
+
+
+FAILURES = {
+    "401": (dict(password="wrong-password-xyz"), "HTTP 401"),
+    "403": (dict(faults={"backups": 403}), "HTTP 403"),
+    "404": (dict(faults={"backups": 404}), "HTTP 404"),
+    "500": (dict(faults={"backups": 500}), "Unable to open DB session"),
+    "invalid_json": (dict(faults={"devices": "invalid_json"}), "malformed JSON"),
+    "truncated": (dict(faults={"backups": "truncated"}), "/backups"),
+    "slow": (dict(faults={"backups": "slow"}, slow_seconds=6), "timeout"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAILURES))
+def test_failures_give_error_results_and_exit_3(server, zone, tmp_path, case):
+    opts, reason = FAILURES[case]
+    srv = server(zone("director"), **{k: v for k, v in opts.items() if k != "password"})
+    real = srv.password
+    if "password" in opts:  # the config carries a wrong password; the server expects the real one
+        srv.password = opts["password"]
+    cfg = write_config(tmp_path, srv, INVENTORY["director"])
+    srv.password = real
+    p = run_cli(cfg, "check", "--format", "json")
+    assert p.returncode == 3, p.stdout + p.stderr
+    got = verdicts(p.stdout)
+    assert set(got) == set(EXPECTED["director"])
+    for pid, r in got.items():
+        assert r["status"] == "error", (pid, r)
+        assert "nsr" in r["message"] and reason.lower() in r["message"].lower(), r["message"]
+    for secret in {real, opts.get("password")} - {None}:
+        assert secret not in p.stdout + p.stderr
