@@ -1,0 +1,52 @@
+"""The vsphere collector's collect(): log in, read the inventory in bulk, map it to facts, log out."""
+from __future__ import annotations
+
+import time
+
+from policycheck.api import CollectorError
+
+from policycheck_vsphere import connect, mapping, retrieve
+
+
+def collect(settings: dict, ctx) -> dict:
+    started = time.monotonic()
+    si = connect.connect(settings, ctx)
+    try:
+        with connect.guarded(settings, ctx, "reading the inventory (PropertyCollector)"):
+            container = si.content.rootFolder
+            if settings.get("datacenter"):
+                container = retrieve.find_datacenter(si, settings["datacenter"])
+                if container is None:
+                    raise CollectorError(ctx.redact(
+                        f"vCenter {settings['host']}:{settings.get('port', 443)}: no datacenter named "
+                        f"{settings['datacenter']!r} visible to {settings['username']!r}; check the "
+                        "source's datacenter setting and the user's permissions"))
+            raw = retrieve.retrieve(si, container)
+    finally:
+        connect.disconnect(si)
+    _check_session(raw, settings, ctx)
+    if settings.get("cluster") and not any(c.get("name") == settings["cluster"]
+                                           for c in raw.get("ClusterComputeResource", [])):
+        raise CollectorError(ctx.redact(
+            f"vCenter {settings['host']}:{settings.get('port', 443)}: no cluster named {settings['cluster']!r}"
+            " visible; check the source's cluster setting and the user's permissions"))
+    if ctx.timeout and time.monotonic() - started > ctx.timeout:
+        raise CollectorError(f"vCenter {settings['host']}:{settings.get('port', 443)}: reading the inventory "
+                             f"took longer than the source's timeout ({ctx.timeout:g} s); raise the timeout "
+                             "or scope the source to a datacenter or cluster")
+    fragment = mapping.build(raw, settings)
+    ctx.progress(sum(len(v) for v in fragment["entities"].values()))
+    return fragment
+
+
+def _check_session(raw, settings, ctx) -> None:
+    """An answer whose properties all failed NotAuthenticated is a lost session, not an empty inventory."""
+    from pyVmomi import vim
+
+    for objs in raw.values():
+        for o in objs:
+            for fault in o.missing.values():
+                if isinstance(fault, vim.fault.NotAuthenticated):
+                    raise CollectorError(ctx.redact(
+                        f"vCenter {settings['host']}:{settings.get('port', 443)}: the session lost its "
+                        "authentication while reading (NotAuthenticated); retry, check session limits"))
