@@ -125,7 +125,7 @@ class Mapper:
                 if remote:
                     copies.append({"device": None, "volume": None, "clone": False,
                                    "location": f"{remote[0]}: Write Bootstrap pipe {wb}",
-                                   "bacula_via": "write_bootstrap_pipe", "bacula_host": remote[0]})
+                                   "bacula_via": "write_bootstrap_pipe", "location_host": remote[0]})
             else:
                 where = self.remote_path(wb)
                 targets.append({"target": wb, "kind": "path", "off_host": where is not None,
@@ -144,7 +144,7 @@ class Mapper:
             if mentions_bsr and dests:
                 copies.append({"device": None, "volume": None, "clone": False,
                                "location": f"{dests[0]}: RunScript {cmd}", "bacula_via": "runscript",
-                               "bacula_host": dests[0]})
+                               "location_host": dests[0]})
         return copies, targets
 
     def remote_path(self, path: str) -> str | None:

@@ -1,0 +1,503 @@
+"""The command line: argparse, everything printed to the terminal, and every exit code."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from policycheck import __version__
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+EXIT_CODES_HELP = """exit codes:
+  0  every evaluated result passed (or was skipped/waived), or --soft-fail
+  1  at least one failure at or above --fail-on (default: low)
+  2  invalid invocation, config, policy or input file: nothing was evaluated
+  3  no such failure, but some results are `error` (facts missing, a source failed);
+     --no-fail-on-error turns this into 0
+"""
+
+EPILOG = """examples:
+  policycheck audit -c examples/datazone/policycheck.yaml     audit a datazone, human report
+  policycheck check -c policycheck.yaml --junit report.xml    CI gate, JUnit for Jenkins/GitLab
+  policycheck collect -c policycheck.yaml -o facts.json      save the facts once
+  policycheck audit --facts facts.json                       judge a saved snapshot, contacting nothing
+  policycheck policies list                                  the built-in catalog
+  policycheck policies validate my-policies/                 check policy files before committing them
+
+""" + EXIT_CODES_HELP
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"policycheck: error: {message}\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _color(stream) -> bool:
+    return bool(stream.isatty()) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="policycheck", description="Policy-as-code compliance checking for backup infrastructure: "
+                "judge a datazone's backup servers, bootstraps, hypervisors and clients against backup practice.",
+                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"policycheck {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def common_sources(sp):
+        sp.add_argument("-c", "--config", metavar="FILE",
+                        help="config file: sources, policy paths, parameters, waivers (default: ./policycheck.yaml)")
+        sp.add_argument("--disable-plugin", action="append", default=[], metavar="NAME",
+                        help="do not load this plugin (repeatable; also POLICYCHECK_DISABLE_PLUGINS=a,b)")
+
+    def evaluation(sp, default_format):
+        common_sources(sp)
+        sp.add_argument("--facts", metavar="FILE", help="evaluate a saved facts snapshot instead of collecting")
+        sp.add_argument("--policies", action="append", default=[], metavar="PATH",
+                        help="extra policy file or directory (repeatable)")
+        sp.add_argument("--no-builtin", action="store_true", help="do not load the built-in policy catalog")
+        sp.add_argument("--select", action="append", default=[], metavar="PAT",
+                        help="only policies whose id (glob), tag or severity matches (repeatable)")
+        sp.add_argument("--skip", action="append", default=[], metavar="PAT",
+                        help="leave out policies whose id (glob), tag or severity matches (repeatable)")
+        sp.add_argument("--param", action="append", default=[], metavar="ID.NAME=VALUE",
+                        help="override a policy parameter, e.g. BOOT-001.max_age=48h (value read as YAML)")
+        sp.add_argument("--format", default=default_format, metavar="FMT",
+                        help=f"report format on stdout: text, brief, json, junit, markdown (default: {default_format})")
+        sp.add_argument("-o", "--output", metavar="FILE", help="write the --format report to FILE instead of stdout")
+        sp.add_argument("--json", metavar="FILE", help="also write the JSON report to FILE")
+        sp.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE")
+        sp.add_argument("--markdown", metavar="FILE", help="also write a Markdown summary to FILE")
+        sp.add_argument("--fail-on", choices=SEVERITIES, metavar="SEVERITY",
+                        help="lowest severity whose failures fail the gate (default: low)")
+        g = sp.add_mutually_exclusive_group()
+        g.add_argument("--fail-on-error", dest="fail_on_error", action="store_true", default=True,
+                       help="results in error fail the gate with exit 3 (default)")
+        g.add_argument("--no-fail-on-error", dest="fail_on_error", action="store_false",
+                       help="results in error do not change the exit code")
+        sp.add_argument("--soft-fail", action="store_true", help="report everything but always exit 0 "
+                        "(except 2 for an invalid invocation)")
+        sp.add_argument("--waivers", metavar="FILE", help="waiver file (overrides the config's waivers:)")
+        sp.add_argument("--strict-waivers", action="store_true", help="a stale waiver (matching nothing) is an error")
+        sp.add_argument("--baseline", metavar="FILE", help="an earlier JSON report: mark failures new/unchanged/fixed")
+        sp.add_argument("--fail-on-new", action="store_true", help="with --baseline: gate only on new failures")
+        sp.add_argument("--as-of", metavar="TIME", help="judge ages (within: 26h) as of this ISO 8601 time instead "
+                        "of the facts' collection time")
+        sp.add_argument("--no-color", action="store_true", help="no colour (also NO_COLOR=1)")
+        sp.add_argument("-v", "--verbose", action="store_true", help="show the evidence of passes too")
+
+    a = sub.add_parser("audit", help="judge the datazone and print the full human report",
+                       description="Collect facts (or read --facts), evaluate every policy, and print the "
+                       "report: problems grouped by severity, each with evidence and remediation.",
+                       epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    evaluation(a, "text")
+    c = sub.add_parser("check", help="the CI gate: concise output, exit code by --fail-on",
+                       description="Like audit, but prints one line per failure or error and the summary.",
+                       epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    evaluation(c, "brief")
+    co = sub.add_parser("collect", help="collect facts from the config's sources and write the merged document",
+                        description="Run every source of the config and write the merged facts (JSON) for "
+                        "`--facts` later. Exit 3 if a source failed (its error is recorded in the file).")
+    common_sources(co)
+    co.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
+
+    pol = sub.add_parser("policies", help="list, show, validate and test policies")
+    psub = pol.add_subparsers(dest="policies_command", metavar="ACTION", parser_class=_Parser)
+    pl = psub.add_parser("list", help="list the policies (built-in, plugins', config's)")
+    pl.add_argument("--policies", action="append", default=[], metavar="PATH")
+    pl.add_argument("-c", "--config", metavar="FILE")
+    pl.add_argument("--format", choices=("text", "json"), default="text")
+    ps = psub.add_parser("show", help="show one policy: rationale, parameters, rule")
+    ps.add_argument("id")
+    ps.add_argument("--policies", action="append", default=[], metavar="PATH")
+    pv = psub.add_parser("validate", help="validate policy files (exit 2 on any problem)")
+    pv.add_argument("paths", nargs="+", metavar="PATH")
+    pt = psub.add_parser("test", help="run policy test cases (facts in, expected status per target out)")
+    pt.add_argument("paths", nargs="*", metavar="PATH", help="test files or directories (default: the built-in tests)")
+    pt.add_argument("--policies", action="append", default=[], metavar="PATH",
+                    help="policy files the tests refer to, besides the built-in catalog")
+
+    pg = sub.add_parser("plugins", help="list plugins, what they provide, and load errors")
+    pg.add_argument("--format", choices=("text", "json"), default="text")
+    pg.add_argument("--disable-plugin", action="append", default=[], metavar="NAME")
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if args.command in ("audit", "check"):
+            return cmd_evaluate(args)
+        if args.command == "collect":
+            return cmd_collect(args)
+        if args.command == "policies":
+            return cmd_policies(args, parser)
+        if args.command == "plugins":
+            return cmd_plugins(args)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except _USAGE_ERRORS() as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    return EXIT_USAGE
+
+
+def _USAGE_ERRORS():
+    from policycheck.collect import SourceConfigError
+    from policycheck.config import ConfigError
+    from policycheck.pipeline import UsageError
+    from policycheck.policy import PolicyLoadError
+
+    return (ConfigError, UsageError, PolicyLoadError, SourceConfigError)
+
+
+def _err(msg: str) -> None:
+    for line in str(msg).splitlines():
+        sys.stderr.write(f"policycheck: error: {line}\n" if not line.startswith("policycheck:") else line + "\n")
+
+
+def _warn(msg: str) -> None:
+    sys.stderr.write(f"policycheck: warning: {msg}\n")
+
+
+# ---- shared steps ---------------------------------------------------------------------------------
+def _config(args, required: bool):
+    from policycheck.config import find_default, load_config
+
+    path = getattr(args, "config", None) or find_default()
+    if path is None:
+        if required:
+            from policycheck.pipeline import UsageError
+
+            raise UsageError("no config file: pass -c FILE (or put policycheck.yaml here), or --facts FILE "
+                             "to evaluate a saved snapshot")
+        return None
+    return load_config(path)
+
+
+def _plugins(args):
+    from policycheck.plugins import make_plugins
+
+    plugins = make_plugins(disabled=getattr(args, "disable_plugin", []) or [])
+    for info in plugins.errors():
+        if info.error != "disabled":
+            _warn(f"plugin '{info.name}' ({info.module}) not loaded: {info.error}")
+    return plugins
+
+
+def _progress():
+    """A progress line per source on stderr, only on a terminal and never in CI."""
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        return None
+    state: dict = {}
+
+    def on_event(source, st, detail):
+        state[source] = (st, detail)
+        parts = []
+        for name, (s, d) in state.items():
+            parts.append(f"{name}: {s}" + (f" ({d} objects)" if isinstance(d, int) and d else ""))
+        sys.stderr.write("\r\033[K" + "  ".join(parts)[:200])
+        sys.stderr.flush()
+        if all(s != "running" for s, _ in state.values()):
+            sys.stderr.write("\n")
+    return on_event
+
+
+def _collect_doc(config, plugins):
+    from policycheck.collect import collect, plan_sources
+
+    plans = plan_sources(config, plugins)
+    if not plans:
+        from policycheck.pipeline import UsageError
+
+        raise UsageError(f"{config.path}: no sources configured (add sources:, or use --facts FILE)")
+    return collect(plans, base_dir=config.base_dir, concurrency=config.concurrency, on_event=_progress())
+
+
+def _params(args, config):
+    import yaml
+
+    from policycheck.pipeline import UsageError
+
+    params = {k: dict(v) for k, v in (config.parameters if config else {}).items()}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        pid, dot, name = key.partition(".")
+        if not sep or not dot:
+            raise UsageError(f"--param {item!r}: write ID.NAME=VALUE, e.g. BOOT-001.max_age=48h")
+        params.setdefault(pid, {})[name] = yaml.safe_load(value)
+    return params
+
+
+def _write(path, text) -> None:
+    from policycheck.pipeline import UsageError
+
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+
+
+# ---- commands -------------------------------------------------------------------------------------
+def cmd_evaluate(args) -> int:
+    from policycheck.engine import evaluate
+    from policycheck.pipeline import (UsageError, build_facts, load_all_policies, load_snapshot, make_report,
+                                      select_policies)
+
+    config = _config(args, required=not args.facts)
+    plugins = _plugins(args)
+    reporters = plugins.reporters
+    for fmt in [args.format] + [f for f, v in (("json", args.json), ("junit", args.junit),
+                                               ("markdown", args.markdown)) if v]:
+        if fmt not in reporters:
+            from policycheck.conditions import suggest
+
+            raise UsageError(f"unknown format '{fmt}'" + suggest(fmt, reporters)
+                             + f" (formats: {', '.join(sorted(reporters))})")
+    where = str(config.path) if config else "--param"
+    policies = load_all_policies(list(config.policies if config else []) + args.policies,
+                                 builtin=not args.no_builtin and (config.builtin_policies if config else True),
+                                 plugins=plugins, parameters=_params(args, config), where=where)
+    policies = select_policies(policies, (config.select if config else []) + args.select,
+                               (config.skip if config else []) + args.skip)
+    if args.facts:
+        doc = load_snapshot(args.facts)
+        where_facts = args.facts
+    else:
+        doc = _collect_doc(config, plugins)
+        where_facts = "collected facts"
+    facts = build_facts(doc, plugins, where_facts)
+    as_of = args.as_of or (config.as_of if config else None)
+    if as_of:
+        from policycheck.timeutil import parse_time
+
+        try:
+            parse_time(as_of)
+        except ValueError:
+            raise UsageError(f"--as-of/as_of {as_of!r} is not an ISO 8601 time (e.g. 2026-11-25T06:00:00Z)") from None
+        facts.as_of = as_of
+    results = evaluate(policies, facts)
+    notes: list = []
+    waivers_out: list = []
+    waiver_path = args.waivers or (config.waivers if config else None)
+    stale_error = False
+    if waiver_path:
+        from policycheck import waivers
+
+        try:
+            wlist = waivers.load_waivers(waiver_path)
+        except waivers.WaiverError as exc:
+            raise UsageError(str(exc)) from None
+        waivers_out = waivers.apply_waivers(results, wlist, facts.collected_at)
+        for w in waivers_out:
+            if w["state"] == "expired":
+                notes.append(f"waiver expired on {w['expires']}: {w['policy']} {w['target']} ({w['reason']}, "
+                             f"owner {w['owner']}) no longer applies")
+            elif w["state"] == "stale":
+                notes.append(f"stale waiver: {w['policy']} {w['target']} matched no result "
+                             f"({w['where']}); remove it")
+                stale_error = stale_error or args.strict_waivers
+    if args.baseline:
+        from policycheck import baseline
+
+        try:
+            base = baseline.load_baseline(args.baseline)
+        except baseline.BaselineError as exc:
+            raise UsageError(str(exc)) from None
+        notes.extend(baseline.apply_baseline(results, base))
+    elif args.fail_on_new:
+        raise UsageError("--fail-on-new needs --baseline FILE (an earlier JSON report)")
+    fail_on = args.fail_on or (config.fail_on if config else None) or "low"
+    report = make_report(results, policies, facts, fail_on=fail_on, notes=notes, waivers=waivers_out,
+                         options={"color": _color(sys.stdout) and not args.no_color and not args.output,
+                                  "verbose": args.verbose, "github": os.environ.get("GITHUB_ACTIONS") == "true"})
+    for fmt, path in (("json", args.json), ("junit", args.junit), ("markdown", args.markdown)):
+        if path:
+            _write(path, reporters[fmt].render(_plain(report)))
+    text = reporters[args.format].render(report if not args.output else _plain(report))
+    if args.output:
+        _write(args.output, text)
+    else:
+        sys.stdout.write(text)
+    for n in notes:
+        _warn(n)
+    if report.options.get("github"):
+        _github_annotations(report)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file and report.options.get("github") and "markdown" in reporters:
+        try:
+            with open(summary_file, "a", encoding="utf-8") as fh:
+                fh.write(reporters["markdown"].render(_plain(report)))
+        except OSError as exc:
+            _warn(f"cannot append to GITHUB_STEP_SUMMARY: {exc.strerror}")
+    return gate(report, fail_on, args.fail_on_error, args.soft_fail, args.fail_on_new, stale_error)
+
+
+def _plain(report):
+    import copy
+
+    r = copy.copy(report)
+    r.options = dict(report.options, color=False)
+    return r
+
+
+def gate(report, fail_on: str, fail_on_error: bool = True, soft_fail: bool = False, fail_on_new: bool = False,
+         stale_error: bool = False) -> int:
+    """The exit code of an evaluation (see EXIT_CODES_HELP and README's table)."""
+    if soft_fail:
+        return EXIT_OK
+    threshold = SEVERITIES.index(fail_on)
+    failing = [r for r in report.results if r.status == "fail" and SEVERITIES.index(r.policy.severity) >= threshold]
+    if fail_on_new:
+        failing = [r for r in failing if r.baseline == "new"]
+    if failing:
+        return EXIT_FAIL
+    if (fail_on_error and any(r.status == "error" for r in report.results)) or stale_error:
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _github_annotations(report) -> None:
+    def esc(s):
+        return str(s).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def esc_prop(s):
+        return esc(s).replace(":", "%3A").replace(",", "%2C")
+
+    for r in report.results:
+        if r.status == "fail":
+            level = "error" if SEVERITIES.index(r.policy.severity) >= SEVERITIES.index(report.fail_on) else "warning"
+        elif r.status == "error":
+            level = "warning"
+        else:
+            continue
+        sys.stdout.write(f"::{level} title={esc_prop(r.policy.id + ' ' + r.target_id)}::"
+                         f"{esc(r.policy.title + ': ' + (r.message or r.status))}\n")
+
+
+def cmd_collect(args) -> int:
+    from policycheck.pipeline import build_facts
+
+    config = _config(args, required=True)
+    plugins = _plugins(args)
+    doc = _collect_doc(config, plugins)
+    build_facts(doc, plugins, "collected facts")  # derived facts go into the snapshot too
+    text = json.dumps(_strip_private(doc), indent=1, ensure_ascii=False, default=str) + "\n"
+    if args.output:
+        _write(args.output, text)
+    else:
+        sys.stdout.write(text)
+    failed = [s for s in doc["sources"] if s["status"] != "ok"]
+    for s in doc["sources"]:
+        line = f"{s['name']} ({s['plugin']}): {s['status']}, {s['objects']} objects in {s['duration_s']}s"
+        sys.stderr.write(line + (f": {s['error']}" if s["error"] else "") + "\n")
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def _strip_private(doc):
+    return doc
+
+
+def cmd_policies(args, parser) -> int:
+    from policycheck.pipeline import UsageError, load_all_policies
+
+    action = args.policies_command
+    if action is None:
+        parser.parse_args(["policies", "--help"])
+        return EXIT_USAGE
+    if action == "validate":
+        from policycheck.policy import load_policies
+
+        pols = load_policies([Path(p) for p in args.paths])
+        sys.stdout.write(f"{len(pols)} policies valid: {', '.join(p.id for p in pols)}\n")
+        return EXIT_OK
+    if action == "test":
+        from policycheck import policytest
+
+        paths = [Path(p) for p in args.paths] or [policytest.builtin_tests_dir()]
+        plugins = _plugins(args)
+        policies = load_all_policies(args.policies, plugins=plugins)
+        try:
+            outcomes = policytest.run_tests(paths, policies)
+        except policytest.TestFileError as exc:
+            raise UsageError(str(exc)) from None
+        failed = 0
+        for o in outcomes:
+            mark = "ok  " if o.ok else "FAIL"
+            sys.stdout.write(f"{mark} {o.file}: {o.policy} — {o.name}\n")
+            for line in o.problems:
+                sys.stdout.write(f"       {line}\n")
+            failed += not o.ok
+        sys.stdout.write(f"{len(outcomes) - failed} passed, {failed} failed\n")
+        return EXIT_FAIL if failed else EXIT_OK
+    config = _config(args, required=False) if getattr(args, "config", None) else None
+    plugins = _plugins(args)
+    policies = load_all_policies(args.policies + (config.policies if config else []), plugins=plugins,
+                                 parameters=config.parameters if config else None)
+    if action == "list":
+        if args.format == "json":
+            sys.stdout.write(json.dumps([p.to_dict() for p in policies], indent=1) + "\n")
+        else:
+            for p in sorted(policies, key=lambda p: p.id):
+                sys.stdout.write(f"{p.id:10} {p.severity:8} {p.target:14} {p.title}\n")
+        return EXIT_OK
+    if action == "show":
+        match = [p for p in policies if p.id == args.id.upper()]
+        if not match:
+            from policycheck.conditions import suggest
+
+            raise UsageError(f"no policy '{args.id}'" + suggest(args.id.upper(), [p.id for p in policies]))
+        import textwrap
+
+        import yaml
+
+        p = match[0]
+        out = [f"{p.id}  {p.title}", f"severity: {p.severity}   target: {p.target}   tags: {', '.join(p.tags)}",
+               f"file: {p.path}", "", "rationale:", textwrap.indent(textwrap.fill(p.rationale, 96), "  "), "",
+               "remediation:", textwrap.indent(textwrap.fill(p.remediation, 96), "  ")]
+        if p.parameters:
+            out += ["", "parameters (override in the config under parameters: {%s: {...}}):" % p.id]
+            for prm in p.parameters:
+                out.append(f"  {prm.name} ({prm.type}, default {prm.default!r}): {prm.description}")
+        if p.when:
+            out += ["", "applies when:", textwrap.indent(yaml.safe_dump(p.when, sort_keys=False), "  ").rstrip()]
+        out += ["", "requires:", textwrap.indent(yaml.safe_dump(p.require, sort_keys=False), "  ").rstrip()]
+        sys.stdout.write("\n".join(out) + "\n")
+        return EXIT_OK
+    return EXIT_USAGE
+
+
+def cmd_plugins(args) -> int:
+    from policycheck.plugins import make_plugins
+
+    plugins = make_plugins(disabled=args.disable_plugin)
+    if args.format == "json":
+        sys.stdout.write(json.dumps([i.__dict__ for i in plugins.infos], indent=1) + "\n")
+        return EXIT_OK
+    for i in plugins.infos:
+        status = "ok" if not i.error else ("disabled" if i.error == "disabled" else "ERROR")
+        sys.stdout.write(f"{i.name:22} {i.version or '-':10} {status:8} {i.module}\n")
+        if i.collectors:
+            sys.stdout.write(f"{'':22} collectors: {', '.join(i.collectors)}\n")
+        if i.reporters:
+            sys.stdout.write(f"{'':22} reporters: {', '.join(i.reporters)}\n")
+        if i.error and i.error != "disabled":
+            sys.stdout.write(f"{'':22} error: {i.error}\n")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

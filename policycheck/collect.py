@@ -1,0 +1,142 @@
+"""The collector runtime: validate each source's settings against its plugin's schema, resolve
+secrets, run sources concurrently (bounded) under their own timeouts, record each source's status,
+merge the fragments and derive facts."""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+
+from policycheck.api import CollectContext, CollectorError
+from policycheck.facts import FactsError, check_fragment, merge
+from policycheck.secrets import SecretError, redact, resolve
+from policycheck.timeutil import iso, now_utc
+
+RESERVED = ("name", "plugin", "timeout", "enabled")
+
+
+@dataclass
+class SourcePlan:
+    name: str
+    plugin: str
+    timeout: float
+    settings: dict | None
+    collector: object | None
+    secrets: list
+    error: str | None = None
+
+
+class SourceConfigError(ValueError):
+    """A source's settings do not validate against its plugin's schema (an invocation error: exit 2)."""
+
+
+def plan_sources(config, plugins) -> list[SourcePlan]:
+    """Check every source before anything is contacted. Unknown/broken plugins become failing sources
+    (their results are errors); invalid settings raise SourceConfigError."""
+    import jsonschema
+
+    plans = []
+    for i, src in enumerate(config.sources):
+        if src.get("enabled") is False:
+            continue
+        name, plugin = src["name"], src["plugin"]
+        timeout = float(src.get("timeout") or config.default_timeout)
+        col = plugins.collectors.get(plugin)
+        if col is None:
+            plans.append(SourcePlan(name, plugin, timeout, None, None, [], plugins.why_missing_collector(plugin)))
+            continue
+        raw = {k: v for k, v in src.items() if k not in RESERVED}
+        try:
+            settings, secrets = resolve(raw, config.base_dir)
+        except SecretError as exc:
+            raise SourceConfigError(f"{config.where(('sources', i))}: source '{name}': {exc}") from None
+        validator = jsonschema.Draft202012Validator(col.config_schema)
+        errs = sorted(validator.iter_errors(settings), key=lambda e: list(map(str, e.path)))
+        if errs:
+            e = errs[0]
+            jp = ("sources", i) + tuple(e.absolute_path)
+            msg = redact(e.message, secrets)
+            if e.validator == "additionalProperties":
+                props = list((col.config_schema.get("properties") or {}).keys())
+                extra = [k for k in e.instance if k not in props] if isinstance(e.instance, dict) else []
+                from policycheck.conditions import suggest
+
+                if extra:
+                    jp = ("sources", i, extra[0])
+                    msg = f"unknown setting '{extra[0]}'" + suggest(extra[0], props) + \
+                        f" (plugin {plugin} takes: {', '.join(props)})"
+            raise SourceConfigError(f"{config.where(jp)}: source '{name}' ({plugin}): {msg}")
+        plans.append(SourcePlan(name, plugin, timeout, settings, col, secrets))
+    return plans
+
+
+def collect(plans, base_dir=".", concurrency: int = 4, on_event=None) -> dict:
+    """Run every planned source and return the merged facts document (with derived facts not yet
+    added). ``on_event(source, state, detail)`` reports progress: running/ok/error."""
+    on_event = on_event or (lambda *a: None)
+    started = now_utc()
+    sem = threading.Semaphore(max(1, concurrency))
+    outcomes: dict = {}
+    threads = []
+    lock = threading.Lock()
+
+    def run(plan: SourcePlan):
+        with sem:
+            t0 = time.monotonic()
+            plan_deadline[plan.name] = t0 + plan.timeout
+            on_event(plan.name, "running", 0)
+            ctx = CollectContext(source=plan.name, timeout=plan.timeout, base_dir=str(base_dir),
+                                 secrets=plan.secrets,
+                                 progress=lambda n, p=plan.name: on_event(p, "running", n))
+            try:
+                frag = plan.collector.collect(dict(plan.settings), ctx)
+                check_fragment(frag, plan.name)
+                out = ("ok", frag, None)
+            except CollectorError as exc:
+                out = ("error", None, redact(str(exc) or type(exc).__name__, plan.secrets))
+            except FactsError as exc:
+                out = ("error", None, redact(f"malformed facts from the collector: {exc}", plan.secrets))
+            except Exception as exc:  # a collector bug must not pass silently either
+                tb = traceback.extract_tb(exc.__traceback__)[-1]
+                out = ("error", None, redact(f"collector crashed: {type(exc).__name__}: {exc} "
+                                             f"(at {tb.filename}:{tb.lineno})", plan.secrets))
+            with lock:
+                if plan.name not in outcomes:
+                    outcomes[plan.name] = out + (time.monotonic() - t0,)
+
+    plan_deadline: dict = {}
+    for plan in plans:
+        if plan.error:
+            outcomes[plan.name] = ("error", None, plan.error, 0.0)
+            on_event(plan.name, "error", plan.error)
+            continue
+        t = threading.Thread(target=run, args=(plan,), name=f"collect-{plan.name}", daemon=True)
+        t.start()
+        threads.append((plan, t))
+    for plan, t in threads:
+        while t.is_alive():
+            dl = plan_deadline.get(plan.name)
+            if dl is not None and time.monotonic() > dl:
+                break
+            t.join(0.05)
+        with lock:
+            if plan.name not in outcomes:
+                outcomes[plan.name] = ("error", None, f"timed out after {plan.timeout:g}s (raise the source's "
+                                       "timeout: if the source is just slow)", plan.timeout)
+        st, frag, err, dur = outcomes[plan.name]
+        on_event(plan.name, st, err if st == "error" else _count(frag))
+    fragments, sources = [], []
+    for plan in plans:
+        st, frag, err, dur = outcomes[plan.name]
+        kinds = list(plan.collector.kinds) if plan.collector else []
+        if st == "ok":
+            kinds = sorted(set(kinds) | {k for k, v in frag["entities"].items()})
+            fragments.append((plan.name, frag.get("observed_at") or iso(now_utc()), frag))
+        sources.append({"name": plan.name, "plugin": plan.plugin, "status": st, "error": err,
+                        "kinds": kinds, "objects": _count(frag) if frag else 0, "duration_s": round(dur, 3)})
+    return merge(fragments, iso(started), sources)
+
+
+def _count(frag) -> int:
+    return sum(len(v) for v in frag["entities"].values()) if frag else 0

@@ -1,0 +1,1 @@
+"""Built-in collectors, registered through the same collector hook third-party plugins use."""

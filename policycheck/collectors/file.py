@@ -1,0 +1,64 @@
+"""The built-in ``file`` collector: facts from YAML or JSON files, the way to record what no API
+tells (roles, services, dependencies, DR tests)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from policycheck import hookimpl
+from policycheck.api import Collector, CollectorError
+from policycheck.yamlsafe import YamlError, load_data
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "path": {"type": "string", "description": "a facts file (YAML or JSON)"},
+        "paths": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "kinds": {"type": "array", "items": {"type": "string"},
+                  "description": "the kinds these files are authoritative for (default: those present)"},
+    },
+    "additionalProperties": False,
+    "oneOf": [{"required": ["path"]}, {"required": ["paths"]}],
+}
+
+
+def collect(settings, ctx):
+    files = settings.get("paths") or [settings["path"]]
+    entities: dict = {}
+    for f in files:
+        p = Path(f).expanduser()
+        if not p.is_absolute():
+            p = Path(ctx.base_dir) / p
+        if not p.is_file():
+            raise CollectorError(f"facts file {p} not found")
+        try:
+            if p.suffix == ".json":
+                with open(p, "rb") as fh:
+                    data = json.load(fh)
+            else:
+                data = load_data(p)
+        except YamlError as exc:
+            raise CollectorError(str(exc)) from None
+        except json.JSONDecodeError as exc:
+            raise CollectorError(f"{p}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        except OSError as exc:
+            raise CollectorError(f"cannot read {p}: {exc.strerror}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("entities"), dict):
+            raise CollectorError(f"{p}: a facts file is a mapping with 'entities: {{kind: [...]}}' "
+                                 "(see docs/facts.md)")
+        for kind, ents in data["entities"].items():
+            if not isinstance(ents, list):
+                raise CollectorError(f"{p}: entities.{kind} must be a list")
+            for i, e in enumerate(ents):
+                if not isinstance(e, dict) or not isinstance(e.get("id"), str):
+                    raise CollectorError(f"{p}: entities.{kind}[{i}] needs an 'id' string")
+            entities.setdefault(kind, []).extend(ents)
+    for k in settings.get("kinds") or ():
+        entities.setdefault(k, [])
+    return {"entities": entities}
+
+
+@hookimpl
+def policycheck_collectors():
+    return [Collector(name="file", collect=collect, config_schema=SCHEMA, kinds=(),
+                      description="facts from YAML or JSON files (docs/facts.md)")]

@@ -1,0 +1,497 @@
+"""The condition language: the one operator table, fact paths, and compiling a condition tree into a
+callable once per policy. Evaluation is three-valued: True, False, or None (unknown: a fact is missing)."""
+from __future__ import annotations
+
+import difflib
+import json as _json
+import re
+
+from policycheck.timeutil import format_duration, parse_duration, parse_time
+
+COMBINATORS = ("all", "any", "none", "not")
+QUANTIFIERS = ("for_any", "for_all", "for_none")
+KINDS = ("host", "backup_server", "storage_node", "device", "bootstrap", "client", "vm",
+         "hypervisor_host", "cluster", "datastore", "dr_test")
+
+
+class CompileError(ValueError):
+    """A condition that cannot compile; ``jpath`` locates it inside the policy document."""
+
+    def __init__(self, jpath, message):
+        self.jpath = tuple(jpath)
+        self.message = message
+        super().__init__(message)
+
+
+class Missing:
+    """An unknown fact, with the reason it is unknown."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def __repr__(self):
+        return f"<missing: {self.reason}>"
+
+
+def suggest(word, choices) -> str:
+    m = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{m[0]}'?)" if m else ""
+
+
+# ---- the operator table ---------------------------------------------------------------------------
+def _cmp(fn):
+    def op(obs, exp, ctx):
+        if obs is None:
+            return False
+        try:
+            return fn(obs, exp)
+        except TypeError:
+            return None
+    return op
+
+
+def _not(r):
+    return None if r is None else not r
+
+
+def _in(obs, exp):
+    try:
+        return obs in exp
+    except TypeError:
+        return None
+
+
+def _within(obs, exp, ctx):
+    if obs is None:
+        return False
+    try:
+        return (ctx.now - parse_time(obs)).total_seconds() <= exp
+    except (ValueError, TypeError):
+        return None
+
+
+def _count(obs, exp, ctx):
+    n = 0 if obs is None else len(obs) if isinstance(obs, (list, dict, str)) else None
+    if n is None:
+        return None
+    return exp.get("min", 0) <= n and ("max" not in exp or n <= exp["max"])
+
+
+def _matches(obs, exp, ctx):
+    return obs is not None and exp.search(str(obs)) is not None
+
+
+def _subset(obs, exp, ctx):
+    if obs is None:
+        return True
+    if not isinstance(obs, list):
+        obs = [obs]
+    try:
+        return set(obs) <= set(exp)
+    except TypeError:
+        return None
+
+
+def _contains(obs, exp, ctx):
+    if obs is None:
+        return False
+    try:
+        return exp in obs
+    except TypeError:
+        return None
+
+
+def _prep_duration(v):
+    return parse_duration(v)
+
+
+def _prep_regex(v):
+    try:
+        return re.compile(v)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {v!r}: {exc}") from None
+
+
+def _prep_count(v):
+    if not isinstance(v, dict) or not v or set(v) - {"min", "max"} or not all(
+            isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v.values()):
+        raise ValueError("count takes {min: N, max: N} with non-negative integers (one or both)")
+    return v
+
+
+_ANY = {}
+_ARRAY = {"type": "array"}
+_NUMTIME = {"type": ["number", "string"]}
+_BOOL = {"type": "boolean"}
+
+#: name -> (evaluate(observed, expected, ctx) -> bool|None, JSON Schema of the value, prepare, doc)
+OPERATORS = {
+    "equals": (lambda o, e, c: o == e, _ANY, None, "the fact equals the value"),
+    "not_equals": (lambda o, e, c: o != e, _ANY, None, "the fact differs from the value"),
+    "in": (lambda o, e, c: _in(o, e), _ARRAY, None, "the fact is one of the listed values"),
+    "not_in": (lambda o, e, c: _not(_in(o, e)), _ARRAY, None, "the fact is none of the listed values"),
+    "lt": (_cmp(lambda o, e: o < e), _NUMTIME, None, "the fact is less than the value"),
+    "lte": (_cmp(lambda o, e: o <= e), _NUMTIME, None, "the fact is at most the value"),
+    "gt": (_cmp(lambda o, e: o > e), _NUMTIME, None, "the fact is greater than the value"),
+    "gte": (_cmp(lambda o, e: o >= e), _NUMTIME, None, "the fact is at least the value"),
+    "exists": (lambda o, e, c: (o is not None) == e, _BOOL, None,
+               "true: the fact is known and not null; false: it is absent or null (never an error)"),
+    "empty": (lambda o, e, c: (o is None or (hasattr(o, "__len__") and len(o) == 0)) == e, _BOOL, None,
+              "true: the fact is null or an empty list/string/object"),
+    "contains": (_contains, _ANY, None, "the list (or string) fact contains the value"),
+    "subset_of": (_subset, _ARRAY, None, "every item of the list fact is one of the listed values"),
+    "matches": (_matches, {"type": "string"}, _prep_regex, "the fact matches the regular expression"),
+    "within": (_within, {"type": "string"}, _prep_duration,
+               "the time fact is no older than the age (26h, 31d) at the facts' collection time"),
+    "count": (_count, {"type": "object"}, _prep_count, "the list fact has between min and max items"),
+}
+LEAF_KEYS = ("fact", "default", "message")
+ALL_KEYWORDS = tuple(OPERATORS) + COMBINATORS + QUANTIFIERS + LEAF_KEYS + ("require",)
+
+
+# ---- fact paths -----------------------------------------------------------------------------------
+class FactPath:
+    """A compiled dotted path such as ``latest_bootstrap->bootstrap.copies``; ``@target.`` starts at
+    the policy's target instead of the current item."""
+
+    __slots__ = ("text", "steps", "from_target", "kinds")
+
+    def __init__(self, text, jpath):
+        if not isinstance(text, str) or not text.strip():
+            raise CompileError(jpath, "a fact path must be a non-empty string such as 'host->host.roles'")
+        self.text = text
+        self.from_target = text.startswith("@target.")
+        body = text[len("@target."):] if self.from_target else text
+        self.steps = []
+        self.kinds = set()
+        for seg in body.split("."):
+            attr, _, kind = seg.partition("->")
+            if not attr or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", attr):
+                raise CompileError(jpath, f"bad fact path {text!r}: segment {seg!r} is not a name")
+            if _:
+                if kind not in KINDS:
+                    raise CompileError(jpath, f"bad fact path {text!r}: unknown entity kind {kind!r}"
+                                              + suggest(kind, KINDS))
+                self.kinds.add(kind)
+            self.steps.append((attr, kind or None))
+
+    def resolve(self, root, ctx):
+        """(value, owner entity) or (Missing, owner)."""
+        return _resolve(root, self.steps, 0, root, ctx.facts, self.text)
+
+
+def _missing_attr(v, attr, text):
+    unknown = v.get("_unknown")
+    if unknown and attr in unknown:
+        return Missing(f"'{text}' unknown on {v.get('id', '?')}: {unknown[attr]}")
+    conflicts = v.get("_conflicts")
+    if conflicts and attr in conflicts:
+        vals = ", ".join(f"{c['value']!r} ({c['source']})" for c in conflicts[attr])
+        return Missing(f"'{text}': sources disagree on {attr} of {v.get('id', '?')}: {vals}")
+    return Missing(f"missing fact '{attr}' on {v.get('id', '?')} (path '{text}')")
+
+
+def _resolve(v, steps, i, owner, facts, text):
+    n = len(steps)
+    while i < n:
+        if v is None:
+            return None, owner
+        if v.__class__ is list:
+            out = []
+            for item in v:
+                r, o = _resolve(item, steps, i, owner, facts, text)
+                if r.__class__ is Missing:
+                    return r, o
+                out.append(r)
+            return out, owner
+        if v.__class__ is not dict:
+            return Missing(f"'{text}': cannot read '{steps[i][0]}' from a {type(v).__name__}"), owner
+        attr, kind = steps[i]
+        if attr not in v:
+            return _missing_attr(v, attr, text), v
+        owner = v
+        v = v[attr]
+        if kind is not None and v is not None:
+            if v.__class__ is list:
+                refs = []
+                for ref in v:
+                    e = facts.get(kind, ref)
+                    if e is None:
+                        return Missing(f"'{text}': {attr} refers to {kind} '{ref}', which no source "
+                                       f"describes"), owner
+                    refs.append(e)
+                v = refs
+            else:
+                e = facts.get(kind, v)
+                if e is None:
+                    return Missing(f"'{text}': {attr} refers to {kind} '{v}', which no source describes"), owner
+                v = e
+        i += 1
+    return v, owner
+
+
+# ---- compiling ------------------------------------------------------------------------------------
+class Ctx:
+    """Evaluation context for one target: facts, collection time, the target, collected evidence."""
+
+    __slots__ = ("facts", "now", "target", "evidence")
+
+    def __init__(self, facts, now, target):
+        self.facts = facts
+        self.now = now
+        self.target = target
+        self.evidence = []
+
+
+class Leaf:
+    """One compiled ``{fact: PATH, <op>: value}``; also the evidence's description of the check."""
+
+    __slots__ = ("path", "op", "value", "shown", "fn", "default", "has_default", "message", "kinds", "attrs")
+
+    def __init__(self, path, op, value, shown, default, has_default, message):
+        self.path, self.op, self.value, self.shown = path, op, value, shown
+        self.fn = OPERATORS[op][0]
+        self.default, self.has_default, self.message = default, has_default, message
+
+    def expected_text(self):
+        v = self.shown
+        if self.op == "within":
+            return f"within {v}"
+        if self.op == "count":
+            return "count " + " ".join(f"{k} {x}" for k, x in v.items())
+        return f"{self.op} {_json.dumps(v, default=str, ensure_ascii=False)}"
+
+    def __call__(self, item, ctx):
+        root = ctx.target if self.path.from_target else item
+        obs, owner = _resolve(root, self.path.steps, 0, root, ctx.facts, self.path.text)
+        if obs.__class__ is Missing:
+            if self.op == "exists":
+                ok = not self.value
+            elif self.has_default:
+                obs = self.default
+                ok = self.fn(obs, self.value, ctx)
+            else:
+                ok = None
+        else:
+            ok = self.fn(obs, self.value, ctx)
+        ctx.evidence.append((self, obs, owner, ok))
+        return ok
+
+
+def compile_condition(node, jpath, params):
+    """Compile a condition tree into ``f(item, ctx) -> True|False|None``. Raises CompileError."""
+    if not isinstance(node, dict) or not node:
+        raise CompileError(jpath, "a condition must be a mapping such as {fact: PATH, equals: VALUE}, "
+                                  "or all/any/none/not/for_any/for_all/for_none")
+    keys = set(node)
+    if "fact" in keys:
+        return _compile_leaf(node, jpath, params)
+    heads = [k for k in node if k in COMBINATORS or k in QUANTIFIERS]
+    unknown = [k for k in node if k not in COMBINATORS and k not in QUANTIFIERS and k != "require"]
+    if unknown:
+        k = unknown[0]
+        if k in OPERATORS:
+            raise CompileError(jpath + (k,), f"operator '{k}' needs a 'fact:' path beside it")
+        raise CompileError(jpath + (k,), f"unknown condition '{k}'" + suggest(k, ALL_KEYWORDS))
+    if len(heads) != 1:
+        raise CompileError(jpath, f"one of all/any/none/not/for_any/for_all/for_none per mapping, found "
+                                  f"{', '.join(heads) or 'none'}")
+    head = heads[0]
+    body = node[head]
+    if head in QUANTIFIERS:
+        if "require" not in node:
+            raise CompileError(jpath, f"'{head}' needs a 'require:' condition evaluated for each item")
+        path = FactPath(body, jpath + (head,))
+        inner = compile_condition(node["require"], jpath + ("require",), params)
+        return _quantifier(head, path, inner)
+    if "require" in node:
+        raise CompileError(jpath + ("require",), f"'require' belongs to for_any/for_all/for_none, not '{head}'")
+    if head == "not":
+        inner = compile_condition(body, jpath + ("not",), params)
+
+        def f_not(item, ctx):
+            r = inner(item, ctx)
+            return None if r is None else not r
+        f_not.kinds = inner.kinds
+        f_not.attrs = inner.attrs
+        return f_not
+    if not isinstance(body, list) or not body:
+        raise CompileError(jpath + (head,), f"'{head}' takes a non-empty list of conditions")
+    parts = [compile_condition(c, jpath + (head, i), params) for i, c in enumerate(body)]
+    f = {"all": _all, "any": _any, "none": _none}[head](parts)
+    f.kinds = set().union(*(p.kinds for p in parts))
+    f.attrs = set().union(*(p.attrs for p in parts))
+    return f
+
+
+def _all(parts):
+    def f(item, ctx):
+        unknown = False
+        for p in parts:
+            r = p(item, ctx)
+            if r is False:
+                return False
+            if r is None:
+                unknown = True
+        return None if unknown else True
+    return f
+
+
+def _any(parts):
+    def f(item, ctx):
+        unknown = False
+        for p in parts:
+            r = p(item, ctx)
+            if r is True:
+                return True
+            if r is None:
+                unknown = True
+        return None if unknown else False
+    return f
+
+
+def _none(parts):
+    inner = _any(parts)
+
+    def f(item, ctx):
+        r = inner(item, ctx)
+        return None if r is None else not r
+    return f
+
+
+MAX_ITEM_EVIDENCE = 3
+
+
+def _quantifier(head, path, inner):
+    want = head != "for_all"  # the per-item result that decides for_any / for_none
+
+    def f(item, ctx):
+        root = ctx.target if path.from_target else item
+        items, owner = _resolve(root, path.steps, 0, root, ctx.facts, path.text)
+        saved = ctx.evidence
+        if items.__class__ is Missing:
+            saved.append((QuantLeaf(head, path), items, owner, None))
+            return None
+        if items is None:
+            items = []
+        if items.__class__ is not list:
+            items = [items]
+        unknown = False
+        decided = None
+        kept = []
+        for it in items:
+            ctx.evidence = []
+            r = inner(it, ctx)
+            if r is None:
+                unknown = True
+                kept.append(ctx.evidence)
+            elif r is want:
+                decided = ctx.evidence
+                break
+            elif len(kept) < MAX_ITEM_EVIDENCE:
+                kept.append(ctx.evidence)
+        ctx.evidence = saved
+        if decided is not None:
+            res = True if head == "for_any" else False
+            saved.append((QuantLeaf(head, path), len(items), owner, res))
+            saved.extend(decided)
+            return res
+        res = None if unknown else (head != "for_any")
+        saved.append((QuantLeaf(head, path), len(items), owner, res))
+        for ev in kept[:MAX_ITEM_EVIDENCE]:
+            saved.extend(ev)
+        return res
+    f.kinds = path.kinds | inner.kinds
+    f.attrs = {path.steps[0][0]} | inner.attrs
+    return f
+
+
+class QuantLeaf:
+    """Evidence description of a quantifier: the list it ranged over."""
+
+    __slots__ = ("path", "op", "shown", "message")
+
+    def __init__(self, op, path):
+        self.op, self.path, self.shown, self.message = op, path, None, None
+
+    def expected_text(self):
+        return {"for_any": "at least one item passes", "for_all": "every item passes",
+                "for_none": "no item passes"}[self.op]
+
+
+def _resolve_value(value, jpath, params):
+    """Replace ``{param: NAME}`` (anywhere in the value) by the parameter's value in force."""
+    if isinstance(value, dict):
+        if set(value) == {"param"}:
+            name = value["param"]
+            if name not in params:
+                raise CompileError(jpath, f"unknown parameter '{name}'" + suggest(name, params)
+                                   + " (declare it under parameters:)")
+            return params[name]
+        return {k: _resolve_value(v, jpath + (k,), params) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_value(v, jpath + (i,), params) for i, v in enumerate(value)]
+    return value
+
+
+def _compile_leaf(node, jpath, params):
+    ops = [k for k in node if k in OPERATORS]
+    extra = [k for k in node if k not in OPERATORS and k not in LEAF_KEYS]
+    if extra:
+        k = extra[0]
+        raise CompileError(jpath + (k,), f"unknown operator '{k}'" + suggest(k, list(OPERATORS) + list(LEAF_KEYS)))
+    if len(ops) != 1:
+        raise CompileError(jpath, f"a fact condition takes exactly one operator, found "
+                                  f"{', '.join(ops) or 'none'} (operators: {', '.join(OPERATORS)})")
+    op = ops[0]
+    path = FactPath(node["fact"], jpath + ("fact",))
+    shown = _resolve_value(node[op], jpath + (op,), params)
+    _, schema, prep, _doc = OPERATORS[op]
+    _check_type(shown, schema, jpath + (op,), op)
+    value = shown
+    if prep is not None:
+        try:
+            value = prep(shown)
+        except ValueError as exc:
+            raise CompileError(jpath + (op,), f"{op}: {exc}") from None
+    if op in ("in", "not_in", "subset_of"):
+        try:
+            value = frozenset(value) if op != "subset_of" else value
+        except TypeError:
+            pass
+    has_default = "default" in node
+    leaf = Leaf(path, op, value, shown, node.get("default"), has_default, node.get("message"))
+    leaf.kinds = path.kinds
+    leaf.attrs = {path.steps[0][0]} if not path.from_target else set()
+    return leaf
+
+
+_TYPES = {"array": list, "boolean": bool, "string": str, "object": dict, "number": (int, float)}
+
+
+def _check_type(value, schema, jpath, op):
+    t = schema.get("type")
+    if t is None:
+        return
+    types = t if isinstance(t, list) else [t]
+    for name in types:
+        py = _TYPES[name]
+        if isinstance(value, py) and not (name == "number" and isinstance(value, bool)):
+            return
+    raise CompileError(jpath, f"'{op}' expects {' or '.join(types)}, got {type(value).__name__} {value!r}")
+
+
+def describe(value, limit=200) -> str:
+    """A short printable form of an observed value (entities shown by id)."""
+    if isinstance(value, Missing):
+        return "(missing)"
+    if isinstance(value, dict) and "id" in value:
+        return str(value["id"])
+    if isinstance(value, list):
+        value = [v["id"] if isinstance(v, dict) and "id" in v else v for v in value]
+    if isinstance(value, float) and value > 1e5:
+        return format_duration(value)
+    s = value if isinstance(value, str) else _json.dumps(value, default=str, ensure_ascii=False)
+    return s if len(s) <= limit else s[: limit - 1] + "…"

@@ -1,0 +1,100 @@
+"""The config file: load, validate (located errors), resolve relative paths; secrets stay unresolved
+here and are resolved per source by the collector runtime."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from policycheck.conditions import suggest
+from policycheck.yamlsafe import YamlError, load_documents
+
+SCHEMA_FILE = Path(__file__).parent / "schemas" / "config.schema.json"
+DEFAULT_NAMES = ("policycheck.yaml", "policycheck.yml", ".policycheck.yaml")
+
+
+class ConfigError(ValueError):
+    """A config problem, located: ``file:line:col: message``."""
+
+
+@dataclass
+class Config:
+    path: Path | None
+    base_dir: Path
+    sources: list = field(default_factory=list)
+    policies: list = field(default_factory=list)
+    builtin_policies: bool = True
+    parameters: dict = field(default_factory=dict)
+    select: list = field(default_factory=list)
+    skip: list = field(default_factory=list)
+    waivers: Path | None = None
+    fail_on: str | None = None
+    concurrency: int = 4
+    default_timeout: float = 60.0
+    as_of: str | None = None
+    positions: object = None
+
+    def where(self, jpath) -> str:
+        if self.positions is None or self.path is None:
+            return str(self.path or "<config>")
+        line, col = self.positions.where(tuple(jpath))
+        return f"{self.path}:{line}:{col}"
+
+
+def find_default(cwd: Path | None = None) -> Path | None:
+    cwd = cwd or Path.cwd()
+    for n in DEFAULT_NAMES:
+        if (cwd / n).is_file():
+            return cwd / n
+    return None
+
+
+def load_config(path) -> Config:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found (write one, or pass --facts FILE to evaluate a snapshot)")
+    try:
+        docs = load_documents(path)
+    except YamlError as exc:
+        raise ConfigError(str(exc)) from None
+    if len(docs) != 1 or not isinstance(docs[0].data, dict):
+        raise ConfigError(f"{path}:1:1: a config file is one YAML mapping (version, sources, ...)")
+    doc = docs[0]
+    data = doc.data
+    import jsonschema
+
+    schema = json.loads(SCHEMA_FILE.read_text())
+    allowed = schema["properties"]
+    for key in data:
+        if key not in allowed:
+            line, col = doc.where((key,))
+            raise ConfigError(f"{path}:{line}:{col}: unknown key '{key}'" + suggest(key, allowed)
+                              + f" (allowed: {', '.join(allowed)})")
+    errs = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(map(str, e.path)))
+    if errs:
+        e = errs[0]
+        jp = tuple(e.absolute_path)
+        line, col = doc.where(jp)
+        shown = ".".join(str(p) for p in jp) or "<root>"
+        raise ConfigError(f"{path}:{line}:{col}: {shown}: {e.message}")
+    base = path.resolve().parent
+    names = set()
+    for i, s in enumerate(data.get("sources") or []):
+        if s["name"] in names:
+            line, col = doc.where(("sources", i, "name"))
+            raise ConfigError(f"{path}:{line}:{col}: duplicate source name '{s['name']}'")
+        names.add(s["name"])
+    cfg = Config(path=path, base_dir=base, sources=list(data.get("sources") or []),
+                 policies=[str(_rel(base, p)) for p in data.get("policies") or []],
+                 builtin_policies=data.get("builtin_policies", True),
+                 parameters=data.get("parameters") or {}, select=data.get("select") or [],
+                 skip=data.get("skip") or [], waivers=_rel(base, data["waivers"]) if data.get("waivers") else None,
+                 fail_on=data.get("fail_on"), concurrency=data.get("concurrency", 4),
+                 default_timeout=data.get("default_timeout", 60.0), positions=doc,
+                 as_of=data.get("as_of"))
+    return cfg
+
+
+def _rel(base: Path, p) -> Path:
+    p = Path(str(p)).expanduser()
+    return p if p.is_absolute() else base / p

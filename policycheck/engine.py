@@ -1,0 +1,66 @@
+"""The engine: compiled policies over facts give results with evidence. Pure: no I/O, no clock
+(ages are measured against the facts' collection time)."""
+from __future__ import annotations
+
+from policycheck.conditions import Ctx
+from policycheck.derive import DERIVED_FROM
+from policycheck.results import ERROR, FAIL, PASS, SKIP, Result, describe_failure
+from policycheck.timeutil import parse_time
+
+
+def touched_kinds(policy) -> set:
+    """Entity kinds whose facts a policy's verdict depends on (directly, through references, or
+    through derived attributes)."""
+    kinds = set(policy.kinds)
+    for attr in policy.attrs:
+        kinds |= DERIVED_FROM.get((policy.target, attr), set())
+    return kinds
+
+
+def evaluate(policies, facts) -> list:
+    """Evaluate every compiled policy over ``facts`` (a :class:`policycheck.facts.Facts`)."""
+    now = parse_time(facts.as_of or facts.collected_at)
+    failed = facts.failed_sources()
+    results: list = []
+    append = results.append
+    for pol in policies:
+        bad = []
+        if failed:
+            kinds = touched_kinds(pol)
+            bad = [s for s in failed if set(s.get("kinds") or ()) & kinds or not s.get("kinds")]
+        bad_note = ""
+        if bad:
+            bad_note = "; ".join(f"source {s['name']} failed: {s.get('error') or 'unknown error'}" for s in bad)
+        when_fn, require_fn, target = pol.when_fn, pol.require_fn, pol.target
+        for ent in facts.entities(target):
+            ctx = Ctx(facts, now, ent)
+            if when_fn is not None:
+                w = when_fn(ent, ctx)
+                if w is False:
+                    append(Result(pol, target, ent["id"], SKIP,
+                                  "not applicable: " + describe_failure(ctx.evidence), ctx.evidence, ent))
+                    continue
+                if w is None:
+                    append(Result(pol, target, ent["id"], ERROR,
+                                  "cannot tell whether the policy applies: " + describe_failure(ctx.evidence),
+                                  ctx.evidence, ent))
+                    continue
+                ctx.evidence = []
+            r = require_fn(ent, ctx)
+            if r is True:
+                if bad:
+                    append(Result(pol, target, ent["id"], ERROR, f"passed on the facts available, but {bad_note}",
+                                  ctx.evidence, ent))
+                else:
+                    append(Result(pol, target, ent["id"], PASS, "", ctx.evidence, ent))
+            elif r is False:
+                append(Result(pol, target, ent["id"], FAIL, describe_failure(ctx.evidence), ctx.evidence, ent))
+            else:
+                append(Result(pol, target, ent["id"], ERROR, describe_failure(ctx.evidence) or "facts missing",
+                              ctx.evidence, ent))
+        for s in bad:
+            append(Result(pol, "source", s["name"], ERROR,
+                          f"source {s['name']} ({s.get('plugin', '?')}) failed: {s.get('error') or 'unknown error'};"
+                          f" its {', '.join(sorted(set(s.get('kinds') or ()) & touched_kinds(pol))) or 'facts'}"
+                          " may be incomplete", []))
+    return results

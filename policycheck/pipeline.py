@@ -1,0 +1,85 @@
+"""The one-way pipeline as functions (no printing): config → plugins → policies → facts
+(collected or from a snapshot) → derived facts → engine → waivers → baseline → Report."""
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+
+from policycheck import __version__
+from policycheck.derive import derive
+from policycheck.facts import Facts, FactsError
+from policycheck.policy import Policy, builtin_dir, load_policies
+from policycheck.results import Report
+from policycheck.timeutil import iso, now_utc
+
+
+class UsageError(ValueError):
+    """A mistake in the invocation, config, policies or input files: nothing was evaluated (exit 2)."""
+
+
+def select_policies(policies, select=(), skip=()) -> list[Policy]:
+    """Keep policies matching any ``select`` (id glob, tag or severity), minus any matching ``skip``."""
+    def match(p, pats):
+        return any(fnmatch.fnmatchcase(p.id, pat) or pat in p.tags or pat == p.severity for pat in pats)
+
+    out = [p for p in policies if not select or match(p, select)]
+    out = [p for p in out if not match(p, skip)]
+    known = {p.id for p in policies} | {t for p in policies for t in p.tags} | {p.severity for p in policies}
+    for pat in list(select) + list(skip):
+        if not any(fnmatch.fnmatchcase(k, pat) for k in known):
+            from policycheck.conditions import suggest
+
+            raise UsageError(f"--select/--skip '{pat}' matches no policy id, tag or severity" + suggest(pat, known))
+    return out
+
+
+def load_all_policies(extra_paths=(), builtin=True, plugins=None, parameters=None, where=None) -> list[Policy]:
+    paths = [builtin_dir()] if builtin else []
+    if plugins is not None:
+        paths += [Path(p) for p in plugins.policy_dirs()]
+    paths += [Path(p) for p in extra_paths]
+    policies = load_policies(paths)
+    params = dict(parameters or {})
+    by_id = {p.id: p for p in policies}
+    for pid, values in params.items():
+        if pid not in by_id:
+            from policycheck.conditions import suggest
+
+            raise UsageError(f"{where or 'parameters'}: parameters for unknown policy '{pid}'" + suggest(pid, by_id))
+    for p in policies:
+        try:
+            p.compile(params.get(p.id))
+        except ValueError as exc:
+            raise UsageError(f"{where or 'parameters'}: {exc}") from None
+    return policies
+
+
+def load_snapshot(path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"{path}: facts snapshot not found (write one with `policycheck collect -o FILE`)")
+    try:
+        with open(p, "rb") as fh:
+            doc = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read: {exc}") from None
+    return doc
+
+
+def build_facts(doc: dict, plugins=None, where="facts") -> Facts:
+    try:
+        facts = Facts(doc)
+    except FactsError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    derive(facts)
+    if plugins is not None:
+        plugins.pm.hook.policycheck_derive_facts(facts=facts)
+    return facts
+
+
+def make_report(results, policies, facts: Facts, **kw) -> Report:
+    return Report(results=results, policies=policies, sources=facts.sources, collected_at=facts.collected_at,
+                  generated_at=iso(now_utc()), tool_version=__version__, **kw)

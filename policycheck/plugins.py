@@ -1,0 +1,129 @@
+"""The plugin manager factory: built-ins and entry-point plugins registered through the same hooks,
+each loaded on its own so that one broken plugin is named and does not take the others down."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import import_module
+from importlib.metadata import entry_points
+
+import pluggy
+
+from policycheck import hookspecs
+from policycheck.conditions import suggest
+
+GROUP = "policycheck"
+BUILTINS = ("policycheck.collectors.file", "policycheck.reporters.text", "policycheck.reporters.json",
+            "policycheck.reporters.junit", "policycheck.reporters.markdown")
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    module: str
+    version: str = ""
+    builtin: bool = False
+    collectors: list = field(default_factory=list)
+    reporters: list = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class Plugins:
+    """The loaded plugins and what they provide."""
+
+    pm: pluggy.PluginManager
+    infos: list
+    collectors: dict
+    reporters: dict
+    disabled: list
+
+    def errors(self) -> list:
+        return [i for i in self.infos if i.error]
+
+    def policy_dirs(self) -> list:
+        out = []
+        for res in self.pm.hook.policycheck_policy_dirs():
+            out.extend(res or [])
+        return out
+
+    def why_missing_collector(self, name: str) -> str:
+        for i in self.infos:
+            if i.name == name and i.error:
+                return f"plugin '{name}' failed to load: {i.error}"
+        if name in self.disabled:
+            return f"plugin '{name}' is disabled (--disable-plugin / POLICYCHECK_DISABLE_PLUGINS)"
+        return (f"no installed plugin provides a collector named '{name}'" + suggest(name, self.collectors)
+                + f" (available: {', '.join(sorted(self.collectors)) or 'none'}; install e.g. policycheck-{name})")
+
+
+def make_plugins(disabled=(), load_entry_points: bool = True) -> Plugins:
+    """Build a fresh plugin manager: hookspecs, built-ins, then third-party entry points."""
+    disabled = list(disabled) + [d.strip() for d in os.environ.get("POLICYCHECK_DISABLE_PLUGINS", "").split(",")
+                                 if d.strip()]
+    pm = pluggy.PluginManager(GROUP)
+    pm.add_hookspecs(hookspecs)
+    infos = []
+    for modname in BUILTINS:
+        short = modname.rsplit(".", 1)[1]
+        info = PluginInfo(name=f"builtin-{short}", module=modname, builtin=True)
+        infos.append(info)
+        if short in disabled or info.name in disabled:
+            info.error = "disabled"
+            continue
+        _register(pm, info, lambda m=modname: import_module(m))
+    if load_entry_points and os.environ.get("POLICYCHECK_NO_ENTRY_POINTS") != "1":
+        for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+            dist = getattr(ep, "dist", None)
+            info = PluginInfo(name=ep.name, module=ep.value, version=getattr(dist, "version", "") or "")
+            infos.append(info)
+            if ep.name in disabled:
+                info.error = "disabled"
+                continue
+            _register(pm, info, ep.load)
+    collectors, reporters = {}, {}
+    for info in infos:
+        if info.error:
+            continue
+        plugin = pm.get_plugin(info.name)
+        for hook, bucket, names in (("policycheck_collectors", collectors, info.collectors),
+                                    ("policycheck_reporters", reporters, info.reporters)):
+            impl = getattr(plugin, hook, None)
+            if impl is None:
+                continue
+            try:
+                items = impl() or []
+            except Exception as exc:  # a broken hook names its plugin, the rest go on
+                info.error = f"{hook}() raised {type(exc).__name__}: {exc}"
+                continue
+            for item in items:
+                if item.name in bucket:
+                    info.error = f"{hook}: '{item.name}' is already provided by another plugin"
+                    continue
+                bucket[item.name] = item
+                names.append(item.name)
+    return Plugins(pm=pm, infos=infos, collectors=collectors, reporters=reporters, disabled=disabled)
+
+
+def _register(pm, info: PluginInfo, load) -> None:
+    try:
+        module = load()
+    except Exception as exc:  # ImportError, SyntaxError, anything a third party raises on import
+        info.error = f"failed to import {info.module}: {type(exc).__name__}: {exc}"
+        return
+    known = {n for n in dir(hookspecs) if n.startswith("policycheck_")}
+    for attr in dir(module):
+        if attr.startswith("policycheck_") and attr not in known and callable(getattr(module, attr)):
+            info.error = f"implements unknown hook '{attr}'" + suggest(attr, known)
+            return
+    try:
+        pm.register(module, name=info.name)
+    except Exception as exc:  # pluggy.PluginValidationError: wrong arguments, ...
+        info.error = f"invalid plugin: {exc}"
+        return
+    if not info.version and not info.builtin:
+        info.version = ""
+    if info.builtin:
+        from policycheck import __version__
+
+        info.version = __version__

@@ -1,0 +1,262 @@
+"""Policies: the model, loading YAML files, validation in layers (YAML with line, schema, conditions,
+duplicate ids) with errors located by file:line:col, policy id and JSON path."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from policycheck import conditions
+from policycheck.conditions import CompileError, suggest
+from policycheck.timeutil import parse_duration
+from policycheck.yamlsafe import Document, YamlError, load_documents
+
+SCHEMA_FILE = Path(__file__).parent / "schemas" / "policy.schema.json"
+MAX_POLICY_BYTES = 1024 * 1024
+
+
+class PolicyError(ValueError):
+    """One located problem in a policy file."""
+
+    def __init__(self, path, line, col, policy_id, jpath, message):
+        self.path, self.line, self.col = str(path), line, col
+        self.policy_id, self.jpath, self.message = policy_id, tuple(jpath), message
+        super().__init__(str(self))
+
+    def __str__(self):
+        where = f"{self.path}:{self.line}:{self.col}"
+        pid = f" {self.policy_id}" if self.policy_id else ""
+        jp = f" {format_jpath(self.jpath)}:" if self.jpath else ":"
+        return f"{where}{pid}{jp} {self.message}"
+
+
+class PolicyLoadError(ValueError):
+    """Every problem found while loading a set of policy files."""
+
+    def __init__(self, errors):
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+def format_jpath(jpath) -> str:
+    out = ""
+    for p in jpath:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+@dataclass
+class Parameter:
+    name: str
+    type: str
+    default: object
+    description: str
+
+
+@dataclass
+class Policy:
+    """A loaded policy. ``compile(overrides)`` gives the callables the engine runs."""
+
+    id: str
+    title: str
+    severity: str
+    target: str
+    rationale: str
+    remediation: str
+    tags: list = field(default_factory=list)
+    references: list = field(default_factory=list)
+    parameters: list = field(default_factory=list)
+    when: dict | None = None
+    require: dict = field(default_factory=dict)
+    path: str = ""
+    line: int = 1
+    doc: Document | None = None
+    values: dict = field(default_factory=dict)  # parameter values in force
+    when_fn: object = None
+    require_fn: object = None
+    kinds: set = field(default_factory=set)
+    attrs: set = field(default_factory=set)
+
+    def to_dict(self) -> dict:
+        d = {"id": self.id, "title": self.title, "severity": self.severity, "target": self.target,
+             "tags": self.tags, "rationale": self.rationale, "remediation": self.remediation,
+             "references": self.references,
+             "parameters": [{"name": p.name, "type": p.type, "default": p.default,
+                             "description": p.description, "value": self.values.get(p.name, p.default)}
+                            for p in self.parameters]}
+        if self.when is not None:
+            d["when"] = self.when
+        d["require"] = self.require
+        d["source"] = self.path
+        return d
+
+    def error(self, jpath, message) -> PolicyError:
+        line, col = self.doc.where(jpath) if self.doc else (self.line, 1)
+        return PolicyError(self.path, line, col, self.id, jpath, message)
+
+    def compile(self, overrides: dict | None = None) -> "Policy":
+        """Resolve parameters (defaults, then ``overrides``) and compile ``when``/``require`` once."""
+        values = {p.name: p.default for p in self.parameters}
+        for name, value in (overrides or {}).items():
+            if name not in values:
+                raise ValueError(f"{self.id}: unknown parameter '{name}'" + suggest(name, values)
+                                 + f" (parameters: {', '.join(values) or 'none'})")
+            spec = next(p for p in self.parameters if p.name == name)
+            values[name] = check_param_value(spec, value, f"{self.id}.{name}")
+        try:
+            self.when_fn = conditions.compile_condition(self.when, ("when",), values) if self.when else None
+            self.require_fn = conditions.compile_condition(self.require, ("require",), values)
+        except CompileError as exc:
+            raise self.error(exc.jpath, exc.message) from None
+        self.values = values
+        self.kinds = {self.target} | self.require_fn.kinds | (self.when_fn.kinds if self.when_fn else set())
+        self.attrs = self.require_fn.attrs | (self.when_fn.attrs if self.when_fn else set())
+        return self
+
+
+def check_param_value(spec: Parameter, value, where: str):
+    t = spec.type
+    ok = {"string": isinstance(value, str), "integer": isinstance(value, int) and not isinstance(value, bool),
+          "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+          "boolean": isinstance(value, bool), "list": isinstance(value, list),
+          "duration": isinstance(value, str)}[t]
+    if not ok:
+        raise ValueError(f"{where}: expected a {t}, got {type(value).__name__} {value!r}")
+    if t == "duration":
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+    return value
+
+
+_validator = None
+
+
+def _schema_validator():
+    global _validator
+    if _validator is None:
+        import jsonschema
+
+        _validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
+    return _validator
+
+
+def _schema_errors(doc: Document, pid):
+    """Schema errors outside when/require (the condition compiler reports those more precisely)."""
+    errors = []
+    data = doc.data
+    allowed = _schema_validator().schema["properties"]
+    for key in data:
+        if key not in allowed:
+            line, col = doc.where((key,))
+            errors.append(PolicyError(doc.path, line, col, pid, (key,),
+                                      f"unknown key '{key}'" + suggest(key, allowed)
+                                      + f" (allowed: {', '.join(allowed)})"))
+    for err in _schema_validator().iter_errors(data):
+        jp = tuple(err.absolute_path)
+        if jp and jp[0] in ("when", "require"):
+            continue
+        if err.validator == "additionalProperties" and not jp:
+            continue  # reported above with a suggestion
+        line, col = doc.where(jp)
+        msg = err.message
+        if err.validator == "enum":
+            msg = f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}" + \
+                suggest(err.instance, err.validator_value)
+        elif err.validator == "required":
+            msg = f"{err.message} (every policy needs id, title, severity, target, rationale, remediation, require)"
+        elif err.validator == "pattern" and jp == ("id",):
+            msg = f"id {err.instance!r} must look like BOOT-001 (capitals, a dash, three digits)"
+        errors.append(PolicyError(doc.path, line, col, pid, jp, msg))
+    return errors
+
+
+def parse_document(doc: Document) -> tuple[Policy | None, list]:
+    data = doc.data
+    if not isinstance(data, dict):
+        return None, [PolicyError(doc.path, doc.line, 1, None, (), "a policy document must be a mapping "
+                                                                   "with id, title, severity, target, ...")]
+    pid = data.get("id") if isinstance(data.get("id"), str) else None
+    errors = _schema_errors(doc, pid)
+    if errors:
+        return None, errors
+    params = []
+    for i, p in enumerate(data.get("parameters") or []):
+        spec = Parameter(p["name"], p["type"], p["default"], p["description"])
+        try:
+            check_param_value(spec, spec.default, "default")
+        except ValueError as exc:
+            line, col = doc.where(("parameters", i, "default"))
+            errors.append(PolicyError(doc.path, line, col, pid, ("parameters", i, "default"), str(exc)))
+        params.append(spec)
+    pol = Policy(id=data["id"], title=data["title"], severity=data["severity"], target=data["target"],
+                 rationale=data["rationale"], remediation=data["remediation"], tags=data.get("tags") or [],
+                 references=data.get("references") or [], parameters=params, when=data.get("when"),
+                 require=data["require"], path=doc.path, line=doc.line, doc=doc)
+    if errors:
+        return None, errors
+    try:
+        pol.compile()
+    except PolicyError as exc:
+        return None, [exc]
+    return pol, []
+
+
+def policy_files(paths) -> list[Path]:
+    out = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            out.extend(sorted(x for x in p.glob("*.y*ml") if x.suffix in (".yaml", ".yml")))
+        else:
+            out.append(p)
+    return out
+
+
+def load_policies(paths, display_root: Path | None = None) -> list[Policy]:
+    """Load and validate every policy in ``paths`` (files or directories). Raises PolicyLoadError
+    listing every problem found (all files are checked, not only the first bad one)."""
+    policies: list[Policy] = []
+    errors: list = []
+    seen: dict = {}
+    for f in policy_files(paths):
+        shown = _shown(f, display_root)
+        if not f.exists():
+            errors.append(PolicyError(shown, 1, 1, None, (), "no such file or directory"))
+            continue
+        try:
+            docs = load_documents(f, max_bytes=MAX_POLICY_BYTES)
+        except YamlError as exc:
+            errors.append(PolicyError(shown, exc.line, exc.col, None, (), exc.message))
+            continue
+        for doc in docs:
+            doc.path = shown
+            pol, errs = parse_document(doc)
+            errors.extend(errs)
+            if pol is None:
+                continue
+            if pol.id in seen:
+                other = seen[pol.id]
+                line, col = doc.where(("id",))
+                errors.append(PolicyError(shown, line, col, pol.id, ("id",),
+                                          f"duplicate policy id (also defined at {other.path}:{other.line})"))
+                continue
+            seen[pol.id] = pol
+            policies.append(pol)
+    if errors:
+        raise PolicyLoadError(errors)
+    return policies
+
+
+def _shown(f: Path, root: Path | None) -> str:
+    try:
+        return str(f.resolve().relative_to((root or Path.cwd()).resolve()))
+    except ValueError:
+        return str(f)
+
+
+def builtin_dir() -> Path:
+    import policycheck.catalog as catalog
+
+    return Path(catalog.__file__).parent

@@ -1,0 +1,1 @@
+"""Built-in output formats, one module each, registered through the reporter hook."""

@@ -1,0 +1,130 @@
+"""Results of evaluation: Status, Result with its evidence, summary counts, and the Report handed to reporters."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from policycheck.conditions import Missing, describe
+
+PASS, FAIL, ERROR, SKIP, WAIVED = "pass", "fail", "error", "skip", "waived"
+STATUSES = (PASS, FAIL, ERROR, SKIP, WAIVED)
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+class Result:
+    """One policy judged on one target."""
+
+    __slots__ = ("policy", "target_kind", "target_id", "status", "message", "evidence", "waiver",
+                 "baseline", "entity")
+
+    def __init__(self, policy, target_kind, target_id, status, message, evidence, entity=None):
+        self.policy = policy
+        self.target_kind = target_kind
+        self.target_id = target_id
+        self.status = status
+        self.message = message
+        self.evidence = evidence  # raw tuples (leaf, observed, owner, ok) or dicts
+        self.waiver = None
+        self.baseline = None
+        self.entity = entity
+
+    @property
+    def policy_id(self):
+        return self.policy.id
+
+    @property
+    def severity(self):
+        return self.policy.severity
+
+    def evidence_dicts(self) -> list:
+        return [evidence_dict(e) for e in self.evidence]
+
+    def to_dict(self) -> dict:
+        d = {"policy_id": self.policy.id, "title": self.policy.title, "severity": self.policy.severity,
+             "target_kind": self.target_kind, "target_id": self.target_id, "status": self.status,
+             "message": self.message, "evidence": self.evidence_dicts()}
+        if self.status in (FAIL, ERROR):
+            d["remediation"] = self.policy.remediation
+        if self.waiver is not None:
+            d["waiver"] = self.waiver
+        if self.baseline is not None:
+            d["baseline"] = self.baseline
+        return d
+
+
+def evidence_dict(e) -> dict:
+    if isinstance(e, dict):
+        return e
+    leaf, observed, owner, ok = e
+    d = {"fact": leaf.path.text, "observed": _jsonable(observed), "expected": leaf.expected_text(),
+         "ok": ok}
+    if isinstance(observed, Missing):
+        d["observed"] = None
+        d["missing"] = observed.reason
+    if isinstance(owner, dict):
+        d["entity"] = owner.get("id")
+        attr = leaf.path.steps[-1][0] if leaf.path.steps else None
+        srcs = owner.get("_attr_sources") or {}
+        d["source"] = srcs.get(attr) or ", ".join(owner.get("_sources") or []) or None
+        d["observed_at"] = owner.get("_observed_at")
+    return d
+
+
+def _jsonable(v):
+    if isinstance(v, Missing):
+        return None
+    if isinstance(v, dict) and "id" in v:
+        return v["id"]
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items() if not k.startswith("_")}
+    return v
+
+
+def describe_failure(evidence) -> str:
+    """One line: the first failing or unknown check and what was observed."""
+    for e in evidence:
+        if isinstance(e, dict):
+            continue
+        leaf, observed, owner, ok = e
+        if ok is None and isinstance(observed, Missing):
+            return observed.reason
+    for e in evidence:
+        if isinstance(e, dict):
+            continue
+        leaf, observed, owner, ok = e
+        if ok is False:
+            if getattr(leaf, "message", None):
+                return leaf.message
+            return f"{leaf.path.text} is {describe(observed, 120)}; expected {leaf.expected_text()}"
+    return ""
+
+
+def summarize(results) -> dict:
+    counts = {s: 0 for s in STATUSES}
+    by_sev = {sev: {s: 0 for s in STATUSES} for sev in SEVERITIES}
+    for r in results:
+        counts[r.status] += 1
+        by_sev[r.policy.severity][r.status] += 1
+    return {"total": len(results), **counts, "by_severity": by_sev}
+
+
+@dataclass
+class Report:
+    """Everything a reporter needs: results, the sources' status, the policies, the summary."""
+
+    results: list
+    policies: list
+    sources: list
+    collected_at: str
+    generated_at: str
+    fail_on: str = "low"
+    notes: list = field(default_factory=list)
+    waivers: list = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    tool_version: str = ""
+
+    @property
+    def summary(self):
+        return summarize(self.results)
