@@ -21,6 +21,13 @@ def host_id(h: InventoryHost, mapping: Mapping) -> tuple[str, str | None]:
         pass
     if fqdn is None and "." in h.name and not is_ip(h.name):
         fqdn = h.name.lower()
+    if fqdn is None and not is_ip(h.name) and mapping.vars.get("domain"):
+        try:
+            _, domain = lookup(h.vars, mapping.vars["domain"])
+            if isinstance(domain, str) and domain.strip(". ") and " " not in domain.strip():
+                fqdn = f"{h.name.lower()}.{domain.strip('. ').lower()}"
+        except Unreadable:
+            pass
     if fqdn is None:
         ah = h.vars.get("ansible_host")
         if (isinstance(ah, str) and "." in ah and not is_ip(ah)

@@ -248,3 +248,13 @@ def test_runs_without_stdin_and_without_vault_environment(write, make_ctx, monke
     assert seen["seen_env"]["ANSIBLE_CONFIG"].endswith("ansible.cfg")
     assert seen["seen_argv"][0] == "-i" and seen["seen_argv"][1].endswith("inv.yml")
     assert seen["seen_argv"][-1] == "--list"
+
+
+def test_domain_variable_qualifies_short_names_only_when_configured():
+    data = doc({"g": {"hosts": ["nsr-dir", "x.other.example", "10.1.2.3"]}},
+               {"nsr-dir": {"domain": "Corp.Example"}, "x.other.example": {"domain": "corp.example"},
+                "10.1.2.3": {"domain": "corp.example"}})
+    assert set(by_id(run(data), "host")) == {"nsr-dir", "x.other.example", "10.1.2.3"}
+    hosts = by_id(run(data, {"vars": {"domain": "domain"}}), "host")
+    assert set(hosts) == {"nsr-dir.corp.example", "x.other.example", "10.1.2.3"}
+    assert "nsr-dir" in hosts["nsr-dir.corp.example"]["aliases"]
