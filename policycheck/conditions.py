@@ -26,10 +26,11 @@ class CompileError(ValueError):
 class Missing:
     """An unknown fact, with the reason it is unknown."""
 
-    __slots__ = ("reason",)
+    __slots__ = ("reason", "explicit")
 
-    def __init__(self, reason):
+    def __init__(self, reason, explicit=False):
         self.reason = reason
+        self.explicit = explicit  # a source said it is unknown (or sources disagree): not merely absent
 
     def __repr__(self):
         return f"<missing: {self.reason}>"
@@ -137,7 +138,8 @@ OPERATORS = {
     "gt": (_cmp(lambda o, e: o > e), _NUMTIME, None, "the fact is greater than the value"),
     "gte": (_cmp(lambda o, e: o >= e), _NUMTIME, None, "the fact is at least the value"),
     "exists": (lambda o, e, c: (o is not None) == e, _BOOL, None,
-               "true: the fact is known and not null; false: it is absent or null (never an error)"),
+               "true: the fact is present and not null; false: it is absent or null (an error only when a "
+               "source reported it unknown or sources disagree)"),
     "empty": (lambda o, e, c: (o is None or (hasattr(o, "__len__") and len(o) == 0)) == e, _BOOL, None,
               "true: the fact is null or an empty list/string/object"),
     "contains": (_contains, _ANY, None, "the list (or string) fact contains the value"),
@@ -185,11 +187,11 @@ class FactPath:
 def _missing_attr(v, attr, text):
     unknown = v.get("_unknown")
     if unknown and attr in unknown:
-        return Missing(f"'{text}' unknown on {v.get('id', '?')}: {unknown[attr]}")
+        return Missing(f"'{text}' unknown on {v.get('id', '?')}: {unknown[attr]}", True)
     conflicts = v.get("_conflicts")
     if conflicts and attr in conflicts:
         vals = ", ".join(f"{c['value']!r} ({c['source']})" for c in conflicts[attr])
-        return Missing(f"'{text}': sources disagree on {attr} of {v.get('id', '?')}: {vals}")
+        return Missing(f"'{text}': sources disagree on {attr} of {v.get('id', '?')}: {vals}", True)
     return Missing(f"missing fact '{attr}' on {v.get('id', '?')} (path '{text}')")
 
 
@@ -267,7 +269,7 @@ class Leaf:
         root = ctx.target if self.path.from_target else item
         obs, owner = _resolve(root, self.path.steps, 0, root, ctx.facts, self.path.text)
         if obs.__class__ is Missing:
-            if self.op == "exists":
+            if self.op == "exists" and not obs.explicit:
                 ok = not self.value
             elif self.has_default:
                 obs = self.default

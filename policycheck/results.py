@@ -90,13 +90,19 @@ def describe_failure(evidence) -> str:
         leaf, observed, owner, ok = e
         if ok is None and isinstance(observed, Missing):
             return observed.reason
-    for e in evidence:
-        if isinstance(e, dict):
-            continue
-        leaf, observed, owner, ok = e
+    items = [e for e in evidence if not isinstance(e, dict)]
+    for i, (leaf, observed, owner, ok) in enumerate(items):
         if ok is False:
             if getattr(leaf, "message", None):
                 return leaf.message
+            if leaf.path.__class__.__name__ == "FactPath" and leaf.op in ("for_any", "for_all", "for_none"):
+                head = f"{leaf.path.text}: {leaf.expected_text()} is not met ({observed} items)"
+                inner = next((x for x in items[i + 1:] if x[3] is False), None)
+                if inner is not None:
+                    head += f"; e.g. {inner[0].path.text} is {describe(inner[1], 80)}, expected " \
+                            f"{inner[0].expected_text()}" + (f" (on {inner[2].get('id')})"
+                                                             if isinstance(inner[2], dict) and inner[2].get('id') else "")
+                return head
             return f"{leaf.path.text} is {describe(observed, 120)}; expected {leaf.expected_text()}"
     return ""
 

@@ -193,8 +193,6 @@ func main() {
 	model.Machine = 0
 	model.Datastore = 1
 	model.Portgroup = 1
-	model.DelayConfig.Delay = sc.DelayMS
-	model.DelayConfig.MethodDelay = sc.MethodDelayMS
 	defer model.Remove()
 
 	if err := model.Create(); err != nil {
@@ -581,6 +579,9 @@ func main() {
 			}
 		}
 	}
+	// The service keeps a pointer to model.DelayConfig: slow answers start only now, after setup.
+	model.DelayConfig.Delay = sc.DelayMS
+	model.DelayConfig.MethodDelay = sc.MethodDelayMS
 	server := model.Service.NewServer()
 	u := *server.URL
 	u.User = nil

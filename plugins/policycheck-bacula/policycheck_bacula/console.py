@@ -52,9 +52,11 @@ def render_conf(settings: dict) -> str:
 class Session:
     """Run a list of commands in one bconsole session and return each command's output."""
 
-    def __init__(self, settings: dict, where: str, redact: Callable[[str], str] = lambda s: s):
+    def __init__(self, settings: dict, where: str, redact: Callable[[str], str] = lambda s: s,
+                 endpoint: str | None = None):
         self.settings = settings
         self.where = where
+        self.endpoint = endpoint or where
         self.redact = redact
         self.exe = find_bconsole(settings.get("bconsole"))
         self.director = None  # name from the banner
@@ -110,7 +112,7 @@ class Session:
         t.join(timeout=2)
         if refused:
             self._fail(f"cannot connect ({refused[0].strip()}): is bacula-dir running and listening on "
-                       f"{self.where}? Check 'address' and 'port' and any firewall")
+                       f"{self.endpoint}? Check 'address' and 'port' and any firewall")
         if any("Director authorization problem" in ln or "authorization problem" in ln.lower() for ln in lines):
             self._fail("authorization failed (wrong console password or console name): check 'password' "
                        "and 'console_name' against the director's Console/Director resource")

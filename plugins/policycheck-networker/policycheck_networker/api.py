@@ -39,8 +39,8 @@ CALLS = (
           "storageNodes", "scheduledBackup")),
     Call("protectionpolicies", "protectionpolicies", "protectionPolicies"),
     Call("backups", "backups", "backups",
-         ("id", "shortId", "name", "clientHostname", "clientId", "level", "saveTime", "completionTime",
-          "instances", "attributes", "vmInformation")),
+         # no attributes: a real save set carries a dozen; image backups join by name/vmInformation
+         ("id", "name", "clientHostname", "level", "saveTime", "instances", "vmInformation")),
     Call("protectedvms", "vmware/protectedvms", "vms", ("name", "hostname", "uuid", "vCenterHostname"),
          optional=True),
 )

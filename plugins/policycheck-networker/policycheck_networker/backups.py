@@ -6,15 +6,26 @@ from policycheck_networker.infra import Devices, Server, Volumes, norm, short
 
 NOT_USABLE = {"aborted", "inprogress", "in progress", "recyclable", "suspect", "expired", "invalid"}
 BMR_PREFIX = "disaster_recovery:"
+VM_ATTRS = ("*vm_name", "*vm_uuid")
+_status_ok: dict = {}
+
+
+def _usable(status) -> bool:
+    try:
+        return _status_ok[status]
+    except KeyError:
+        ok = _status_ok[status] = norm(status).replace(" ", "") not in NOT_USABLE
+        return ok
+    except TypeError:
+        return False
 
 
 def usable_instances(backup: dict) -> list:
-    return [i for i in backup.get("instances") or []
-            if isinstance(i, dict) and norm(i.get("status")).replace(" ", "") not in NOT_USABLE]
+    return [i for i in backup.get("instances") or () if isinstance(i, dict) and _usable(i.get("status"))]
 
 
 def attr(backup: dict, key: str):
-    for a in backup.get("attributes") or []:
+    for a in backup.get("attributes") or ():
         if isinstance(a, dict) and a.get("key") == key:
             vals = a.get("values") or []
             return vals[0] if vals else None
@@ -22,15 +33,16 @@ def attr(backup: dict, key: str):
 
 
 def classify(backup: dict) -> str:
-    name = str(backup.get("name") or "")
-    low = name.lower()
+    name = backup.get("name")
+    low = name.lower() if isinstance(name, str) else ""
     if low == "bootstrap":
         return "bootstrap"
     if low.startswith("index:"):
         return "index"
     if low.startswith(BMR_PREFIX):
         return "bmr"
-    if low.startswith("vm:") or backup.get("vmInformation") or attr(backup, "*vm_name") or attr(backup, "*vm_uuid"):
+    if low.startswith("vm:") or backup.get("vmInformation") or any(
+            isinstance(a, dict) and a.get("key") in VM_ATTRS for a in backup.get("attributes") or ()):
         return "image"
     return "filesystem"
 
@@ -69,6 +81,7 @@ class BackupFacts:
         self.latest: dict[str, dict] = {}  # client id -> {"filesystem"|"image"|"bmr": datetime}
         self.bootstraps: list[dict] = []
         self.unjoined_images = 0
+        self.seen_volumes: set = set()  # volumes already known to hold client data
 
     def add_all(self, backups: list) -> None:
         for b in backups:
@@ -87,10 +100,12 @@ class BackupFacts:
         if kind == "index":
             return
         for inst in insts:
-            for vid in inst.get("volumeIds") or []:
-                fid = self.volumes.get(vid, self.devices)["device"]
-                if fid:
-                    self.devices.facts[fid]["client_data"] = True
+            for vid in inst.get("volumeIds") or ():
+                if vid not in self.seen_volumes:
+                    self.seen_volumes.add(vid)
+                    fid = self.volumes.get(vid, self.devices)["device"]
+                    if fid:
+                        self.devices.facts[fid]["client_data"] = True
         if kind == "image":
             who = self._guest(b)
             if who is None:

@@ -1,7 +1,10 @@
 """The collect() entry point: read the server's lists concurrently, map them into one fragment."""
 from __future__ import annotations
 
+import gc
+import threading
 import time
+from contextlib import contextmanager
 
 from policycheck.api import CollectorError
 
@@ -11,7 +14,34 @@ from policycheck_networker.infra import Devices, Server, Volumes, storage_node_f
 from policycheck_networker.policies import evidence
 
 
+_gc_lock = threading.Lock()
+_gc_users = [0, False]  # active collections, whether gc was enabled before the first
+
+
+@contextmanager
+def gc_paused():
+    """Pause the cyclic GC while decoding and mapping big lists: it has nothing to free there (no cycles)
+    but, triggered by every few hundred new dicts, it made decoding 20,000 save sets 5x slower."""
+    with _gc_lock:
+        if _gc_users[0] == 0:
+            _gc_users[1] = gc.isenabled()
+            gc.disable()
+        _gc_users[0] += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users[0] -= 1
+            if _gc_users[0] == 0 and _gc_users[1]:
+                gc.enable()
+
+
 def collect(settings: dict, ctx) -> dict:
+    with gc_paused():
+        return _collect(settings, ctx)
+
+
+def _collect(settings: dict, ctx) -> dict:
     start = time.monotonic()
     base, url_host = base_url(settings["url"], settings.get("api_version", "v3"))
     kwargs = {"auth": (settings["username"], settings["password"]),

@@ -41,6 +41,7 @@ class Server:
 
     def __init__(self, config: dict, url_host: str):
         self.config = config or {}
+        self._memo: dict = {}
         self.id = norm(self.config.get("name")) or norm(url_host)
         self.names = {self.id, short(self.id), SERVER_ALIAS, norm(url_host)}
         self.aliases = sorted(n for n in {short(self.id), norm(url_host)}
@@ -51,7 +52,13 @@ class Server:
         return n in self.names or (not _is_ip(n) and short(n) in self.names and short(n) == n)
 
     def canonical(self, hostname) -> str:
-        return self.id if self.owns(hostname) else norm(hostname)
+        try:
+            return self._memo[hostname]
+        except KeyError:
+            out = self._memo[hostname] = self.id if self.owns(hostname) else norm(hostname)
+            return out
+        except TypeError:  # not hashable: not a host name
+            return ""
 
     def entities(self) -> dict:
         cfg = self.config

@@ -15,6 +15,12 @@ def parse(value) -> datetime | None:
     """
     if not isinstance(value, str) or not value:
         return None
+    try:  # fast path: what NetWorker sends (2026-11-18T04:27:31-05:00)
+        dt = datetime.fromisoformat(value)
+        if dt.tzinfo is not None:
+            return dt
+    except ValueError:
+        pass
     text = value.strip().replace(" ", "T", 1)
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"

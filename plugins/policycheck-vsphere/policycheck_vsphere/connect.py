@@ -33,6 +33,16 @@ def describe(exc: BaseException, settings, step: str, timeout: float) -> str:
     where = _where(settings)
     from pyVmomi import vim, vmodl  # noqa: F401  (types for isinstance)
 
+    if isinstance(exc, vim.fault.HostConnectFault):
+        # pyVmomi wraps socket failures of its version probe in HostConnectFault: classify by text
+        text = (getattr(exc, "msg", "") or "").lower()
+        if "timed out" in text:
+            exc = TimeoutError(text)
+        elif "refused" in text:
+            exc = ConnectionRefusedError(text)
+        elif "certificate verify failed" in text:
+            return (f"{where}: TLS certificate does not verify ({exc.msg}); set ca_bundle to the PEM of "
+                    "vCenter's CA (or verify_tls: false on a lab system)")
     if isinstance(exc, vim.fault.InvalidLogin):
         return (f"{where}: login as {settings['username']!r} refused (InvalidLogin: wrong user name or "
                 "password); check the source's username and password")

@@ -1,0 +1,170 @@
+"""End to end against a real Bacula 9.6 stack: scenarios judged by `policycheck check/audit/collect`."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from conftest import bs, run_cli, verdicts, write_config
+
+from policycheck.testing import assert_no_secret, assert_valid_facts
+
+pytestmark = pytest.mark.integration
+
+ENV = {"BACULA_PW": bs.AUDIT_PW}
+
+
+def source(stack, **over):
+    s = {"timeout": 20, "address": "127.0.0.1", "port": stack.dir_port, "console_name": "audit",
+         "director_host": "backup01.test", "password": "${BACULA_PW}"}
+    s.update(over)
+    return s
+
+
+def snapshot_state(stack, cfg, tmp):
+    check = run_cli(["check", "-c", str(cfg), "--format", "json"], ENV)
+    facts_path = tmp / "facts.json"
+    collect = run_cli(["collect", "-c", str(cfg), "-o", str(facts_path)], ENV)
+    assert collect["rc"] == 0, collect["stderr"]
+    facts = json.loads(facts_path.read_text())
+    for out in (check["stdout"], check["stderr"], collect["stdout"], collect["stderr"], facts):
+        assert_no_secret(bs.AUDIT_PW, out)
+    assert check["json"] is not None, check["stderr"]
+    return {"check": check, "facts": facts, "v": verdicts(check["json"])}
+
+
+@pytest.fixture(scope="session")
+def states(stack, inventory, tmp_path_factory):
+    """Run a client backup and a catalog backup once, then judge three states of the same director."""
+    tmp = tmp_path_factory.mktemp("states")
+    cfg = write_config(tmp / "policycheck.yaml", source(stack), inventory)
+    out = stack.run_job("BackupClient1")
+    assert "Backup OK" in out, out[-2000:]
+    out = stack.run_job("BackupCatalog")
+    assert "Backup OK" in out, out[-2000:]
+    result = {"cfg": cfg}
+    (tmp / "a").mkdir()
+    result["local_only"] = snapshot_state(stack, cfg, tmp / "a")
+    out = stack.run_job("CopyCatalog")
+    assert "Copying OK" in out or "Termination:            Copying OK" in out, out[-2000:]
+    (tmp / "b").mkdir()
+    result["with_copy"] = snapshot_state(stack, cfg, tmp / "b")
+    shift = "'-3 days'"
+    stack.sql(f"UPDATE Job SET SchedTime=datetime(SchedTime,{shift}), StartTime=datetime(StartTime,{shift}), "
+              f"EndTime=datetime(EndTime,{shift}), RealEndTime=datetime(RealEndTime,{shift}) "
+              "WHERE Name='BackupCatalog'")
+    (tmp / "c").mkdir()
+    result["stale"] = snapshot_state(stack, cfg, tmp / "c")
+    return result
+
+
+def entities(facts, kind):
+    return {e["id"]: e for e in facts["entities"].get(kind, [])}
+
+
+def latest_bootstrap(facts):
+    server = entities(facts, "backup_server")["backup01.test"]
+    return entities(facts, "bootstrap")[server["latest_bootstrap"]]
+
+
+def test_facts_describe_the_director(states):
+    facts = states["local_only"]["facts"]
+    assert_valid_facts(facts)
+    server = entities(facts, "backup_server")["backup01.test"]
+    assert server["product"] == "bacula" and server["version"].startswith("9.")
+    assert "pc-dir" in server["aliases"] and server["host"] == "backup01.test"
+    devices = entities(facts, "device")
+    local, remote = devices["pc-dir/Local1"], devices["pc-dir/Remote2"]
+    # Debian's Storage Address 'localhost' is the director's own host; 127.0.0.2 stands for another host
+    assert local["host"] == "backup01.test" and local["storage_node"] is None and local["local_to_server"] is True
+    assert remote["host"] == "127.0.0.2" and remote["storage_node"] == "127.0.0.2"
+    assert remote["local_to_server"] is False
+    assert local["client_data"] is True and remote["client_data"] is False
+    assert local["media_type"] == "file"
+    assert entities(facts, "storage_node")["127.0.0.2"]["backup_server"] == "backup01.test"
+    jobs = {j["name"]: j for j in server["bacula_jobs"]}
+    assert jobs["BackupCatalog"]["catalog_backup"] is True and jobs["BackupClient1"]["catalog_backup"] is False
+    assert jobs["BackupCatalog"]["schedule_enabled"] is False
+    assert jobs["BackupCatalog"]["write_bootstrap"].endswith("/bsr/%n.bsr")
+
+
+def test_catalog_backup_only_on_the_directors_own_storage_daemon(states):
+    st = states["local_only"]
+    b = latest_bootstrap(st["facts"])
+    assert b["level"] == "full" and b["bacula_job"] == "BackupCatalog"
+    assert [c["device"] for c in b["copies"]] == ["pc-dir/Local1"]
+    assert all(c["local_to_server"] is True for c in b["copies"])
+    assert b["bacula_bsr_targets"][0]["kind"] == "path" and b["bacula_bsr_targets"][0]["off_host"] is False
+    v = st["v"]
+    assert v[("BOOT-001", "backup01.test")]["status"] == "pass"
+    assert v[("BOOT-002", "backup01.test")]["status"] == "fail"
+    # director mode: client backups go to the storage daemon on the director's own host
+    assert v[("VIRT-001", "backup01.test")]["status"] == "fail"
+    assert st["check"]["rc"] == 1
+
+
+def test_copy_on_a_second_storage_daemon_elsewhere(states):
+    st = states["with_copy"]
+    b = latest_bootstrap(st["facts"])
+    by_dev = {c["device"]: c for c in b["copies"]}
+    assert set(by_dev) == {"pc-dir/Local1", "pc-dir/Remote2"}
+    assert by_dev["pc-dir/Remote2"]["clone"] is True and by_dev["pc-dir/Remote2"]["volume"].startswith("Off-")
+    assert by_dev["pc-dir/Remote2"]["local_to_server"] is False
+    assert st["v"][("BOOT-002", "backup01.test")]["status"] == "pass"
+    assert st["v"][("BOOT-001", "backup01.test")]["status"] == "pass"
+
+
+def test_stale_catalog_backup(states, inventory, tmp_path):
+    st = states["stale"]
+    b = latest_bootstrap(st["facts"])
+    fresh = latest_bootstrap(states["with_copy"]["facts"])
+    assert b["time"] < fresh["time"]
+    r = st["v"][("BOOT-001", "backup01.test")]
+    assert r["status"] == "fail"
+    assert st["v"][("BOOT-002", "backup01.test")]["status"] == "pass"
+    # the same snapshot passes with a longer allowed age: the verdict is the age, nothing else
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps(st["facts"]))
+    again = run_cli(["check", "--facts", str(facts), "--format", "json", "--param", "BOOT-001.max_age=96h"])
+    assert verdicts(again["json"])[("BOOT-001", "backup01.test")]["status"] == "pass"
+
+
+def test_client_never_backed_up(states):
+    st = states["local_only"]
+    clients = entities(st["facts"], "client")
+    assert clients["client2-fd"]["last_filesystem_backup"] is None
+    assert clients["client2-fd"]["last_image_backup"] is None and clients["client2-fd"]["last_bmr_backup"] is None
+    assert clients["client1-fd"]["last_filesystem_backup"] is not None
+    assert clients["client1-fd"]["os"] == "linux"
+    assert st["v"][("BMR-001", "client2-fd")]["status"] == "fail"
+    assert st["v"][("BMR-001", "client1-fd")]["status"] == "pass"  # its host has ReaR in the inventory
+
+
+def test_audit_report_against_the_real_director(states):
+    r = run_cli(["audit", "-c", str(states["cfg"]), "--no-color"], ENV)
+    assert r["rc"] == 1, r["stderr"]
+    assert "BOOT-001" in r["stdout"] and "backup01.test" in r["stdout"]
+    assert_no_secret(bs.AUDIT_PW, r["stdout"], r["stderr"])
+
+
+def test_collecting_is_read_only(stack, states, tmp_path):
+    """Collecting twice adds no job to the catalog; the audit console cannot run one."""
+    def count():
+        con = sqlite3.connect(stack.db)
+        try:
+            return con.execute("SELECT COUNT(*), MAX(JobId) FROM Job").fetchone()
+        finally:
+            con.close()
+
+    before = count()
+    run_cli(["collect", "-c", str(states["cfg"]), "-o", str(tmp_path / "f.json")], ENV)
+    assert count() == before
+    conf = tmp_path / "audit.conf"
+    conf.write_text(f'Director {{\n Name = x\n DIRport = {stack.dir_port}\n Address = 127.0.0.1\n Password = "u"\n}}\n'
+                    f'Console {{\n Name = audit\n Password = "{bs.AUDIT_PW}"\n}}\n')
+    conf.chmod(0o600)
+    import subprocess
+    out = subprocess.run([bs.which("bconsole"), "-n", "-c", str(conf)], input="run job=BackupClient1 yes\n",
+                         capture_output=True, text=True, timeout=30).stdout
+    assert "run: is an invalid command" in out
+    assert count() == before
