@@ -67,6 +67,11 @@ def describe(exc: BaseException, settings, step: str, timeout: float) -> str:
         return f"{where}: {step}: connection reset by the server; check vCenter's health"
     if isinstance(exc, (http.client.HTTPException, ConnectionError)):
         return f"{where}: {step}: malformed or truncated answer ({type(exc).__name__}: {exc})"
+    if "not a VIM server" in str(exc):
+        return (f"{where}: {step}: no vSphere SOAP service answered at /sdk (an HTTP error page, or not a "
+                "vCenter/ESXi); check host and port and vCenter's health")
+    if type(exc).__name__ in ("ParseError", "ExpatError", "SAXParseException"):
+        return f"{where}: {step}: malformed or truncated SOAP answer ({exc}); check vCenter's health or a proxy"
     if isinstance(exc, vmodl.MethodFault):
         msg = getattr(exc, "msg", "") or type(exc).__name__
         return f"{where}: {step}: vCenter fault {type(exc).__name__}: {msg}"
