@@ -41,7 +41,7 @@ def collect(settings: dict, ctx) -> dict:
     data = runner.run_inventory(
         sources, binary=settings.get("ansible_inventory"), ansible_config=settings.get("ansible_config"),
         base_dir=getattr(ctx, "base_dir", "."), timeout=float(ctx.timeout or 60), redact=ctx.redact,
-        limit=settings.get("limit"))
+        limit=settings.get("limit"), log=ctx.log)
     hosts = inventory.parse(data)
     m = mapping.build(settings.get("mapping"))
     ids: dict[str, str] = {}

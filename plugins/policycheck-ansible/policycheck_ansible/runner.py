@@ -50,13 +50,30 @@ def find_binary(setting: str | None) -> str:
     return found
 
 
-def scrub(text: str, redact) -> str:
+def scrub(text: str, redact, limit: int | None = _STDERR_MAX) -> str:
     """stderr made safe to report: vault ciphertext removed, secrets redacted, length bounded."""
     text = _VAULT_BLOCK.sub("$ANSIBLE_VAULT;<ciphertext removed>", text or "")
     text = redact(text).strip()
-    if len(text) > _STDERR_MAX:
+    if limit and len(text) > limit:
         text = text[:_STDERR_MAX] + " ...[truncated]"
     return text
+
+
+def condense(stderr: str) -> str:
+    """The gist of ansible's stderr: its [ERROR] lines, the first parse reason and the first located
+    origin; ansible repeats every parse failure once per inventory plugin tried."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith(("[ERROR]", "ERROR!"))]
+    if not errors:
+        out: list[str] = []
+        for ln in lines:
+            if ln not in out and ln not in ("<<< caused by >>>",):
+                out.append(ln)
+        return "\n".join(out)
+    warning = next((ln for ln in lines if ln.startswith("[WARNING]: Failed to parse")), None)
+    origin = next((ln for ln in lines if ln.startswith("Origin:") and re.search(r":\d+:\d+$", ln)), None)
+    picked = [ln for ln in (warning, origin) if ln] + errors
+    return "\n".join(dict.fromkeys(picked))
 
 
 def _check_config(path: Path) -> None:
@@ -96,7 +113,7 @@ def build_env(ansible_config: Path | None, scratch: Path) -> dict:
 
 
 def run_inventory(sources: list[str], *, binary: str | None, ansible_config: str | None, base_dir: str,
-                  timeout: float, redact, limit: str | None = None) -> dict:
+                  timeout: float, redact, limit: str | None = None, log=lambda msg: None) -> dict:
     """Run ansible-inventory over ``sources`` and return its parsed ``--list`` JSON.
 
     Raises CollectorError when the binary is missing, it fails, times out or prints invalid JSON.
@@ -143,8 +160,10 @@ def run_inventory(sources: list[str], *, binary: str | None, ansible_config: str
             raise CollectorError(
                 f"`{redact(shown)}` did not finish within {timeout:g}s (source timeout); a dynamic "
                 "inventory script or plugin may hang: run the command by hand, or raise timeout") from None
-    stderr = scrub(err.decode("utf-8", "replace"), redact)
+    full_stderr = scrub(err.decode("utf-8", "replace"), redact, limit=None)
+    stderr = scrub(condense(full_stderr), redact)
     if proc.returncode != 0:
+        log(f"ansible-inventory stderr:\n{full_stderr}")
         if "vault" in stderr.lower():
             hint = ("a vault-encrypted vars file or value needed a password; policycheck never decrypts: "
                     "vault single variables (ansible-vault encrypt_string) so the others stay readable")
