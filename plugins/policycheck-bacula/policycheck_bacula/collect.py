@@ -19,9 +19,13 @@ def collect(settings: dict, ctx) -> dict:
     settings = dict(settings)
     endpoint = f"{settings['address']}:{settings.get('port', 9101)}"
     where = f"{endpoint} (source {ctx.source})"
-    deadline = time.monotonic() + float(ctx.timeout)
+    # finish (or give up) a little before the runtime's own deadline, so that bconsole is killed and its
+    # password file removed by us rather than abandoned
+    budget = float(ctx.timeout)
+    deadline = time.monotonic() + budget - max(0.3, min(1.5, 0.1 * budget))
     session = Session(settings, where, ctx.redact, endpoint=endpoint)
-    out = session.run(CONFIG_COMMANDS, max(1.0, deadline - time.monotonic()))
+    session.timeout_label = f"the source's timeout of {budget:g} s"
+    out = session.run(CONFIG_COMMANDS, max(0.5, deadline - time.monotonic()))
     if settings.get("director_name") and session.director and session.director != settings["director_name"]:
         raise CollectorError(f"Bacula director {where}: it calls itself {session.director!r}, "
                              f"not {settings['director_name']!r} as configured in 'director_name'")
@@ -31,7 +35,7 @@ def collect(settings: dict, ctx) -> dict:
     media_out = {}
     if wanted:
         cmds = [f"list jobmedia jobid={j}" for j in wanted]
-        media_out = session.run(cmds, max(1.0, deadline - time.monotonic()))
+        media_out = session.run(cmds, max(0.5, deadline - time.monotonic()))
     return mapper.fragment(volumes_by_job(wanted, media_out, where))
 
 

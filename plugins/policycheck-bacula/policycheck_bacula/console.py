@@ -1,6 +1,7 @@
 """One bconsole session: a private 0600 config, commands on stdin, a hard deadline, errors named."""
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -17,6 +18,26 @@ from policycheck.api import CollectorError
 DEBUG_LINE = re.compile(r"^bconsole: [\w.-]+\.c:\d+-\d+ ")
 REFUSED = re.compile(r"Unable to connect to Director daemon on (\S+)\. ERR=(.*)$")
 BANNER = re.compile(r"^1000 OK: \S+ (\S+) Version: (\S+)")
+
+
+#: live bconsole processes and their private config directories, cleaned at exit even if the runtime
+#: abandons a collector thread that overran its timeout.
+_LIVE: dict[int, tuple] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+@atexit.register
+def _cleanup_live() -> None:
+    with _LIVE_LOCK:
+        items = list(_LIVE.values())
+        _LIVE.clear()
+    for proc, tmp in items:
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _quote(value: str) -> str:
@@ -57,6 +78,7 @@ class Session:
         self.settings = settings
         self.where = where
         self.endpoint = endpoint or where
+        self.timeout_label = None  # the source's timeout, named in timeout errors
         self.redact = redact
         self.exe = find_bconsole(settings.get("bconsole"))
         self.director = None  # name from the banner
@@ -67,23 +89,30 @@ class Session:
 
     def run(self, commands: list[str], timeout: float) -> dict[str, str]:
         tmp = tempfile.mkdtemp(prefix="policycheck-bacula-")
+        key = id(tmp)
+        with _LIVE_LOCK:
+            _LIVE[key] = (None, tmp)
         conf = os.path.join(tmp, "bconsole.conf")
         try:
             fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(render_conf(self.settings))
-            lines = self._talk(conf, commands, timeout)
+            lines = self._talk(conf, commands, timeout, key, tmp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            with _LIVE_LOCK:
+                _LIVE.pop(key, None)
         return self._split(lines, commands)
 
-    def _talk(self, conf: str, commands: list[str], timeout: float) -> list[str]:
+    def _talk(self, conf: str, commands: list[str], timeout: float, key: int, tmp: str) -> list[str]:
         start = time.monotonic()
         try:
             proc = subprocess.Popen([self.exe, "-n", "-d", "50", "-c", conf], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as e:
             self._fail(f"cannot start {self.exe}: {e}")
+        with _LIVE_LOCK:
+            _LIVE[key] = (proc, tmp)
         lines: list[str] = []
         refused: list[str] = []
 
@@ -107,6 +136,7 @@ class Session:
         while proc.poll() is None and not refused and time.monotonic() < deadline:
             time.sleep(0.02)
         timed_out = proc.poll() is None and not refused
+        limit = self.timeout_label or f"{timeout:.1f} s"
         if proc.poll() is None:
             self._kill(proc)
         t.join(timeout=2)
@@ -119,10 +149,10 @@ class Session:
         banner = next((BANNER.match(ln) for ln in lines if BANNER.match(ln)), None)
         if timed_out:
             if banner is None:
-                self._fail(f"no answer within {timeout:.0f} s (timeout): the director did not complete the "
+                self._fail(f"no answer within {limit} (timeout): the director did not complete the "
                            "login; check that it is up and not overloaded, or raise the source's 'timeout'")
             last = self._last_echo(lines, commands)
-            self._fail(f"stopped answering mid-session: no answer within {timeout:.0f} s (timeout) after "
+            self._fail(f"stopped answering mid-session: no answer within {limit} (timeout) after "
                        f"command {last!r}; check the director's health or raise the source's 'timeout'")
         if banner is None:
             text = " / ".join(ln for ln in lines if ln.strip())[-300:]

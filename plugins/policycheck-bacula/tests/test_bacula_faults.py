@@ -1,0 +1,148 @@
+"""Faults give `error` results naming the source and the reason, within the source's timeout, without the password."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import bs, fake_bconsole, need_bacula, run_cli, write_config
+from stall_proxy import StallProxy
+
+from policycheck.testing import assert_no_secret
+
+SECRET = "Fault-Secret-4d1e"
+BOOT_POLICIES = ("BOOT-001", "BOOT-002", "VIRT-001")
+
+
+def check_errors(tmp_path: Path, source: dict, timeout: float, secret: str = SECRET) -> dict:
+    """Run `policycheck check` with one bacula source; assert it errors in time; return the source's error."""
+    cfg = write_config(tmp_path / "policycheck.yaml", dict(source, timeout=timeout, password="${BACULA_PW}"))
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    r = run_cli(["check", "-c", str(cfg), "--format", "json"], {"BACULA_PW": secret, "TMPDIR": str(tmpdir)},
+                timeout=timeout + 60)
+    assert r["rc"] == 3, (r["rc"], r["stdout"][-1500:], r["stderr"][-1500:])
+    assert r["seconds"] < timeout + 6, f"took {r['seconds']:.1f} s for a {timeout} s budget"
+    src = next(s for s in r["json"]["sources"] if s["name"] == "bacula")
+    assert src["status"] == "error"
+    errors = [x for x in r["json"]["results"] if x["status"] == "error"]
+    assert {x["policy_id"] for x in errors} >= set(BOOT_POLICIES)
+    for x in errors:
+        assert "bacula" in x["message"]
+    assert_no_secret(secret, r["stdout"], r["stderr"])
+    assert list(tmpdir.iterdir()) == [], "the private bconsole.conf was left behind"
+    return {"error": src["error"], "run": r}
+
+
+@pytest.mark.integration
+def test_director_down(tmp_path):
+    need_bacula()
+    port = bs.free_port()
+    e = check_errors(tmp_path, {"address": "127.0.0.1", "port": port}, timeout=10)
+    assert "cannot connect" in e["error"] and "Connection refused" in e["error"]
+    assert f"127.0.0.1:{port}" in e["error"]
+    assert e["run"]["seconds"] < 5  # refused is seen at once, not after bconsole's 15 s of retries
+
+
+@pytest.mark.integration
+def test_wrong_console_password(stack, tmp_path):
+    e = check_errors(tmp_path, {"address": "127.0.0.1", "port": stack.dir_port, "console_name": "audit"},
+                     timeout=20)
+    assert "authorization failed" in e["error"]
+
+
+@pytest.mark.integration
+def test_director_stops_answering_mid_session(stack, tmp_path):
+    proxy = StallProxy(stack.dir_port, commands=2)
+    try:
+        e = check_errors(tmp_path, {"address": "127.0.0.1", "port": proxy.port, "console_name": "audit"},
+                         timeout=4, secret=bs.AUDIT_PW)
+    finally:
+        proxy.close()
+    assert proxy.stalled.is_set()
+    assert "timeout" in e["error"] and "mid-session" in e["error"], e["error"]
+
+
+GARBAGE = r'''
+import sys
+print("Connecting to Director 127.0.0.1:9101", flush=True)
+print("1000 OK: 103 fake-dir Version: 9.6.7 (10 December 2020)")
+print("Enter a period to cancel a command.")
+for line in sys.stdin:
+    cmd = line.strip()
+    print(cmd)
+    if cmd == "show storage":
+        print("\x00\x01 <html>502 Bad Gateway</html> ####")
+    elif cmd == "version":
+        print("fake-dir Version: 9.6.7 (10 December 2020)")
+    elif cmd == "time":
+        print("Wed 25-Nov-2026 01:02:03")
+'''
+
+TRUNCATED = r'''
+import sys
+print("Connecting to Director 127.0.0.1:9101", flush=True)
+print("1000 OK: 103 fake-dir Version: 9.6.7 (10 December 2020)")
+for line in sys.stdin:
+    cmd = line.strip()
+    print(cmd)
+    if cmd == "show storage":
+        print("Storage: name=Local1 address=localhost SDport=9103 MaxJobs=5 NumJobs=0")
+        sys.exit(0)
+'''
+
+HANG = r'''
+import sys, time
+print("Connecting to Director 127.0.0.1:9101", flush=True)
+time.sleep(600)
+'''
+
+ACL = r'''
+import sys
+print("1000 OK: 103 fake-dir Version: 9.6.7 (10 December 2020)")
+for line in sys.stdin:
+    cmd = line.strip()
+    print(cmd)
+    if cmd.startswith("llist"):
+        print(cmd.split()[0] + ": is an invalid command.")
+    elif cmd == "version":
+        print("fake-dir Version: 9.6.7 (10 December 2020)")
+'''
+
+
+@pytest.mark.parametrize("script,timeout,reason", [
+    (GARBAGE, 10, "cannot parse the answer to 'show storage'"),
+    (TRUNCATED, 10, "answer truncated"),
+    (HANG, 3, "timeout"),
+    (ACL, 10, "CommandACL"),
+])
+def test_bad_answers(tmp_path, script, timeout, reason):
+    exe = fake_bconsole(tmp_path / "bconsole", script)
+    e = check_errors(tmp_path, {"address": "127.0.0.1", "port": 9101, "bconsole": str(exe)}, timeout=timeout)
+    assert reason in e["error"]
+
+
+def test_bconsole_missing(tmp_path):
+    e = check_errors(tmp_path, {"address": "127.0.0.1", "bconsole": str(tmp_path / "no-such-bconsole")}, 10)
+    assert "bconsole not found" in e["error"]
+
+
+def test_password_only_in_a_private_file(tmp_path):
+    """bconsole gets the password in a 0600 file in a private directory, never on its command line."""
+    report = tmp_path / "seen.txt"
+    script = f'''
+import os, stat, sys
+conf = sys.argv[sys.argv.index("-c") + 1]
+st = os.stat(conf)
+with open({str(report)!r}, "w") as f:
+    f.write("%o %o %d %s" % (stat.S_IMODE(st.st_mode), stat.S_IMODE(os.stat(os.path.dirname(conf)).st_mode),
+                             {SECRET!r} in " ".join(sys.argv), {SECRET!r} in open(conf).read()))
+print("Director authorization problem.")
+sys.exit(1)
+'''
+    exe = fake_bconsole(tmp_path / "bconsole", script)
+    e = check_errors(tmp_path, {"address": "127.0.0.1", "bconsole": str(exe)}, timeout=10)
+    assert "authorization failed" in e["error"]
+    mode, dir_mode, on_argv, in_file = report.read_text().split()
+    assert mode == "600" and dir_mode == "700" and on_argv == "0" and in_file == "True"
+    assert not os.path.exists(report.read_text().split()[0])
