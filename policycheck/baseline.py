@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from policycheck.results import FAIL
+from policycheck.results import FAIL, PASS, SKIP, WAIVED
+
+NEW, UNCHANGED = "new", "unchanged"
 
 
 class BaselineError(ValueError):
@@ -12,33 +14,57 @@ class BaselineError(ValueError):
 
 
 def load_baseline(path) -> set:
-    """The (policy_id, target_id) pairs that failed in an earlier ``--format json`` report."""
+    """The (policy_id, target_id) pairs that failed in an earlier ``--json`` report (a failure that was
+    waived then counts as a failure: when its waiver ends it is not new)."""
     p = Path(path)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BaselineError(f"{path}: baseline file not found (write one with --json FILE)") from None
+    except IsADirectoryError:
+        raise BaselineError(f"{path}: is a directory, not a JSON report") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BaselineError(f"{path}: not a JSON report: {exc}") from None
     if not isinstance(data, dict) or data.get("schema_version") != 1 or not isinstance(data.get("results"), list):
         raise BaselineError(f"{path}: not a policycheck JSON report (schema_version 1 with results)")
     out = set()
-    for r in data["results"]:
+    for i, r in enumerate(data["results"]):
+        if not isinstance(r, dict) or not isinstance(r.get("policy_id"), str) \
+                or not isinstance(r.get("target_id"), str):
+            raise BaselineError(f"{path}: results[{i}] has no policy_id and target_id")
         status = r.get("status")
-        if status == "waived":
+        if status == WAIVED:
             status = (r.get("waiver") or {}).get("was")
         if status == FAIL:
-            out.add((r.get("policy_id"), r.get("target_id")))
+            out.add((r["policy_id"], r["target_id"]))
     return out
 
 
 def apply_baseline(results, failed_before: set) -> list[str]:
-    """Set ``baseline`` on each failure: new or unchanged; return notes for fixed ones."""
-    now_failing = set()
+    """Set ``baseline`` on each failure (new or unchanged, in place) and return a note per baseline
+    failure that is fixed (now passes or no longer applies) or that this run did not evaluate."""
+    now = {}
     for r in results:
+        key = (r.policy.id, r.target_id)
         if r.status == FAIL:
-            key = (r.policy.id, r.target_id)
-            r.baseline = "unchanged" if key in failed_before else "new"
-            now_failing.add(key)
-    fixed = sorted(failed_before - now_failing)
-    return [f"fixed since the baseline: {pid} {tid}" for pid, tid in fixed]
+            r.baseline = UNCHANGED if key in failed_before else NEW
+        was = (r.waiver or {}).get("was") if r.status == WAIVED else r.status
+        now.setdefault(key, set()).add(was)
+    notes = []
+    for pid, tid in sorted(failed_before):
+        statuses = now.get((pid, tid))
+        if statuses is None:
+            notes.append(f"baseline failure {pid} {tid} was not evaluated in this run (target gone or policy "
+                         "not selected)")
+        elif statuses <= {PASS, SKIP}:
+            notes.append(f"fixed since the baseline: {pid} {tid}")
+    return notes
+
+
+def counts(results) -> dict:
+    """How many failures are new and unchanged (for summaries)."""
+    c = {NEW: 0, UNCHANGED: 0}
+    for r in results:
+        if r.status == FAIL and r.baseline in c:
+            c[r.baseline] += 1
+    return c

@@ -39,6 +39,16 @@ def _derived(e, attr, value):
     e.setdefault("_attr_sources", {})[attr] = "derived"
 
 
+def why_unknown(e, attr, default):
+    """The reason an entity's attribute is unknown: a conflict between sources, a source's own
+    reason, or ``default``."""
+    conflicts = (e.get("_conflicts") or {}).get(attr)
+    if conflicts:
+        vals = ", ".join(f"{c['value']!r} ({c['source']})" for c in conflicts)
+        return f"sources disagree on {attr} of {e['id']}: {vals}"
+    return (e.get("_unknown") or {}).get(attr) or default
+
+
 def _unknown(e, attr, reason):
     e.setdefault("_unknown", {}).setdefault(attr, reason)
 
@@ -96,7 +106,7 @@ def _servers(facts):
         if "virtual" not in s and h.get("platform"):
             _derived(s, "virtual", h["platform"] == "virtual")
         elif "virtual" not in s:
-            _unknown(s, "virtual", f"the platform of host {h['id']} is unknown")
+            _unknown(s, "virtual", why_unknown(h, "platform", f"the platform of host {h['id']} is unknown"))
         if "vm" not in s:
             if "vm" in h:
                 _derived(s, "vm", h["vm"])
@@ -298,7 +308,7 @@ def _dependencies(facts):
             _unknown(s, "circular_dependencies", "no inventory describes its host")
             continue
         if "depends_on" not in h:
-            reason = (h.get("_unknown") or {}).get("depends_on") or f"depends_on of host {h['id']} is unknown"
+            reason = why_unknown(h, "depends_on", f"depends_on of host {h['id']} is unknown")
             _unknown(s, "dependency_closure", reason)
             _unknown(s, "circular_dependencies", reason)
             continue
@@ -315,8 +325,8 @@ def _dependencies(facts):
             if dh is not None:
                 if "depends_on" in dh:
                     stack.extend(dh.get("depends_on") or ())
-                elif (dh.get("_unknown") or {}).get("depends_on"):
-                    missing = f"host {did}: {dh['_unknown']['depends_on']}"
+                elif (dh.get("_unknown") or {}).get("depends_on") or (dh.get("_conflicts") or {}).get("depends_on"):
+                    missing = f"host {did}: {why_unknown(dh, 'depends_on', 'depends_on unknown')}"
         if "dependency_closure" not in s:
             _derived(s, "dependency_closure", seen)
         if missing:

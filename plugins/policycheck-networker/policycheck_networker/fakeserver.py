@@ -256,3 +256,28 @@ class FakeNetworker:
                 self._send(code, body)
 
         return Handler
+
+
+def main(argv=None) -> int:
+    """Serve a generated or recorded datazone until interrupted; print a matching config source."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m policycheck_networker.fakeserver", description=main.__doc__)
+    ap.add_argument("--backups", type=int, default=20000, help="save sets to generate (default 20000)")
+    ap.add_argument("--clients", type=int, default=None, help="clients to generate (default backups/10)")
+    ap.add_argument("--datazone", help="a recorded datazone JSON file instead of a generated one")
+    ap.add_argument("--delay", type=float, default=0.0, help="seconds before each answer (e.g. 0.05)")
+    args = ap.parse_args(argv)
+    zone = load_datazone(args.datazone) if args.datazone else generate_datazone(args.backups, args.clients)
+    with FakeNetworker(zone, delay=args.delay) as srv:
+        print(json.dumps({"name": "nsr", "plugin": "networker", "url": srv.url, "username": srv.username,
+                          "password": srv.password}), flush=True)
+        try:
+            srv.thread.join()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

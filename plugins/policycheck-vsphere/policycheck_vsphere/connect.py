@@ -103,7 +103,7 @@ def connect(settings, ctx):
             user=settings["username"],
             pwd=settings["password"],
             sslContext=sslctx,
-            httpConnectionTimeout=float(ctx.timeout) if ctx.timeout else None,
+            httpConnectionTimeout=float(ctx.timeout) * 0.9 if ctx.timeout else None,
             connectionPoolTimeout=-1,
         )
 

@@ -1,0 +1,28 @@
+"""Helpers for the core tests: facts built in memory, the CLI run as a user runs it."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "datazone"
+
+
+def facts_doc(entities, collected_at="2026-11-25T06:00:00+00:00", sources=None):
+    return {"schema_version": 1, "collected_at": collected_at, "sources": sources or [],
+            "entities": entities, "conflicts": []}
+
+
+def run_cli(*args, cwd=None, env=None, input=None):
+    e = dict(os.environ)
+    e.pop("GITHUB_ACTIONS", None)
+    e.pop("GITHUB_STEP_SUMMARY", None)
+    e["NO_COLOR"] = "1"
+    e.update(env or {})
+    p = subprocess.run([sys.executable, "-m", "policycheck", *map(str, args)], cwd=cwd or ROOT, env=e,
+                       capture_output=True, text=True, input=input, timeout=120)
+    return p.returncode, p.stdout, p.stderr
