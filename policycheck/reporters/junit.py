@@ -1,0 +1,158 @@
+"""The ``junit`` format: one <testsuite> per policy, one <testcase> per target (classname = policy id,
+name = target id); fail → <failure>, error → <error>, not applicable and waived → <skipped>."""
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from policycheck import hookimpl
+from policycheck.api import Reporter
+from policycheck.conditions import describe
+from policycheck.results import ERROR, FAIL, SKIP, WAIVED
+
+MESSAGE_MAX = 500          # one-line messages (XML attributes)
+VALUE_MAX = 2000           # one observed value in a body
+BODY_MAX = 64 * 1024       # one failure/error/skipped body
+
+# Characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF) and
+# the C1 controls and non-characters junit-xml strips: written as visible \xNN / \uNNNN escapes.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufdd0-\ufddf\ufffe\uffff]")
+
+
+def clean(text, limit: int | None = None) -> str:
+    """``text`` as a string that survives XML 1.0 intact and readable, cut to ``limit`` characters."""
+    s = _ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                     else f"\\u{ord(m.group()):04x}", str(text))
+    # planes 1-16 non-characters (U+1FFFE, U+1FFFF ...), which junit-xml would silently drop
+    s = "".join(f"\\U{ord(c):08x}" if ord(c) > 0xFFFF and (ord(c) & 0xFFFE) == 0xFFFE else c for c in s)
+    if limit is not None and len(s) > limit:
+        s = s[:limit - 1] + "…"
+    return s
+
+
+def one_line(text, limit: int = MESSAGE_MAX) -> str:
+    return clean(" ".join(str(text).split()), limit)
+
+
+def _evidence(r) -> list[str]:
+    out = []
+    for e in r.evidence_dicts():
+        if e.get("ok") is True and r.status != SKIP:
+            continue
+        obs = f"missing ({e['missing']})" if e.get("missing") else describe(e.get("observed"), VALUE_MAX)
+        where = [x for x in (e.get("entity") and f"on {e['entity']}", e.get("source") and f"source {e['source']}",
+                             e.get("observed_at") and f"observed {e['observed_at']}") if x]
+        out.append(f"  {e.get('fact')} = {obs}; expected {e.get('expected')}"
+                   + (f"  [{', '.join(where)}]" if where else ""))
+    return out
+
+
+def _waiver_lines(w: dict) -> list[str]:
+    return [f"  reason: {w.get('reason')}", f"  owner: {w.get('owner')}", f"  expires: {w.get('expires')}",
+            f"  waiver: {w.get('where')}"]
+
+
+def _body(r, report) -> str:
+    p = r.policy
+    lines = [f"{p.id} {p.title}", f"severity: {p.severity}   target: {r.target_kind} {r.target_id}"]
+    if r.message:
+        lines.append(f"why: {r.message}")
+    if r.status == WAIVED and r.waiver:
+        lines.append(f"waived (it was {r.waiver.get('was')}):")
+        lines += _waiver_lines(r.waiver)
+    elif r.waiver and r.waiver.get("state") in ("expired", "too_far"):
+        what = "expired" if r.waiver["state"] == "expired" else "expires too far ahead and was not applied"
+        lines.append(f"a waiver for this result {what}:")
+        lines += _waiver_lines(r.waiver)
+    if r.baseline:
+        lines.append(f"baseline: {r.baseline}")
+    if r.target_kind == "source":
+        src = next((s for s in report.sources if s.get("name") == r.target_id), None)
+        if src:
+            lines.append(f"source {src.get('name')} ({src.get('plugin', '?')}): {src.get('status')}: "
+                         f"{src.get('error') or 'unknown error'}")
+    ev = _evidence(r)
+    if ev:
+        lines.append("evidence:")
+        lines += ev
+    if r.status in (FAIL, ERROR) and p.remediation:
+        lines.append("remediation: " + " ".join(p.remediation.split()))
+    return clean("\n".join(lines), BODY_MAX)
+
+
+def _message(r) -> str:
+    if r.status == FAIL:
+        return one_line(f"[{r.policy.severity}] {r.message or 'policy not met'}")
+    if r.status == ERROR:
+        return one_line(r.message or "facts could not be collected")
+    if r.status == WAIVED:
+        w = r.waiver or {}
+        return one_line(f"waived: {w.get('reason')} (owner {w.get('owner')}, expires {w.get('expires')})")
+    return one_line(r.message or "not applicable")
+
+
+def _case(r, name: str, report):
+    from junit_xml import TestCase
+
+    tc = TestCase(name=clean(name, MESSAGE_MAX), classname=clean(r.policy.id, MESSAGE_MAX))
+    if r.status == FAIL:
+        tc.add_failure_info(message=_message(r), output=_body(r, report), failure_type=r.policy.severity)
+    elif r.status == ERROR:
+        tc.add_error_info(message=_message(r), output=_body(r, report),
+                          error_type="source-error" if r.target_kind == "source" else "facts-error")
+    elif r.status in (SKIP, WAIVED):
+        msg = _message(r)
+        tc.add_skipped_info(message=msg if r.status == WAIVED else one_line(
+            msg if msg.startswith("not applicable") else f"not applicable: {msg}"), output=_body(r, report))
+    return tc
+
+
+def _unique_names(results) -> list[str]:
+    """Target ids as case names, made unique within a policy (a source and a target of the same name)."""
+    seen: dict = {}
+    names = []
+    for r in results:
+        name = r.target_id if r.target_kind != "source" else f"source {r.target_id}"
+        n = seen.get(name, 0)
+        seen[name] = n + 1
+        names.append(name if n == 0 else f"{name} ({r.target_kind} #{n + 1})")
+    return names
+
+
+def suites(report) -> list:
+    from junit_xml import TestSuite
+
+    by_policy: dict = {}
+    for r in report.results:
+        by_policy.setdefault(r.policy.id, (r.policy, []))[1].append(r)
+    policies = list(report.policies) + [pol for pid, (pol, _) in by_policy.items()
+                                         if pid not in {p.id for p in report.policies}]
+    out = []
+    for p in policies:
+        results = by_policy.get(p.id, (p, []))[1]
+        cases = [_case(r, n, report) for r, n in zip(results, _unique_names(results))]
+        props = {"severity": p.severity, "target": getattr(p, "target", ""), "tags": ", ".join(p.tags or ()),
+                 "collected_at": report.collected_at, "fail_on": report.fail_on}
+        out.append(TestSuite(name=one_line(f"{p.id} {p.title}"), test_cases=cases, id=clean(p.id),
+                             package="policycheck", timestamp=clean(report.generated_at),
+                             properties={k: clean(v) for k, v in props.items()}))
+    return out
+
+
+def render_junit(report) -> str:
+    from junit_xml import to_xml_report_string
+
+    xml = to_xml_report_string(suites(report), prettyprint=False, encoding="utf-8")
+    root = ET.fromstring(xml.encode("utf-8"))
+    # junit-xml writes "disabled", which the Jenkins/Ant schema (junit-10.xsd) does not allow
+    for el in [root, *root.iter("testsuite")]:
+        el.attrib.pop("disabled", None)
+    root.set("name", "policycheck")
+    ET.indent(root, space=" ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+@hookimpl
+def policycheck_reporters():
+    return [Reporter("junit", render_junit, "xml", "JUnit XML: a suite per policy, a case per target "
+                     "(Jenkins, GitLab, GitHub test reporters)")]
