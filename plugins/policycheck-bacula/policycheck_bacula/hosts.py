@@ -55,6 +55,10 @@ COPY_TOOLS = {"scp", "rsync", "sftp", "ssh", "curl", "wget", "lftp", "smbclient"
               "bsmtp", "mail", "mailx", "sendmail", "mutt", "nc", "socat"}
 
 
+#: options whose value is not a destination (sender, subject, identity file, port, upload file ...)
+_VALUE_OPTIONS = {"-f", "-s", "-i", "-l", "-p", "-P", "-o", "-F", "-T", "-e", "-r", "-u", "--user"}
+
+
 def command_destinations(command: str) -> list[str]:
     """Remote hosts a shell command names as a destination (scp/rsync targets, URLs, mail hosts, ssh host)."""
     try:
@@ -62,27 +66,43 @@ def command_destinations(command: str) -> list[str]:
     except ValueError:
         words = command.lstrip("|").split()
     hosts: list[str] = []
-    tools = {os.path.basename(w) for w in words}
-    if not tools & COPY_TOOLS:
+    tools = [os.path.basename(w) for w in words]
+    if not set(tools) & COPY_TOOLS:
         return hosts
+    skip = False
+    ssh_host_next = False
     for i, w in enumerate(words):
-        base = os.path.basename(words[i - 1]) if i else ""
-        m = _SCP_TARGET.match(w)
-        if m and not w.startswith("/"):
-            hosts.append(m.group(1).strip("[]"))
+        if skip:
+            skip = False
+            continue
+        if w in _VALUE_OPTIONS:
+            skip = True
+            continue
+        if tools[i] in ("ssh", "sftp"):
+            ssh_host_next = True
+            continue
+        if w == "-h" and "bsmtp" in tools:
+            if i + 1 < len(words):
+                hosts.append(words[i + 1].split(":")[0])
+            skip = True
+            continue
+        if w.startswith("-"):
             continue
         m = _URL.match(w)
         if m:
             hosts.append(m.group(1))
             continue
+        m = _SCP_TARGET.match(w)
+        if m and not w.startswith("/"):
+            hosts.append(m.group(1).strip("[]"))
+            continue
         m = _EMAIL.match(w)
         if m:
             hosts.append(m.group(1))
             continue
-        if base == "ssh" and not w.startswith("-"):
+        if ssh_host_next:
             hosts.append(w.split("@")[-1])
-        if words[i - 1:i] == ["-h"] and "bsmtp" in tools:
-            hosts.append(w.split(":")[0])
+            ssh_host_next = False
     return hosts
 
 
