@@ -158,7 +158,11 @@ def build(cfg: dict, devices: list, vms: list, services: list, ips: list, base_u
         bmr = m.list_attr(o, label, "bmr_methods", cfg["bmr_methods"], resolve, unknown)
         if bmr is not None:
             ent["bmr_methods"] = _uniq(m.norm(b) for b in bmr)
-        present, ind = m.bool_attr(o, cfg["independent_recovery"].get("custom_field"))
+        try:
+            present, ind = m.bool_attr(o, cfg["independent_recovery"].get("custom_field"))
+        except ValueError as exc:
+            present, ind = False, None
+            unknown["independent_recovery"] = str(exc)
         if present and ind is not None:
             ent["independent_recovery"] = ind
         ent["netbox_id"] = o["id"]

@@ -4,8 +4,6 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from policycheck.api import CollectorError
-
 DEVICE = "dcim.device"
 VM = "virtualization.virtualmachine"
 
@@ -141,4 +139,4 @@ def bool_attr(obj: dict, cf_name: str | None):
         return True, v
     if isinstance(v, str) and v.lower() in ("true", "yes", "1", "false", "no", "0"):
         return True, v.lower() in ("true", "yes", "1")
-    raise CollectorError(f"custom field '{cf_name}' holds {v!r}, not a boolean")
+    raise ValueError(f"custom field '{cf_name}' holds {str(v)[:60]!r}, not a boolean (make it a Boolean field)")

@@ -1,0 +1,95 @@
+"""Pure mapping (no server): custom-field shapes, references, OS rules, unknowns."""
+from __future__ import annotations
+
+import pytest
+
+from policycheck.api import CollectorError
+from policycheck.testing import assert_valid_fragment
+from policycheck_netbox.collect import build
+from policycheck_netbox.config import effective
+
+
+def dev(i, name, **kw):
+    base = {"id": i, "name": name, "role": None, "platform": None, "parent_device": None, "primary_ip4": None,
+            "primary_ip6": None, "tags": [], "custom_fields": {"depends_on": None, "bmr_methods": None}}
+    base.update(kw)
+    return base
+
+
+def host(frag, hid):
+    return {h["id"]: h for h in frag["entities"]["host"]}[hid]
+
+
+def test_multiobject_custom_field_resolves_to_host_ids():
+    devices = [
+        dev(1, "nsr01", custom_fields={"depends_on": [
+            {"id": 2, "url": "https://nb/api/dcim/devices/2/", "display": "DNS-A", "name": "DNS-A"},
+            {"id": 9, "url": "https://nb/api/virtualization/virtual-machines/9/", "display": "lic", "name": "lic"},
+            {"id": 77, "url": "https://nb/api/dcim/devices/77/", "display": "gone", "name": "Gone"}]}),
+        dev(2, "DNS-A", primary_ip4={"id": 5, "address": "10.1.1.1/24"}),
+    ]
+    vms = [dev(9, "lic", cluster=None)]
+    ips = [{"id": 5, "address": "10.1.1.1/24", "dns_name": "dns-a.example.org", "assigned_object": None}]
+    frag = build(effective({"url": "https://nb", "token": "t"}), devices, vms, [], ips)
+    assert_valid_fragment(frag)
+    assert host(frag, "nsr01")["depends_on"] == ["dns-a.example.org", "lic", "gone"]
+    assert host(frag, "dns-a.example.org")["addresses"] == ["10.1.1.1"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("dns01 ldap01;lic01", ["dns01", "ldap01", "lic01"]),
+    (["dns01", "DNS01", "ldap01"], ["dns01", "ldap01"]),
+    ({"id": 3, "url": "x", "name": "single"}, ["single"]),
+    ("", []), (None, []), ([], []),
+])
+def test_depends_on_shapes(value, expected):
+    frag = build(effective({"url": "https://nb", "token": "t"}),
+                 [dev(1, "h1", custom_fields={"depends_on": value, "bmr_methods": ["ReaR"]})], [], [], [])
+    h = host(frag, "h1")
+    assert h["depends_on"] == expected and h["bmr_methods"] == ["rear"]
+
+
+def test_self_dependency_dropped_and_unset_sources_leave_attribute_out():
+    cfg = effective({"url": "https://nb", "token": "t", "depends_on": {"custom_field": None},
+                     "bmr_methods": {"custom_field": "nope"}})
+    frag = build(cfg, [dev(1, "h1", custom_fields={"depends_on": "h1"})], [], [], [])
+    h = host(frag, "h1")
+    assert "depends_on" not in h and "depends_on" not in h.get("_unknown", {})  # not asked for
+    assert "bmr_methods" not in h and "'nope'" in h["_unknown"]["bmr_methods"]
+    frag = build(effective({"url": "https://nb", "token": "t"}),
+                 [dev(1, "h1.example.org", custom_fields={"depends_on": "H1.example.org, x"})], [], [], [])
+    assert host(frag, "h1.example.org")["depends_on"] == ["x"]
+
+
+def test_independent_recovery_not_boolean_is_unknown():
+    frag = build(effective({"url": "https://nb", "token": "t"}),
+                 [dev(1, "h1", custom_fields={"independent_recovery": "maybe"}),
+                  dev(2, "h2", custom_fields={"independent_recovery": "yes"})], [], [], [])
+    assert "independent_recovery" not in host(frag, "h1") and "Boolean" in host(frag, "h1")["_unknown"]["independent_recovery"]
+    assert host(frag, "h2")["independent_recovery"] is True
+
+
+@pytest.mark.parametrize("slug, name, os_name", [
+    ("rhel-8", "Red Hat Enterprise Linux 8", "linux"), ("win2019", "Windows Server 2019", "windows"),
+    ("esxi-8", "VMware ESXi 8", "esxi"), ("aix-7-3", "AIX 7.3", "aix"), ("hp-ux-11i", "HP-UX", "hpux"),
+    ("junos", "Junos", "other"),
+])
+def test_os_rules(slug, name, os_name):
+    frag = build(effective({"url": "https://nb", "token": "t"}),
+                 [dev(1, "h1", platform={"id": 1, "name": name, "slug": slug})], [], [], [])
+    assert host(frag, "h1")["os"] == os_name
+
+
+def test_old_service_shape_and_unknown_service_names():
+    svcs = [{"id": 1, "name": "nfs", "protocol": {"value": "tcp"}, "ports": [2049], "device": {"id": 1}},
+            {"id": 2, "name": "Custom App", "protocol": {"value": "tcp"}, "ports": [8443], "virtual_machine": None,
+             "device": {"id": 1}}]
+    frag = build(effective({"url": "https://nb", "token": "t"}), [dev(1, "h1")], [], svcs, [])
+    assert host(frag, "h1")["services"] == ["nfs", "custom_app"]
+
+
+def test_malformed_records_raise():
+    with pytest.raises(CollectorError):
+        build(effective({"url": "https://nb", "token": "t"}), [{"name": "x"}], [], [], [])
+    with pytest.raises(CollectorError):
+        build(effective({"url": "https://nb", "token": "t"}), [], [], [], [{"id": 1}])
