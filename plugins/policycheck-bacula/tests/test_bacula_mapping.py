@@ -133,7 +133,9 @@ def test_stale_and_failed_catalog_runs():
 def test_catalog_jobs_setting_overrides_detection():
     f = build({"catalog_jobs": ["BackupClient1"]})
     assert [b["bacula_job"] for b in f["entities"]["bootstrap"]] == ["BackupClient1"]
-    assert ents(f, "client")["client1-fd"]["last_filesystem_backup"] is None
+    # BackupCatalog is then an ordinary backup of client1-fd: it counts as its latest file-system backup
+    catalog_run = next(r for r in build()["entities"]["bootstrap"] if r["bacula_jobid"] == 2)
+    assert ents(f, "client")["client1-fd"]["last_filesystem_backup"] == catalog_run["time"]
 
 
 def test_volume_on_an_unknown_storage_is_unknown_not_local_or_remote():
