@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import bs, fake_bconsole, need_bacula, run_cli, write_config
+from bacula_helpers import bs, fake_bconsole, need_bacula, run_cli, write_config
 from stall_proxy import StallProxy
 
 from policycheck.testing import assert_no_secret
@@ -45,14 +45,16 @@ def test_director_down(tmp_path):
 
 
 @pytest.mark.integration
-def test_wrong_console_password(stack, tmp_path):
+def test_wrong_console_password(bacula_stack, tmp_path):
+    stack = bacula_stack
     e = check_errors(tmp_path, {"address": "127.0.0.1", "port": stack.dir_port, "console_name": "audit"},
                      timeout=20)
     assert "authorization failed" in e["error"]
 
 
 @pytest.mark.integration
-def test_director_stops_answering_mid_session(stack, tmp_path):
+def test_director_stops_answering_mid_session(bacula_stack, tmp_path):
+    stack = bacula_stack
     proxy = StallProxy(stack.dir_port, commands=2)
     try:
         e = check_errors(tmp_path, {"address": "127.0.0.1", "port": proxy.port, "console_name": "audit"},

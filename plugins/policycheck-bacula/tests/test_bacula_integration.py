@@ -5,7 +5,7 @@ import json
 import sqlite3
 
 import pytest
-from conftest import bs, run_cli, verdicts, write_config
+from bacula_helpers import bs, run_cli, verdicts, write_config
 
 from policycheck.testing import assert_no_secret, assert_valid_facts
 
@@ -34,7 +34,8 @@ def snapshot_state(stack, cfg, tmp):
 
 
 @pytest.fixture(scope="session")
-def states(stack, inventory, tmp_path_factory):
+def states(bacula_stack, bacula_inventory, tmp_path_factory):
+    stack, inventory = bacula_stack, bacula_inventory
     """Run a client backup and a catalog backup once, then judge three states of the same director."""
     tmp = tmp_path_factory.mktemp("states")
     cfg = write_config(tmp / "policycheck.yaml", source(stack), inventory)
@@ -114,7 +115,7 @@ def test_copy_on_a_second_storage_daemon_elsewhere(states):
     assert st["v"][("BOOT-001", "backup01.test")]["status"] == "pass"
 
 
-def test_stale_catalog_backup(states, inventory, tmp_path):
+def test_stale_catalog_backup(states, tmp_path):
     st = states["stale"]
     b = latest_bootstrap(st["facts"])
     fresh = latest_bootstrap(states["with_copy"]["facts"])
@@ -147,7 +148,8 @@ def test_audit_report_against_the_real_director(states):
     assert_no_secret(bs.AUDIT_PW, r["stdout"], r["stderr"])
 
 
-def test_collecting_is_read_only(stack, states, tmp_path):
+def test_collecting_is_read_only(bacula_stack, states, tmp_path):
+    stack = bacula_stack
     """Collecting twice adds no job to the catalog; the audit console cannot run one."""
     def count():
         con = sqlite3.connect(stack.db)
