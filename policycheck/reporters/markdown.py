@@ -15,7 +15,7 @@ VALUE_MAX = 300
 ICON = {FAIL: "❌", ERROR: "⚠️", PASS: "✅", SKIP: "➖", WAIVED: "🔕"}
 HEAD = {PASS: "passed", FAIL: "failed", ERROR: "errors", SKIP: "not applicable", WAIVED: "waived"}
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-_CTRL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CTRL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # controls and lone surrogates: a space
 
 
 def esc(text, limit: int | None = None) -> str:
@@ -67,8 +67,8 @@ def _problem(r) -> list[str]:
     p = r.policy
     tags = [p.severity] + ([f"baseline: {r.baseline}"] if r.baseline else [])
     w = r.waiver or {}
-    lines = [f"- {ICON[r.status]} **{esc(p.id)}** `{r.target_kind}` {esc(r.target_id)} — {esc(p.title)} "
-             f"({', '.join(tags)})", f"  - why: {esc(r.message or r.status, 1000)}"]
+    lines = [(f"- {ICON[r.status]} **{esc(p.id)}** `{r.target_kind}` {esc(r.target_id)} — {esc(p.title)} "
+             f"({', '.join(tags)})"), f"  - why: {esc(r.message or r.status, 1000)}"]
     if w.get("state") in ("expired", "too_far"):
         lines.append(f"  - waiver {'expired on' if w['state'] == 'expired' else 'not applied, expires'} "
                      f"{esc(w.get('expires'))}: {esc(w.get('reason'))} (owner {esc(w.get('owner'))})")
@@ -99,9 +99,9 @@ def render_markdown(report) -> str:
     verdict = (f"❌ {blocking} failure(s) at or above {report.fail_on}" if blocking
                else "⚠️ no failure, but errors" if s[ERROR] else "✅ no failure")
     lines = [f"## policycheck: {verdict}", "",
-             f"{s['pass']} passed, {s['fail']} failed, {s['error']} errors, {s['skip']} not applicable, "
+             (f"{s['pass']} passed, {s['fail']} failed, {s['error']} errors, {s['skip']} not applicable, "
              f"{s['waived']} waived ({s['total']} results, {len(report.policies)} policies; "
-             f"facts collected {esc(report.collected_at)})", ""]
+             f"facts collected {esc(report.collected_at)})"), ""]
     lines += _counts(report)
     bad_sources = [x for x in report.sources if x.get("status") != "ok"]
     if bad_sources:
