@@ -45,10 +45,11 @@ def collect(settings: dict, ctx) -> dict:
     hosts = inventory.parse(data)
     m = mapping.build(settings.get("mapping"))
     ids: dict[str, str] = {}
+    owner: dict[str, str] = {}
     for h in hosts:
         hid, _ = facts.host_id(h, m)
-        other = next((n for n, i in ids.items() if i == hid), None)
-        if other is not None:
+        other = owner.setdefault(hid, h.name)
+        if other != h.name:
             raise CollectorError(
                 f"inventory hosts {other!r} and {h.name!r} both resolve to host id {hid!r} (same fqdn); "
                 "remove the duplicate from the inventory or fix its fqdn variable")
