@@ -53,8 +53,10 @@ class Plugins:
                 return f"plugin '{name}' failed to load: {i.error}"
         if name in self.disabled:
             return f"plugin '{name}' is disabled (--disable-plugin / POLICYCHECK_DISABLE_PLUGINS)"
+        disabled = [i.name for i in self.infos if i.error == "disabled"]
         return (f"no installed plugin provides a collector named '{name}'" + suggest(name, self.collectors)
-                + f" (available: {', '.join(sorted(self.collectors)) or 'none'}; install e.g. policycheck-{name})")
+                + f" (available: {', '.join(sorted(self.collectors)) or 'none'}; install e.g. policycheck-{name})"
+                + (f"; disabled plugins: {', '.join(disabled)}" if disabled else ""))
 
 
 def make_plugins(disabled=(), load_entry_points: bool = True) -> Plugins:

@@ -1,0 +1,201 @@
+"""Waivers: the file's schema, expiry and its limit, matching, and how expired, too-far and stale
+waivers are reported."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_gate_helpers import (COLLECTED_AT, GATE_POLICIES, gate_args, gate_env, host, run,  # noqa: F401
+                               snapshot, waiver, waiver_file)
+
+from policycheck import waivers
+from policycheck.engine import evaluate
+from policycheck.pipeline import build_facts, load_all_policies
+
+
+def _results(hosts):
+    doc = {"schema_version": 1, "collected_at": COLLECTED_AT, "sources": [], "entities": {"host": hosts}}
+    return evaluate(load_all_policies([GATE_POLICIES], builtin=False), build_facts(doc))
+
+
+def _load(tmp_path, text, **kw):
+    p = tmp_path / "waivers.yaml"
+    p.write_text(text, encoding="utf-8")
+    return waivers.load_waivers(p, **kw)
+
+
+VALID = """\
+# accepted exceptions
+waivers:
+  - policy: GATE-004
+    target: h1.example.org
+    reason: decommissioned in December (CHG-1)
+    owner: ops@example.org
+    expires: 2026-12-31
+"""
+
+
+def test_a_valid_file_loads_with_locations(tmp_path):
+    [w] = _load(tmp_path, VALID)
+    assert w["where"].endswith("waivers.yaml:3")
+    assert w["expires"] == "2026-12-31"  # an unquoted YAML date stays the text written
+    assert w["_limit"] == 365
+
+
+@pytest.mark.parametrize("key", ["reason", "owner", "expires", "policy", "target"])
+def test_each_required_key_is_enforced_with_its_location(tmp_path, key):
+    text = "\n".join(line for line in VALID.splitlines() if not line.strip().startswith(key + ":"))
+    with pytest.raises(waivers.WaiverError) as exc:
+        _load(tmp_path, text)
+    msg = str(exc.value)
+    assert msg.startswith(str(tmp_path / "waivers.yaml") + ":3:")
+    assert f"'{key}' is a required property" in msg and "each waiver needs policy, target, reason, owner, expires" in msg
+
+
+@pytest.mark.parametrize("line,needle", [
+    ("    reason: '   '", "does not match"),
+    ("    owner: ''", "owner"),
+    ("    expires: next year", "YYYY-MM-DD"),
+    ("    expires: 2026-13-45", "is not a date"),
+    ("    expires: 2026-12-31 and a bit", "YYYY-MM-DD"),
+    ("    severity: high", "Additional properties are not allowed"),
+])
+def test_bad_values_are_refused(tmp_path, line, needle):
+    key = line.split(":")[0].strip()
+    lines = [ln for ln in VALID.splitlines() if not ln.strip().startswith(key + ":")] + [line]
+    with pytest.raises(waivers.WaiverError) as exc:
+        _load(tmp_path, "\n".join(lines) + "\n")
+    assert needle in str(exc.value)
+
+
+def test_not_a_waiver_file(tmp_path):
+    for text in ("", "- a list\n", "waivers: {}\n", "waivers: []\n---\nwaivers: []\n"):
+        with pytest.raises(waivers.WaiverError):
+            _load(tmp_path, text)
+    with pytest.raises(waivers.WaiverError, match="not found"):
+        waivers.load_waivers(tmp_path / "nope.yaml")
+
+
+def test_waiving_everything_is_refused(tmp_path):
+    with pytest.raises(waivers.WaiverError, match="would waive everything"):
+        _load(tmp_path, VALID.replace("GATE-004", "'*'").replace("h1.example.org", "'*'"))
+
+
+def test_the_file_may_lower_the_day_limit_but_not_raise_it(tmp_path):
+    assert _load(tmp_path, "max_days: 30\n" + VALID)[0]["_limit"] == 30
+    assert _load(tmp_path, "max_days: 1000\n" + VALID)[0]["_limit"] == 365
+    assert _load(tmp_path, VALID, max_days=730)[0]["_limit"] == 730
+    assert _load(tmp_path, "max_days: 90\n" + VALID, max_days=730)[0]["_limit"] == 90
+
+
+def _w(policy, target, expires="2026-12-31", limit=365, where="w.yaml:1"):
+    exp = waivers.parse_time(expires + "T23:59:59+00:00")
+    return dict(waiver(policy, target, expires), where=where, _expires=exp, _limit=limit)
+
+
+def test_apply_marks_waived_and_reports_each_state():
+    results = _results([host("h1.example.org", fail=["high", "low"], aliases=["h1", "10.0.0.1"]),
+                        host("h2.lab.example", missing=["medium"]), host("h3.example.org")])
+    states = waivers.apply_waivers(results, [
+        _w("gate-004", "H1"),                         # case-insensitive, by alias
+        _w("GATE-00*", "*.lab.example"),              # glob: waives the error
+        _w("GATE-002", "h1.example.org", "2026-11-01"),  # expired
+        _w("GATE-004", "h1.example.org"),             # the first waiver already took it
+        _w("GATE-005", "h3.example.org"),             # matches a pass only
+        _w("GATE-001", "nowhere.example.org"),        # matches nothing
+        _w("GATE-002", "h1.example.org", "2028-06-30"),  # more than 365 days ahead
+    ], COLLECTED_AT)
+    assert [s["state"] for s in states] == ["active", "active", "expired", "stale", "stale", "stale", "too_far"]
+    assert [s["matched"] for s in states] == [1, 1, 1, 0, 0, 0, 1]
+    by = {(r.policy.id, r.target_id): r for r in results}
+    high = by[("GATE-004", "h1.example.org")]
+    assert high.status == "waived" and high.waiver["was"] == "fail" and high.waiver["state"] == "active"
+    err = by[("GATE-003", "h2.lab.example")]
+    assert err.status == "waived" and err.waiver["was"] == "error"
+    low = by[("GATE-002", "h1.example.org")]
+    assert low.status == "fail" and low.waiver["state"] == "expired"  # the first non-active one is kept
+    assert by[("GATE-005", "h3.example.org")].status == "pass"
+    notes = waivers.notes(states)
+    assert len(notes) == 5
+    assert "expired on 2026-11-01 and no longer applies: 1 result(s) fail again" in notes[0]
+    assert "is stale: it matches no result" in notes[1]
+    assert "is stale: its 1 matching result(s) no longer fail; remove it" in notes[2]
+    assert "more than 365 days ahead: not applied" in notes[4]
+    assert [s["policy"] for s in waivers.stale(states)] == ["GATE-004", "GATE-005", "GATE-001"]
+
+
+def test_expiry_is_the_end_of_the_day(tmp_path):
+    results = _results([host("h1.example.org", fail=["high"])])
+    states = waivers.apply_waivers(results, [_w("GATE-004", "h1.example.org", "2026-11-25")],
+                                   "2026-11-25T23:00:00+00:00")
+    assert states[0]["state"] == "active"
+    results = _results([host("h1.example.org", fail=["high"])])
+    states = waivers.apply_waivers(results, [_w("GATE-004", "h1.example.org", "2026-11-24")],
+                                   "2026-11-25T00:00:01+00:00")
+    assert states[0]["state"] == "expired"
+
+
+def _cli(tmp_path, capsys, hosts, entries, *extra):
+    facts = snapshot(tmp_path / "f.json", hosts)
+    wf = waiver_file(tmp_path / "w.yaml", entries)
+    return run(capsys, ["audit", *gate_args(facts, "--waivers", wf, "--json", tmp_path / "r.json", *extra)])
+
+
+def test_expired_waiver_is_reported_and_no_longer_applies(tmp_path, capsys):
+    rc, out, err = _cli(tmp_path, capsys, [host("h1.example.org", fail=["high"])],
+                        [waiver("GATE-004", "h1.example.org", "2026-10-31", reason="temporary CHG-7")])
+    assert rc == 1
+    assert "expired" in err and "2026-10-31" in err and "GATE-004" in err
+    assert "FAIL  GATE-004 host:h1.example.org" in out and "WAIVED" not in out
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert [w["state"] for w in data["waivers"]] == ["expired"]
+    [r] = [r for r in data["results"] if r["policy_id"] == "GATE-004"]
+    assert r["status"] == "fail" and r["waiver"]["state"] == "expired"
+
+
+def test_stale_waiver_is_a_warning_and_an_error_when_strict(tmp_path, capsys):
+    entries = [waiver("GATE-004", "h1.example.org")]
+    rc, _, err = _cli(tmp_path, capsys, [host("h1.example.org")], entries)
+    assert rc == 0 and "warning" in err and "stale" in err and "GATE-004" in err
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert [w["state"] for w in data["waivers"]] == ["stale"]
+    rc, _, err = _cli(tmp_path, capsys, [host("h1.example.org")], entries, "--strict-waivers")
+    assert rc == 3 and "stale" in err
+
+
+def test_waived_result_shows_its_reason_in_text_json_junit_markdown(tmp_path, capsys):
+    reason = "vendor fix due CHG-42"
+    rc, out, _ = _cli(tmp_path, capsys, [host("h1.example.org", fail=["high"])],
+                      [waiver("GATE-004", "h1.*", reason=reason)],
+                      "--junit", tmp_path / "r.xml", "--markdown", tmp_path / "r.md")
+    assert rc == 0
+    assert "WAIVED GATE-004 host:h1.example.org" in out and reason in out
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    [r] = [r for r in data["results"] if r["policy_id"] == "GATE-004"]
+    assert r["status"] == "waived" and r["waiver"]["reason"] == reason and r["waiver"]["owner"]
+    assert f'message="waived: {reason} (owner gate-team@example.org, expires 2026-12-31)"' in \
+        (tmp_path / "r.xml").read_text(encoding="utf-8")
+    assert f"| GATE-004 | h1.example.org | {reason} |" in (tmp_path / "r.md").read_text(encoding="utf-8")
+
+
+def test_invalid_waiver_file_is_exit_2_with_location(tmp_path, capsys):
+    rc, out, err = _cli(tmp_path, capsys, [host("h1.example.org")],
+                        [{"policy": "GATE-004", "target": "h1", "reason": "no owner", "expires": "2026-12-31"}])
+    assert rc == 2 and "w.yaml:2:" in err and "'owner' is a required property" in err
+
+
+@pytest.mark.xfail(strict=True, reason="cli.cmd_evaluate notes only expired and stale waivers; it should use "
+                   "waivers.notes() (change proposed to the lead)")
+def test_too_far_waiver_is_reported(tmp_path, capsys):
+    rc, _, err = _cli(tmp_path, capsys, [host("h1.example.org", fail=["high"])],
+                      [waiver("GATE-004", "h1.example.org", "2028-06-30")])
+    assert rc == 1 and "more than 365 days ahead" in err
+
+
+@pytest.mark.xfail(strict=True, reason="the brief format (check) prints fail and error lines only: a waived "
+                   "result is not shown with its reason (change to reporters/text.py proposed to the lead)")
+def test_brief_format_shows_waived_results(tmp_path, capsys):
+    facts = snapshot(tmp_path / "f.json", [host("h1.example.org", fail=["high"])])
+    wf = waiver_file(tmp_path / "w.yaml", [waiver("GATE-004", "h1.example.org", reason="vendor fix due")])
+    rc, out, _ = run(capsys, ["check", *gate_args(facts, "--waivers", wf)])
+    assert rc == 0 and "vendor fix due" in out

@@ -1,0 +1,125 @@
+"""Plugins as a user installs them: entry-point discovery, a broken or misspelled plugin named while the
+rest goes on, disabling, a third-party collector/reporter/policy dir, and fail-closed sources."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from httpfake import FakeServer, closed_port
+from pchelpers import ROOT, run_cli
+
+DATA = ROOT / "tests" / "data"
+TOKEN = "s3cr3t-T0KEN-value"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The demo, broken and typo plugins pip-installed into a private site directory."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(target)] + [str(DATA / n) for n in ("demo-plugin", "broken-plugin", "typo-plugin")],
+                   check=True, capture_output=True, timeout=300)
+    return target
+
+
+def cli(site, *args, env=None, cwd=None):
+    e = {"PYTHONPATH": str(site)}
+    e.update(env or {})
+    return run_cli(*args, env=e, cwd=cwd)
+
+
+def config(tmp_path, url, extra=""):
+    (tmp_path / "inv.yaml").write_text(
+        "entities:\n  backup_server: [{id: bk, host: bk, product: bacula}]\n")
+    cfg = tmp_path / "policycheck.yaml"
+    cfg.write_text(f"version: 1\nsources:\n  - {{name: inv, plugin: file, path: inv.yaml}}\n"
+                   f"  - {{name: cmdb, plugin: democmdb, url: '{url}', token: '${{DEMO_TOKEN}}', timeout: 3{extra}}}\n")
+    return cfg
+
+
+def test_plugins_listing_names_versions_providers_and_errors(site):
+    code, out, err = cli(site, "plugins")
+    assert code == 0
+    assert "demo" in out and "0.3.1" in out and "collectors: democmdb" in out and "reporters: csv" in out
+    assert "broken" in out and "ModuleNotFoundError" in out and "this_module_does_not_exist" in out
+    assert "unknown hook 'policycheck_colectors' (did you mean 'policycheck_collectors'?)" in out
+    assert "builtin-file" in out and "collectors: file" in out
+
+
+def test_third_party_collector_reporter_and_policies_run(site, tmp_path):
+    routes = {"/hosts": (200, {}, [{"name": "bk", "roles": ["backup_server"], "services": ["backup"]}])}
+    with FakeServer(routes) as srv:
+        cfg = config(tmp_path, srv.url)
+        code, out, err = cli(site, "check", "-c", cfg, "--select", "BSRV-001", "--select", "DEMO-*",
+                             "--format", "csv", env={"DEMO_TOKEN": TOKEN})
+        assert srv.requests[0][1]["Authorization"] == f"Bearer {TOKEN}"
+    assert code == 0, err
+    assert "BSRV-001,bk,pass" in out and "DEMO-001,bk,pass" in out
+    assert "plugin 'broken'" in err  # named, while the run went on
+
+
+def test_closed_port_gives_error_results_exit_3_and_no_secret(site, tmp_path):
+    cfg = config(tmp_path, f"http://127.0.0.1:{closed_port()}")
+    outs = []
+    for fmt in ("brief", "json", "text"):
+        code, out, err = cli(site, "check", "-c", cfg, "--select", "BSRV-001", "--format", fmt,
+                             env={"DEMO_TOKEN": TOKEN})
+        assert code == 3
+        outs += [out, err]
+        if fmt == "json":
+            data = json.loads(out)
+            assert {r["status"] for r in data["results"]} == {"error"}
+            src = [s for s in data["sources"] if s["name"] == "cmdb"][0]
+            assert src["status"] == "error" and "cannot connect" in src["error"]
+    code, out, err = cli(site, "collect", "-c", cfg, env={"DEMO_TOKEN": TOKEN})
+    assert code == 3
+    outs += [out, err]
+    assert all(TOKEN not in o for o in outs)
+
+
+@pytest.mark.parametrize("status,needle", [(401, "HTTP 401"), (403, "HTTP 403"), (500, "HTTP 500")])
+def test_http_failures_are_errors_with_reason_and_no_secret(site, tmp_path, status, needle):
+    routes = {"/hosts": (status, {}, {"detail": f"denied for token {TOKEN}"})}
+    with FakeServer(routes) as srv:
+        cfg = config(tmp_path, srv.url)
+        code, out, err = cli(site, "check", "-c", cfg, "--select", "BSRV-001", env={"DEMO_TOKEN": TOKEN})
+    assert code == 3 and needle in out
+    assert TOKEN not in out + err
+
+
+def test_malformed_and_slow_answers(site, tmp_path):
+    routes = {"/hosts": (200, {}, b"{not json", 0)}
+    with FakeServer(routes) as srv:
+        cfg = config(tmp_path, srv.url)
+        code, out, _ = cli(site, "check", "-c", cfg, "--select", "BSRV-001", env={"DEMO_TOKEN": TOKEN})
+        assert code == 3 and "malformed JSON" in out
+        srv.routes["/hosts"] = (200, {}, [], 6)
+        code, out, _ = cli(site, "check", "-c", cfg, "--select", "BSRV-001", env={"DEMO_TOKEN": TOKEN})
+        assert code == 3 and ("timed out" in out or "timeout" in out)
+
+
+def test_disable_plugin_by_flag_and_environment(site, tmp_path):
+    cfg = config(tmp_path, "http://127.0.0.1:1")
+    code, out, _ = cli(site, "check", "-c", cfg, "--disable-plugin", "demo", "--select", "BSRV-001",
+                       env={"DEMO_TOKEN": TOKEN})
+    assert code == 3 and "disabled" in out
+    code, out, _ = cli(site, "plugins", env={"POLICYCHECK_DISABLE_PLUGINS": "demo,broken"})
+    assert "disabled" in out and "this_module_does_not_exist" not in out
+
+
+def test_unset_secret_variable_is_a_usage_error(site, tmp_path):
+    cfg = config(tmp_path, "http://127.0.0.1:1")
+    code, out, err = cli(site, "check", "-c", cfg, env={"DEMO_TOKEN": ""})
+    import os
+    env = {k: v for k, v in os.environ.items() if k != "DEMO_TOKEN"}
+    p = subprocess.run([sys.executable, "-m", "policycheck", "check", "-c", str(cfg)],
+                       env=dict(env, PYTHONPATH=str(site)), capture_output=True, text=True)
+    assert p.returncode == 2 and "DEMO_TOKEN is not set" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_invalid_plugin_settings_are_located(site, tmp_path):
+    cfg = config(tmp_path, "http://x", extra=", verfy_tls: false")
+    code, _, err = cli(site, "check", "-c", cfg, env={"DEMO_TOKEN": TOKEN})
+    assert code == 2 and "unknown setting 'verfy_tls' (did you mean 'verify_tls'?)" in err
+    assert "policycheck.yaml:4:" in err
