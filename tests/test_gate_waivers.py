@@ -44,11 +44,13 @@ def test_a_valid_file_loads_with_locations(tmp_path):
 
 @pytest.mark.parametrize("key", ["reason", "owner", "expires", "policy", "target"])
 def test_each_required_key_is_enforced_with_its_location(tmp_path, key):
-    text = "\n".join(line for line in VALID.splitlines() if not line.strip().startswith(key + ":"))
+    entry = waiver("GATE-004", "h1.example.org")
+    del entry[key]
+    path = waiver_file(tmp_path / "w.yaml", [waiver("GATE-001", "h1.example.org"), entry])
     with pytest.raises(waivers.WaiverError) as exc:
-        _load(tmp_path, text)
+        waivers.load_waivers(path)
     msg = str(exc.value)
-    assert msg.startswith(str(tmp_path / "waivers.yaml") + ":3:")
+    assert msg.startswith(f"{path}:7:"), msg  # the second waiver's line
     assert f"'{key}' is a required property" in msg and "each waiver needs policy, target, reason, owner, expires" in msg
 
 
