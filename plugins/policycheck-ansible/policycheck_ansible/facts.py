@@ -86,7 +86,7 @@ class HostMapper:
                 return None, False
 
         try:
-            _, fq = self._get(h, "fqdn")
+            self._get(h, "fqdn")
         except Unreadable as exc:
             unknown["fqdn"] = str(exc)
 
@@ -134,7 +134,7 @@ class HostMapper:
         exported = {}
         for var in self.m.export_vars:
             try:
-                name, value = lookup(h.vars, [var])
+                _, value = lookup(h.vars, [var])
             except Unreadable as exc:
                 unknown[f"ansible_vars.{var}"] = str(exc)
                 continue

@@ -8,10 +8,10 @@ import sys
 import time
 
 import pytest
+from policycheck_ansible.plugin import collect
 
 from policycheck.api import CollectorError
 from policycheck.testing import assert_no_secret, assert_valid_fragment
-from policycheck_ansible.plugin import collect
 
 pytestmark = pytest.mark.integration
 

@@ -7,11 +7,11 @@ from importlib.metadata import entry_points
 
 import jsonschema
 import pytest
+from policycheck_ansible import facts, inventory, mapping
+from policycheck_ansible.plugin import SCHEMA, collect, policycheck_collectors
 
 from policycheck.api import CollectorError
 from policycheck.testing import assert_no_secret, assert_valid_fragment
-from policycheck_ansible import facts, inventory, mapping
-from policycheck_ansible.plugin import SCHEMA, collect, policycheck_collectors
 
 SECRET = "tok-9f8e7d6c5b4a"
 CIPHERTEXT = "$ANSIBLE_VAULT;1.1;AES256\n6162636465666768\n3132333435363738\n"
