@@ -25,7 +25,10 @@ class Call:
 
 
 # Fields named in fl= must exist on the server (an unknown field is a 400); see networker.md.
-CALLS = (
+CALLS = (  # the biggest answer first: it is the critical path
+    Call("backups", "backups", "backups",
+         # no attributes: a real save set carries a dozen; image backups join by name/vmInformation
+         ("id", "name", "clientHostname", "level", "saveTime", "instances", "vmInformation")),
     Call("serverconfig", "serverconfig", None),
     Call("storagenodes", "storagenodes", "storageNodes",
          ("name", "typeOfStorageNode", "enabled", "ready", "cloneStorageNodes", "dedicatedStorageNode")),
@@ -36,11 +39,10 @@ CALLS = (
     Call("volumes", "volumes", "volumes", ("id", "name", "pool", "type", "family", "location", "mode")),
     Call("clients", "clients", "clients",
          ("resourceId", "clientId", "hostname", "aliases", "backupType", "saveSets", "protectionGroups",
-          "storageNodes", "scheduledBackup")),
+          "storageNodes", "scheduledBackup", "os")),
     Call("protectionpolicies", "protectionpolicies", "protectionPolicies"),
-    Call("backups", "backups", "backups",
-         # no attributes: a real save set carries a dozen; image backups join by name/vmInformation
-         ("id", "name", "clientHostname", "level", "saveTime", "instances", "vmInformation")),
+    Call("jukeboxes", "jukeboxes", "jukeboxes", ("name", "hostname", "devices", "volumes", "volumeIds", "virtual"),
+         optional=True),
     Call("protectedvms", "vmware/protectedvms", "vms", ("name", "hostname", "uuid", "vCenterHostname"),
          optional=True),
 )

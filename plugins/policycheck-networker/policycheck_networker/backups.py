@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from policycheck_networker import times
-from policycheck_networker.infra import Devices, Server, Volumes, norm, short
+from policycheck_networker.infra import (Devices, Server, Volumes, looks_like_host, norm, os_name, short,
+                                         split_device_name)
 
-NOT_USABLE = {"aborted", "inprogress", "in progress", "recyclable", "suspect", "expired", "invalid"}
+NOT_USABLE = {"aborted", "inprogress", "in progress", "recyclable", "suspect", "expired", "invalid", "unknown"}
 BMR_PREFIX = "disaster_recovery:"
 VM_ATTRS = ("*vm_name", "*vm_uuid")
 _status_ok: dict = {}
@@ -140,8 +141,7 @@ class BackupFacts:
                 copy["local_to_server"] = all(self.devices.local(v["device"]) for v in vols)
                 copy["location"] = None if dev["networker_data_host"] == dev["host"] else dev["networker_data_host"]
             else:
-                copy["location"] = first["location"]
-                copy["offsite"] = bool(first["location"])
+                copy.update(self._unmounted(first))
             copies.append(copy)
         level = norm(b.get("level")) or None
         fact = {"id": f"{self.server.id}:bootstrap:{b.get('id') or b.get('shortId') or times.iso(when)}",
@@ -150,6 +150,23 @@ class BackupFacts:
         if level:
             fact["level"] = level
         return fact
+
+    def _unmounted(self, vol: dict) -> dict:
+        """Where a copy on a volume mounted on no device is: in a library, at a host, or elsewhere (a vault)."""
+        jb = vol.get("jukebox")
+        if jb is not None:
+            return {"location": f"jukebox {jb['name']}", "location_host": jb["host"],
+                    "local_to_server": self.server.owns(jb["host"]), "networker_jukebox": jb["name"]}
+        where = vol.get("location")
+        if not where:
+            return {"location": None}  # where it is, nobody recorded: local_to_server stays unknown
+        sn, _ = split_device_name(where)
+        host = sn or norm(where)
+        known = self.server.owns(host) or host in self.devices.sn_names or \
+            host in {short(n) for n in self.devices.sn_names}
+        if sn or known or looks_like_host(host):
+            return {"location": where, "location_host": host, "local_to_server": self.server.owns(host)}
+        return {"location": where, "local_to_server": False, "offsite": True}  # a vault, a safe, a site
 
     def client_times(self, client_id: str, aliases=()) -> dict:
         slot: dict = {}
@@ -172,6 +189,8 @@ def client_facts(server: Server, clients: list, bf: BackupFacts) -> list:
         g = groups.setdefault(host, {"aliases": set(), "save_sets": [], "groups": set(), "types": set(),
                                      "sns": [], "ids": []})
         g["aliases"].update(norm(a) for a in c.get("aliases") or [] if a)
+        if c.get("os") and not g.get("os"):
+            g["os"] = os_name(c["os"])
         if "." in host:
             g["aliases"].add(short(host))
         for s in c.get("saveSets") or []:
@@ -194,6 +213,8 @@ def client_facts(server: Server, clients: list, bf: BackupFacts) -> list:
                 "networker_backup_types": sorted(g["types"]), "networker_storage_nodes": g["sns"],
                 "networker_resource_ids": g["ids"],
                 "networker_bmr_save_set": any(str(s).lower().startswith(BMR_PREFIX) for s in g["save_sets"])}
+        if g.get("os"):
+            fact["os"] = g["os"]
         out.append(fact)
     known = set(groups) | {a for g in groups.values() for a in g["aliases"]}
     for host in sorted(bf.latest):

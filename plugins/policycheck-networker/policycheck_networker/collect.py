@@ -10,7 +10,7 @@ from policycheck.api import CollectorError
 
 from policycheck_networker.api import CALLS, NetworkerApi, base_url
 from policycheck_networker.backups import BackupFacts, client_facts
-from policycheck_networker.infra import Devices, Server, Volumes, storage_node_facts
+from policycheck_networker.infra import Devices, Jukeboxes, Server, Volumes, storage_node_facts
 from policycheck_networker.policies import evidence
 
 
@@ -94,7 +94,8 @@ def build_fragment(raw: dict, url_host: str, ctx=None) -> dict:
     server = Server(raw.pop("serverconfig"), url_host)
     storage_nodes = raw.pop("storagenodes")
     devices = Devices(server, raw.pop("devices"), storage_nodes)
-    volumes = Volumes(raw.pop("volumes"), devices)
+    jukeboxes = Jukeboxes(server, raw.pop("jukeboxes", None), devices)
+    volumes = Volumes(raw.pop("volumes"), devices, jukeboxes)
     bf = BackupFacts(server, devices, volumes, raw.pop("protectedvms", None))
     backups = raw.pop("backups")
     bf.add_all(backups)

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 LIST_KEYS = {"storagenodes": "storageNodes", "devices": "devices", "pools": "pools", "volumes": "volumes",
              "clients": "clients", "protectionpolicies": "protectionPolicies", "backups": "backups",
-             "vmware/protectedvms": "vms", "jobs": "jobs", "protectiongroups": "protectionGroups"}
+             "vmware/protectedvms": "vms", "jobs": "jobs", "jukeboxes": "jukeboxes", "protectiongroups": "protectionGroups"}
 # Fields each resource knows (from Dell's swagger); fl= naming anything else is a 400 like a real server.
 KNOWN_FIELDS = {
     "storagenodes": "name typeOfStorageNode enabled ready configuredDevices numberOfDevices cloneStorageNodes "
@@ -35,6 +35,7 @@ KNOWN_FIELDS = {
     "backups": "id shortId name clientHostname clientId level type saveTime completionTime retentionTime size "
                "attributes instances vmInformation links",
     "vmware/protectedvms": "name hostname uuid vCenterHostname links",
+    "jukeboxes": "name hostname devices volumes volumeIds virtual readHostname controlPort links",
 }
 REASONS = {400: ("Client Error", "Bad Request"), 401: ("Client Error", "Unauthorized"),
            403: ("Client Error", "Forbidden"), 404: ("Client Error", "Not Found"),
@@ -103,7 +104,7 @@ def generate_datazone(n_backups: int, n_clients: int | None = None, server: str 
             "protectionpolicies": {"protectionPolicies": [{"name": "Server Protection", "workflows": [
                 {"name": "Server backup", "actions": [{"name": "Server db backup", "actionSpecificData": {
                     "serverBackup": {"destinationPool": "Bootstrap", "destinationStorageNode": sn}}}]}]}]},
-            "vmware/protectedvms": {"vms": []}}
+            "vmware/protectedvms": {"vms": []}, "jukeboxes": {"jukeboxes": []}}
     backups, j = [], 0
     for i in range(n_backups):
         boot = i % 50 == 0

@@ -23,6 +23,12 @@ def _is_ip(n: str) -> bool:
     return n.replace(".", "").isdigit() or ":" in n
 
 
+def looks_like_host(text: str) -> bool:
+    """An IP address or a dotted name without spaces (a free-text vault location is neither)."""
+    t = norm(text)
+    return bool(t) and " " not in t and (_is_ip(t) or "." in t)
+
+
 def _loopback(n: str) -> bool:
     """A loopback address or localhost names no machine: never use it as an alias to join on."""
     return n in ("localhost", "::1") or n.startswith("127.")
@@ -157,14 +163,44 @@ class Devices:
         return bool(f) and f["storage_node"] is None and f["networker_data_host"] == self.server.id
 
 
-class Volumes:
-    """Volumes by id and by name, each resolved to the device that has it mounted (or None)."""
+class Jukeboxes:
+    """Libraries (tape or virtual) by name and by the volumes they hold, each with its controlling host."""
 
-    def __init__(self, volumes: list, devices: Devices):
+    def __init__(self, server: Server, jukeboxes: list | None, devices: Devices):
+        self.by_name: dict[str, dict] = {}
+        self.by_volume: dict[str, dict] = {}
+        for jb in jukeboxes or []:
+            if not jb.get("name"):
+                continue
+            hosts = {split_device_name(str(d))[0] for d in jb.get("devices") or []}
+            host = norm(jb.get("hostname")) or next((h for h in sorted(hosts - {None})), None) or server.id
+            info = {"name": jb["name"], "host": server.canonical(host), "virtual": bool(jb.get("virtual"))}
+            self.by_name[norm(jb["name"])] = info
+            for key in list(jb.get("volumes") or []) + list(jb.get("volumeIds") or []):
+                self.by_volume[str(key)] = info
+            if info["virtual"]:
+                for d in jb.get("devices") or []:
+                    fact = devices.facts.get(f"{server.id}:{d}")
+                    if fact is not None:
+                        fact["media_type"] = "vtl"
+            for d in jb.get("devices") or []:
+                fact = devices.facts.get(f"{server.id}:{d}")
+                if fact is not None:
+                    fact["networker_jukebox"] = jb["name"]
+
+
+class Volumes:
+    """Volumes by id and by name, each resolved to the device that has it mounted (or None) and, when
+    not mounted, to the library holding it."""
+
+    def __init__(self, volumes: list, devices: Devices, jukeboxes: Jukeboxes | None = None):
         self.by_id: dict[str, dict] = {}
+        jbs = jukeboxes or Jukeboxes(devices.server, [], devices)
         for vol in volumes:
+            jb = (jbs.by_volume.get(str(vol.get("name"))) or jbs.by_volume.get(str(vol.get("id")))
+                  or jbs.by_name.get(norm(vol.get("location"))))
             info = {"name": vol.get("name"), "location": vol.get("location") or None,
-                    "pool": vol.get("pool"), "device": None}
+                    "pool": vol.get("pool"), "device": None, "jukebox": jb}
             for key in (vol.get("id"), vol.get("name")):
                 if key and str(key) in devices.by_volume:
                     info["device"] = devices.by_volume[str(key)]
@@ -177,7 +213,8 @@ class Volumes:
     def get(self, vid, devices: Devices) -> dict:
         info = self.by_id.get(str(vid))
         if info is None:  # a volume id the volumes list did not have: maybe still mounted
-            return {"name": str(vid), "location": None, "pool": None, "device": devices.by_volume.get(str(vid))}
+            return {"name": str(vid), "location": None, "pool": None, "device": devices.by_volume.get(str(vid)),
+                    "jukebox": None}
         return info
 
 

@@ -59,6 +59,8 @@ def test_director_datazone(server, run, zone):
     web = clients["web01.corp.example"]  # known only from its vProxy image, joined through protectedvms
     assert web["last_image_backup"] is not None and web["last_filesystem_backup"] is None
     assert clients["vcenter01.corp.example"]["last_image_backup"] is None  # the image is the VM's, not vCenter's
+    # protectedvms knows no guest hostname for dns02: the VM name from vmInformation names the client
+    assert timedelta(hours=29) < age(clients["dns02"]["last_image_backup"]) < timedelta(hours=31)
     assert clients["nsr01.corp.example"]["last_filesystem_backup"] is not None
 
 
@@ -68,7 +70,7 @@ def test_one_call_per_resource_with_fields_and_no_paging(server, run, zone):
     paths = [p for p, _ in srv.requests]
     assert sorted(paths) == sorted(PREFIX + r for r in (
         "serverconfig", "storagenodes", "devices", "pools", "volumes", "clients", "protectionpolicies",
-        "backups", "vmware/protectedvms"))
+        "backups", "vmware/protectedvms", "jukeboxes"))
     for path, query in srv.requests:
         assert not {"offset", "limit", "pagesize"} & set(query), path
         if not path.endswith(("serverconfig", "protectionpolicies")):
@@ -87,8 +89,14 @@ def test_local_bootstrap_only(server, run, zone):
     assert dev["storage_node"] is None and dev["client_data"] is True and dev["host"] == "nsr02.corp.example"
     boot = latest_bootstrap(frag)
     assert boot["time"].endswith("+01:00") and age(boot["time"]) < timedelta(hours=6)
-    assert all(c["local_to_server"] is True and c["device"] for c in boot["copies"])
+    disk, tape = boot["copies"]
+    assert disk["device"] == "nsr02.corp.example:/nsr/aftd1" and disk["local_to_server"] is True
+    # the clone sits on a tape in the server's own library: not mounted, but still local
+    assert tape["clone"] is True and tape["device"] is None and tape["networker_jukebox"] == "TL01"
+    assert tape["location_host"] == "nsr02.corp.example" and tape["local_to_server"] is True
     assert frag["entities"]["storage_node"] == []
+    assert by_id(frag, "client")["db01.corp.example"]["os"] == "linux"
+    assert by_id(frag, "device")["nsr02.corp.example:/dev/nst0"]["networker_jukebox"] == "TL01"
 
 
 def test_cloned_bootstrap(server, run, zone):
@@ -133,7 +141,7 @@ def test_large_datazone_single_answers(server, run):
 
     srv = server(generate_datazone(20000, 3000))
     frag = run(srv, timeout=60)
-    assert len(srv.requests) == 9
+    assert len(srv.requests) == 10
     assert len(frag["entities"]["client"]) == 3000
     assert len(frag["entities"]["bootstrap"]) == 400
     assert by_id(frag, "backup_server")["nsr01.corp.example"]["networker_director_mode"] is True
@@ -167,3 +175,38 @@ def test_no_secret_in_facts_or_logs(server, run, zone):
     srv = server(zone("director"))
     frag = run(srv)
     assert_no_secret(srv.password, frag, "\n".join(run.logs))
+
+
+def test_list_calls_run_concurrently(server, run, zone):
+    import time
+
+    srv = server(zone("director"), delay=0.3)  # 10 calls: 3 s one after the other
+    t0 = time.monotonic()
+    run(srv)
+    elapsed = time.monotonic() - t0
+    assert len(srv.requests) == 10
+    assert elapsed < 1.2, f"{elapsed:.2f}s: the list calls were not issued concurrently"
+
+
+def test_decode_keeps_no_extra_copies(server, run):
+    """Peak traced memory while collecting a 10,000 save set answer stays near one copy of the body plus
+    the decoded objects (resp.json() keeps the bytes and the text alive with the objects: two body sizes)."""
+    import tracemalloc
+
+    from policycheck_networker.fakeserver import generate_datazone
+
+    srv = server(generate_datazone(10000, 1000))
+    run(srv, timeout=60)  # warm the fake's cache so its own copies are not traced
+    code, body = srv.body_for("backups", {"fl": ["id,name,clientHostname,level,saveTime,instances,vmInformation"]})
+    import json
+
+    tracemalloc.start()
+    objs = json.loads(body)
+    _, objects_peak = tracemalloc.get_traced_memory()
+    del objs
+    tracemalloc.stop()
+    tracemalloc.start()
+    run(srv, timeout=60)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < objects_peak + 1.5 * len(body), (peak, objects_peak, len(body))

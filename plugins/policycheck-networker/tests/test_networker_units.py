@@ -94,3 +94,19 @@ def test_unusable_instances_are_not_copies():
     b = {"instances": [{"status": "Aborted"}, {"status": "InProgress"}, {"status": "Recyclable"},
                        {"status": "Browsable"}, {"status": "Recoverable"}]}
     assert [i["status"] for i in backups.usable_instances(b)] == ["Browsable", "Recoverable"]
+
+
+def test_where_an_unmounted_copy_is():
+    s = infra.Server({"name": "nsr01.corp.example"}, "nsr01.corp.example")
+    devs = infra.Devices(s, [], [])
+    jbs = infra.Jukeboxes(s, [{"name": "TL02", "devices": ["rd=sn01.corp.example:/dev/nst1"], "volumes": ["T2"]}], devs)
+    vols = infra.Volumes([{"id": "1", "name": "T2"}, {"id": "2", "name": "DDV", "location": "10.31.196.90"},
+                          {"id": "3", "name": "V3", "location": "Off-site safe, building B"},
+                          {"id": "4", "name": "V4", "location": "nsr01"}, {"id": "5", "name": "V5"}], devs, jbs)
+    bf = backups.BackupFacts(s, devs, vols, [])
+    where = {v: bf._unmounted(vols.get(v, devs)) for v in "12345"}
+    assert where["1"]["location_host"] == "sn01.corp.example" and where["1"]["local_to_server"] is False
+    assert where["2"] == {"location": "10.31.196.90", "location_host": "10.31.196.90", "local_to_server": False}
+    assert where["3"]["offsite"] is True and where["3"]["local_to_server"] is False
+    assert where["4"]["local_to_server"] is True  # not a dotted name, but the server's own short name
+    assert where["5"] == {"location": None}  # unknown: no local_to_server claimed either way
