@@ -73,30 +73,37 @@ class NetworkerApi:
         self.max_bytes = max_bytes
         self.log = log
         self.requests = 0
+        self.unfiltered: set = set()  # calls whose q= the server refused: their answer is the whole list
 
     def where(self, path: str) -> str:
         return f"{self.client.base_url}/{path}"
 
     def fetch(self, call: Call):
-        """The decoded answer of one call: the list (``[]`` when empty) or the object."""
+        """The decoded answer of one call: the list (``[]`` when empty) or the object.
+
+        A 400 (an older server that rejects a time range in q= or a field in fl=) is answered by
+        asking again without q=, then without fl=: more data, never less.
+        """
         params = dict(call.params)
         if call.fields:
             params["fl"] = ",".join(call.fields)
         if call.query:
             params["q"] = call.query
-        try:
-            return self._get(call, params)
-        except CollectorError as exc:
-            text = str(exc)
-            if call.optional and "HTTP 404" in text:
-                self.log(f"{call.path}: not available on this server (404), skipped")
-                return None
-            if call.fields and "HTTP 400" in text:
-                # An older server may not know one of the fields: ask once for whole objects.
-                self.log(f"{call.path}: fl= refused ({text[:120]}), asking again without it")
-                params.pop("fl", None)
+        while True:
+            try:
                 return self._get(call, params)
-            raise
+            except CollectorError as exc:
+                text = str(exc)
+                if call.optional and "HTTP 404" in text:
+                    self.log(f"{call.path}: not available on this server (404), skipped")
+                    return None
+                dropped = next((k for k in ("q", "fl") if k in params), None) if "HTTP 400" in text else None
+                if dropped is None:
+                    raise
+                self.log(f"{call.path}: {dropped}= refused ({text[:160]}), asking again without it")
+                del params[dropped]
+                if dropped == "q":
+                    self.unfiltered.add(call.name)
 
     def _get(self, call: Call, params: dict):
         self.requests += 1

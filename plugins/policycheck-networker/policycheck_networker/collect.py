@@ -5,6 +5,7 @@ import gc
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 
 from policycheck.api import CollectorError
 
@@ -54,14 +55,23 @@ def _collect(settings: dict, ctx) -> dict:
         _widen_pool(client, workers)
         _pin_verify(client)
         api = NetworkerApi(client, max_bytes=int(settings.get("max_response_mb", 1024)) << 20, log=ctx.log)
+        calls = with_window(CALLS, settings.get("backup_window"))
         try:
-            raw = api.fetch_all(CALLS, workers, deadline=start + float(ctx.timeout))
+            raw = api.fetch_all(calls, workers, deadline=start + float(ctx.timeout))
         except CollectorError as exc:
             raise CollectorError(ctx.redact(f"NetWorker {url_host}: {exc}")) from None
     finally:
         client.close()
     ctx.log(f"{api.requests} requests in {time.monotonic() - start:.2f}s")
-    return build_fragment(raw, url_host, ctx)
+    window = settings.get("backup_window") if "backups" not in api.unfiltered else None
+    return build_fragment(raw, url_host, ctx, window=window)
+
+
+def with_window(calls, window: str | None):
+    """The calls, with backups limited to the last ``window`` ("30 days", "72 hours") by a q= time range."""
+    if not window:
+        return calls
+    return tuple(replace(c, query=f'saveTime:["{window}"]') if c.name == "backups" else c for c in calls)
 
 
 def _widen_pool(client, workers: int) -> None:
@@ -89,7 +99,7 @@ def _pin_verify(client) -> None:
     sess.merge_environment_settings = merged
 
 
-def build_fragment(raw: dict, url_host: str, ctx=None) -> dict:
+def build_fragment(raw: dict, url_host: str, ctx=None, window: str | None = None) -> dict:
     """Map the decoded answers (resource name → list/object) into a fragment; drops raw lists as it goes."""
     server = Server(raw.pop("serverconfig"), url_host)
     storage_nodes = raw.pop("storagenodes")
@@ -111,6 +121,8 @@ def build_fragment(raw: dict, url_host: str, ctx=None) -> dict:
     bs["networker_clients_to_server"] = sorted(
         c["id"] for c in clients if c.get("networker_storage_nodes")
         and server.owns(c["networker_storage_nodes"][0]))
+    if window:
+        bs["networker_backup_window"] = window  # client times and bootstraps: within this window only
     if bf.unjoined_images:
         bs["networker_unjoined_image_backups"] = bf.unjoined_images
     ents["storage_node"] = storage_node_facts(server, storage_nodes)

@@ -71,6 +71,13 @@ def render_times(doc, offset: str = "+00:00", now: datetime | None = None):
     return walk(doc)
 
 
+def _after(value, since: datetime) -> bool:
+    try:
+        return datetime.fromisoformat(str(value)) >= since
+    except ValueError:
+        return False
+
+
 def load_datazone(path) -> dict:
     """A recorded datazone file: {"_offset": "-05:00", "serverconfig": {...}, "devices": {...}, ...}."""
     with open(path, encoding="utf-8") as fh:
@@ -136,11 +143,12 @@ class FakeNetworker:
     def __init__(self, datazone: dict, *, username: str = "audit", password: str = "s3cr3t-Pa55word!",
                  delay: float = 0.0, faults: dict | None = None, reject_paging: bool = True,
                  slow_seconds: float = 5.0, api_version: str = "v3", certfile: str | None = None,
-                 keyfile: str | None = None, error_bodies: dict | None = None):
+                 keyfile: str | None = None, error_bodies: dict | None = None, reject_ranges: bool = False):
         self.zone, self.username, self.password = datazone, username, password
         self.delay, self.faults, self.reject_paging = delay, dict(faults or {}), reject_paging
         self.slow_seconds, self.api_version = slow_seconds, api_version
         self.error_bodies = error_bodies or {}
+        self.reject_ranges = reject_ranges  # an older server: a time range in q= is a 400
         self.requests: list[tuple[str, dict]] = []
         self._cache: dict = {}
         self._lock = threading.Lock()
@@ -194,7 +202,14 @@ class FakeNetworker:
         if items is not None and "q" in query:
             for cond in query["q"][0].split(" and "):
                 field, _, value = cond.partition(":")
-                items = [i for i in items if str(i.get(field)) == value.strip('"')]
+                if value.startswith("["):
+                    m = re.fullmatch(r'\["(\d+) (hours|days)"\]', value)
+                    if self.reject_ranges or not m:
+                        return 400, json.dumps(error_body(400, f"Invalid query: {cond}")).encode()
+                    since = datetime.now(timezone.utc) - timedelta(**{m.group(2): int(m.group(1))})
+                    items = [i for i in items if _after(i.get(field), since)]
+                else:
+                    items = [i for i in items if str(i.get(field)) == value.strip('"')]
         if items is not None and fields:
             items = [{k: v for k, v in i.items() if k in wanted} for i in items]
         out = {"count": len(items or []) if "q" in query else doc.get("count", len(items or []))}

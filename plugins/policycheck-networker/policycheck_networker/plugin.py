@@ -23,6 +23,9 @@ SCHEMA = {
         "api_version": {"enum": ["v3", "v2"], "default": "v3"},
         "max_workers": {"type": "integer", "minimum": 1, "maximum": 16, "default": 10,
                         "description": "list calls issued concurrently"},
+        "backup_window": {"type": "string", "pattern": "^[1-9][0-9]* (hours|days)$",
+                          "description": "read only save sets of this last period ('30 days'); default: all. "
+                                         "Older servers that refuse the range get the whole list"},
         "max_response_mb": {"type": "integer", "minimum": 1, "default": 1024,
                             "description": "refuse a single answer larger than this"},
     },

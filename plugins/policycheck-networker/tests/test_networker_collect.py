@@ -210,3 +210,21 @@ def test_decode_keeps_no_extra_copies(server, run):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < objects_peak + 1.5 * len(body), (peak, objects_peak, len(body))
+
+
+def test_backup_window_filters_on_the_server(server, run, zone):
+    srv = server(zone("local_bootstrap"))
+    frag = run(srv, backup_window="24 hours")
+    (q,) = [q for p, q in srv.requests if p.endswith("/backups")]
+    assert q["q"] == ['saveTime:["24 hours"]']
+    assert len(frag["entities"]["bootstrap"]) == 1  # the one 29 hours old is outside the window
+    assert by_id(frag, "backup_server")["nsr02.corp.example"]["networker_backup_window"] == "24 hours"
+
+
+def test_backup_window_refused_by_an_older_server_reads_everything(server, run, zone):
+    srv = server(zone("local_bootstrap"), reject_ranges=True)
+    frag = run(srv, backup_window="24 hours")
+    calls = [q for p, q in srv.requests if p.endswith("/backups")]
+    assert len(calls) == 2 and "q" in calls[0] and "q" not in calls[1] and "fl" in calls[1]
+    assert len(frag["entities"]["bootstrap"]) == 2
+    assert "networker_backup_window" not in by_id(frag, "backup_server")["nsr02.corp.example"]
