@@ -137,3 +137,24 @@ def test_pre_commit_hook_matches_policies_not_their_tests_and_validates(tmp_path
     bad.write_text("id: BAD-001\ntitle: no severity\n", encoding="utf-8")
     p = subprocess.run(exe + [str(bad)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "bad.yaml" in p.stderr
+
+
+def test_docs_ci_snippets_parse():
+    """Every policycheck command in docs/ci.md is accepted by the real parser, and the YAML snippets load."""
+    from policycheck.cli import build_parser
+
+    text = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```(\w+)\n(.*?)```", text, re.S)
+    commands = [m for _, b in blocks for m in re.findall(r"policycheck (?:check|audit) [^'\"\n]*", b)]
+    assert len(commands) >= 6
+    parser = build_parser()
+    for cmd in commands:
+        args = parser.parse_args(cmd.split()[1:])
+        assert args.command in ("check", "audit")
+    yamls = [b for lang, b in blocks if lang == "yaml"]
+    assert len(yamls) >= 5
+    for b in yamls:
+        yaml.safe_load(b.replace("<owner>/policycheck@<tag>", "o/p@v1"))
+    gitlab = next(yaml.safe_load(b) for lang, b in blocks if lang == "yaml" and "artifacts:" in b)
+    assert gitlab["policycheck"]["artifacts"]["reports"]["junit"] == "policycheck.xml"
+    assert "--junit policycheck.xml" in gitlab["policycheck"]["script"][1]
