@@ -59,7 +59,7 @@ def _join_vms(facts):
         return
     vms = facts.entities("vm")
     hidx = facts.alias_index("host")
-    provided = "vm" in facts.source_kinds()
+    provided, failed = facts.kind_state("vm")
     for vm in vms:
         for name in (vm.get("guest_hostname"), vm.get("name"), vm["id"], *(vm.get("aliases") or ())):
             hid = hidx.lookup(name) if name else None
@@ -75,8 +75,8 @@ def _join_vms(facts):
         if platform in ("physical", "blade"):
             h["vm"] = None
         elif platform == "virtual":
-            _unknown(h, "vm", "no virtual machine in the hypervisor facts matches this host's names"
-                     if provided else "no hypervisor source was collected, so its VM is unknown")
+            _unknown(h, "vm", failed or ("no virtual machine in the hypervisor facts matches this host's names"
+                                         if provided else "no hypervisor source was collected, so its VM is unknown"))
 
 
 def _client_hosts(facts):
@@ -149,13 +149,13 @@ def _devices(facts):
                 disk = next((x for x in vm.get("disks") or () if x.get("label") == d["vm_disk"]), None)
                 if disk is not None and "system" in disk:
                     d["on_system_disk"] = bool(disk["system"])
-    provided = "device" in facts.source_kinds()
+    provided, failed = facts.kind_state("device")
     for s in facts.entities("backup_server"):
         if "client_devices_local" in s:
             continue
         devs = per_server.get(s["id"], [])
-        if not devs and not provided:
-            _unknown(s, "client_devices_local", "no source describes its devices")
+        if failed or (not devs and not provided):
+            _unknown(s, "client_devices_local", failed or "no source describes its devices")
             continue
         local = []
         for d in devs:
@@ -196,7 +196,7 @@ def _bootstraps(facts):
         cur = latest.get(s["id"])
         if cur is None or t > cur[0]:
             latest[s["id"]] = (t, b["id"])
-    provided = "bootstrap" in facts.source_kinds()
+    provided, failed = facts.kind_state("bootstrap")
     dr_latest: dict = {}
     for t in facts.entities("dr_test"):
         if t.get("result") == "success" and t.get("host") and t.get("time"):
@@ -207,10 +207,12 @@ def _bootstraps(facts):
             key = facts.alias_index("host").lookup(t["host"]) or norm(t["host"])
             if key not in dr_latest or when > dr_latest[key][0]:
                 dr_latest[key] = (when, t["time"])
-    dr_provided = "dr_test" in facts.source_kinds()
+    dr_provided, dr_failed = facts.kind_state("dr_test")
     for s in facts.entities("backup_server"):
         if "latest_bootstrap" not in s:
-            if s["id"] in latest:
+            if failed:
+                _unknown(s, "latest_bootstrap", failed)
+            elif s["id"] in latest:
                 _derived(s, "latest_bootstrap", latest[s["id"]][1])
             elif provided:
                 _derived(s, "latest_bootstrap", None)
@@ -219,7 +221,9 @@ def _bootstraps(facts):
         if "last_dr_test" not in s:
             host = s.get("host")
             key = (facts.alias_index("host").lookup(host) or norm(host)) if host else None
-            if key in dr_latest:
+            if dr_failed:
+                _unknown(s, "last_dr_test", dr_failed)
+            elif key in dr_latest:
                 _derived(s, "last_dr_test", dr_latest[key][1])
             elif dr_provided:
                 _derived(s, "last_dr_test", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from policycheck.conditions import Ctx
 from policycheck.derive import DERIVED_FROM
+from policycheck.facts import gc_paused
 from policycheck.results import ERROR, FAIL, PASS, SKIP, Result, describe_failure
 from policycheck.timeutil import parse_time
 
@@ -19,6 +20,11 @@ def touched_kinds(policy) -> set:
 
 def evaluate(policies, facts) -> list:
     """Evaluate every compiled policy over ``facts`` (a :class:`policycheck.facts.Facts`)."""
+    with gc_paused():  # results hold no cycles; the GC would otherwise rescan the whole facts heap
+        return _evaluate(policies, facts)
+
+
+def _evaluate(policies, facts) -> list:
     now = parse_time(facts.as_of or facts.collected_at)
     failed = facts.failed_sources()
     results: list = []
@@ -38,7 +44,7 @@ def evaluate(policies, facts) -> list:
                 w = when_fn(ent, ctx)
                 if w is False:
                     append(Result(pol, target, ent["id"], SKIP,
-                                  "not applicable: " + describe_failure(ctx.evidence), ctx.evidence, ent))
+                                  "not applicable: " + describe_failure(ctx.evidence, False), ctx.evidence, ent))
                     continue
                 if w is None:
                     append(Result(pol, target, ent["id"], ERROR,
@@ -54,7 +60,7 @@ def evaluate(policies, facts) -> list:
                 else:
                     append(Result(pol, target, ent["id"], PASS, "", ctx.evidence, ent))
             elif r is False:
-                append(Result(pol, target, ent["id"], FAIL, describe_failure(ctx.evidence), ctx.evidence, ent))
+                append(Result(pol, target, ent["id"], FAIL, describe_failure(ctx.evidence, False), ctx.evidence, ent))
             else:
                 append(Result(pol, target, ent["id"], ERROR, describe_failure(ctx.evidence) or "facts missing",
                               ctx.evidence, ent))

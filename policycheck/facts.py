@@ -2,8 +2,11 @@
 sources into one document (joining names, recording conflicts instead of picking a value)."""
 from __future__ import annotations
 
+import gc
 import ipaddress
 import json
+import threading
+from contextlib import contextmanager
 
 SCHEMA_VERSION = 1
 MACHINE_KINDS = ("host", "backup_server", "client", "storage_node", "hypervisor_host", "vm")
@@ -36,6 +39,29 @@ REFS = {
 }
 
 
+_gc_lock = threading.Lock()
+_gc_state = [0, False]  # active users, whether the cyclic GC was enabled before the first
+
+
+@contextmanager
+def gc_paused():
+    """Pause the cyclic GC while building or judging a big facts document: JSON has no reference cycles,
+    yet every few hundred new dicts the GC rescans the whole growing heap (json.load of 100k clients took
+    4x longer with it). Reference counting still frees everything; the GC's state is restored after."""
+    with _gc_lock:
+        if _gc_state[0] == 0:
+            _gc_state[1] = gc.isenabled()
+            gc.disable()
+        _gc_state[0] += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_state[0] -= 1
+            if _gc_state[0] == 0 and _gc_state[1]:
+                gc.enable()
+
+
 class FactsError(ValueError):
     """A facts document or fragment that is not usable, with what is wrong."""
 
@@ -45,6 +71,8 @@ def norm(name) -> str:
 
 
 def is_ip(name: str) -> bool:
+    if ":" not in name and not name.replace(".", "").isdigit():
+        return False  # not IPv6 (no colon) and not dotted digits (IPv4): skip ipaddress's slow parse
     try:
         ipaddress.ip_address(name)
         return True
@@ -121,6 +149,17 @@ class Facts:
         for s in self.sources:
             kinds.update(s.get("kinds") or ())
         return kinds
+
+    def kind_state(self, kind):
+        """(True, None) when some working source provides ``kind`` (so its absence means none),
+        (None, reason) when a failed source should have provided it, (False, None) otherwise."""
+        for s in self.sources:
+            if s.get("status") == "error" and kind in (s.get("kinds") or ()):
+                return None, f"source {s['name']} ({s.get('plugin', '?')}) failed: {s.get('error')}"
+        if self.by_kind.get(kind) or any(kind in (s.get("kinds") or ()) for s in self.sources
+                                         if s.get("status") == "ok") or kind in self.by_kind:
+            return True, None
+        return False, None
 
     def failed_sources(self) -> list:
         return [s for s in self.sources if s.get("status") == "error"]
@@ -310,8 +349,15 @@ def _combine(a, b):
             else:
                 out[k] = v
         return True, out
-    if isinstance(a, str) and isinstance(b, str) and norm(a) == norm(b):
-        return True, a
+    if isinstance(a, str) and isinstance(b, str):
+        na, nb = norm(a), norm(b)
+        if na == nb:
+            return True, a
+        # a short name and its FQDN (a reference written two ways) agree; keep the FQDN
+        if "." not in na and "." in nb and not is_ip(nb) and nb.split(".", 1)[0] == na:
+            return True, b
+        if "." not in nb and "." in na and not is_ip(na) and na.split(".", 1)[0] == nb:
+            return True, a
     return False, None
 
 

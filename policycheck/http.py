@@ -42,10 +42,12 @@ class HttpClient:
         if token:
             self.session.headers["Authorization"] = f"{token_scheme} {token}"
             self.secrets.append(token)
+        # per-request verify: requests lets REQUESTS_CA_BUNDLE override a Session's own setting
+        self.verify = True
         if ca_bundle:
-            self.session.verify = ca_bundle
+            self.verify = ca_bundle
         elif not verify_tls:
-            self.session.verify = False
+            self.verify = False
             (warn or (lambda m: print(m, file=sys.stderr)))(
                 f"WARNING: TLS verification is OFF for {self.base_url}: anyone on the path can read "
                 "the credentials and forge the answers. Use ca_bundle: for a private CA instead.")
@@ -70,7 +72,7 @@ class HttpClient:
         attempt = 0
         while True:
             try:
-                resp = self.session.get(url, params=params, timeout=self.timeout, stream=stream)
+                resp = self.session.get(url, params=params, timeout=self.timeout, stream=stream, verify=self.verify)
             except requests.exceptions.SSLError as exc:
                 self._fail(f"TLS error talking to {shown}: {_root(exc)} "
                            "(set ca_bundle: to your CA's PEM file)")

@@ -82,9 +82,9 @@ def _jsonable(v):
     return v
 
 
-def describe_failure(evidence) -> str:
-    """One line: the first failing or unknown check and what was observed."""
-    for e in evidence:
+def describe_failure(evidence, unknown_first=True) -> str:
+    """One line: the first unknown (or, for a failure, the first failing) check and what was observed."""
+    for e in (evidence if unknown_first else ()):
         if isinstance(e, dict):
             continue
         leaf, observed, owner, ok = e

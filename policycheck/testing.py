@@ -55,3 +55,38 @@ def assert_no_secret(secret: str, *texts) -> None:
         elif not isinstance(t, str):
             t = json.dumps(t, default=str)
         assert secret not in t, f"secret found in output #{i}"
+
+
+class SourceRun:
+    """What :func:`run_source` returns: the source's status and error, its fragment, the merged document."""
+
+    def __init__(self, status, error, fragment, document):
+        self.status, self.error, self.fragment, self.document = status, error, fragment, document
+
+
+def run_source(plugin: str, settings: dict, timeout: float = 10.0, name: str = "src", base_dir: str = ".",
+               **plugin_kwargs) -> SourceRun:
+    """Run one source through the real collector runtime (schema validation, secrets, timeout,
+    error capture and redaction) and return its outcome."""
+    from policycheck.collect import collect, plan_sources
+    from policycheck.config import Config
+    from policycheck.plugins import make_plugins
+
+    plugins = make_plugins(**plugin_kwargs)
+    cfg = Config(path=None, base_dir=base_dir, sources=[dict(settings, name=name, plugin=plugin, timeout=timeout)])
+    captured = {}
+    plans = plan_sources(cfg, plugins)
+    for p in plans:
+        if p.collector is not None:
+            original = p.collector.collect
+
+            def spy(s, ctx, original=original):
+                captured["fragment"] = original(s, ctx)
+                return captured["fragment"]
+            import copy
+
+            p.collector = copy.copy(p.collector)
+            p.collector.collect = spy
+    doc = collect(plans, base_dir=base_dir)
+    src = doc["sources"][0]
+    return SourceRun(src["status"], src["error"], captured.get("fragment") if src["status"] == "ok" else None, doc)

@@ -1,0 +1,150 @@
+"""The collector runtime, secrets and the shared HTTP client: concurrency, timeouts, crashes,
+retries with Retry-After, TLS verification and ca_bundle, redaction."""
+import subprocess
+import time
+
+import pytest
+
+from httpfake import FakeServer, closed_port
+from policycheck.api import Collector, CollectorError
+from policycheck.collect import collect, plan_sources
+from policycheck.config import Config
+from policycheck.http import HttpClient
+from policycheck.plugins import make_plugins
+from policycheck.secrets import SecretError, redact, resolve
+
+
+class FakePlugins:
+    def __init__(self, **collectors):
+        self.collectors = collectors
+
+    def why_missing_collector(self, name):
+        return f"no collector {name}"
+
+
+def run(sources, **collectors):
+    cfg = Config(path=None, base_dir=".", sources=sources)
+    return collect(plan_sources(cfg, FakePlugins(**collectors)), concurrency=4)
+
+
+def ok_collect(settings, ctx):
+    return {"entities": {"host": [{"id": settings.get("id", "h1")}]}}
+
+
+def test_sources_run_concurrently_and_a_hung_one_times_out():
+    def slow(settings, ctx):
+        time.sleep(30)
+
+    t0 = time.monotonic()
+    doc = run([{"name": "a", "plugin": "slow", "timeout": 1}, {"name": "b", "plugin": "slow", "timeout": 1},
+               {"name": "c", "plugin": "ok"}],
+              slow=Collector("slow", slow, kinds=("host",)), ok=Collector("ok", ok_collect))
+    assert time.monotonic() - t0 < 5
+    st = {s["name"]: s for s in doc["sources"]}
+    assert st["a"]["status"] == "error" and "timed out after 1s" in st["a"]["error"]
+    assert st["c"]["status"] == "ok" and doc["entities"]["host"][0]["_sources"] == ["c"]
+
+
+def test_crash_and_malformed_fragment_are_source_errors():
+    def crash(settings, ctx):
+        raise KeyError("oops")
+
+    doc = run([{"name": "a", "plugin": "crash"}, {"name": "b", "plugin": "bad"}],
+              crash=Collector("crash", crash), bad=Collector("bad", lambda s, c: {"entities": {"host": [{"x": 1}]}}))
+    st = {s["name"]: s["error"] for s in doc["sources"]}
+    assert "collector crashed: KeyError" in st["a"]
+    assert "has no string 'id'" in st["b"]
+
+
+def test_secret_from_env_and_file_never_in_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("PC_PW", "hunter2-env")
+    (tmp_path / "pw").write_text("hunter2-file\n")
+
+    def leaky(settings, ctx):
+        raise CollectorError(f"login failed for {settings['password']} / {settings['token']}")
+
+    schema = {"type": "object", "properties": {"password": {"type": "string"}, "token": {"type": "string"}}}
+    cfg = Config(path=None, base_dir=tmp_path, sources=[{"name": "s", "plugin": "leaky", "password": "${PC_PW}",
+                                                         "token_file": "pw"}])
+    doc = collect(plan_sources(cfg, FakePlugins(leaky=Collector("leaky", leaky, schema))))
+    err = doc["sources"][0]["error"]
+    assert "hunter2" not in err and "***" in err
+
+
+def test_resolve_errors_never_show_values(tmp_path):
+    with pytest.raises(SecretError, match="NOPE_NOT_SET is not set"):
+        resolve({"password": "${NOPE_NOT_SET}"})
+    with pytest.raises(SecretError, match="cannot read"):
+        resolve({"password_file": str(tmp_path / "missing")})
+    assert redact("a hunter2 b", ["hunter2"]) == "a *** b"
+
+
+def test_http_retries_on_503_honouring_retry_after():
+    calls = []
+
+    def flaky(handler):
+        calls.append(time.monotonic())
+        return (503, {"Retry-After": "1"}, {"message": "busy"}) if len(calls) < 3 else (200, {}, {"ok": True})
+
+    with FakeServer({"/x": flaky}) as srv:
+        assert HttpClient(srv.url, retries=3, backoff=0.01).get_json("/x") == {"ok": True}
+    assert len(calls) == 3 and calls[1] - calls[0] >= 0.9
+
+
+def test_http_gives_up_after_retries_with_reason():
+    with FakeServer({"/x": (502, {}, {"message": "bad gateway"})}) as srv:
+        with pytest.raises(CollectorError, match=r"HTTP 502 .* after 2 retries"):
+            HttpClient(srv.url, retries=2, backoff=0.01).get_json("/x")
+
+
+def test_http_401_names_the_fix_and_hides_the_password():
+    with FakeServer({"/x": (401, {}, {"message": "bad credentials for pw=Sekr1t!"})}) as srv:
+        with pytest.raises(CollectorError) as exc:
+            HttpClient(srv.url, auth=("audit", "Sekr1t!")).get_json("/x")
+    assert "HTTP 401" in str(exc.value) and "username and password" in str(exc.value)
+    assert "Sekr1t!" not in str(exc.value)
+
+
+def test_http_refused_and_timeout():
+    with pytest.raises(CollectorError, match="cannot connect"):
+        HttpClient(f"http://127.0.0.1:{closed_port()}").get_json("/x")
+    with FakeServer({"/x": (200, {}, {}, 3)}) as srv:
+        with pytest.raises(CollectorError, match="within 1s"):
+            HttpClient(srv.url, timeout=1).get_json("/x")
+
+
+def test_http_paginate_follows_next():
+    with FakeServer() as srv:
+        srv.routes["/p1"] = (200, {}, {"results": [1, 2], "next": srv.url + "/p2"})
+        srv.routes["/p2"] = (200, {}, {"results": [3], "next": None})
+        assert list(HttpClient(srv.url).paginate("/p1")) == [1, 2, 3]
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    import ssl
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
+                   check=True, capture_output=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(d / "cert.pem", d / "key.pem")
+    return ctx, str(d / "cert.pem")
+
+
+def test_tls_verification_on_by_default_and_ca_bundle(tls):
+    ctx, cert = tls
+    with FakeServer({"/x": (200, {}, {"ok": 1})}, tls_context=ctx) as srv:
+        with pytest.raises(CollectorError, match="TLS error"):
+            HttpClient(srv.url).get_json("/x")
+        assert HttpClient(srv.url, ca_bundle=cert).get_json("/x") == {"ok": 1}
+        warnings = []
+        assert HttpClient(srv.url, verify_tls=False, warn=warnings.append).get_json("/x") == {"ok": 1}
+        assert "TLS verification is OFF" in warnings[0]
+
+
+def test_builtin_plugins_are_registered_through_the_hooks():
+    p = make_plugins(load_entry_points=False)
+    assert "file" in p.collectors and {"text", "json", "brief"} <= set(p.reporters)
+    assert all(i.builtin for i in p.infos)
+    assert p.pm.hook.policycheck_collectors.get_hookimpls()  # the same hook a third party uses
