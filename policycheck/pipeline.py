@@ -8,7 +8,7 @@ from pathlib import Path
 
 from policycheck import __version__
 from policycheck.derive import derive
-from policycheck.facts import Facts, FactsError
+from policycheck.facts import Facts, FactsError, gc_paused
 from policycheck.policy import Policy, builtin_dir, load_policies
 from policycheck.results import Report
 from policycheck.timeutil import iso, now_utc
@@ -60,7 +60,7 @@ def load_snapshot(path) -> dict:
     if not p.is_file():
         raise UsageError(f"{path}: facts snapshot not found (write one with `policycheck collect -o FILE`)")
     try:
-        with open(p, "rb") as fh:
+        with open(p, "rb") as fh, gc_paused():
             doc = json.load(fh)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
@@ -74,7 +74,8 @@ def build_facts(doc: dict, plugins=None, where="facts") -> Facts:
         facts = Facts(doc)
     except FactsError as exc:
         raise UsageError(f"{where}: {exc}") from None
-    derive(facts)
+    with gc_paused():
+        derive(facts)
     if plugins is not None:
         plugins.pm.hook.policycheck_derive_facts(facts=facts)
     return facts
