@@ -63,7 +63,7 @@ def plan_sources(config, plugins) -> list[SourcePlan]:
                 from policycheck.conditions import suggest
 
                 if extra:
-                    jp = ("sources", i, extra[0])
+                    jp = ("sources", i, extra[0], "<key>")
                     msg = f"unknown setting '{extra[0]}'" + suggest(extra[0], props) + \
                         f" (plugin {plugin} takes: {', '.join(props)})"
             raise SourceConfigError(f"{config.where(jp)}: source '{name}' ({plugin}): {msg}")

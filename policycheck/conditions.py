@@ -295,8 +295,8 @@ def compile_condition(node, jpath, params):
     if unknown:
         k = unknown[0]
         if k in OPERATORS:
-            raise CompileError(jpath + (k,), f"operator '{k}' needs a 'fact:' path beside it")
-        raise CompileError(jpath + (k,), f"unknown condition '{k}'" + suggest(k, ALL_KEYWORDS))
+            raise CompileError(jpath + (k, "<key>"), f"operator '{k}' needs a 'fact:' path beside it")
+        raise CompileError(jpath + (k, "<key>"), f"unknown condition '{k}'" + suggest(k, ALL_KEYWORDS))
     if len(heads) != 1:
         raise CompileError(jpath, f"one of all/any/none/not/for_any/for_all/for_none per mapping, found "
                                   f"{', '.join(heads) or 'none'}")
@@ -443,7 +443,7 @@ def _compile_leaf(node, jpath, params):
     extra = [k for k in node if k not in OPERATORS and k not in LEAF_KEYS]
     if extra:
         k = extra[0]
-        raise CompileError(jpath + (k,), f"unknown operator '{k}'" + suggest(k, list(OPERATORS) + list(LEAF_KEYS)))
+        raise CompileError(jpath + (k, "<key>"), f"unknown operator '{k}'" + suggest(k, list(OPERATORS) + list(LEAF_KEYS)))
     if len(ops) != 1:
         raise CompileError(jpath, f"a fact condition takes exactly one operator, found "
                                   f"{', '.join(ops) or 'none'} (operators: {', '.join(OPERATORS)})")

@@ -37,7 +37,7 @@ class Config:
     def where(self, jpath) -> str:
         if self.positions is None or self.path is None:
             return str(self.path or "<config>")
-        line, col = self.positions.where(tuple(jpath))
+        line, col = self.positions.where(tuple(jpath))  # "<key>" asks for the key's own position
         return f"{self.path}:{line}:{col}"
 
 
@@ -67,7 +67,7 @@ def load_config(path) -> Config:
     allowed = schema["properties"]
     for key in data:
         if key not in allowed:
-            line, col = doc.where((key,))
+            line, col = doc.where((key, "<key>"))
             raise ConfigError(f"{path}:{line}:{col}: unknown key '{key}'" + suggest(key, allowed)
                               + f" (allowed: {', '.join(allowed)})")
     errs = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(map(str, e.path)))

@@ -41,6 +41,8 @@ class PolicyLoadError(ValueError):
 def format_jpath(jpath) -> str:
     out = ""
     for p in jpath:
+        if p == "<key>":
+            continue
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
 
@@ -149,7 +151,7 @@ def _schema_errors(doc: Document, pid):
     allowed = _schema_validator().schema["properties"]
     for key in data:
         if key not in allowed:
-            line, col = doc.where((key,))
+            line, col = doc.where((key, "<key>"))
             errors.append(PolicyError(doc.path, line, col, pid, (key,),
                                       f"unknown key '{key}'" + suggest(key, allowed)
                                       + f" (allowed: {', '.join(allowed)})"))

@@ -150,7 +150,7 @@ class _Converter:
                 key = str(key) if not isinstance(key, str) else key
                 if key in out:
                     raise self.err(knode, f"duplicate key {key!r} in the same mapping")
-                self.positions[jpath + (key,)] = (knode.start_mark.line + 1, knode.start_mark.column + 1)
+                self.positions[jpath + (key, "<key>")] = (knode.start_mark.line + 1, knode.start_mark.column + 1)
                 out[key] = self.convert(vnode, jpath + (key,))
             return out
         if isinstance(node, yaml.SequenceNode):
