@@ -1,6 +1,8 @@
 """Save sets into facts: bootstrap backups with every copy, clients' latest backups, devices taking client data."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from policycheck_networker import times
 from policycheck_networker.infra import (Devices, Server, Volumes, looks_like_host, norm, os_name, short,
                                          split_device_name)
@@ -12,13 +14,10 @@ _status_ok: dict = {}
 
 
 def _usable(status) -> bool:
-    try:
-        return _status_ok[status]
-    except KeyError:
+    ok = _status_ok.get(status) if status.__class__ is str else False
+    if ok is None:
         ok = _status_ok[status] = norm(status).replace(" ", "") not in NOT_USABLE
-        return ok
-    except TypeError:
-        return False
+    return ok
 
 
 def usable_instances(backup: dict) -> list:
@@ -35,7 +34,7 @@ def attr(backup: dict, key: str):
 
 def classify(backup: dict) -> str:
     name = backup.get("name")
-    low = name.lower() if isinstance(name, str) else ""
+    low = name.lower() if name.__class__ is str else ""
     if low == "bootstrap":
         return "bootstrap"
     if low.startswith("index:"):
@@ -90,20 +89,30 @@ class BackupFacts:
                 self.add(b)
 
     def add(self, b: dict) -> None:
-        kind = classify(b)
-        insts = usable_instances(b)
-        when = times.parse(b.get("saveTime"))
-        if not insts or when is None:
+        """Account for one save set; the hot loop of a big datazone, so kept lean."""
+        insts = [i for i in b.get("instances") or () if i.__class__ is dict and _usable(i.get("status"))]
+        if not insts:
             return
+        when = b.get("saveTime")
+        try:
+            when = datetime.fromisoformat(when)
+            if when.tzinfo is None:
+                return
+        except (TypeError, ValueError):
+            when = times.parse(when)
+            if when is None:
+                return
+        kind = classify(b)
         if kind == "bootstrap":
             self.bootstraps.append(self._bootstrap(b, insts, when))
             return
         if kind == "index":
             return
+        seen = self.seen_volumes
         for inst in insts:
             for vid in inst.get("volumeIds") or ():
-                if vid not in self.seen_volumes:
-                    self.seen_volumes.add(vid)
+                if vid not in seen:
+                    seen.add(vid)
                     fid = self.volumes.get(vid, self.devices)["device"]
                     if fid:
                         self.devices.facts[fid]["client_data"] = True
@@ -116,8 +125,11 @@ class BackupFacts:
             who = self.server.canonical(b.get("clientHostname"))
         if not who:
             return
-        slot = self.latest.setdefault(who, {})
-        if slot.get(kind) is None or when > slot[kind]:
+        slot = self.latest.get(who)
+        if slot is None:
+            slot = self.latest[who] = {}
+        cur = slot.get(kind)
+        if cur is None or when > cur:
             slot[kind] = when
 
     def _guest(self, b: dict) -> str | None:
