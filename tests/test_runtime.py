@@ -148,3 +148,19 @@ def test_builtin_plugins_are_registered_through_the_hooks():
     assert "file" in p.collectors and {"text", "json", "brief"} <= set(p.reporters)
     assert all(i.builtin for i in p.infos)
     assert p.pm.hook.policycheck_collectors.get_hookimpls()  # the same hook a third party uses
+
+
+def test_testing_kit_run_source_ok_and_error(tmp_path):
+    from policycheck.testing import assert_no_secret, assert_valid_fragment, run_source
+
+    f = tmp_path / "inv.yaml"
+    f.write_text("entities:\n  host: [{id: h1, roles: [dns], services: [dns]}]\n")
+    r = run_source("file", {"path": str(f)}, load_entry_points=False)
+    assert r.status == "ok" and r.error is None
+    assert_valid_fragment(r.fragment)
+    r = run_source("file", {"path": str(tmp_path / "missing.yaml")}, load_entry_points=False)
+    assert r.status == "error" and "not found" in r.error and r.fragment is None
+    assert_no_secret("hunter2", r.error, r.document)
+    import pytest as _pytest
+    with _pytest.raises(AssertionError):
+        assert_no_secret("h1", r.document if r.document["entities"] else {"x": "h1"})
