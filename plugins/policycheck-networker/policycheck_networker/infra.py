@@ -54,8 +54,16 @@ class Server:
                               if n and n != self.id and not _loopback(n))
 
     def owns(self, hostname) -> bool:
+        """Whether a name means the server: its name, short name, URL host, nsrserverhost, or its FQDN
+        when the server calls itself by a short name."""
         n = norm(hostname)
-        return n in self.names or (not _is_ip(n) and short(n) in self.names and short(n) == n)
+        if not n:
+            return False
+        if n in self.names:
+            return True
+        if _is_ip(n) or "." not in n:
+            return False
+        return "." not in self.id and n.split(".", 1)[0] == self.id
 
     def canonical(self, hostname) -> str:
         try:

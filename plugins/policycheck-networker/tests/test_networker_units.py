@@ -76,6 +76,9 @@ def test_server_owns_its_names():
     for n in ("nsr01", "NSR01.CORP.EXAMPLE", "nsrserverhost", "10.0.0.5"):
         assert s.owns(n), n
     assert not s.owns("nsr01.other.example") and not s.owns("sn01.corp.example")
+    shortly = infra.Server({"name": "nsr01"}, "nsr01")  # a server that knows itself by its short name
+    assert shortly.owns("nsr01.corp.example") and not shortly.owns("sn01.corp.example")
+    assert not shortly.owns("") and not shortly.owns(None)
 
 
 @pytest.mark.parametrize("b,kind", [
