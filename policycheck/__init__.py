@@ -1,9 +1,15 @@
 """policycheck: policy-as-code compliance checking for backup infrastructure (version, hookimpl marker)."""
-import pluggy
 
 __version__ = "0.1.0"
-
-#: Marker for plugin hook implementations: ``@policycheck.hookimpl``.
-hookimpl = pluggy.HookimplMarker("policycheck")
-
 __all__ = ["__version__", "hookimpl"]
+
+
+def __getattr__(name):
+    # ``hookimpl`` is made on first use so that `policycheck --version` does not import pluggy.
+    if name == "hookimpl":
+        import pluggy
+
+        marker = pluggy.HookimplMarker("policycheck")
+        globals()["hookimpl"] = marker
+        return marker
+    raise AttributeError(f"module 'policycheck' has no attribute {name!r}")
