@@ -82,8 +82,9 @@ def map_service(svc: dict, cfg: dict) -> str:
 
 
 def _ref_values(value, resolve) -> list[str]:
-    """A custom field value as a list of strings: text ("a, b"), select/multi-select, JSON list,
-    object / multi-object (brief objects, resolved to our host ids)."""
+    """A custom field value as a list of strings: text ("a, b"), select/multi-select (NetBox 4.7 gives
+    {"value", "label"} per choice; older ones plain strings), JSON list, object / multi-object (brief
+    objects with a url, resolved to our host ids)."""
     if value is None or value == "" or value == []:
         return []
     if isinstance(value, dict):
@@ -93,7 +94,9 @@ def _ref_values(value, resolve) -> list[str]:
     if isinstance(value, list):
         out = []
         for v in value:
-            if isinstance(v, dict):
+            if isinstance(v, dict) and "value" in v and "url" not in v:
+                out.append(str(v["value"] or "").strip())  # (multi-)select choice: {"value", "label"}
+            elif isinstance(v, dict):
                 out.append(resolve(v))
             elif isinstance(v, (str, int)) and str(v).strip():
                 out.append(str(v).strip())

@@ -26,14 +26,23 @@ def netbox_real():
     import nbserver
     import seed
 
+    reuse = os.environ.get("POLICYCHECK_NETBOX_REUSE")  # JSON {url, tokens, ids} of a seeded dev server
+    if reuse:
+        import json
+        import types
+
+        yield types.SimpleNamespace(**json.loads(Path(reuse).read_text()))
+        return
     try:
         srv = nbserver.NetBoxServer(log=lambda m: print(m, file=sys.stderr))
     except nbserver.Unavailable as exc:
         _unavailable(str(exc))
     try:
         t0 = time.monotonic()
-        srv.start()
-        tokens = seed.make_tokens(srv)
+        srv.start(wait=False)
+        tokens = seed.make_tokens(srv)  # a `netbox shell` while runserver loads
+        srv.wait_ready()
+        print(f"NetBox answering at {srv.url} after {time.monotonic() - t0:.1f}s", file=sys.stderr)
         ids = seed.seed(srv.url, tokens["admin"])
         srv.timings = {"ready_s": round(time.monotonic() - t0, 1)}
         srv.tokens, srv.ids = tokens, ids

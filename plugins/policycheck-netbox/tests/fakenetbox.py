@@ -160,7 +160,7 @@ def sample_data() -> dict:
         {"id": 2, "name": "bkp2", "status": st, "role": role("Backup Server", "backup-server"),
          "platform": plat("Windows Server 2022", "windows-server-2022"), "site": None, "parent_device": None,
          "primary_ip4": None, "primary_ip6": None, "tags": [],
-         "custom_fields": {"depends_on": None, "bmr_methods": ["windows_bmr"], "independent_recovery": None,
+         "custom_fields": {"depends_on": None, "bmr_methods": [{"value": "windows_bmr", "label": "Windows BMR"}], "independent_recovery": None,
                            "backup_product": None}},
         {"id": 3, "name": "chassis01", "status": st, "role": role("Blade Chassis", "blade-chassis"),
          "platform": None, "site": None, "parent_device": None, "primary_ip4": None, "primary_ip6": None,
@@ -182,7 +182,7 @@ def sample_data() -> dict:
          "platform": plat("Debian 12", "debian-12"), "site": None,
          "cluster": {"id": 1, "url": "", "display": "prod", "name": "prod", "description": ""},
          "primary_ip4": ipb(12, "10.0.0.53/24"), "primary_ip6": None, "tags": [],
-         "custom_fields": {"bmr_methods": ["template"]}},
+         "custom_fields": {"bmr_methods": [{"value": "template", "label": "VM template"}]}},
     ]
     services = [
         {"id": 1, "name": "nfs", "protocol": {"value": "tcp", "label": "TCP"}, "ports": [2049],

@@ -40,6 +40,8 @@ def test_multiobject_custom_field_resolves_to_host_ids():
     ("dns01 ldap01;lic01", ["dns01", "ldap01", "lic01"]),
     (["dns01", "DNS01", "ldap01"], ["dns01", "ldap01"]),
     ({"id": 3, "url": "x", "name": "single"}, ["single"]),
+    ([{"value": "dns01", "label": "DNS 01"}, {"value": "ldap01", "label": "LDAP"}], ["dns01", "ldap01"]),
+    ({"value": "dns01", "label": "DNS 01"}, ["dns01"]),
     ("", []), (None, []), ([], []),
 ])
 def test_depends_on_shapes(value, expected):

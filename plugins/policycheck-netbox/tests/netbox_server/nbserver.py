@@ -250,7 +250,7 @@ class NetBoxServer:
         with gzip.GzipFile(dump, "wb", compresslevel=9, mtime=0) as f:
             f.write(r.stdout)
 
-    def start_netbox(self, timeout: float = 120):
+    def start_netbox(self, timeout: float = 180, wait: bool = True):
         self.port = free_port()
         log = self.root / "netbox.log"
         with open(log, "ab") as out:
@@ -258,8 +258,12 @@ class NetBoxServer:
                 [str(self.venv / "bin" / "netbox"), "runserver", f"127.0.0.1:{self.port}", "--noreload",
                  "--insecure", "--skip-checks"],
                 stdout=out, stderr=subprocess.STDOUT, env=self.env, cwd=str(self.root))
-        _wait_port(self.port, self.procs["netbox"], "netbox runserver", timeout, log)
         self.url = f"http://127.0.0.1:{self.port}"
+        if wait:
+            self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 180):
+        _wait_port(self.port, self.procs["netbox"], "netbox runserver", timeout, self.root / "netbox.log")
         deadline = time.monotonic() + timeout
         while True:  # wait until Django answers (first request loads the app)
             try:
@@ -273,7 +277,7 @@ class NetBoxServer:
                     raise
                 time.sleep(0.3)
 
-    def start(self, dump: Path | None = None):
+    def start(self, dump: Path | None = None, wait: bool = True):
         """Full bring-up from the saved dump (fails if there is none: run make-dump first)."""
         dump = dump or dump_path()
         if not dump.exists():
@@ -285,7 +289,9 @@ class NetBoxServer:
         self.configure()
         self.restore(dump)
         self.log(f"postgres+redis up, dump restored in {time.monotonic() - t0:.1f}s")
-        self.start_netbox()
+        self.start_netbox(wait=wait)
+        if not wait:
+            return self
         self.log(f"NetBox {NETBOX_VERSION} answering at {self.url} after {time.monotonic() - t0:.1f}s")
         return self
 

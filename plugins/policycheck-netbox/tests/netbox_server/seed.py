@@ -16,7 +16,7 @@ import json
 from core.models import ObjectType
 from users.models import ObjectPermission, Token, User
 out = {}
-admin = User.objects.create_user("admin", password=None, is_superuser=True, is_staff=True)
+admin = User.objects.create_user("admin", password=None, is_superuser=True)
 t = Token(user=admin, version=2, pepper_id=1, token=ADMIN_SECRET, write_enabled=True); t.save()
 out["admin"] = "nbt_" + t.key + "." + ADMIN_SECRET
 reader = User.objects.create_user("policycheck-reader", password=None)
@@ -132,13 +132,13 @@ def seed(url: str, admin_token: str, fillers: int = 23) -> dict:
     ldap = vm("ldap01", "domain-controller", "debian-12", cf={"depends_on": "dns01.corp.example"}, tags=[tag])
 
     def address(owner_kind, owner, addr, dns_name="", primary=True):
+        ifname = f"eth{len(ids)}"
+        ids[ifname] = addr
         if owner_kind == "device":
-            itf = a.post("dcim/interfaces/", {"device": owner, "name": f"eth{addr.split('.')[-1][:2]}",
-                                              "type": "1000base-t"})["id"]
+            itf = a.post("dcim/interfaces/", {"device": owner, "name": ifname, "type": "1000base-t"})["id"]
             otype, path = "dcim.interface", f"dcim/devices/{owner}/"
         else:
-            itf = a.post("virtualization/interfaces/", {"virtual_machine": owner,
-                                                        "name": f"eth{addr.split('.')[-1][:2]}"})["id"]
+            itf = a.post("virtualization/interfaces/", {"virtual_machine": owner, "name": ifname})["id"]
             otype, path = "virtualization.vminterface", f"virtualization/virtual-machines/{owner}/"
         ip = a.post("ipam/ip-addresses/", {"address": addr, "dns_name": dns_name, "assigned_object_type": otype,
                                            "assigned_object_id": itf})["id"]
