@@ -170,3 +170,21 @@ def test_faults_give_error_results(vcsim, director, tmp_path, secret, fault):
     assert_no_secret(secret, r.stdout, r.stderr)
     if fault == "wrong_password":
         assert_no_secret(over["password"], r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("on_disk, expect", [("system", "fail"), ("second", "pass")])
+def test_local_bootstrap_device_on_its_own_virtual_disk(vcsim, director, tmp_path, ctx_factory, on_disk, expect):
+    from policycheck_vsphere.plugin import collect
+
+    sim = vcsim(director())
+    disks = next(v for v in collect(sim.settings(), ctx_factory())["entities"]["vm"] if v["id"] == "nsr01")["disks"]
+    label = next(d["label"] for d in disks if d["system"] is (on_disk == "system"))
+    inv = json.loads(json.dumps(INVENTORY))
+    inv["entities"]["device"].append({"id": "nsr01-boot", "backup_server": "nsr01", "storage_node": None,
+                                      "host": "nsr01.corp.example", "media_type": "disk", "enabled": True,
+                                      "client_data": False, "vm_disk": label})
+    inv["entities"]["bootstrap"] = [{"id": "bs-1", "backup_server": "nsr01", "level": "full",
+                                     "time": datetime.now(timezone.utc).isoformat(),
+                                     "copies": [{"device": "nsr01-boot", "volume": "boot.001", "clone": False}]}]
+    r, report, v = run_check(tmp_path, sim, inventory=inv, select=("BOOT-003",))
+    assert status(v, "BOOT-003") == expect, v[("BOOT-003", "nsr01")]
