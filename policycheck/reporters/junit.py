@@ -16,15 +16,19 @@ BODY_MAX = 64 * 1024       # one failure/error/skipped body
 
 # Characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF) and
 # the C1 controls (invisible, and mostly stripped by junit-xml): written as visible \xNN / \uNNNN escapes.
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufddf\ufffe\uffff]")
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufddf\ufffe\uffff"
+                      + "".join(chr(p * 0x10000 + 0xFFFE) + chr(p * 0x10000 + 0xFFFF) for p in range(1, 17))
+                      + "]")  # and the non-characters of planes 1-16 (U+1FFFE ...), which junit-xml drops
+
+
+def _escape(m) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" if c <= 0xFFFF else f"\\U{c:08x}"
 
 
 def clean(text, limit: int | None = None) -> str:
     """``text`` as a string that survives XML 1.0 intact and readable, cut to ``limit`` characters."""
-    s = _ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                     else f"\\u{ord(m.group()):04x}", str(text))
-    # planes 1-16 non-characters (U+1FFFE, U+1FFFF ...), which junit-xml would silently drop
-    s = "".join(f"\\U{ord(c):08x}" if ord(c) > 0xFFFF and (ord(c) & 0xFFFE) == 0xFFFE else c for c in s)
+    s = _ILLEGAL.sub(_escape, str(text))
     if limit is not None and len(s) > limit:
         s = s[:limit - 1] + "…"
     return s
