@@ -62,8 +62,10 @@ def _evaluate(policies, facts) -> list:
             elif r is False:
                 append(Result(pol, target, ent["id"], FAIL, describe_failure(ctx.evidence, False), ctx.evidence, ent))
             else:
-                append(Result(pol, target, ent["id"], ERROR, describe_failure(ctx.evidence) or "facts missing",
-                              ctx.evidence, ent))
+                msg = describe_failure(ctx.evidence) or "facts missing"
+                if bad and bad_note not in msg:
+                    msg += f" ({bad_note})"
+                append(Result(pol, target, ent["id"], ERROR, msg, ctx.evidence, ent))
         for s in bad:
             append(Result(pol, "source", s["name"], ERROR,
                           f"source {s['name']} ({s.get('plugin', '?')}) failed: {s.get('error') or 'unknown error'};"
