@@ -22,7 +22,7 @@ def source(stack, **over):
 
 
 def snapshot_state(stack, cfg, tmp):
-    check = run_cli(["check", "-c", str(cfg), "--format", "json"], ENV)
+    check = run_cli(["audit", "-c", str(cfg), "--format", "json"], ENV)
     facts_path = tmp / "facts.json"
     collect = run_cli(["collect", "-c", str(cfg), "-o", str(facts_path)], ENV)
     assert collect["rc"] == 0, collect["stderr"]
@@ -141,10 +141,13 @@ def test_client_never_backed_up(states):
     assert st["v"][("BMR-001", "client1-fd")]["status"] == "pass"  # its host has ReaR in the inventory
 
 
-def test_audit_report_against_the_real_director(states):
+def test_check_gate_and_audit_text_against_the_real_director(states):
     r = run_cli(["audit", "-c", str(states["cfg"]), "--no-color"], ENV)
     assert r["rc"] == 1, r["stderr"]
     assert "BOOT-001" in r["stdout"] and "backup01.test" in r["stdout"]
+    assert_no_secret(bs.AUDIT_PW, r["stdout"], r["stderr"])
+    r = run_cli(["check", "-c", str(states["cfg"]), "--format", "json"], ENV)
+    assert r["rc"] == 1 and verdicts(r["json"])[("BOOT-001", "backup01.test")]["status"] == "fail"  # still stale
     assert_no_secret(bs.AUDIT_PW, r["stdout"], r["stderr"])
 
 
