@@ -73,6 +73,7 @@ class NetworkerApi:
         self.max_bytes = max_bytes
         self.log = log
         self.requests = 0
+        self.deadline = float("inf")
         self.unfiltered: set = set()  # calls whose q= the server refused: their answer is the whole list
 
     def where(self, path: str) -> str:
@@ -133,13 +134,22 @@ class NetworkerApi:
     def _decode(self, resp, call: Call):
         """Read the body once into a bytearray (capped), decode it to one text, parse, drop both."""
         buf = bytearray()
+        raw = resp.raw
         try:
-            for chunk in resp.raw.stream(1 << 20, decode_content=True):
+            while True:
+                # read1: whatever has arrived (<= 256 KiB), so a body that trickles in is still
+                # checked against the source's deadline between reads
+                chunk = raw.read1(1 << 18, decode_content=True)
+                if not chunk:
+                    break
                 buf += chunk
                 if len(buf) > self.max_bytes:
                     raise CollectorError(
                         f"answer from {self.where(call.path)} exceeds {self.max_bytes >> 20} MiB "
                         "(raise max_response_mb: if this datazone is really that large)")
+                if time.monotonic() > self.deadline:
+                    raise CollectorError(f"answer from {self.where(call.path)} still arriving after the source's "
+                                         f"timeout ({len(buf)} bytes so far; raise timeout: or check the network)")
         except CollectorError:
             raise
         except Exception as exc:  # urllib3 ProtocolError/IncompleteRead, ReadTimeoutError, ...
@@ -159,6 +169,7 @@ class NetworkerApi:
         """Run the calls concurrently; the first failure cancels the rest and is raised."""
         results: dict = {}
         self.started = time.monotonic()
+        self.deadline = deadline
         pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(calls))),
                                   thread_name_prefix="networker")
         try:

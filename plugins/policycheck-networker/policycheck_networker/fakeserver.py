@@ -5,7 +5,8 @@
         settings = {"url": srv.url, "username": "audit", "password": srv.password}
 
 Only loopback is ever bound. Faults per resource: ``{"backups": 500}`` (any HTTP status, answered with
-the API's error body), ``"invalid_json"``, ``"truncated"``, ``"slow"`` (sleeps ``slow_seconds``).
+the API's error body), ``"invalid_json"``, ``"truncated"``, ``"slow"`` (sleeps ``slow_seconds`` before answering), ``"drip"``
+(sends the body in 20 pieces over ``slow_seconds``).
 """
 from __future__ import annotations
 
@@ -265,6 +266,17 @@ class FakeNetworker:
                 code, body = fake.body_for(resource, query)
                 if fault == "invalid_json" and code == 200:
                     return self._send(200, b"<html>Service temporarily unavailable</html>{", "application/json")
+                if fault == "drip" and code == 200:  # headers at once, then the body a little at a time
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    step = max(1, len(body) // 20)
+                    for i in range(0, len(body), step):
+                        self.wfile.write(body[i:i + step])
+                        self.wfile.flush()
+                        time.sleep(fake.slow_seconds / 20)
+                    return
                 if fault == "truncated" and code == 200:
                     self._send(200, body[: max(1, len(body) // 2)], length=len(body))
                     self.close_connection = True

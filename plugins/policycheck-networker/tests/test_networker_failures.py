@@ -88,6 +88,25 @@ def test_slower_than_timeout(server, run, zone):
     assert "/backups" in msg and "timeout" in msg.lower()
 
 
+def test_body_trickling_in_past_the_timeout(server, run, zone):
+    import threading
+
+    srv = server(zone("director"), faults={"backups": "drip"}, slow_seconds=6)
+    t0 = time.monotonic()
+    msg = fail(run, srv, timeout=1.5)
+    assert time.monotonic() - t0 < 3.5
+    assert "/backups" in msg and "timeout" in msg.lower()
+    time.sleep(1.0)  # the reader notices the deadline at its next piece and ends: nothing keeps running
+    assert not [t for t in threading.enumerate() if t.name.startswith("networker")]
+
+
+def test_answer_over_the_size_cap(server, run):
+    from policycheck_networker.fakeserver import generate_datazone
+
+    msg = fail(run, server(generate_datazone(5000, 500)), max_response_mb=1)
+    assert "exceeds 1 MiB" in msg and "/backups" in msg and "max_response_mb" in msg
+
+
 def test_wrong_api_version_meets_html_404(server, run, zone):
     msg = fail(run, server(zone("director")), api_version="v2")
     assert "HTTP 404" in msg and "/nwrestapi/v2/global/" in msg
