@@ -6,7 +6,7 @@
 
 Only loopback is ever bound. Faults per resource: ``{"backups": 500}`` (any HTTP status, answered with
 the API's error body), ``"invalid_json"``, ``"truncated"``, ``"slow"`` (sleeps ``slow_seconds`` before answering), ``"drip"``
-(sends the body in 20 pieces over ``slow_seconds``).
+(sends the body in 20 pieces over ``slow_seconds``), ``"busy_once"`` (one 503 with Retry-After: 0).
 """
 from __future__ import annotations
 
@@ -261,6 +261,16 @@ class FakeNetworker:
                             403: "User 'audit' does not have the privilege to view resource.",
                             404: f"Resource '{resource}' not found.", 500: "Unable to open DB session."}
                     return self._error(fault, msgs.get(fault, "error"))
+                if fault == "busy_once":  # one 503 with Retry-After, then normal answers
+                    fake.faults[resource] = None
+                    body = json.dumps(error_body(503, "Server is busy, try again.")).encode()
+                    self.send_response(503)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Retry-After", "0")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 if fault == "slow":
                     time.sleep(fake.slow_seconds)
                 code, body = fake.body_for(resource, query)

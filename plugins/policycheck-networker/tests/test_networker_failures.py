@@ -107,6 +107,13 @@ def test_answer_over_the_size_cap(server, run):
     assert "exceeds 1 MiB" in msg and "/backups" in msg and "max_response_mb" in msg
 
 
+def test_a_busy_server_is_asked_again(server, run, zone):
+    srv = server(zone("director"), faults={"backups": "busy_once"})
+    frag = run(srv)  # the core's HttpClient retries 503 after Retry-After
+    assert len(frag["entities"]["bootstrap"]) == 2
+    assert [p for p, _ in srv.requests].count("/nwrestapi/v3/global/backups") == 2
+
+
 def test_wrong_api_version_meets_html_404(server, run, zone):
     msg = fail(run, server(zone("director")), api_version="v2")
     assert "HTTP 404" in msg and "/nwrestapi/v2/global/" in msg
