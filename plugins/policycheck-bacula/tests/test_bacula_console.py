@@ -1,4 +1,4 @@
-"""The private bconsole.conf: quoting that Bacula's own parser reads back exactly."""
+"""The private bconsole.conf (quoting Bacula reads back exactly) and the missing-package rule (skip, CI fails)."""
 from __future__ import annotations
 
 import json
@@ -31,3 +31,15 @@ def test_bacula_reads_the_password_back_exactly(tmp_path):
     out = json.loads(subprocess.run([tool, "-c", str(conf)], capture_output=True, text=True, timeout=30).stdout)
     console = next(r["Console"] for r in out if "Console" in r)
     assert console["Password"] == TRICKY
+
+
+def test_missing_bacula_skips_but_fails_under_ci(monkeypatch):
+    import bacula_helpers
+
+    monkeypatch.setattr(bacula_helpers.bs, "missing_binaries", lambda: ["bacula-dir"])
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="bacula-dir.*apt|bacula-dir.*Debian"):
+        need_bacula()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="bacula-dir"):
+        need_bacula()
