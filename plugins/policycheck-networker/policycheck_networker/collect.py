@@ -64,7 +64,12 @@ def _collect(settings: dict, ctx) -> dict:
         client.close()
     ctx.log(f"{api.requests} requests in {time.monotonic() - start:.2f}s")
     window = settings.get("backup_window") if "backups" not in api.unfiltered else None
-    return build_fragment(raw, url_host, ctx, window=window)
+    try:
+        return build_fragment(raw, url_host, ctx, window=window)
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        # an answer that parsed as JSON but is not shaped like NetWorker's (a proxy page, another API)
+        raise CollectorError(ctx.redact(f"NetWorker {url_host}: unexpected answer shape from {base}: "
+                                        f"{type(exc).__name__}: {str(exc)[:160]}")) from None
 
 
 def with_window(calls, window: str | None):

@@ -208,11 +208,11 @@ class FakeNetworker:
                     if self.reject_ranges or not m:
                         return 400, json.dumps(error_body(400, f"Invalid query: {cond}")).encode()
                     since = datetime.now(timezone.utc) - timedelta(**{m.group(2): int(m.group(1))})
-                    items = [i for i in items if _after(i.get(field), since)]
+                    items = [i for i in items if isinstance(i, dict) and _after(i.get(field), since)]
                 else:
-                    items = [i for i in items if str(i.get(field)) == value.strip('"')]
+                    items = [i for i in items if isinstance(i, dict) and str(i.get(field)) == value.strip('"')]
         if items is not None and fields:
-            items = [{k: v for k, v in i.items() if k in wanted} for i in items]
+            items = [{k: v for k, v in i.items() if k in wanted} if isinstance(i, dict) else i for i in items]
         out = {"count": len(items or []) if "q" in query else doc.get("count", len(items or []))}
         if items is not None:  # an empty list may come with the key missing: keep what was recorded
             out[list_key] = items

@@ -114,6 +114,13 @@ def test_a_busy_server_is_asked_again(server, run, zone):
     assert [p for p, _ in srv.requests].count("/nwrestapi/v3/global/backups") == 2
 
 
+def test_answer_of_the_wrong_shape(server, run, zone):
+    z = zone("director")
+    z["devices"] = {"count": 2, "devices": ["/nsr/aftd1", "/nsr/aftd2"]}  # names, not objects
+    msg = fail(run, server(z))
+    assert "unexpected answer shape" in msg
+
+
 def test_wrong_api_version_meets_html_404(server, run, zone):
     msg = fail(run, server(zone("director")), api_version="v2")
     assert "HTTP 404" in msg and "/nwrestapi/v2/global/" in msg
