@@ -104,3 +104,26 @@ def test_failures_give_error_results_and_exit_3(server, zone, tmp_path, case):
         assert "nsr" in r["message"] and reason.lower() in r["message"].lower(), r["message"]
     for secret in {real, opts.get("password")} - {None}:
         assert secret not in p.stdout + p.stderr
+
+
+def test_collect_writes_valid_facts_then_audits_offline(server, zone, tmp_path):
+    from policycheck.testing import assert_no_secret, assert_valid_facts
+
+    srv = server(zone("cloned"))
+    cfg = write_config(tmp_path, srv, INVENTORY["cloned"])
+    out = tmp_path / "facts.json"
+    p = subprocess.run([sys.executable, "-m", "policycheck", "collect", "-c", str(cfg), "-o", str(out)],
+                       capture_output=True, text=True, timeout=90, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(out.read_text())
+    assert_valid_facts(doc)
+    assert_no_secret(srv.password, out.read_text(), p.stdout, p.stderr)
+    nsr = next(s for s in doc["sources"] if s["name"] == "nsr")
+    assert nsr["status"] == "ok" and "bootstrap" in nsr["kinds"]
+    server_fact = next(e for e in doc["entities"]["backup_server"] if e["id"] == "nsr03.corp.example")
+    assert server_fact["latest_bootstrap"].startswith("nsr03.corp.example:bootstrap:")
+    n = len(srv.requests)
+    p = subprocess.run([sys.executable, "-m", "policycheck", "check", "--facts", str(out), "--format", "json",
+                        *SELECT], capture_output=True, text=True, timeout=90, cwd=tmp_path)
+    assert {k: v["status"] for k, v in verdicts(p.stdout).items()} == EXPECTED["cloned"]
+    assert len(srv.requests) == n  # judged from the snapshot: the server was not asked again
