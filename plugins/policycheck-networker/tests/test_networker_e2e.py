@@ -127,3 +127,17 @@ def test_collect_writes_valid_facts_then_audits_offline(server, zone, tmp_path):
                         *SELECT], capture_output=True, text=True, timeout=90, cwd=tmp_path)
     assert {k: v["status"] for k, v in verdicts(p.stdout).items()} == EXPECTED["cloned"]
     assert len(srv.requests) == n  # judged from the snapshot: the server was not asked again
+
+
+def test_check_verdicts_large_datazone(server, tmp_path):
+    from policycheck_networker.fakeserver import generate_datazone
+
+    srv = server(generate_datazone(20000, 3000))
+    cfg = write_config(tmp_path, srv, {"host": [{"id": "nsr01.corp.example", "platform": "virtual"}]},
+                       extra=", max_response_mb: 64")
+    cfg.write_text(cfg.read_text().replace("timeout: 3,", "timeout: 60,"))
+    p = run_cli(cfg, "check", "--format", "json")
+    got = {k: v["status"] for k, v in verdicts(p.stdout).items()}
+    assert got == {"BOOT-001": "pass", "BOOT-002": "pass", "BOOT-003": "pass", "VIRT-001": "pass"}, p.stderr
+    assert p.returncode == 0
+    assert len(srv.requests) == 10
