@@ -24,7 +24,7 @@ def _unavailable(reason: str):
 @pytest.fixture(scope="session")
 def netbox_real():
     import nbserver
-    import seed
+    import nbseed as seed
 
     reuse = os.environ.get("POLICYCHECK_NETBOX_REUSE")  # JSON {url, tokens, ids} of a seeded dev server
     if reuse:

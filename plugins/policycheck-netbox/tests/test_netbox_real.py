@@ -178,3 +178,24 @@ def test_policycheck_check_netbox_down_gives_errors(tmp_path):
     doc = json.loads(r.stdout)
     assert doc["results"] and all(x["status"] in ("error", "skip") for x in doc["results"])
     assert "doesnotmatter" not in r.stdout + r.stderr
+
+
+def test_policycheck_audit_report_over_real_netbox(netbox_real, tmp_path):
+    cfg = _datazone(tmp_path, netbox_real)
+    r = _policycheck("audit", "--config", str(cfg), cwd=str(tmp_path))
+    assert r.returncode in (1, 3), (r.returncode, r.stderr[-2000:])
+    out = r.stdout
+    assert "netbox (netbox): ok" in out
+    lines = out.splitlines()
+
+    def verdict(pid, target):
+        hit = [ln.split()[0] for ln in lines if f" {pid} backup_server:{target} " in ln]
+        assert hit, f"{pid} {target} not in report"
+        return hit[0]
+
+    assert verdict("BSRV-001", "nsr-dir.corp.example") == "FAIL"
+    assert verdict("BSRV-002", "nsr-dir.corp.example") == "FAIL"
+    assert verdict("BSRV-003", "nsr-dir.corp.example") == "FAIL"
+    assert verdict("VIRT-001", "nsr-dir.corp.example") == "ERROR"
+    assert "'physical' (netbox), 'virtual' (ansible)" in out
+    assert_no_secret(netbox_real.tokens["reader"], out, r.stderr)
