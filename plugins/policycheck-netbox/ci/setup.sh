@@ -10,7 +10,7 @@ VENV="${POLICYCHECK_NETBOX_VENV:-$CACHE/venv-$NETBOX_VERSION}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-  postgresql redis-server libpq-dev gcc libc6-dev
+  postgresql redis-server libpq-dev gcc libc6-dev openssl
 
 python -m pip install -q -e "$HERE[test]"
 

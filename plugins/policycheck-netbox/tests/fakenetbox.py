@@ -20,7 +20,8 @@ class FakeNetBox:
     """``data`` maps devices/vms/services/ips to lists of objects. ``faults`` maps a list path to one of
     403, 401, 500, 503-once, 'badjson', 'html', 'hang', 'dribble', 'truncate', 'count', 'nextother'."""
 
-    def __init__(self, data: dict | None = None, token: str = "nbt_abcdefghijkl.SECRETsecretSECRETsecret00"):
+    def __init__(self, data: dict | None = None, token: str = "nbt_abcdefghijkl.SECRETsecretSECRETsecret00",
+                 tls: tuple | None = None):
         self.data = {k: list(v) for k, v in (data or {}).items()}
         self.token = token
         self.faults: dict[str, object] = {}
@@ -118,7 +119,15 @@ class FakeNetBox:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "http"
+        if tls:  # (certfile, keyfile)
+            import ssl
+
+            sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            sctx.load_cert_chain(*tls)
+            self.server.socket = sctx.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self):
