@@ -129,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -150,6 +155,12 @@ def main(argv=None) -> int:
         return EXIT_OK
     except _USAGE_ERRORS() as exc:
         _err(str(exc))
+        return EXIT_USAGE
+    except Exception as exc:  # a bug, not a verdict: never let it read as "failures" (exit 1)
+        if os.environ.get("POLICYCHECK_DEBUG"):
+            raise
+        _err(f"internal error: {type(exc).__name__}: {exc} (set POLICYCHECK_DEBUG=1 for the traceback, "
+             "and please report it)")
         return EXIT_USAGE
     return EXIT_USAGE
 
@@ -246,7 +257,7 @@ def _write(path, text) -> None:
 
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text, encoding="utf-8")
+        Path(path).write_text(text, encoding="utf-8", errors="backslashreplace")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
@@ -298,18 +309,12 @@ def cmd_evaluate(args) -> int:
         from policycheck import waivers
 
         try:
-            wlist = waivers.load_waivers(waiver_path)
+            wlist = waivers.load_waivers(waiver_path, max_days=config.waiver_max_days if config else None)
         except waivers.WaiverError as exc:
             raise UsageError(str(exc)) from None
-        waivers_out = waivers.apply_waivers(results, wlist, facts.collected_at)
-        for w in waivers_out:
-            if w["state"] == "expired":
-                notes.append(f"waiver expired on {w['expires']}: {w['policy']} {w['target']} ({w['reason']}, "
-                             f"owner {w['owner']}) no longer applies")
-            elif w["state"] == "stale":
-                notes.append(f"stale waiver: {w['policy']} {w['target']} matched no result "
-                             f"({w['where']}); remove it")
-                stale_error = stale_error or args.strict_waivers
+        waivers_out = waivers.apply_waivers(results, wlist, facts.as_of or facts.collected_at)
+        notes.extend(waivers.notes(waivers_out))
+        stale_error = bool(args.strict_waivers and waivers.stale(waivers_out))
     if args.baseline:
         from policycheck import baseline
 
@@ -334,8 +339,9 @@ def cmd_evaluate(args) -> int:
         sys.stdout.write(text)
     for n in notes:
         _warn(n)
-    if report.options.get("github"):
-        _github_annotations(report)
+    if report.options.get("github"):  # on stderr when stdout carries JSON/XML/Markdown
+        machine = args.format not in ("text", "brief") and not args.output
+        _github_annotations(report, sys.stderr if machine else sys.stdout)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file and report.options.get("github") and "markdown" in reporters:
         try:
@@ -370,7 +376,8 @@ def gate(report, fail_on: str, fail_on_error: bool = True, soft_fail: bool = Fal
     return EXIT_OK
 
 
-def _github_annotations(report) -> None:
+def _github_annotations(report, out=None) -> None:
+    out = out or sys.stdout
     def esc(s):
         return str(s).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
@@ -384,7 +391,7 @@ def _github_annotations(report) -> None:
             level = "warning"
         else:
             continue
-        sys.stdout.write(f"::{level} title={esc_prop(r.policy.id + ' ' + r.target_id)}::"
+        out.write(f"::{level} title={esc_prop(r.policy.id + ' ' + r.target_id)}::"
                          f"{esc(r.policy.title + ': ' + (r.message or r.status))}\n")
 
 

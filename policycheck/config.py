@@ -32,6 +32,7 @@ class Config:
     concurrency: int = 4
     default_timeout: float = 60.0
     as_of: str | None = None
+    waiver_max_days: int | None = None
     positions: object = None
 
     def where(self, jpath) -> str:
@@ -91,7 +92,7 @@ def load_config(path) -> Config:
                  skip=data.get("skip") or [], waivers=_rel(base, data["waivers"]) if data.get("waivers") else None,
                  fail_on=data.get("fail_on"), concurrency=data.get("concurrency", 4),
                  default_timeout=data.get("default_timeout", 60.0), positions=doc,
-                 as_of=data.get("as_of"))
+                 as_of=data.get("as_of"), waiver_max_days=data.get("waiver_max_days"))
     return cfg
 
 

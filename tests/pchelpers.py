@@ -1,7 +1,6 @@
 """Helpers for the core tests: facts built in memory, the CLI run as a user runs it."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

@@ -78,7 +78,8 @@ def test_collect_then_facts_round_trip(tmp_path):
     c2, saved, _ = run_cli("check", "--facts", snap, "--as-of", "2026-11-25T06:00:00+00:00", "--format", "json",
                            "--waivers", EXAMPLE / "waivers.yaml", "--param", "BSRV-002.max_dependencies=3")
     assert c1 == c2 == 1
-    strip = lambda d: sorted((r["policy_id"], r["target_id"], r["status"]) for r in json.loads(d)["results"])
+    def strip(d):
+        return sorted((r["policy_id"], r["target_id"], r["status"]) for r in json.loads(d)["results"])
     assert strip(live) == strip(saved)
 
 

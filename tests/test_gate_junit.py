@@ -166,8 +166,6 @@ def test_lone_surrogates_are_escaped_by_the_junit_reporter():
     assert "lone \\ud800 surrogate" in doc.find(".//failure").text
 
 
-@pytest.mark.xfail(strict=True, reason="cli writes stdout and files with strict UTF-8: a lone surrogate in the "
-                   "facts (JSON \\ud800) crashes the run with exit 1; fix proposed to the lead")
 def test_lone_surrogates_through_the_cli(tmp_path, capsys):
     h = host("h1.example.org", fail=["high"])
     h["gate_high"] = SURROGATE

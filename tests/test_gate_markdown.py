@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from test_gate_helpers import (EXAMPLE, gate_args, gate_env, host, run, snapshot, waiver,  # noqa: F401
                                waiver_file)
 
@@ -117,9 +115,6 @@ def test_example_datazone_markdown(tmp_path, capsys):
     assert "| BMR-001 | db01.corp.example | Solaris host being decommissioned" in md
 
 
-@pytest.mark.xfail(strict=True, reason="cli._github_annotations writes to stdout after the report: with "
-                   "--format json|junit on stdout in GitHub Actions the JSON/XML is corrupted (fix proposed: "
-                   "annotations to stderr when stdout carries a machine format)")
 def test_annotations_do_not_corrupt_machine_output_on_stdout(tmp_path, capsys, monkeypatch):
     import json
 

@@ -186,16 +186,12 @@ def test_invalid_waiver_file_is_exit_2_with_location(tmp_path, capsys):
     assert rc == 2 and "w.yaml:2:" in err and "'owner' is a required property" in err
 
 
-@pytest.mark.xfail(strict=True, reason="cli.cmd_evaluate notes only expired and stale waivers; it should use "
-                   "waivers.notes() (change proposed to the lead)")
 def test_too_far_waiver_is_reported(tmp_path, capsys):
     rc, _, err = _cli(tmp_path, capsys, [host("h1.example.org", fail=["high"])],
                       [waiver("GATE-004", "h1.example.org", "2028-06-30")])
     assert rc == 1 and "more than 365 days ahead" in err
 
 
-@pytest.mark.xfail(strict=True, reason="the brief format (check) prints fail and error lines only: a waived "
-                   "result is not shown with its reason (change to reporters/text.py proposed to the lead)")
 def test_brief_format_shows_waived_results(tmp_path, capsys):
     facts = snapshot(tmp_path / "f.json", [host("h1.example.org", fail=["high"])])
     wf = waiver_file(tmp_path / "w.yaml", [waiver("GATE-004", "h1.example.org", reason="vendor fix due")])

@@ -117,6 +117,10 @@ def render_brief(report) -> str:
         if r.status in (FAIL, ERROR):
             lines.append(f"{r.status.upper():5} {r.policy.severity:8} {r.policy.id} {r.target_kind}:{r.target_id}: "
                          f"{r.message}")
+        elif r.status == WAIVED:
+            w = r.waiver or {}
+            lines.append(f"WAIVED {r.policy.severity:8} {r.policy.id} {r.target_kind}:{r.target_id}: "
+                         f"{w.get('reason')} (owner {w.get('owner')}, expires {w.get('expires')})")
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
 
