@@ -66,6 +66,17 @@ def test_real_netbox_facts_with_read_only_token(netbox_real):
     assert_no_secret(netbox_real.tokens["reader"], frag, logs)
 
 
+def test_real_netbox_v1_token(netbox_real):
+    tok = netbox_real.tokens["reader_v1"]
+    assert not tok.startswith("nbt_")  # auto-detected as v1: "Authorization: Token <40 hex>"
+    frag = _collect(netbox_real, tok)
+    assert {h["id"] for h in frag["entities"]["host"]} == HOSTS
+    # measured on 4.7.3: NetBox infers the version from the nbt_ prefix, not from the keyword, so a v1
+    # token sent as "Bearer" works too (token_version only matters for older NetBox or picky proxies)
+    frag2 = _collect(netbox_real, tok, token_version="v2")
+    assert {h["id"] for h in frag2["entities"]["host"]} == HOSTS
+
+
 def test_real_netbox_user_without_permission_gets_error(netbox_real):
     tok = netbox_real.tokens["nobody_v1"]
     with pytest.raises(CollectorError) as ei:

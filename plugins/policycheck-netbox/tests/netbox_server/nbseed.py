@@ -27,6 +27,8 @@ for ot in READ_OBJECT_TYPES:
     perm.object_types.add(ObjectType.objects.get(app_label=app, model=model))
 t = Token(user=reader, version=2, pepper_id=1, token=READER_SECRET, write_enabled=False); t.save()
 out["reader"] = "nbt_" + t.key + "." + READER_SECRET
+t = Token(user=reader, version=1, token=READER_V1, write_enabled=False); t.save()
+out["reader_v1"] = READER_V1
 nobody = User.objects.create_user("nobody", password=None)
 t = Token(user=nobody, version=1, token=NOBODY_V1, write_enabled=False); t.save()
 out["nobody_v1"] = NOBODY_V1
@@ -38,6 +40,7 @@ def make_tokens(server) -> dict:
     alnum = lambda n: "".join(_secrets.choice("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")  # noqa: E731
                               for _ in range(n))
     code = (f"ADMIN_SECRET={alnum(40)!r}\nREADER_SECRET={alnum(40)!r}\nNOBODY_V1={_secrets.token_hex(20)!r}\n"
+            f"READER_V1={_secrets.token_hex(20)!r}\n"
             f"READ_OBJECT_TYPES={READ_OBJECT_TYPES!r}\n" + _SHELL)
     out = server.manage("shell", "--no-imports", "-c", code, timeout=300)
     line = [ln for ln in out.splitlines() if ln.startswith("TOKENS=")][-1]
