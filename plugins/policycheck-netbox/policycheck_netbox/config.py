@@ -14,8 +14,9 @@ _field_source = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "custom_field": {**_name_or_null, "description": "custom field name (text, multi-select, "
-                         "multi-object, object, or JSON list)"},
+        "custom_field": {"anyOf": [_name_or_null, {"type": "array", "items": {"type": "string", "minLength": 1}}],
+                         "description": "custom field name(s): text, (multi-)select, (multi-)object, or JSON "
+                                        "list; several are united (object fields reference one type each)"},
         "tag_prefix": {**_name_or_null, "description": "tags whose name or slug start with this prefix; "
                        "the rest of the name is the value. Setting it makes tags authoritative."},
     },

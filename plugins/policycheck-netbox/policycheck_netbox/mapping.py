@@ -107,13 +107,14 @@ def _ref_values(value, resolve) -> list[str]:
 def list_attr(obj: dict, kind_label: str, attr: str, spec: dict, resolve, unknown: dict):
     """A list attribute from a custom field and/or tags. Returns the list when NetBox says what it is
     ([] when the field is empty), or None when it cannot say (then ``unknown`` gets the reason)."""
-    cf_name, prefix = spec.get("custom_field"), spec.get("tag_prefix")
-    if not cf_name and not prefix:
+    cf, prefix = spec.get("custom_field"), spec.get("tag_prefix")
+    cf_names = [cf] if isinstance(cf, str) else list(cf or [])
+    if not cf_names and not prefix:
         return None
     values: list[str] = []
     known = False
     cfs = obj.get("custom_fields")
-    if cf_name:
+    for cf_name in cf_names:  # several: NetBox object fields reference one type (devices OR VMs)
         if isinstance(cfs, dict) and cf_name in cfs:
             values += _ref_values(cfs[cf_name], resolve)
             known = True
@@ -121,7 +122,8 @@ def list_attr(obj: dict, kind_label: str, attr: str, spec: dict, resolve, unknow
         values += tag_values(obj, prefix)
         known = True
     if not known:
-        unknown[attr] = (f"NetBox has no custom field '{cf_name}' on {kind_label}s (create it, or set "
+        names = ", ".join(f"'{n}'" for n in cf_names)
+        unknown[attr] = (f"NetBox has no custom field {names} on {kind_label}s (create it, or set "
                          f"{attr}.custom_field / {attr}.tag_prefix in the source config)")
         return None
     seen, out = set(), []

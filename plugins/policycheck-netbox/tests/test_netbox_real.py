@@ -22,6 +22,9 @@ HOSTS = {"nsr-dir.corp.example", "bkp-clean.corp.example", "chassis01", "blade01
          "ldap01.corp.example"} | {f"filler-{i:02d}" for i in range(23)}
 
 
+DEPENDS_ON = {"custom_field": ["depends_on", "depends_on_vms"]}  # text field + multi-object field (VMs)
+
+
 def _collect(srv, token, logs=None, **extra):
     settings = {"url": srv.url, "token": token, **extra}
     ctx = CollectContext(source="netbox", timeout=60, secrets=[token],
@@ -31,7 +34,7 @@ def _collect(srv, token, logs=None, **extra):
 
 def test_real_netbox_facts_with_read_only_token(netbox_real):
     logs: list[str] = []
-    frag = _collect(netbox_real, netbox_real.tokens["reader"], logs, page_size=7)
+    frag = _collect(netbox_real, netbox_real.tokens["reader"], logs, page_size=7, depends_on=DEPENDS_ON)
     assert_valid_fragment(frag)
     hosts = {h["id"]: h for h in frag["entities"]["host"]}
     assert set(hosts) == HOSTS
@@ -48,6 +51,8 @@ def test_real_netbox_facts_with_read_only_token(netbox_real):
     assert blade["platform"] == "blade" and blade["os"] == "windows" and blade["services"] == ["smb"]
     assert blade["roles"] == ["file_server"] and blade["depends_on"] == []
     assert hosts["chassis01"]["platform"] == "physical" and "os" not in hosts["chassis01"]
+    # a multi-object custom field (brief VM objects) resolves to the VM's host id
+    assert hosts["bkp-clean.corp.example"]["depends_on"] == ["dns01.corp.example"]
     dns = hosts["dns01.corp.example"]
     assert dns["platform"] == "virtual" and dns["os"] == "linux" and dns["services"] == ["dns"]
     assert dns["independent_recovery"] is True and dns["bmr_methods"] == ["template"]
@@ -71,6 +76,9 @@ def test_real_netbox_v1_token(netbox_real):
     assert not tok.startswith("nbt_")  # auto-detected as v1: "Authorization: Token <40 hex>"
     frag = _collect(netbox_real, tok)
     assert {h["id"] for h in frag["entities"]["host"]} == HOSTS
+    bkp = [h for h in frag["entities"]["host"] if h["id"] == "bkp-clean.corp.example"][0]
+    assert bkp["depends_on"] == []  # default config reads only the text field 'depends_on'
+
     # measured on 4.7.3: NetBox infers the version from the nbt_ prefix, not from the keyword, so a v1
     # token sent as "Bearer" works too (token_version only matters for older NetBox or picky proxies)
     frag2 = _collect(netbox_real, tok, token_version="v2")
@@ -110,7 +118,7 @@ def _datazone(tmp: Path, srv, token_file: bool = True):
         "client": [{"id": "ldap01", "hostname": "ldap01.corp.example", "backup_server": "nsr-dir.corp.example"},
                    {"id": "dns01", "hostname": "dns01.corp.example", "backup_server": "nsr-dir.corp.example"}]}}))
     (tmp / "nb.token").write_text(srv.tokens["reader"] + "\n")
-    nb = {"name": "netbox", "plugin": "netbox", "timeout": 60, "url": srv.url}
+    nb = {"name": "netbox", "plugin": "netbox", "timeout": 60, "url": srv.url, "depends_on": DEPENDS_ON}
     if token_file:
         nb["token_file"] = str(tmp / "nb.token")
     else:

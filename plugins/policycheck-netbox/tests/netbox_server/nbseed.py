@@ -85,6 +85,8 @@ def seed(url: str, admin_token: str, fillers: int = 23) -> dict:
          "object_types": both},
         {"name": "independent_recovery", "label": "Independent recovery", "type": "boolean", "object_types": both},
         {"name": "backup_product", "label": "Backup product", "type": "text", "object_types": ["dcim.device"]},
+        {"name": "depends_on_vms", "label": "Depends on VMs", "type": "multiobject",
+         "related_object_type": "virtualization.virtualmachine", "object_types": ["dcim.device"]},
     ])
     site = a.post("dcim/sites/", {"name": "DC1", "slug": "dc1"})["id"]
     mf = a.post("dcim/manufacturers/", {"name": "Acme", "slug": "acme"})["id"]
@@ -133,6 +135,7 @@ def seed(url: str, admin_token: str, fillers: int = 23) -> dict:
     a.patch(f"dcim/device-bays/{bay}/", {"installed_device": blade})
     dns = vm("dns01", "dns-server", "debian-12", cf={"independent_recovery": True, "bmr_methods": ["template"]})
     ldap = vm("ldap01", "domain-controller", "debian-12", cf={"depends_on": "dns01.corp.example"}, tags=[tag])
+    a.patch(f"dcim/devices/{clean}/", {"custom_fields": {"depends_on_vms": [dns]}})
 
     def address(owner_kind, owner, addr, dns_name="", primary=True):
         ifname = f"eth{len(ids)}"
