@@ -124,7 +124,10 @@ class NetBoxServer:
     """One throw-away NetBox: postgres + redis + `netbox runserver`, all under ``root`` on 127.0.0.1."""
 
     def __init__(self, root: str | None = None, log=print):
-        self.root = Path(root or tempfile.mkdtemp(prefix="pc-netbox-"))
+        # as root, postgres runs as the 'postgres' user and must reach its data dir: stay out of a
+        # private TMPDIR (e.g. under /root) unless told otherwise
+        tmp = os.environ.get("POLICYCHECK_NETBOX_TMP") or ("/tmp" if os.geteuid() == 0 else None)
+        self.root = Path(root or tempfile.mkdtemp(prefix="pc-netbox-", dir=tmp))
         self.log = log
         self.procs: dict[str, subprocess.Popen] = {}
         self.pg_port = self.redis_port = self.port = 0
