@@ -40,7 +40,7 @@ def collect(settings: dict, ctx) -> dict:
                        {"fields": IP_FIELDS, "assigned_to_interface": "true"})
     finally:
         api.close()
-    fragment = build(cfg, devices, vms, services, ips, base_url=api.base)
+    fragment = build(cfg, devices, vms, services, ips)
     ctx.progress(len(fragment["entities"]["host"]))
     return fragment
 
@@ -50,7 +50,7 @@ def _check_obj(obj, what: str):
         raise CollectorError(f"NetBox returned a malformed {what} record (no numeric id): {str(obj)[:120]}")
 
 
-def build(cfg: dict, devices: list, vms: list, services: list, ips: list, base_url: str = "") -> dict:
+def build(cfg: dict, devices: list, vms: list, services: list, ips: list) -> dict:
     """The fragment from the four NetBox lists (pure; unit-testable without a server)."""
     for o in devices:
         _check_obj(o, "device")
