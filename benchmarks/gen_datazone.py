@@ -304,7 +304,7 @@ class Gen:
             elif mode == "fail":
                 times["last_bmr_backup"] = self.days(40, 200) if rng.random() < 0.5 else None
             if mode == "error":
-                if rng.random() < 0.5:
+                if is_vm or rng.random() < 0.5:
                     del times["last_bmr_backup"]  # the collector could not read its BMR save sets
                 else:
                     in_inventory = False  # no inventory describes its host
