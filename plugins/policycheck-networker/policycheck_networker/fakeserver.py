@@ -151,6 +151,9 @@ class FakeNetworker:
         self.error_bodies = error_bodies or {}
         self.reject_ranges = reject_ranges  # an older server: a time range in q= is a 400
         self.requests: list[tuple[str, dict]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests being answered at once (concurrency, not timing)
+        self._lock = threading.Lock()
         self._cache: dict = {}
         self._lock = threading.Lock()
         self.httpd = _Server(("127.0.0.1", 0), self._handler())
@@ -239,6 +242,16 @@ class FakeNetworker:
                 self._send(code, json.dumps(body).encode())
 
             def do_GET(self):
+                with fake._lock:
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                try:
+                    return self._get()
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
+
+            def _get(self):
                 parts = urlsplit(self.path)
                 query = parse_qs(parts.query)
                 fake.requests.append((parts.path, query))

@@ -178,14 +178,10 @@ def test_no_secret_in_facts_or_logs(server, run, zone):
 
 
 def test_list_calls_run_concurrently(server, run, zone):
-    import time
-
-    srv = server(zone("director"), delay=0.3)  # 10 calls: 3 s one after the other
-    t0 = time.monotonic()
+    srv = server(zone("director"), delay=0.3)  # each answer takes 0.3 s: overlapping calls show up in flight
     run(srv)
-    elapsed = time.monotonic() - t0
     assert len(srv.requests) == 10
-    assert elapsed < 1.2, f"{elapsed:.2f}s: the list calls were not issued concurrently"
+    assert srv.max_in_flight >= 2, "the list calls were issued one after the other"
 
 
 def test_decode_keeps_no_extra_copies(server, run):
