@@ -37,14 +37,26 @@ class CollectContext:
     timeout: float
     base_dir: str = "."
     secrets: list = field(default_factory=list)
-    log: Callable[[str], None] = lambda msg: None
+    log: Callable[[str], None] | None = None
     progress: Callable[[int], None] = lambda count: None
+    deadline: float | None = None  # time.monotonic() by which collect() must return
+    warnings: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.log is None:
+            self.log = self.warn
+
+    def warn(self, message: str) -> None:
+        """A warning for the user (printed by the CLI after collection, secrets redacted)."""
+        self.warnings.append(self.redact(message))
 
     def http(self, base_url: str, **kwargs: Any):
         """A :class:`policycheck.http.HttpClient` for this source (retries, TLS, redaction)."""
         from policycheck.http import HttpClient
 
         kwargs.setdefault("timeout", self.timeout)
+        kwargs.setdefault("deadline", self.deadline)
+        kwargs.setdefault("warn", self.log)
         return HttpClient(base_url, secrets=self.secrets, **kwargs)
 
     def redact(self, text: str) -> str:

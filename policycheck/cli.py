@@ -234,7 +234,11 @@ def _collect_doc(config, plugins):
         from policycheck.pipeline import UsageError
 
         raise UsageError(f"{config.path}: no sources configured (add sources:, or use --facts FILE)")
-    return collect(plans, base_dir=config.base_dir, concurrency=config.concurrency, on_event=_progress())
+    doc = collect(plans, base_dir=config.base_dir, concurrency=config.concurrency, on_event=_progress())
+    for s in doc["sources"]:
+        for w in s.get("warnings") or ():
+            _warn(f"source {s['name']}: {w}")
+    return doc
 
 
 def _params(args, config):

@@ -87,8 +87,9 @@ def collect(plans, base_dir=".", concurrency: int = 4, on_event=None) -> dict:
             plan_deadline[plan.name] = t0 + plan.timeout
             on_event(plan.name, "running", 0)
             ctx = CollectContext(source=plan.name, timeout=plan.timeout, base_dir=str(base_dir),
-                                 secrets=plan.secrets,
+                                 secrets=plan.secrets, deadline=t0 + plan.timeout,
                                  progress=lambda n, p=plan.name: on_event(p, "running", n))
+            contexts[plan.name] = ctx
             try:
                 frag = plan.collector.collect(dict(plan.settings), ctx)
                 check_fragment(frag, plan.name)
@@ -106,6 +107,7 @@ def collect(plans, base_dir=".", concurrency: int = 4, on_event=None) -> dict:
                     outcomes[plan.name] = out + (time.monotonic() - t0,)
 
     plan_deadline: dict = {}
+    contexts: dict = {}
     for plan in plans:
         if plan.error:
             outcomes[plan.name] = ("error", None, plan.error, 0.0)
@@ -133,8 +135,12 @@ def collect(plans, base_dir=".", concurrency: int = 4, on_event=None) -> dict:
         if st == "ok":
             kinds = sorted(set(kinds) | {k for k, v in frag["entities"].items()})
             fragments.append((plan.name, frag.get("observed_at") or iso(now_utc()), frag))
-        sources.append({"name": plan.name, "plugin": plan.plugin, "status": st, "error": err,
-                        "kinds": kinds, "objects": _count(frag) if frag else 0, "duration_s": round(dur, 3)})
+        entry = {"name": plan.name, "plugin": plan.plugin, "status": st, "error": err,
+                 "kinds": kinds, "objects": _count(frag) if frag else 0, "duration_s": round(dur, 3)}
+        ctx = contexts.get(plan.name)
+        if ctx is not None and ctx.warnings:
+            entry["warnings"] = [redact(w, plan.secrets) for w in ctx.warnings]
+        sources.append(entry)
     return merge(fragments, iso(started), sources)
 
 

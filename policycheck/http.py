@@ -23,8 +23,9 @@ class HttpClient:
                  auth: tuple | None = None, token: str | None = None, token_scheme: str = "Bearer",
                  headers: dict | None = None, verify_tls: bool = True, ca_bundle: str | None = None,
                  retries: int = 3, backoff: float = 0.5, max_retry_after: float = 30.0,
-                 secrets: list | None = None, warn=None):
+                 secrets: list | None = None, warn=None, deadline: float | None = None):
         self.base_url = base_url.rstrip("/")
+        self.deadline = deadline  # time.monotonic() by which the whole source must be read
         self.timeout = (connect_timeout or min(timeout, 10.0), timeout)
         self.retries = retries
         self.backoff = backoff
@@ -71,8 +72,14 @@ class HttpClient:
         shown = url.split("?", 1)[0]
         attempt = 0
         while True:
+            timeout = self.timeout
+            if self.deadline is not None:
+                left = self.deadline - time.monotonic()
+                if left <= 0:
+                    self._fail(f"time budget used up before requesting {shown} (timeout)")
+                timeout = (min(timeout[0], left), min(timeout[1], left))
             try:
-                resp = self.session.get(url, params=params, timeout=self.timeout, stream=stream, verify=self.verify)
+                resp = self.session.get(url, params=params, timeout=timeout, stream=stream, verify=self.verify)
             except requests.exceptions.SSLError as exc:
                 self._fail(f"TLS error talking to {shown}: {_root(exc)} "
                            "(set ca_bundle: to your CA's PEM file)")
@@ -93,6 +100,8 @@ class HttpClient:
                         delay = min(float(ra), self.max_retry_after)
                     except ValueError:
                         pass
+                if self.deadline is not None and time.monotonic() + delay >= self.deadline:
+                    attempt = self.retries  # no time left to wait: report this answer
                 resp.close()
                 time.sleep(delay)
                 continue
@@ -107,12 +116,33 @@ class HttpClient:
             return resp
 
     def get_json(self, path: str, params: dict | None = None):
-        """GET and decode JSON; a body that is not JSON raises CollectorError."""
-        resp = self.get(path, params=params)
+        """GET and decode JSON; a body that is not JSON, is cut short, or trickles in past the
+        deadline raises CollectorError."""
+        resp = self.get(path, params=params, stream=True)
+        shown = self.url(path).split("?", 1)[0]
+        chunks = []
+        raw = resp.raw
+        read = getattr(raw, "read1", None)  # returns what has arrived, so the deadline is checked often
         try:
-            return resp.json()
-        except (ValueError, requests.exceptions.RequestException) as exc:
-            self._fail(f"malformed JSON from {self.url(path).split('?', 1)[0]}: {str(exc)[:200]}")
+            while True:
+                if self.deadline is not None and time.monotonic() > self.deadline:
+                    self._fail(f"the answer from {shown} was still arriving when the time budget ran out (timeout)")
+                chunk = read(1 << 16, decode_content=True) if read else raw.read(1 << 16, decode_content=True)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except CollectorError:
+            raise
+        except Exception as exc:  # urllib3 protocol errors, socket timeouts, incomplete reads
+            self._fail(f"reading the answer from {shown} failed: {_root(exc)}")
+        finally:
+            resp.close()
+        body = b"".join(chunks)
+        del chunks
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self._fail(f"malformed JSON from {shown}: {str(exc)[:200]}")
 
     def paginate(self, path: str, params: dict | None = None, results_key: str = "results",
                  next_key: str = "next", max_pages: int = 100000) -> Iterator[dict]:
@@ -127,7 +157,20 @@ class HttpClient:
             url, p = page.get(next_key), None
             if not url:
                 return
+            url = self._same_origin(url)
         self._fail(f"more than {max_pages} pages from {path}")
+
+    def _same_origin(self, link: str) -> str:
+        """A next-page link on the base URL's scheme and host (a proxy may hand out http:// links);
+        a link to another host is refused so credentials never go there."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        base, nxt = urlsplit(self.base_url), urlsplit(link)
+        if not nxt.netloc:
+            return link
+        if (nxt.hostname or "").lower() != (base.hostname or "").lower():
+            self._fail(f"a next-page link points at another host ({nxt.hostname}); refusing to send credentials there")
+        return urlunsplit((base.scheme, base.netloc, nxt.path, nxt.query, ""))
 
     def close(self):
         self.session.close()

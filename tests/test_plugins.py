@@ -123,3 +123,12 @@ def test_invalid_plugin_settings_are_located(site, tmp_path):
     code, _, err = cli(site, "check", "-c", cfg, env={"DEMO_TOKEN": TOKEN})
     assert code == 2 and "unknown setting 'verfy_tls' (did you mean 'verify_tls'?)" in err
     assert "policycheck.yaml:4:" in err
+
+
+def test_collector_warnings_reach_stderr_through_the_cli(site, tmp_path):
+    routes = {"/hosts": (200, {}, [{"name": "bk", "roles": ["backup_server"], "services": []}])}
+    with FakeServer(routes) as srv:
+        cfg = config(tmp_path, srv.url, extra=", verify_tls: false")
+        code, out, err = cli(site, "check", "-c", cfg, "--select", "BSRV-001", env={"DEMO_TOKEN": TOKEN})
+    assert code == 0
+    assert "warning: source cmdb: WARNING: TLS verification is OFF" in err and TOKEN not in err

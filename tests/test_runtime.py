@@ -164,3 +164,47 @@ def test_testing_kit_run_source_ok_and_error(tmp_path):
     import pytest as _pytest
     with _pytest.raises(AssertionError):
         assert_no_secret("h1", r.document if r.document["entities"] else {"x": "h1"})
+
+
+def test_paginate_keeps_the_base_origin_and_refuses_other_hosts():
+    with FakeServer() as srv:
+        port = srv.httpd.server_address[1]
+        srv.routes["/p1"] = (200, {}, {"results": [1], "next": f"http://127.0.0.1:{port}/p2?page=2"})
+        srv.routes["/p2"] = (200, {}, {"results": [2], "next": "http://evil.example/p3"})
+        it = HttpClient(srv.url, token="tok-123").paginate("/p1")
+        assert next(it) == 1 and next(it) == 2
+        with pytest.raises(CollectorError, match="another host"):
+            next(it)
+        assert all("evil" not in path for path, _ in srv.requests)
+
+
+def test_deadline_covers_a_body_that_trickles_in():
+    import threading
+
+    def trickle(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", "100000")
+        handler.end_headers()
+        try:
+            for _ in range(100):
+                handler.wfile.write(b" " * 10)
+                handler.wfile.flush()
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        return None
+
+    class Srv(FakeServer):
+        pass
+
+    with FakeServer() as srv:
+        def route(handler):
+            trickle(handler)
+            return (200, {}, b"", 0)
+        srv.routes["/slow"] = route
+        t0 = time.monotonic()
+        with pytest.raises(CollectorError, match="time budget"):
+            HttpClient(srv.url, timeout=5, deadline=time.monotonic() + 1.0).get_json("/slow")
+        assert time.monotonic() - t0 < 4  # never waits for the whole trickle (10 s)
+    del threading, Srv
