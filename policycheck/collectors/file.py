@@ -7,6 +7,7 @@ from pathlib import Path
 
 from policycheck import hookimpl
 from policycheck.api import Collector, CollectorError
+from policycheck.facts import FactsError, check_fragment
 from policycheck.yamlsafe import YamlError, load_data
 
 SCHEMA = {
@@ -46,12 +47,11 @@ def collect(settings, ctx):
         if not isinstance(data, dict) or not isinstance(data.get("entities"), dict):
             raise CollectorError(f"{p}: a facts file is a mapping with 'entities: {{kind: [...]}}' "
                                  "(see docs/facts.md)")
+        try:
+            check_fragment(data, str(p))
+        except FactsError as exc:
+            raise CollectorError(str(exc).replace("source ", "", 1)) from None
         for kind, ents in data["entities"].items():
-            if not isinstance(ents, list):
-                raise CollectorError(f"{p}: entities.{kind} must be a list")
-            for i, e in enumerate(ents):
-                if not isinstance(e, dict) or not isinstance(e.get("id"), str):
-                    raise CollectorError(f"{p}: entities.{kind}[{i}] needs an 'id' string")
             entities.setdefault(kind, []).extend(ents)
     for k in settings.get("kinds") or ():
         entities.setdefault(k, [])
