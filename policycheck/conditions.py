@@ -250,20 +250,25 @@ class Ctx:
 class Leaf:
     """One compiled ``{fact: PATH, <op>: value}``; also the evidence's description of the check."""
 
-    __slots__ = ("path", "op", "value", "shown", "fn", "default", "has_default", "message", "kinds", "attrs")
+    __slots__ = ("path", "op", "value", "shown", "fn", "default", "has_default", "message", "kinds", "attrs",
+                 "_expected")
 
     def __init__(self, path, op, value, shown, default, has_default, message):
         self.path, self.op, self.value, self.shown = path, op, value, shown
         self.fn = OPERATORS[op][0]
         self.default, self.has_default, self.message = default, has_default, message
+        self._expected = None
 
     def expected_text(self):
-        v = self.shown
-        if self.op == "within":
-            return f"within {v}"
-        if self.op == "count":
-            return "count " + " ".join(f"{k} {x}" for k, x in v.items())
-        return f"{self.op} {_json.dumps(v, default=str, ensure_ascii=False)}"
+        if self._expected is None:  # once per leaf, not once per result (reports render it for each)
+            v = self.shown
+            if self.op == "within":
+                self._expected = f"within {v}"
+            elif self.op == "count":
+                self._expected = "count " + " ".join(f"{k} {x}" for k, x in v.items())
+            else:
+                self._expected = f"{self.op} {_json.dumps(v, default=str, ensure_ascii=False)}"
+        return self._expected
 
     def __call__(self, item, ctx):
         root = ctx.target if self.path.from_target else item
