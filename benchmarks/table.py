@@ -14,7 +14,7 @@ def _mb(b):
 
 
 def _check(ok, what):
-    return f"met ({what})" if ok else f"**missed** ({what})"
+    return f"met: {what}" if ok else f"**missed**: {what}"
 
 
 def render(res: dict) -> str:
@@ -73,25 +73,25 @@ def render(res: dict) -> str:
         out += [f"Collection: {c.get('skipped')}", ""]
     out += ["### Targets", ""]
     rows = [("every built-in policy end to end at the largest size", e["wall_s"] < t["e2e_s"],
-             f"{e['wall_s']:.2f}s < {t['e2e_s']}s"),
-            ("peak RSS end to end", e["rss_mb"] < t["rss_mb"], f"{e['rss_mb']:.0f} MB < {t['rss_mb']} MB"),
+             f"{e['wall_s']:.2f}s; target < {t['e2e_s']:.0f}s"),
+            ("peak RSS end to end", e["rss_mb"] < t["rss_mb"], f"{e['rss_mb']:.0f} MB; target < {t['rss_mb']} MB"),
             ("evaluation within 2x of json.loads (GC as Python leaves it)", big["ratio_json"] <= t["ratio_json"],
-             f"{big['ratio_json']:.2f}x"),
+             f"{big['ratio_json']:.2f}x; target <= 2x"),
             ("evaluation within 2x of json.loads with the GC off (the strict floor)",
-             big["ratio_json_nogc"] <= t["ratio_json"], f"{big['ratio_json_nogc']:.2f}x")]
+             big["ratio_json_nogc"] <= t["ratio_json"], f"{big['ratio_json_nogc']:.2f}x; target <= 2x")]
     if exp is not None:
-        rows.append(("scaling exponent at most 1.1", exp <= t["exponent"], f"{exp:.2f}"))
+        rows.append(("scaling exponent at most 1.1", exp <= t["exponent"], f"{exp:.2f}; target <= 1.1"))
     if last:
         rows += [(f"regopy end to end at {last['clients']:,} clients (largest it finished) at least 20x slower",
-                  last["ratio_total"] >= t["rego_e2e"], f"{last['ratio_total']:.1f}x"),
+                  last["ratio_total"] >= t["rego_e2e"], f"{last['ratio_total']:.0f}x; target >= 20x"),
                  ("regopy evaluation alone at least 2x slower", last["ratio_eval"] >= t["rego_eval"],
-                  f"{last['ratio_eval']:.1f}x"),
+                  f"{last['ratio_eval']:.0f}x; target >= 2x"),
                  ("verdicts agree target by target", last["agree"], "yes" if last["agree"] else "no")]
     if s:
         v = s["policycheck --version"]
-        rows.append(("`policycheck --version` under 150 ms", v < t["version_ms"], f"{v:.0f} ms"))
+        rows.append(("`policycheck --version` under 150 ms", v < t["version_ms"], f"{v:.0f} ms; target < 150 ms"))
     if c and not c.get("skipped"):
-        rows.append(("collection within 1.5x of the floor", c["ratio"] <= t["collect_ratio"], f"{c['ratio']:.2f}x"))
+        rows.append(("collection within 1.5x of the floor", c["ratio"] <= t["collect_ratio"], f"{c['ratio']:.1f}x; target <= 1.5x"))
     out += ["| target | result |", "|---|---|"] + [f"| {name} | {_check(ok, what)} |" for name, ok, what in rows]
     return "\n".join(out)
 
