@@ -15,7 +15,7 @@ class Result:
     """One policy judged on one target."""
 
     __slots__ = ("policy", "target_kind", "target_id", "status", "message", "evidence", "waiver",
-                 "baseline", "entity")
+                 "baseline", "entity", "_evidence_dicts")
 
     def __init__(self, policy, target_kind, target_id, status, message, evidence, entity=None):
         self.policy = policy
@@ -27,6 +27,7 @@ class Result:
         self.waiver = None
         self.baseline = None
         self.entity = entity
+        self._evidence_dicts = None
 
     @property
     def policy_id(self):
@@ -37,7 +38,10 @@ class Result:
         return self.policy.severity
 
     def evidence_dicts(self) -> list:
-        return [evidence_dict(e) for e in self.evidence]
+        """The evidence as JSON-ready dicts (made once; every reporter reads the same list)."""
+        if self._evidence_dicts is None:
+            self._evidence_dicts = [evidence_dict(e) for e in self.evidence]
+        return self._evidence_dicts
 
     def to_dict(self) -> dict:
         d = {"policy_id": self.policy.id, "title": self.policy.title, "severity": self.policy.severity,

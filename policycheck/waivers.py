@@ -27,6 +27,11 @@ def load_waivers(path, max_days: int | None = None) -> list[dict]:
     import jsonschema
 
     path = Path(path)
+    try:  # show it relative to the working directory when it lies below it
+        rel = path.resolve().relative_to(Path.cwd().resolve())
+        path = rel
+    except ValueError:
+        pass
     if not path.is_file():
         raise WaiverError(f"{path}: waiver file not found")
     try:
