@@ -92,6 +92,17 @@ def _regopy_or_skip():
         pytest.skip("regopy is not installed")
 
 
+def test_rego_covers_the_issues_three_policies():
+    import run
+    import workers
+
+    # bootstrap off the server, client BMR path, virtual server mobility (and VIRT-001, director mode)
+    assert {"BOOT-002", "BMR-001", "VIRT-002"} <= set(workers.REGO_PACKAGES)
+    assert run.REGO_POLICIES == tuple(workers.REGO_PACKAGES)
+    for pkg in workers.REGO_PACKAGES.values():
+        assert (workers.REGO_DIR / f"{pkg}.rego").read_text().count(f"package policycheck.{pkg}\n") == 1
+
+
 def test_rego_policies_agree_with_policycheck(tmp_path, small):
     _regopy_or_skip()
     import workers
@@ -104,6 +115,77 @@ def test_rego_policies_agree_with_policycheck(tmp_path, small):
     mine = {(p, t): s for p in workers.REGO_PACKAGES for t, s in st[p].items()}
     assert theirs == mine
     assert {"pass", "fail", "error", "skip"} <= set(theirs.values())
+    virt2 = {s for (p, _), s in theirs.items() if p == "VIRT-002"}
+    assert virt2 == {"pass", "fail", "error", "skip"}, virt2
+
+
+def _rule(mandatory, **kw):
+    return {"name": "rule", "mandatory": mandatory, "hosts": [], **kw}
+
+
+def _unknown(e, attr):
+    del e[attr]
+    e.setdefault("_unknown", {})[attr] = "test: not readable"
+
+
+#: one change to a passing virtual server (its VM, the VM's own cluster, the server, its host) -> VIRT-002's status
+VIRT_002_CASES = [
+    ("a disk on an unshared datastore", lambda vm, cl, s, h: vm["disks"][-1].update(shared=False), "fail"),
+    ("a passthrough device", lambda vm, cl, s, h: vm.update(passthrough_devices=[{"type": "usb", "name": "key"}]),
+     "fail"),
+    ("a must-run rule", lambda vm, cl, s, h: vm.update(host_rules=[_rule(True, enabled=True)]), "fail"),
+    ("a must-run rule, enabled by default", lambda vm, cl, s, h: vm.update(host_rules=[_rule(True)]), "fail"),
+    ("a disabled must-run rule", lambda vm, cl, s, h: vm.update(host_rules=[_rule(True, enabled=False)]), "pass"),
+    ("should-run rules", lambda vm, cl, s, h: vm.update(host_rules=[_rule(False), _rule(None)]), "pass"),
+    ("a rule of unknown kind", lambda vm, cl, s, h: vm.update(host_rules=[{"name": "r", "hosts": []}]), "error"),
+    ("HA disabled for the VM", lambda vm, cl, s, h: vm.update(ha_disabled=True), "fail"),
+    ("HA for the VM not reported (default: not disabled)", lambda vm, cl, s, h: vm.pop("ha_disabled"), "pass"),
+    ("HA off on the cluster", lambda vm, cl, s, h: cl.update(ha_enabled=False), "fail"),
+    ("one eligible host", lambda vm, cl, s, h: vm.update(eligible_hosts=vm["eligible_hosts"][:1]), "fail"),
+    ("eligible hosts unknown (a host of its cluster not described)",
+     lambda vm, cl, s, h: (cl.update(hosts=cl["hosts"] + ["esx-undescribed"]), vm.pop("eligible_hosts")), "error"),
+    ("a disk on a datastore no source describes (sharing unknown)",
+     lambda vm, cl, s, h: (vm["disks"][0].pop("shared"), vm["disks"][0].update(datastore="ds-undescribed"),
+                           vm.pop("eligible_hosts")),
+     "error"),
+    ("a cluster no source describes", lambda vm, cl, s, h: vm.update(cluster="domain-c999"), "error"),
+    ("no VM (null)", lambda vm, cl, s, h: s.update(vm=None), "fail"),
+    ("whether it is virtual unknown", lambda vm, cl, s, h: (_unknown(s, "virtual"), _unknown(h, "platform")),
+     "error"),
+]
+
+
+def test_rego_virt_002_agrees_on_each_way_a_vm_is_pinned(tmp_path):
+    """Beyond the generator's one fail and one error per policy: each case changes one passing virtual server;
+    policycheck gives the expected status, the other servers keep theirs, and regopy agrees on every server."""
+    _regopy_or_skip()
+    import workers
+
+    doc = gen_datazone.generate(clients=40, servers=len(VIRT_002_CASES) * 2, seed=3)
+    before = statuses(doc)["VIRT-002"]
+    ents = doc["entities"]
+    vms = {v["id"]: v for v in ents["vm"]}
+    hosts = {h["id"]: h for h in ents["host"]}
+    movable = [s for s in ents["backup_server"] if before[s["id"]] == "pass"]
+    assert len(movable) >= len(VIRT_002_CASES)
+    expected = dict(before)
+    for (what, change, status), s in zip(VIRT_002_CASES, movable):
+        vm = vms[s["vm"]]
+        cluster = next(c for c in ents["cluster"] if c["id"] == vm["cluster"])  # shared: change a copy
+        cl = dict(cluster, id=f"{cluster['id']}-{s['id']}")
+        ents["cluster"].append(cl)
+        vm["cluster"] = cl["id"]
+        change(vm, cl, s, hosts[s["host"]])
+        expected[s["id"]] = status
+    facts = pipeline.build_facts(json.loads(json.dumps(doc)))
+    snap = tmp_path / "dz.json"
+    snap.write_text(json.dumps(facts.doc))  # what policycheck judged, derived facts included
+    virt2 = [p for p in pipeline.load_all_policies() if p.id == "VIRT-002"]
+    mine = {r.target_id: r.status for r in evaluate(virt2, facts)}
+    assert mine == expected
+    workers.rego(snap, tmp_path / "rego.json")
+    theirs = {t: st for p, t, st in json.loads((tmp_path / "rego.json").read_text()) if p == "VIRT-002"}
+    assert theirs == mine
 
 
 def test_benchmark_runs_at_a_tiny_size(tmp_path):

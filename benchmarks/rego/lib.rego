@@ -1,4 +1,4 @@
-# Shared helpers for the Rego versions of three built-in policies (benchmarks only).
+# Shared helpers for the Rego versions of four built-in policies (benchmarks only).
 # Three-valued leaves, as policycheck's engine: "t" (holds), "f" (does not), "u" (unknown: a fact is missing).
 # A reference is followed by an id lookup in an object built once per query (hosts, vms, ...).
 package policycheck.lib
@@ -16,6 +16,8 @@ vms := {e.id: e | some e in input.entities.vm}
 bootstraps := {e.id: e | some e in input.entities.bootstrap}
 
 devices := {e.id: e | some e in input.entities.device}
+
+clusters := {e.id: e | some e in input.entities.cluster}
 
 tri(true) := "t"
 
@@ -46,6 +48,9 @@ all3(xs) := "t" if {
 	not "f" in xs
 	not "u" in xs
 }
+
+# none: the negation of any (unknown stays unknown)
+not3 := {"t": "f", "f": "t", "u": "u"}
 
 status := {"t": "pass", "f": "fail", "u": "error"}
 
@@ -103,6 +108,8 @@ lookup("bootstrap", x) := object.get(bootstraps, x, absent)
 
 lookup("device", x) := object.get(devices, x, absent)
 
+lookup("cluster", x) := object.get(clusters, x, absent)
+
 follow(x, idx) := false if idx == null
 
 follow(x, idx) := false if x == null
@@ -140,6 +147,53 @@ not_empty(st) := "f" if st.v == null
 not_empty(st) := tri(count(st.v) > 0) if {
 	st.v != absent
 	st.v != null
+}
+
+# "equals: x": absent is "u" (without a default)
+equals(st, x) := "u" if st.v == absent
+
+equals(st, x) := tri(st.v == x) if st.v != absent
+
+# a leaf's "default: d": the value when the fact is missing (merely absent or reported unknown)
+value_or(st, d) := d if st.v == absent
+
+value_or(st, d) := st.v if st.v != absent
+
+# what has a length: a list, an object, a string
+countable(v) if is_array(v)
+
+countable(v) if is_object(v)
+
+countable(v) if is_string(v)
+
+# "empty: true": absent is "u", null is empty, a value without a length is not
+empty(st) := "u" if st.v == absent
+
+empty(st) := "t" if st.v == null
+
+empty(st) := tri(count(st.v) == 0) if {
+	st.v != absent
+	countable(st.v)
+}
+
+empty(st) := "f" if {
+	st.v != null
+	not countable(st.v)
+}
+
+# "count: {min: n}": absent is "u", null counts 0, a value without a length is "u"
+count_min(st, n) := "u" if st.v == absent
+
+count_min(st, n) := tri(0 >= n) if st.v == null
+
+count_min(st, n) := tri(count(st.v) >= n) if {
+	st.v != absent
+	countable(st.v)
+}
+
+count_min(st, n) := "u" if {
+	st.v != null
+	not countable(st.v)
 }
 
 # "within: max_s" on a time attribute: absent is "u", null is "f"
