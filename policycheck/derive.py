@@ -269,7 +269,11 @@ def _datastores_and_vms(facts):
         if disks is None or any(ds is None for ds in dss):
             _unknown(vm, "eligible_hosts", "its disks' datastores are unknown")
             continue
-        mandatory = [set(r.get("hosts") or ()) for r in vm.get("host_rules") or ()
+        rules = vm.get("host_rules")
+        if rules is not None and not isinstance(rules, list):
+            _unknown(vm, "eligible_hosts", "its host_rules are not a list")
+            continue
+        mandatory = [set(x for x in (r.get("hosts") or ()) if isinstance(x, str)) for r in rules or ()
                      if isinstance(r, dict) and r.get("mandatory") and r.get("enabled", True)]
         eligible = []
         unknown = None

@@ -126,7 +126,7 @@ class Facts:
 
     def get(self, kind, eid):
         idx = self.index.get(kind)
-        if idx is None:
+        if idx is None or eid.__class__ is not str:  # a malformed reference (a number, an object) resolves to nothing
             return None
         e = idx.get(eid)
         if e is None and isinstance(eid, str):
