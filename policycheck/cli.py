@@ -299,7 +299,7 @@ def cmd_collect(args) -> int:
     plugins = _plugins(args)
     doc = _collect_doc(config, plugins)
     build_facts(doc, plugins, "collected facts")  # derived facts go into the snapshot too
-    text = json.dumps(_strip_private(doc), indent=1, ensure_ascii=False, default=str) + "\n"
+    text = json.dumps(doc, indent=1, ensure_ascii=False, default=str) + "\n"
     if args.output:
         _write(args.output, text)
     else:
@@ -309,10 +309,6 @@ def cmd_collect(args) -> int:
         line = f"{s['name']} ({s['plugin']}): {s['status']}, {s['objects']} objects in {s['duration_s']}s"
         sys.stderr.write(line + (f": {s['error']}" if s["error"] else "") + "\n")
     return EXIT_ERROR if failed else EXIT_OK
-
-
-def _strip_private(doc):
-    return doc
 
 
 def cmd_policies(args, parser) -> int:

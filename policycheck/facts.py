@@ -143,13 +143,6 @@ class Facts:
             al = self._aliases[kind] = AliasIndex(self.by_kind.get(kind) or [], kind in MACHINE_KINDS)
         return al
 
-    def source_kinds(self) -> set:
-        """Kinds that some source (ok or not) says it provides, plus kinds present."""
-        kinds = {k for k, v in self.by_kind.items() if v}
-        for s in self.sources:
-            kinds.update(s.get("kinds") or ())
-        return kinds
-
     def kind_state(self, kind):
         """(True, None) when some working source provides ``kind`` (so its absence means none),
         (None, reason) when a failed source should have provided it, (False, None) otherwise."""
