@@ -56,20 +56,34 @@ class Result:
         return d
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_joined_sources: dict = {}
+
+
 def evidence_dict(e) -> dict:
-    if isinstance(e, dict):
+    """One evidence tuple (leaf, observed, owner entity, ok) as a JSON-ready dict."""
+    if e.__class__ is dict:
         return e
     leaf, observed, owner, ok = e
-    d = {"fact": leaf.path.text, "observed": _jsonable(observed), "expected": leaf.expected_text(),
-         "ok": ok}
-    if isinstance(observed, Missing):
-        d["observed"] = None
-        d["missing"] = observed.reason
-    if isinstance(owner, dict):
+    if observed.__class__ is Missing:
+        d = {"fact": leaf.path.text, "observed": None, "expected": leaf.expected_text(), "ok": ok,
+             "missing": observed.reason}
+    else:
+        d = {"fact": leaf.path.text,
+             "observed": observed if observed.__class__ in _SCALARS else _jsonable(observed),
+             "expected": leaf.expected_text(), "ok": ok}
+    if owner.__class__ is dict:
         d["entity"] = owner.get("id")
-        attr = leaf.path.steps[-1][0] if leaf.path.steps else None
-        srcs = owner.get("_attr_sources") or {}
-        d["source"] = srcs.get(attr) or ", ".join(owner.get("_sources") or []) or None
+        srcs = owner.get("_attr_sources")
+        src = srcs.get(leaf.path.steps[-1][0]) if srcs and leaf.path.steps else None
+        if src is None:
+            names = owner.get("_sources")
+            if names:
+                key = tuple(names)
+                src = _joined_sources.get(key)
+                if src is None:
+                    src = _joined_sources.setdefault(key, ", ".join(names))
+        d["source"] = src
         d["observed_at"] = owner.get("_observed_at")
     return d
 
