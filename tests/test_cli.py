@@ -97,7 +97,8 @@ def test_exit_3_when_only_errors(write_facts):
 
 
 def test_fail_on_threshold(write_facts):
-    p = write_facts({"host": [{"id": "bk", "roles": ["backup_server"], "services": ["backup"], "depends_on": ["a", "b", "c", "d"]}],
+    p = write_facts({"host": [{"id": "bk", "roles": ["backup_server"], "services": ["backup"], "depends_on": ["a", "b", "c", "d"]}]
+                     + [{"id": x, "depends_on": []} for x in "abcd"],
                      "backup_server": [{"id": "bk", "host": "bk"}]})
     assert run_cli("check", "--facts", p, "--select", "BSRV-002")[0] == 1          # medium >= low
     assert run_cli("check", "--facts", p, "--select", "BSRV-002", "--fail-on", "high")[0] == 0
