@@ -143,15 +143,15 @@ def test_bad_config_is_located(tmp_path):
     assert code == 2 and "policycheck.yaml:5:5" in err and "did you mean 'path'" in err
 
 
-def test_unknown_plugin_source_errors_not_passes(tmp_path):
+def test_unknown_plugin_is_a_config_error_not_a_verdict(tmp_path):
     cfg = tmp_path / "policycheck.yaml"
     (tmp_path / "inv.yaml").write_text("entities:\n  host: [{id: bk, roles: [backup_server], services: []}]\n"
                                        "  backup_server: [{id: bk, host: bk}]\n")
     cfg.write_text("version: 1\nsources:\n  - {name: inv, plugin: file, path: inv.yaml}\n"
                    "  - {name: nsr, plugin: nosuchplugin}\n")
-    code, out, err = run_cli("check", "-c", cfg, "--select", "BSRV-001")
-    assert code == 3
-    assert "nosuchplugin" in out and "PASS" not in out
+    code, out, err = run_cli("check", "-c", cfg, "--select", "BSRV-001", "--no-fail-on-error")
+    assert code == 2 and out == ""
+    assert "policycheck.yaml:4:" in err and "nosuchplugin" in err and "policycheck-nosuchplugin" not in err
 
 
 def test_policies_list_show_and_builtin_tests():

@@ -317,3 +317,35 @@ def test_missing_is_reported_with_reason():
     facts = Facts(facts_doc({"host": [{"id": "a", "roles": ["x"], "_partial": {"roles": "p"}}]}))
     derive(facts)
     assert facts.get("host", "a")["_partial"] == {"roles": "p"}
+
+
+# ---- item 2: configuration mistakes are exit 2, never exit 3 ---------------------------------------
+def _config(tmp_path, sources):
+    (tmp_path / "inv.yaml").write_text("entities:\n  host: [{id: bk, roles: [backup_server], services: []}]\n"
+                                       "  backup_server: [{id: bk, host: bk}]\n")
+    cfg = tmp_path / "policycheck.yaml"
+    cfg.write_text("version: 1\nsources:\n" + sources)
+    return cfg
+
+
+def test_misspelt_plugin_is_exit_2_with_the_real_plugin_named(tmp_path):
+    cfg = _config(tmp_path, "  - {name: inv, plugin: file, path: inv.yaml}\n  - {name: ans, plugin: ansibel}\n")
+    code, out, err = run_cli("check", "-c", cfg, "--no-fail-on-error")
+    assert code == 2 and out == ""
+    assert "policycheck.yaml:4:" in err and "did you mean 'ansible'" in err
+    assert "policycheck-ansibel" not in err
+    assert "Traceback" not in err
+
+
+def test_missing_facts_file_is_exit_2_before_any_source(tmp_path):
+    cfg = _config(tmp_path, "  - {name: inv, plugin: file, path: inventroy.yaml}\n")
+    code, out, err = run_cli("check", "-c", cfg, "--no-fail-on-error")
+    assert code == 2 and "policycheck.yaml:3:" in err and "not found" in err and "did you mean 'inv.yaml'" in err
+
+
+def test_disable_plugin_naming_no_plugin_is_exit_2(tmp_path):
+    cfg = _config(tmp_path, "  - {name: inv, plugin: file, path: inv.yaml}\n")
+    code, out, err = run_cli("check", "-c", cfg, "--disable-plugin", "netwrker", "--no-fail-on-error")
+    assert code == 2 and "--disable-plugin 'netwrker': no such plugin" in err
+    code, out, err = run_cli("plugins", env={"POLICYCHECK_DISABLE_PLUGINS": "nope"})
+    assert code == 2 and "POLICYCHECK_DISABLE_PLUGINS 'nope'" in err
