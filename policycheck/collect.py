@@ -3,6 +3,7 @@ secrets, run sources concurrently (bounded) under their own timeouts, record eac
 merge the fragments and derive facts."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 import traceback
@@ -71,9 +72,17 @@ def plan_sources(config, plugins) -> list[SourcePlan]:
                         f" (plugin {plugin} takes: {', '.join(props)})"
             raise SourceConfigError(f"{config.where(jp)}: source '{name}' ({plugin}): {msg}")
         check = getattr(col, "check", None)
-        for key, problem in (check(settings, str(config.base_dir)) if check else ()):
-            raise SourceConfigError(f"{config.where(('sources', i) + tuple(key))}: source '{name}' ({plugin}): "
-                                    + redact(problem, secrets))
+        problems = check(settings, str(config.base_dir)) if check else ()
+        if problems:
+            lines = []
+            for key, problem in problems:
+                here = config.where(("sources", i) + tuple(key))
+                problem = redact(problem, secrets)
+                if re.match(r"^\S+:\d+:\d+: ", problem):  # located in its own file: that location first
+                    lines.append(f"{problem} (source '{name}' at {here})")
+                else:
+                    lines.append(f"{here}: source '{name}' ({plugin}): {problem}")
+            raise SourceConfigError("\n".join(lines))
         plans.append(SourcePlan(name, plugin, timeout, settings, col, secrets))
     return plans
 

@@ -66,6 +66,21 @@ def load_snapshot(path) -> dict:
         raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: nested too deeply to be a facts snapshot") from None
+    from policycheck.model import check_document, format_path
+
+    problems = check_document(doc)
+    if problems:
+        from policycheck.jsonpos import line_col
+
+        text = p.read_text(encoding="utf-8", errors="replace")
+        lines = []
+        for jpath, msg in problems:
+            line, col = line_col(text, jpath)
+            lines.append(f"{path}:{line}:{col}: {format_path(jpath)} {msg}")
+        raise UsageError("\n".join(lines) + f"\n{path}: {len(problems)} problem(s) in the facts snapshot; "
+                         "nothing was evaluated (docs/facts.md describes the model)")
     return doc
 
 

@@ -275,16 +275,20 @@ def test_unreadable_bootstrap_element_makes_latest_bootstrap_unknown(tmp_path):
 
 
 def test_unparseable_bootstrap_time_is_unknown(write_facts):
-    p = write_facts({
+    ents = {
         "host": [host("bk.corp.example")],
         "backup_server": [server()],
         "bootstrap": [{"id": "new", "backup_server": "bk.corp.example", "time": "25/11/2026 03:00",
                        "copies": [{"device": None, "location": "local", "location_host": "bk.corp.example"}]},
                       {"id": "old", "backup_server": "bk.corp.example", "time": "2026-11-20T01:00:00+00:00",
                        "copies": [{"device": None, "location": "vault", "location_host": "vault.corp.example"}]}],
-    })
-    code, res, _ = statuses(p, "--select", "BOOT-002")
-    assert res[("BOOT-002", "bk.corp.example")]["status"] == "error"
+    }
+    code, out, err = run_cli("check", "--facts", write_facts(ents), "--select", "BOOT-002")
+    assert code == 2 and "entities.bootstrap[0].time" in err and out == ""  # a snapshot: an input error
+    facts = Facts(facts_doc(ents))  # data from a collector: the derivation makes it unknown, never skips it
+    derive(facts)
+    s = facts.get("backup_server", "bk.corp.example")
+    assert "latest_bootstrap" not in s and "unreadable time" in s["_unknown"]["latest_bootstrap"]
 
 
 def test_one_host_two_backup_servers_two_clients():
@@ -349,3 +353,55 @@ def test_disable_plugin_naming_no_plugin_is_exit_2(tmp_path):
     assert code == 2 and "--disable-plugin 'netwrker': no such plugin" in err
     code, out, err = run_cli("plugins", env={"POLICYCHECK_DISABLE_PLUGINS": "nope"})
     assert code == 2 and "POLICYCHECK_DISABLE_PLUGINS 'nope'" in err
+
+
+# ---- item 1: facts are validated before anything is judged -----------------------------------------
+BAD_INVENTORY = """\
+entities:
+  host:
+    - id: bk.corp.example
+      platform: vm
+      roles: [backup_server]
+      depends_on: dns01.corp.example
+    - id: dns01.corp.example
+      platform: physical
+    - id: dns01.corp.example
+      platform: virtual
+  dr_test:
+    - {id: t1, host: bk.corp.example, time: "2026-11-01 10:00:00", result: success, kind: bmr}
+"""
+
+
+def test_malformed_facts_file_is_exit_2_with_every_problem_located(tmp_path):
+    (tmp_path / "inv.yaml").write_text(BAD_INVENTORY)
+    cfg = tmp_path / "policycheck.yaml"
+    cfg.write_text("version: 1\nsources:\n  - {name: inv, plugin: file, path: inv.yaml}\n")
+    code, out, err = run_cli("check", "-c", cfg, "--no-fail-on-error")
+    assert code == 2 and out == "" and "Traceback" not in err
+    lines = [x for x in err.splitlines() if "inv.yaml:" in x]
+    assert any("inv.yaml:4:17: entities.host[0].platform" in x and "(did you mean" in x for x in lines), err
+    assert any("inv.yaml:6:19: entities.host[0].depends_on" in x and "expected a list (a host id each)" in x for x in lines), err
+    assert any("inv.yaml:9:11: entities.host[2].id" in x and "duplicate host id" in x for x in lines), err
+    assert any("entities.dr_test[0].time" in x and "without a UTC offset" in x for x in lines), err
+
+
+def test_duplicate_ids_across_files_of_one_source(tmp_path):
+    (tmp_path / "a.yaml").write_text("entities:\n  host: [{id: h1, platform: physical}]\n")
+    (tmp_path / "b.json").write_text('{"entities": {"host": [{"id": "h1", "platform": "virtual"}]}}')
+    cfg = tmp_path / "policycheck.yaml"
+    cfg.write_text("version: 1\nsources:\n  - {name: inv, plugin: file, paths: [a.yaml, b.json]}\n")
+    code, out, err = run_cli("check", "-c", cfg)
+    assert code == 2 and "b.json:1:31: entities.host[0].id duplicate host id 'h1' (also in a.yaml)" in err, err
+
+
+def test_malformed_snapshot_is_exit_2_located(tmp_path):
+    doc = facts_doc({"backup_server": [{"id": "bk", "host": "bk", "virtual": "yes"}],
+                     "client": [{"id": "c1", "backup_server": ["bk"], "last_filesystem_backup": {"t": 1}}]})
+    p = tmp_path / "snap.json"
+    p.write_text(json.dumps(doc, indent=1))
+    code, out, err = run_cli("check", "--facts", p)
+    assert code == 2 and out == ""
+    assert "entities.backup_server[0].virtual is a string \"yes\"; expected true or false" in err
+    assert "entities.client[0].backup_server is a list; expected the id (or a name) of a backup_server" in err
+    assert "entities.client[0].last_filesystem_backup is an object" in err
+    assert all(x.startswith(f"policycheck: error: {p}:") for x in err.splitlines()), err

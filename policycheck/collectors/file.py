@@ -58,21 +58,77 @@ def collect(settings, ctx):
     return {"entities": entities}
 
 
+def _read(p: Path):
+    if p.suffix == ".json":
+        with open(p, "rb") as fh:
+            return json.load(fh)
+    return load_data(p)
+
+
+def _locate(p: Path, jpath) -> str:
+    """``file:line:col`` of a JSON path, computed only for a problem."""
+    try:
+        if p.suffix == ".json":
+            from policycheck.jsonpos import line_col
+
+            line, col = line_col(p.read_text(encoding="utf-8"), jpath)
+        else:
+            from policycheck.yamlsafe import load_documents
+
+            docs = load_documents(p, max_bytes=1 << 30)
+            line, col = docs[0].where(tuple(jpath)) if docs else (1, 1)
+    except (OSError, ValueError):
+        line, col = 1, 1
+    return f"{p}:{line}:{col}"
+
+
 def check(settings, base_dir):
-    """Facts files that do not exist are a mistake in the config, found before anything is collected."""
+    """Mistakes found before anything is collected: a facts file that does not exist, cannot be read, or
+    does not follow the facts model (docs/facts.md): each problem located in its file (exit 2)."""
+    from policycheck.conditions import suggest
+    from policycheck.model import MAX_PROBLEMS, check_entities, format_path
+
     problems = []
     files = [("paths", i, f) for i, f in enumerate(settings.get("paths") or ())] or [("path", None, settings["path"])]
+    ids: dict = {}
     for key, i, f in files:
+        where = (key,) if i is None else (key, i)
         p = Path(f).expanduser()
         if not p.is_absolute():
             p = Path(base_dir) / p
         if not p.is_file():
             near = sorted(x.name for x in p.parent.glob("*") if x.suffix in (".yaml", ".yml", ".json")) \
                 if p.parent.is_dir() else []
-            from policycheck.conditions import suggest
-
-            problems.append(((key,) if i is None else (key, i),
-                             f"facts file {p} not found" + suggest(p.name, near)))
+            problems.append((where, f"facts file {p} not found" + suggest(p.name, near)))
+            continue
+        try:
+            data = _read(p)
+        except YamlError as exc:
+            problems.append((where, str(exc)))
+            continue
+        except json.JSONDecodeError as exc:
+            problems.append((where, f"{p}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}"))
+            continue
+        except (OSError, UnicodeDecodeError, RecursionError) as exc:
+            problems.append((where, f"cannot read {p}: {getattr(exc, 'strerror', None) or exc}"))
+            continue
+        if not isinstance(data, dict) or "entities" not in data:
+            problems.append((where, f"{p}:1:1: a facts file is a mapping with 'entities: {{kind: [...]}}' "
+                                    "(see docs/facts.md)"))
+            continue
+        found = check_entities(data["entities"], limit=MAX_PROBLEMS)
+        ents = data["entities"] if isinstance(data["entities"], dict) else {}
+        for kind, lst in ents.items():
+            for j, e in enumerate(lst if isinstance(lst, list) else ()):
+                if isinstance(e, dict) and isinstance(e.get("id"), str):
+                    other = ids.get((kind, e["id"]))
+                    if other is not None and other[0] != p:
+                        found.append((("entities", kind, j, "id"),
+                                      f"duplicate {kind} id '{e['id']}' (also in {other[0].name}): the verdict "
+                                      "would depend on the order of the files; merge them or use distinct ids"))
+                    ids.setdefault((kind, e["id"]), (p, j))
+        for jpath, msg in found[:MAX_PROBLEMS]:
+            problems.append((where, f"{_locate(p, jpath)}: {format_path(jpath)} {msg}"))
     return problems
 
 

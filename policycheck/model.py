@@ -1,0 +1,268 @@
+"""The documented facts model as data (docs/facts.md): each kind's attributes with their types,
+enumerations and references, and the validation of facts files and snapshots against it."""
+from __future__ import annotations
+
+import difflib
+import re
+
+#: attribute type notation: "str", "bool", "num", "time", "enum:a|b", "ref:KIND", "[T]" (a list of T),
+#: "obj:NAME" (an object described in OBJECTS); a trailing "?" allows null
+KINDS_MODEL: dict[str, dict[str, str]] = {
+    "host": {"hostname": "str", "fqdn": "str", "addresses": "[str]",
+             "os": "enum:linux|windows|solaris|aix|hpux|macos|esxi|other?", "os_version": "str?",
+             "platform": "enum:physical|blade|virtual", "roles": "[str]", "services": "[str]",
+             "depends_on": "[ref:host]", "bmr_methods": "[str]", "independent_recovery": "bool",
+             "vm": "ref:vm?", "backup": "obj:backup_exemption?"},
+    "backup_server": {"host": "ref:host", "product": "str", "version": "str?", "virtual": "bool",
+                      "vm": "ref:vm?", "latest_bootstrap": "ref:bootstrap?", "last_dr_test": "time?",
+                      "latest_dr_test": "ref:dr_test?", "dependency_closure": "[ref:host]",
+                      "circular_dependencies": "[ref:host]", "client_devices_local": "[ref:device]",
+                      "hosted_roles": "[str]", "hosted_services": "[str]"},
+    "storage_node": {"host": "ref:host", "backup_server": "ref:backup_server"},
+    "device": {"backup_server": "ref:backup_server", "storage_node": "ref:storage_node?", "host": "ref:host?",
+               "media_type": "enum:disk|file|tape|vtl|dedup|cloud", "enabled": "bool", "client_data": "bool",
+               "vm_disk": "str?", "on_system_disk": "bool", "local_to_server": "bool"},
+    "bootstrap": {"backup_server": "ref:backup_server", "time": "time", "level": "str?",
+                  "copies": "[obj:copy]"},
+    "client": {"hostname": "str", "host": "ref:host", "backup_server": "ref:backup_server",
+               "os": "enum:linux|windows|solaris|aix|hpux|macos|esxi|other?", "last_filesystem_backup": "time?",
+               "last_image_backup": "time?", "last_bmr_backup": "time?"},
+    "vm": {"name": "str", "guest_hostname": "str?", "power_state": "enum:on|off|suspended",
+           "is_template": "bool", "template": "str?", "cluster": "ref:cluster?", "host": "ref:hypervisor_host?",
+           "disks": "[obj:disk]", "passthrough_devices": "[obj:passthrough]", "host_rules": "[obj:host_rule]",
+           "ha_disabled": "bool", "drs_disabled": "bool", "snapshots": "[obj:snapshot]",
+           "eligible_hosts": "[ref:hypervisor_host]"},
+    "hypervisor_host": {"name": "str", "cluster": "ref:cluster?",
+                        "connection_state": "enum:connected|disconnected|not_responding",
+                        "maintenance": "bool", "vmotion_enabled": "bool", "datastores": "[ref:datastore]"},
+    "cluster": {"name": "str", "hosts": "[ref:hypervisor_host]", "ha_enabled": "bool", "drs_enabled": "bool",
+                "drs_automation": "enum:manual|partially_automated|fully_automated?"},
+    "datastore": {"name": "str", "type": "str", "hosts": "[ref:hypervisor_host]", "shared": "bool"},
+    "dr_test": {"host": "ref:host", "time": "time", "result": "enum:success|failure", "kind": "str"},
+}
+
+OBJECTS: dict[str, dict[str, str]] = {
+    "copy": {"device": "ref:device?", "volume": "str?", "clone": "bool", "location": "str?",
+             "location_host": "str?", "offsite": "bool", "local_to_server": "bool"},
+    "disk": {"label": "str", "datastore": "ref:datastore", "system": "bool", "size_gb": "num", "shared": "bool"},
+    "passthrough": {"type": "enum:pci|usb|scsi|serial|parallel|cdrom", "name": "str"},
+    "host_rule": {"name": "str", "mandatory": "bool", "hosts": "[ref:hypervisor_host]", "enabled": "bool"},
+    "snapshot": {"name": "str", "time": "time"},
+    "backup_exemption": {"exempt": "bool", "reason": "str", "owner": "str"},
+}
+
+#: words people write for an enumerated value, for the "did you mean" of a validation error
+SYNONYMS = {"vm": "virtual", "virtual_machine": "virtual", "guest": "virtual", "baremetal": "physical",
+            "bare_metal": "physical", "bare-metal": "physical", "hardware": "physical", "up": "connected",
+            "poweredOn": "on", "poweredOff": "off", "ok": "success", "passed": "success", "failed": "failure",
+            "fail": "failure", "pass": "success", "disk_file": "file", "adv_file": "file", "lto": "tape"}
+
+RESERVED = ("id", "aliases", "_sources", "_observed_at", "_unknown", "_partial", "_attr_sources", "_conflicts",
+            "_unresolved")
+MAX_PROBLEMS = 50
+_OFFSET = re.compile(r"(Z|z|[+-]\d\d:?\d\d)$")
+_ISO = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|z|[+-]\d\d:?\d\d)?$")
+
+
+def attributes(kind: str) -> dict:
+    return KINDS_MODEL.get(kind, {})
+
+
+class _Checker:
+    def __init__(self, limit=MAX_PROBLEMS):
+        self.problems: list = []
+        self.limit = limit
+        self.compiled: dict = {}
+
+    def add(self, jpath, msg):
+        if len(self.problems) < self.limit:
+            self.problems.append((tuple(jpath), msg))
+
+    def spec(self, t):
+        hit = self.compiled.get(t)
+        if hit is None:
+            nullable = t.endswith("?")
+            base = t[:-1] if nullable else t
+            hit = self.compiled[t] = (nullable, base)
+        return hit
+
+    def value(self, v, t, jpath):
+        nullable, base = self.spec(t)
+        if v is None:
+            if not nullable and not base.startswith("["):
+                self.add(jpath, "is null; expected " + _describe(base) + " (leave it out if it is unknown)")
+            return
+        if base.startswith("["):
+            if v.__class__ is not list:
+                self.add(jpath, f"is {_typename(v)}; expected a list ({_describe(base[1:-1])} each)")
+                return
+            inner = base[1:-1]
+            for i, x in enumerate(v):
+                self.value(x, inner, jpath + (i,))
+            return
+        if base == "str":
+            if v.__class__ is not str:
+                self.add(jpath, f"is {_typename(v)}; expected a string")
+        elif base == "bool":
+            if v.__class__ is not bool:
+                self.add(jpath, f"is {_typename(v)} {_short(v)}; expected true or false")
+        elif base == "num":
+            if v.__class__ not in (int, float):
+                self.add(jpath, f"is {_typename(v)}; expected a number")
+        elif base == "time":
+            self.time(v, jpath)
+        elif base.startswith("ref:"):
+            if v.__class__ is not str:
+                self.add(jpath, f"is {_typename(v)}; expected the id (or a name) of a {base[4:]}")
+        elif base.startswith("enum:"):
+            allowed = base[5:].split("|")
+            if v not in allowed:
+                m = [SYNONYMS[v]] if isinstance(v, str) and SYNONYMS.get(v) in allowed else \
+                    difflib.get_close_matches(str(v), allowed, n=1, cutoff=0.5)
+                self.add(jpath, f"is {_short(v)}; expected one of {', '.join(allowed)}"
+                         + (f" (did you mean '{m[0]}'?)" if m else ""))
+        elif base.startswith("obj:"):
+            if v.__class__ is not dict:
+                self.add(jpath, f"is {_typename(v)}; expected an object ({base[4:]})")
+                return
+            fields = OBJECTS[base[4:]]
+            for k, x in v.items():
+                ft = fields.get(k)
+                if ft is not None:
+                    self.value(x, ft, jpath + (k,))
+                elif k == "_unknown" and x.__class__ is not dict:
+                    self.add(jpath + (k,), "must be an object {attribute: reason}")
+
+    def time(self, v, jpath):
+        if v.__class__ is not str:
+            self.add(jpath, f"is {_typename(v)}; expected an ISO 8601 time with an offset "
+                            "(2026-11-24T22:10:00+01:00)")
+            return
+        if not _ISO.match(v.strip()):
+            self.add(jpath, f"is {_short(v)}; expected an ISO 8601 time such as 2026-11-24T22:10:00+01:00")
+            return
+        if not _OFFSET.search(v.strip()):
+            self.add(jpath, f"is {_short(v)}, a time without a UTC offset: write the offset the source "
+                            f"uses (e.g. {v.strip()}+01:00, or Z for UTC)")
+            return
+        from policycheck.timeutil import parse_time
+
+        try:
+            parse_time(v)
+        except ValueError:
+            self.add(jpath, f"is {_short(v)}; not a valid date and time")
+
+
+def _typename(v) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
+
+
+def _short(v) -> str:
+    import json
+
+    s = json.dumps(v, default=str, ensure_ascii=False)
+    return s if len(s) <= 60 else s[:59] + "…"
+
+
+def _describe(base: str) -> str:
+    if base.startswith("ref:"):
+        return f"a {base[4:]} id"
+    if base.startswith("enum:"):
+        return "one of " + ", ".join(base[5:].split("|"))
+    if base.startswith("obj:"):
+        return f"an object ({base[4:]})"
+    return {"str": "a string", "bool": "true or false", "num": "a number", "time": "an ISO 8601 time"}.get(base, base)
+
+
+def check_entities(entities, prefix=("entities",), limit=MAX_PROBLEMS, per_source_ids=None) -> list:
+    """Problems ``[(json_path, message)]`` of an ``entities`` mapping against the model: types, enums,
+    times with an offset, references that are names, reserved keys, duplicate ids within a kind."""
+    c = _Checker(limit)
+    if not isinstance(entities, dict):
+        c.add(prefix, "must be an object {kind: [entity, ...]}")
+        return c.problems
+    from policycheck.conditions import KINDS
+
+    for kind, ents in entities.items():
+        jp = prefix + (kind,)
+        if kind not in KINDS_MODEL and kind not in KINDS:
+            m = difflib.get_close_matches(kind, list(KINDS_MODEL), n=1, cutoff=0.6)
+            if m:  # a near-miss of a documented kind is a typo; other kinds are a plugin's own
+                c.add(jp + ("<key>",), f"unknown entity kind '{kind}' (did you mean '{m[0]}'?)")
+                continue
+        if ents.__class__ is not list:
+            c.add(jp, f"is {_typename(ents)}; expected a list of entities")
+            continue
+        model = KINDS_MODEL.get(kind, {})
+        seen: dict = {}
+        for i, e in enumerate(ents):
+            ep = jp + (i,)
+            if e.__class__ is not dict:
+                c.add(ep, f"is {_typename(e)}; expected an entity (an object with an id)")
+                continue
+            eid = e.get("id")
+            if eid.__class__ is not str or not eid:
+                c.add(ep + ("id",) if "id" in e else ep, "needs a non-empty string 'id'")
+                continue
+            if eid in seen:
+                c.add(ep + ("id",), f"duplicate {kind} id '{eid}' (also at index {seen[eid]}): the verdict would "
+                                    "depend on the order of entries; merge them or give them distinct ids")
+            else:
+                seen[eid] = i
+            for k, v in e.items():
+                t = model.get(k)
+                if t is not None:
+                    c.value(v, t, ep + (k,))
+                elif k == "aliases":
+                    if v.__class__ is not list or any(x.__class__ is not str for x in v):
+                        c.add(ep + (k,), "must be a list of names (strings)")
+                elif k in ("_unknown", "_partial"):
+                    if v.__class__ is not dict or any(x.__class__ is not str for x in v.values()):
+                        c.add(ep + (k,), "must be an object {attribute: reason}")
+                elif k in ("_sources",):
+                    if v.__class__ is not list:
+                        c.add(ep + (k,), "must be a list of source names")
+            if len(c.problems) >= limit:
+                return c.problems
+    return c.problems
+
+
+def check_document(doc, limit=MAX_PROBLEMS) -> list:
+    """Problems of a whole facts document (snapshot): its envelope and its entities."""
+    c = _Checker(limit)
+    if not isinstance(doc, dict):
+        return [((), "a facts snapshot must be a JSON object (write one with `policycheck collect -o FILE`)")]
+    if doc.get("schema_version") != 1:
+        c.add(("schema_version",), f"is {_short(doc.get('schema_version'))}; this policycheck reads schema_version 1")
+    c.time(doc.get("collected_at"), ("collected_at",))
+    srcs = doc.get("sources", [])
+    if srcs.__class__ is not list:
+        c.add(("sources",), "must be a list of sources")
+    else:
+        for i, s in enumerate(srcs):
+            if s.__class__ is not dict or s.get("name").__class__ is not str:
+                c.add(("sources", i), "must be an object with a string 'name'")
+            elif s.get("status") not in ("ok", "error"):
+                c.add(("sources", i, "status"), f"is {_short(s.get('status'))}; expected ok or error")
+            elif s.get("kinds", []).__class__ is not list:
+                c.add(("sources", i, "kinds"), "must be a list of entity kinds")
+    for key in ("conflicts", "incomplete"):
+        v = doc.get(key, [])
+        if v.__class__ is not list or any(x.__class__ is not dict for x in v):
+            c.add((key,), "must be a list of objects")
+    problems = c.problems
+    if "entities" not in doc:
+        problems.append((("entities",), "is missing: a snapshot holds entities by kind"))
+    else:
+        problems += check_entities(doc["entities"], limit=limit - len(problems))
+    return problems[:limit]
+
+
+def format_path(jpath) -> str:
+    out = ""
+    for p in jpath:
+        if p == "<key>":
+            continue
+        out += f"[{p}]" if isinstance(p, int) else (("." if out else "") + str(p))
+    return out or "(document)"
