@@ -40,8 +40,9 @@ def test_host_roles_and_services_are_partial(server, run, zone):
 # -- 12. optional endpoints refused: only their facts are unknown ------------------------------------
 
 def test_protectionpolicies_403_degrades_only_the_policy_evidence(server, run, zone):
-    full = run(server(zone("director")))
-    frag = run(server(zone("director"), faults={"protectionpolicies": 403}))
+    z = zone("director")  # one rendering of the times for both servers
+    full = run(server(copy.deepcopy(z)))
+    frag = run(server(z, faults={"protectionpolicies": 403}))
     assert_valid_fragment(frag)
     bs = by_id(frag, "backup_server")["nsr01.corp.example"]
     for attr in ("networker_bootstrap_actions", "networker_client_actions_to_server"):
@@ -57,8 +58,10 @@ def test_protectionpolicies_403_degrades_only_the_policy_evidence(server, run, z
 
 
 def test_protectedvms_500_makes_only_image_times_unknown(server, run, zone):
-    full = by_host(run(server(zone("director"))))
-    frag = run(server(zone("director"), faults={"vmware/protectedvms": 500}))
+    z = zone("director")  # one rendering of the times for both servers
+    whole = run(server(copy.deepcopy(z)))
+    full = by_host(whole)
+    frag = run(server(z, faults={"vmware/protectedvms": 500}))
     assert_valid_fragment(frag)
     clients = by_host(frag)
     for host, c in clients.items():
@@ -69,7 +72,7 @@ def test_protectedvms_500_makes_only_image_times_unknown(server, run, zone):
             continue
         assert c.get("last_filesystem_backup") == full[host].get("last_filesystem_backup"), host
         assert c.get("last_bmr_backup") == full[host].get("last_bmr_backup"), host
-    assert frag["entities"]["bootstrap"] == run(server(zone("director")))["entities"]["bootstrap"]
+    assert frag["entities"]["bootstrap"] == whole["entities"]["bootstrap"]
     (warning,) = [w for w in run.warnings if "protectedvms" in w]
     assert "HTTP 500" in warning and "vProxy" in warning and "last_image_backup" in warning
 
