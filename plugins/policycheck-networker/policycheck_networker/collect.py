@@ -6,6 +6,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 from policycheck.api import CollectorError
 
@@ -82,7 +83,7 @@ def _collect(settings: dict, ctx) -> dict:
                 _warn(ctx, redact(refusal_warning(url_host, api.where(value.call.path), value)))
     try:
         frag = build_fragment(raw, url_host, ctx, window=window, refused=refused,
-                              where=lambda path: api.where(path).split("://", 1)[-1].split("/", 1)[-1])
+                              where=lambda path: urlsplit(api.where(path)).path)
     except (AttributeError, TypeError, KeyError, ValueError) as exc:
         # an answer that parsed as JSON but is not shaped like NetWorker's (a proxy page, another API)
         raise CollectorError(redact(f"NetWorker {url_host}: unexpected answer shape from {base}: "
@@ -104,7 +105,7 @@ def refusal_warning(url_host: str, url: str, r: Refused) -> str:
     else:
         why = "the server failed to answer it"
     return (f"NetWorker {url_host}: GET {url} refused with HTTP {r.status}: {why}; only the facts it feeds are "
-            f"unknown: {call.feeds} ({r.reason[:200]})")
+            f"unknown: {call.feeds} ({r.reason[:400]})")
 
 
 def _warn(ctx, message: str) -> None:
@@ -161,7 +162,7 @@ def build_fragment(raw: dict, url_host: str, ctx=None, window: str | None = None
         r = refused.get(name)
         if r is None or r.status == 404:
             return None
-        return f"GET {where(r.call.path)} refused with HTTP {r.status}: {r.reason[:200]}"
+        return f"GET {where(r.call.path)} refused with HTTP {r.status}: {r.reason[:400]}"
 
     server = Server(raw.pop("serverconfig"), url_host)
     problems = Problems(server.id, where)
