@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -20,8 +21,18 @@ class Call:
     key: str | None  # None: the answer is one object (serverconfig)
     fields: tuple = ()
     query: str | None = None
-    optional: bool = False  # a 404 means "not available on this server", not a failure
+    optional: bool = False  # feeds evidence only: a refusal (403/404/500) degrades its facts, not the source
     params: dict = field(default_factory=dict)
+    privilege: str = "Monitor NetWorker"  # the NetWorker privilege a 403 on this call is missing
+    feeds: str = ""  # the facts an optional call feeds (named in the warning when it is refused)
+
+
+@dataclass
+class Refused:
+    """The answer of an optional call the server refused: which status, and the server's reason."""
+    call: Call
+    status: int
+    reason: str
 
 
 # Fields named in fl= must exist on the server (an unknown field is a 400); see networker.md.
@@ -40,12 +51,16 @@ CALLS = (  # the biggest answer first: it is the critical path
     Call("clients", "clients", "clients",
          ("resourceId", "clientId", "hostname", "aliases", "backupType", "saveSets", "protectionGroups",
           "storageNodes", "scheduledBackup", "os")),
-    Call("protectionpolicies", "protectionpolicies", "protectionPolicies"),
+    Call("protectionpolicies", "protectionpolicies", "protectionPolicies", optional=True,
+         privilege="View Application Settings",
+         feeds="backup_server.networker_bootstrap_actions, networker_client_actions_to_server"),
     Call("jukeboxes", "jukeboxes", "jukeboxes", ("name", "hostname", "devices", "volumes", "volumeIds", "virtual"),
-         optional=True),
+         optional=True, feeds="where bootstrap copies on unmounted volumes are (copy local_to_server)"),
     Call("protectedvms", "vmware/protectedvms", "vms", ("name", "hostname", "uuid", "vCenterHostname"),
-         optional=True),
+         optional=True, privilege="View Application Settings",
+         feeds="client.last_image_backup (vProxy image backups joined to guests)"),
 )
+REFUSALS = (403, 404, 500)  # statuses by which a server refuses an optional call (privilege, no such API, no vProxy)
 
 
 def base_url(url: str, api_version: str = "v3") -> tuple[str, str]:
@@ -68,10 +83,11 @@ def base_url(url: str, api_version: str = "v3") -> tuple[str, str]:
 class NetworkerApi:
     """Reads the resources of one NetWorker server through a policycheck HttpClient."""
 
-    def __init__(self, client, *, max_bytes: int, log=lambda m: None):
+    def __init__(self, client, *, max_bytes: int, log=lambda m: None, redact=lambda t: t):
         self.client = client
         self.max_bytes = max_bytes
-        self.log = log
+        self.redact = redact
+        self.log = lambda m: log(redact(m))
         self.requests = 0
         self.deadline = float("inf")
         self.unfiltered: set = set()  # calls whose q= the server refused: their answer is the whole list
@@ -94,12 +110,16 @@ class NetworkerApi:
             try:
                 return self._get(call, params)
             except CollectorError as exc:
-                text = str(exc)
-                if call.optional and "HTTP 404" in text:
-                    self.log(f"{call.path}: not available on this server (404), skipped")
-                    return None
-                dropped = next((k for k in ("q", "fl") if k in params), None) if "HTTP 400" in text else None
+                text = self.redact(str(exc))
+                status = _status(text)
+                if call.optional and status in REFUSALS:
+                    if status == 404:
+                        self.log(f"{call.path}: not available on this server (404), skipped")
+                    return Refused(call, status, text)
+                dropped = next((k for k in ("q", "fl") if k in params), None) if status == 400 else None
                 if dropped is None:
+                    if text != str(exc):
+                        raise CollectorError(text) from None
                     raise
                 self.log(f"{call.path}: {dropped}= refused ({text[:160]}), asking again without it")
                 del params[dropped]
@@ -120,16 +140,7 @@ class NetworkerApi:
         if not isinstance(doc, dict):
             raise CollectorError(f"malformed answer from {self.where(call.path)}: expected "
                                  f"{{count, {call.key}}}, got {type(doc).__name__}")
-        items = doc.get(call.key)
-        if items is None:
-            items = []  # an empty list may come as {"count": 0} without the key
-        if not isinstance(items, list):
-            raise CollectorError(f"malformed answer from {self.where(call.path)}: '{call.key}' is not a list")
-        count = doc.get("count")
-        if isinstance(count, int) and count != len(items):
-            raise CollectorError(f"incomplete answer from {self.where(call.path)}: count says {count} "
-                                 f"but {len(items)} {call.key} came (truncated or inconsistent list)")
-        return items
+        return envelope(doc, call, self.where(call.path))
 
     def _decode(self, resp, call: Call):
         """Read the body once into a bytearray (capped), decode it to one text, parse, drop both."""
@@ -166,27 +177,85 @@ class NetworkerApi:
                                  f" {str(exc)[:160]}") from None
 
     def fetch_all(self, calls, workers: int, deadline: float) -> dict:
-        """Run the calls concurrently; the first failure cancels the rest and is raised."""
-        results: dict = {}
+        """Run the calls concurrently on daemon threads; the first failure is raised at once.
+
+        The workers are daemon threads (a ThreadPoolExecutor's are not: the interpreter waits for them
+        at exit) and each stops at its next read once the deadline has passed, so no worker keeps the
+        process alive after the run, whatever the server does.
+        """
         self.started = time.monotonic()
         self.deadline = deadline
-        pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(calls))),
-                                  thread_name_prefix="networker")
+        todo: queue.SimpleQueue = queue.SimpleQueue()
+        for c in calls:
+            todo.put(c)
+        done: queue.SimpleQueue = queue.SimpleQueue()
+        stop = threading.Event()
+
+        def work():
+            while not stop.is_set():
+                try:
+                    call = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    done.put((call, self.fetch(call), None))
+                except BaseException as exc:  # noqa: BLE001 - reported to the caller
+                    done.put((call, None, exc))
+
+        for i in range(max(1, min(workers, len(calls)))):
+            threading.Thread(target=work, name=f"networker-{i}", daemon=True).start()
+        results: dict = {}
         try:
-            futures = {pool.submit(self.fetch, c): c for c in calls}
-            done, pending = wait(futures, timeout=max(0.1, deadline - time.monotonic()),
-                                 return_when=FIRST_EXCEPTION)
-            for fut in done:
-                exc = fut.exception()
+            while len(results) < len(calls):
+                left = deadline - time.monotonic()
+                try:
+                    call, value, exc = done.get(timeout=max(0.05, left))
+                except queue.Empty:
+                    names = ", ".join(sorted(self.where(c.path) for c in calls if c.name not in results))
+                    raise CollectorError(f"no answer from {names} within the source's timeout of "
+                                         f"{deadline - self.started:.0f}s (raise timeout: or check the server's "
+                                         "load)") from None
                 if exc is not None:
-                    raise exc if isinstance(exc, CollectorError) else CollectorError(
-                        f"reading {self.where(futures[fut].path)} failed: {type(exc).__name__}: {exc}")
-            if pending:
-                names = ", ".join(sorted(self.where(futures[f].path) for f in pending))
-                raise CollectorError(f"no answer from {names} within the source's timeout of "
-                                     f"{deadline - self.started:.0f}s (raise timeout: or check the server's load)")
-            for fut, call in futures.items():
-                results[call.name] = fut.result()
+                    if isinstance(exc, CollectorError):
+                        raise exc
+                    raise CollectorError(self.redact(f"reading {self.where(call.path)} failed: "
+                                                     f"{type(exc).__name__}: {exc}"))
+                results[call.name] = value
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            stop.set()  # workers take no new call; one still reading ends at its next chunk (deadline)
         return results
+
+
+def _status(text: str) -> int | None:
+    """The HTTP status named in a core HttpClient error ("HTTP 403 Forbidden from ...")."""
+    import re
+
+    m = re.search(r"\bHTTP (\d{3})\b", text)
+    return int(m.group(1)) if m else None
+
+
+def envelope(doc, call: Call, where: str) -> list:
+    """The items of a list answer ``{"count": N, "<key>": [...]}``, checked: an answer without the list
+    key is an error unless ``count`` says 0 (an empty list may come without the key), ``count`` must be
+    present and agree with the items. ``{}`` (no count, no key) is an error, never an empty list."""
+    if not isinstance(doc, dict):
+        raise CollectorError(f"malformed answer from {where}: expected {{count, {call.key}}}, "
+                             f"got {type(doc).__name__}")
+    count = doc.get("count")
+    if "count" not in doc or count.__class__ is not int:
+        what = "no 'count'" if "count" not in doc else f"'count' is {json.dumps(count)[:40]}"
+        raise CollectorError(f"malformed answer from {where}: {what} in the list envelope "
+                             f"(keys: {', '.join(sorted(map(str, doc))[:8]) or 'none'}); expected "
+                             f"{{count, {call.key}}}")
+    items = doc.get(call.key)
+    if items is None:
+        if call.key in doc or count != 0:
+            raise CollectorError(f"malformed answer from {where}: count says {count} but the answer has "
+                                 f"{'a null' if call.key in doc else 'no'} '{call.key}' list")
+        return []  # {"count": 0} without the key: an empty list
+    if not isinstance(items, list):
+        raise CollectorError(f"malformed answer from {where}: '{call.key}' is not a list")
+    if count != len(items):
+        raise CollectorError(f"incomplete answer from {where}: count says {count} "
+                             f"but {len(items)} {call.key} came (truncated or inconsistent list)")
+    return items

@@ -4,12 +4,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from policycheck_networker import times
-from policycheck_networker.infra import (Devices, Server, Volumes, looks_like_host, norm, os_name, short,
-                                         split_device_name)
+from policycheck_networker.infra import (Devices, Problems, Server, Volumes, looks_like_host, norm, os_name,
+                                         short, show, split_device_name)
+
+_show = show
 
 NOT_USABLE = {"aborted", "inprogress", "in progress", "recyclable", "suspect", "expired", "invalid", "unknown"}
 BMR_PREFIX = "disaster_recovery:"
 VM_ATTRS = ("*vm_name", "*vm_uuid")
+KIND_ATTR = {"filesystem": "last_filesystem_backup", "image": "last_image_backup", "bmr": "last_bmr_backup"}
 _status_ok: dict = {}
 
 
@@ -68,11 +71,14 @@ def vm_keys(backup: dict) -> tuple[str | None, str | None]:
 class BackupFacts:
     """One pass over the backups list; keeps only what the facts need (latest times, bootstraps)."""
 
-    def __init__(self, server: Server, devices: Devices, volumes: Volumes, vms: list | None):
+    def __init__(self, server: Server, devices: Devices, volumes: Volumes, vms: list | None,
+                 problems: Problems | None = None):
         self.server, self.devices, self.volumes = server, devices, volumes
         self.vm_guest = {}
         self.vm_by_name = {}
         for vm in vms or []:
+            if not isinstance(vm, dict):
+                continue
             guest = norm(vm.get("hostname")) or None
             if vm.get("uuid"):
                 self.vm_guest[norm(vm["uuid"])] = guest
@@ -81,29 +87,48 @@ class BackupFacts:
         self.latest: dict[str, dict] = {}  # client id -> {"filesystem"|"image"|"bmr": datetime}
         self.bootstraps: list[dict] = []
         self.unjoined_images = 0
+        self.image_backups_seen = 0  # usable image-level save sets (joined or not)
         self.seen_volumes: set = set()  # volumes already known to hold client data
+        self.problems = problems if problems is not None else Problems(server.id)
+        self.unknown: dict[str, dict] = {}  # client id -> {attribute: reason} from malformed save sets
+        self.unknown_all: dict[str, str] = {}  # attribute -> reason, for every client
 
     def add_all(self, backups: list) -> None:
         for b in backups:
             if isinstance(b, dict):
                 self.add(b)
+            else:
+                self._malformed({}, "unknown", "element", b, what="is not an object")
 
     def add(self, b: dict) -> None:
-        """Account for one save set; the hot loop of a big datazone, so kept lean."""
-        insts = [i for i in b.get("instances") or () if i.__class__ is dict and _usable(i.get("status"))]
+        """Account for one save set; the hot loop of a big datazone, so kept lean.
+
+        A save set whose instances or saveTime cannot be read is never dropped: what it would have
+        decided (the latest bootstrap, a client's latest backup, whether a device holds client data)
+        becomes unknown with the reason.
+        """
+        raw = b.get("instances")
+        if raw.__class__ is not list or not all(
+                i.__class__ is dict and (i.get("volumeIds") is None or i["volumeIds"].__class__ is list)
+                for i in raw):
+            self._malformed(b, classify(b), "instances", raw,
+                            what="has no instances list" if raw is None else "has malformed instances")
+            return
+        insts = [i for i in raw if _usable(i.get("status"))]
         if not insts:
             return
         when = b.get("saveTime")
         try:
             when = datetime.fromisoformat(when)
             if when.tzinfo is None:
-                return
+                when = None
         except (TypeError, ValueError):
             when = times.parse(when)
-            if when is None:
-                return
         kind = classify(b)
         if kind == "bootstrap":
+            if when is None:
+                self._malformed(b, kind, "saveTime", b.get("saveTime"))
+                return
             self.bootstraps.append(self._bootstrap(b, insts, when))
             return
         if kind == "index":
@@ -117,13 +142,18 @@ class BackupFacts:
                     if fid:
                         self.devices.facts[fid]["client_data"] = True
         if kind == "image":
+            self.image_backups_seen += 1
             who = self._guest(b)
             if who is None:
-                self.unjoined_images += 1
+                self.unjoined_images += 1  # credited to no client (counted as evidence), whatever its time
                 return
         else:
             who = self.server.canonical(b.get("clientHostname"))
-        if not who:
+            if not who or b.get("clientHostname").__class__ is not str:
+                self._malformed(b, kind, "clientHostname", b.get("clientHostname"))
+                return
+        if when is None:
+            self._malformed(b, kind, "saveTime", b.get("saveTime"), who=who)
             return
         slot = self.latest.get(who)
         if slot is None:
@@ -131,6 +161,37 @@ class BackupFacts:
         cur = slot.get(kind)
         if cur is None or when > cur:
             slot[kind] = when
+
+    def _malformed(self, b: dict, kind: str, field: str, value, who: str | None = None, what: str = "") -> None:
+        """Record a save set that cannot be read and make unknown what it would have decided."""
+        label = b.get("id") or b.get("shortId") or "?"
+        name = b.get("name")
+        what = what or ("has no " + field if value is None else f"has unparseable {field}")
+        reason = (f"GET {self.problems.where('backups')}: save set {_show(label)}"
+                  f"{f' ({_show(name)})' if name is not None else ''} {what}"
+                  f"{'' if value is None else ' ' + _show(value)}")
+        self.problems.count("save set", reason)
+        if kind == "bootstrap":
+            self.problems.incomplete("bootstrap", reason)
+            return
+        if kind == "index":
+            return  # index save sets decide nothing (they are allowed anywhere)
+        if field in ("instances", "element"):
+            # which volumes it is on is unknown: any device not yet known to hold client data might
+            self.devices.client_data_unknown = self.devices.client_data_unknown or reason
+            if kind == "unknown":  # not even its kind is known: a bootstrap as much as a client backup
+                self.problems.incomplete("bootstrap", reason)
+        attrs = list(KIND_ATTR.values()) if kind not in KIND_ATTR else [KIND_ATTR[kind]]
+        if who is None and kind in KIND_ATTR and field == "instances":
+            if kind == "image":
+                who = self._guest(b)
+            elif b.get("clientHostname").__class__ is str:
+                who = self.server.canonical(b["clientHostname"]) or None
+        for attr in attrs:
+            if who:
+                self.unknown.setdefault(who, {}).setdefault(attr, reason)
+            else:  # which client it belongs to is unknown: every client's latest backup of that kind is
+                self.unknown_all.setdefault(attr, reason)
 
     def _guest(self, b: dict) -> str | None:
         uuid, name = vm_keys(b)
@@ -148,7 +209,10 @@ class BackupFacts:
             fid = first["device"]
             copy = {"device": fid, "volume": first["name"], "clone": bool(inst.get("clone")),
                     "networker_volumes": [v["name"] for v in vols], "networker_status": inst.get("status")}
-            if fid:
+            if first.get("unknown") and not fid:
+                # mounted on a device the server listed without a name: where it is cannot be told
+                copy.update({"location": None, "networker_unknown": first["unknown"]})
+            elif fid:
                 dev = self.devices.facts[fid]
                 copy["local_to_server"] = all(self.devices.local(v["device"]) for v in vols)
                 copy["location"] = None if dev["networker_data_host"] == dev["host"] else dev["networker_data_host"]
@@ -166,6 +230,10 @@ class BackupFacts:
     def _unmounted(self, vol: dict) -> dict:
         """Where a copy on a volume mounted on no device is: in a library, at a host, or elsewhere (a vault)."""
         jb = vol.get("jukebox")
+        if jb is None and self.volumes.jukeboxes_unknown:
+            # the library list was refused: a tape "located" in a library would read as a vault here
+            return {"location": None, "networker_location": vol.get("location"),
+                    "networker_unknown": self.volumes.jukeboxes_unknown}
         if jb is not None:
             return {"location": f"jukebox {jb['name']}", "location_host": jb["host"],
                     "local_to_server": self.server.owns(jb["host"]), "networker_jukebox": jb["name"]}
@@ -180,38 +248,57 @@ class BackupFacts:
             return {"location": where, "location_host": host, "local_to_server": self.server.owns(host)}
         return {"location": where, "local_to_server": False, "offsite": True}  # a vault, a safe, a site
 
-    def client_times(self, client_id: str, aliases=()) -> dict:
+    def client_times(self, client_id: str, aliases=()) -> tuple[dict, dict]:
+        """(latest backup times by attribute, {attribute: reason} for those malformed save sets made unknown).
+
+        An unknown attribute is left out of the times (absent = unknown) and named in ``_unknown``."""
         slot: dict = {}
+        unknown = dict(self.unknown_all)
         for key in dict.fromkeys((client_id, *aliases, short(client_id))):
             for kind, when in self.latest.get(key, {}).items():
                 if slot.get(kind) is None or when > slot[kind]:
                     slot[kind] = when
-        return {"last_filesystem_backup": times.iso(slot.get("filesystem")),
-                "last_image_backup": times.iso(slot.get("image")),
-                "last_bmr_backup": times.iso(slot.get("bmr"))}
+            for attr, reason in self.unknown.get(key, {}).items():
+                unknown.setdefault(attr, reason)
+        out = {attr: times.iso(slot.get(kind)) for kind, attr in KIND_ATTR.items() if attr not in unknown}
+        return out, unknown
 
 
-def client_facts(server: Server, clients: list, bf: BackupFacts) -> list:
-    """One client fact per hostname (several client resources may share one), plus guests seen only in images."""
+def client_facts(server: Server, clients: list, bf: BackupFacts, image_unknown: str | None = None) -> list:
+    """One client fact per hostname (several client resources may share one), plus guests seen only in images.
+
+    Ids are unique per (backup server, host): ``<server id>/<hostname>``; the host is named by
+    ``hostname`` (the core joins clients to hosts through it), and no bare host name is an alias, so a
+    host protected by two servers is one host with two client records. A client resource whose hostname
+    is missing or not a text cannot be told apart: the client list is incomplete (contract item 3).
+    """
     groups: dict[str, dict] = {}
-    for c in clients:
-        host = server.canonical(c.get("hostname"))
+    problems = bf.problems
+    for i, c in enumerate(clients):
+        raw = c.get("hostname")
+        host = server.canonical(raw) if isinstance(raw, str) else ""
         if not host:
+            rid = c.get("resourceId")
+            rid = rid.get("id") if isinstance(rid, dict) else rid
+            reason = (f"GET {problems.where('clients')}: client resource #{i} (resourceId {show(rid)}) has "
+                      f"{'no hostname' if raw is None or raw == '' else 'a hostname that is not a name: ' + show(raw)}")
+            problems.count("client", reason)
+            problems.incomplete("client", reason)
             continue
         g = groups.setdefault(host, {"aliases": set(), "save_sets": [], "groups": set(), "types": set(),
                                      "sns": [], "ids": []})
-        g["aliases"].update(norm(a) for a in c.get("aliases") or [] if a)
+        g["aliases"].update(norm(a) for a in _texts(c.get("aliases")) if a)
         if c.get("os") and not g.get("os"):
             g["os"] = os_name(c["os"])
         if "." in host:
             g["aliases"].add(short(host))
-        for s in c.get("saveSets") or []:
+        for s in _texts(c.get("saveSets")):
             if s not in g["save_sets"]:
                 g["save_sets"].append(s)
-        g["groups"].update(c.get("protectionGroups") or [])
-        if c.get("backupType"):
+        g["groups"].update(_texts(c.get("protectionGroups")))
+        if isinstance(c.get("backupType"), str):
             g["types"].add(c["backupType"])
-        for sn in c.get("storageNodes") or []:
+        for sn in _texts(c.get("storageNodes")):
             if sn not in g["sns"]:
                 g["sns"].append(sn)
         rid = c.get("resourceId")
@@ -219,18 +306,42 @@ def client_facts(server: Server, clients: list, bf: BackupFacts) -> list:
             g["ids"].append(str(rid["id"]))
     out = []
     for host, g in sorted(groups.items()):
-        fact = {"id": host, "hostname": host, "aliases": sorted(g["aliases"] - {host}),
-                "backup_server": server.id, **bf.client_times(host, g["aliases"]),
+        fact = {"id": client_id(server, host), "hostname": host, "backup_server": server.id,
+                "networker_aliases": sorted(g["aliases"] - {host}),
                 "networker_save_sets": g["save_sets"], "networker_protection_groups": sorted(g["groups"]),
                 "networker_backup_types": sorted(g["types"]), "networker_storage_nodes": g["sns"],
                 "networker_resource_ids": g["ids"],
                 "networker_bmr_save_set": any(str(s).lower().startswith(BMR_PREFIX) for s in g["save_sets"])}
+        _times(fact, bf, host, g["aliases"], image_unknown)
         if g.get("os"):
             fact["os"] = g["os"]
         out.append(fact)
     known = set(groups) | {a for g in groups.values() for a in g["aliases"]}
     for host in sorted(bf.latest):
         if host not in known and short(host) not in known and bf.latest[host].get("image"):
-            out.append({"id": host, "hostname": host, "backup_server": server.id, **bf.client_times(host),
-                        "networker_image_only": True})
+            fact = {"id": client_id(server, host), "hostname": host, "backup_server": server.id,
+                    "networker_image_only": True}
+            _times(fact, bf, host, (), image_unknown)
+            out.append(fact)
     return out
+
+
+def client_id(server: Server, host: str) -> str:
+    return f"{server.id}/{host}"
+
+
+def _times(fact: dict, bf: BackupFacts, host: str, aliases, image_unknown: str | None) -> None:
+    found, unknown = bf.client_times(host, aliases)
+    if image_unknown and bf.image_backups_seen:
+        found.pop("last_image_backup", None)
+        unknown.setdefault("last_image_backup", image_unknown)
+    fact.update(found)
+    if unknown:
+        fact["_unknown"] = unknown
+
+
+def _texts(value) -> list:
+    """The strings of a list attribute (a lone string counts as a list of one); anything else is ignored."""
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []

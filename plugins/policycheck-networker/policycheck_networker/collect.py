@@ -6,13 +6,15 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 from policycheck.api import CollectorError
 
-from policycheck_networker.api import CALLS, NetworkerApi, base_url
+from policycheck_networker.api import CALLS, NetworkerApi, Refused, base_url
 from policycheck_networker.backups import BackupFacts, client_facts
-from policycheck_networker.infra import Devices, Jukeboxes, Server, Volumes, storage_node_facts
-from policycheck_networker.policies import evidence
+from policycheck_networker.infra import Devices, Jukeboxes, Problems, Server, Volumes, storage_node_facts
+from policycheck_networker.policies import BOOT, TO_SERVER, evidence
+from policycheck_networker.redaction import make_redactor
 
 
 _gc_lock = threading.Lock()
@@ -45,31 +47,73 @@ def collect(settings: dict, ctx) -> dict:
 def _collect(settings: dict, ctx) -> dict:
     start = time.monotonic()
     base, url_host = base_url(settings["url"], settings.get("api_version", "v3"))
+    # every message of this collector goes through this: the core's redaction plus the forms in which a
+    # server may echo the credentials (the Basic token of an echoed Authorization header)
+    redact = make_redactor(ctx.redact, settings["username"], settings["password"])
     kwargs = {"auth": (settings["username"], settings["password"]),
               "verify_tls": settings.get("verify_tls", True)}
     if settings.get("ca_bundle"):
         kwargs["ca_bundle"] = settings["ca_bundle"]
     workers = int(settings.get("max_workers", 10))
-    client = ctx.http(base, warn=ctx.log, **kwargs)
+    log = ctx.log if ctx.log is not None else (lambda m: None)
+    client = ctx.http(base, warn=lambda m: log(redact(m)), **kwargs)
     try:
         _widen_pool(client, workers)
         _pin_verify(client)
-        api = NetworkerApi(client, max_bytes=int(settings.get("max_response_mb", 1024)) << 20, log=ctx.log)
+        api = NetworkerApi(client, max_bytes=int(settings.get("max_response_mb", 1024)) << 20, log=log,
+                           redact=redact)
         calls = with_window(CALLS, settings.get("backup_window"))
+        deadline = start + float(ctx.timeout)
+        if ctx.deadline is not None:
+            deadline = min(deadline, ctx.deadline)
         try:
-            raw = api.fetch_all(calls, workers, deadline=start + float(ctx.timeout))
+            raw = api.fetch_all(calls, workers, deadline=deadline)
         except CollectorError as exc:
-            raise CollectorError(ctx.redact(f"NetWorker {url_host}: {exc}")) from None
+            raise CollectorError(redact(f"NetWorker {url_host}: {exc}")) from None
     finally:
         client.close()
-    ctx.log(f"{api.requests} requests in {time.monotonic() - start:.2f}s")
+    log(f"{api.requests} requests in {time.monotonic() - start:.2f}s")
     window = settings.get("backup_window") if "backups" not in api.unfiltered else None
+    refused = {}
+    for name, value in list(raw.items()):
+        if isinstance(value, Refused):
+            raw[name] = None
+            refused[name] = value
+            if value.status != 404:
+                _warn(ctx, redact(refusal_warning(url_host, api.where(value.call.path), value)))
     try:
-        return build_fragment(raw, url_host, ctx, window=window)
+        frag = build_fragment(raw, url_host, ctx, window=window, refused=refused,
+                              where=lambda path: urlsplit(api.where(path)).path)
     except (AttributeError, TypeError, KeyError, ValueError) as exc:
         # an answer that parsed as JSON but is not shaped like NetWorker's (a proxy page, another API)
-        raise CollectorError(ctx.redact(f"NetWorker {url_host}: unexpected answer shape from {base}: "
-                                        f"{type(exc).__name__}: {str(exc)[:160]}")) from None
+        raise CollectorError(redact(f"NetWorker {url_host}: unexpected answer shape from {base}: "
+                                    f"{type(exc).__name__}: {str(exc)[:160]}")) from None
+    problems = frag.pop("_problems")
+    if problems.counts:
+        _warn(ctx, redact(f"NetWorker {url_host}: {problems.summary()}; the facts that depend on them are "
+                          "unknown"))
+    return frag
+
+
+def refusal_warning(url_host: str, url: str, r: Refused) -> str:
+    """What an optional endpoint's refusal costs, and what to do about it."""
+    call = r.call
+    if r.status == 403:
+        why = f"the account lacks the NetWorker privilege '{call.privilege}' (add it to the account's user group)"
+    elif call.name == "protectedvms":
+        why = "the server could not list protected VMs (a server without vProxy / VMware protection answers so)"
+    else:
+        why = "the server failed to answer it"
+    return (f"NetWorker {url_host}: GET {url} refused with HTTP {r.status}: {why}; only the facts it feeds are "
+            f"unknown: {call.feeds} ({r.reason[:400]})")
+
+
+def _warn(ctx, message: str) -> None:
+    warn = getattr(ctx, "warn", None)
+    if warn is not None:
+        warn(message)
+    elif ctx.log is not None:
+        ctx.log(message)
 
 
 def with_window(calls, window: str | None):
@@ -104,25 +148,60 @@ def _pin_verify(client) -> None:
     sess.merge_environment_settings = merged
 
 
-def build_fragment(raw: dict, url_host: str, ctx=None, window: str | None = None) -> dict:
-    """Map the decoded answers (resource name → list/object) into a fragment; drops raw lists as it goes."""
+def build_fragment(raw: dict, url_host: str, ctx=None, window: str | None = None, refused: dict | None = None,
+                   where=lambda path: f"/nwrestapi/v3/global/{path}") -> dict:
+    """Map the decoded answers (resource name → list/object) into a fragment; drops raw lists as it goes.
+
+    ``refused`` names the optional calls the server refused (their answers are None): only the facts they
+    feed become unknown. Malformed elements are kept as unknown facts or `incomplete` entries and counted
+    in the fragment's ``_problems`` (popped by collect()).
+    """
+    refused = refused or {}
+
+    def refusal(name: str) -> str | None:
+        r = refused.get(name)
+        if r is None or r.status == 404:
+            return None
+        return f"GET {where(r.call.path)} refused with HTTP {r.status}: {r.reason[:400]}"
+
     server = Server(raw.pop("serverconfig"), url_host)
+    problems = Problems(server.id, where)
     storage_nodes = raw.pop("storagenodes")
-    devices = Devices(server, raw.pop("devices"), storage_nodes)
-    jukeboxes = Jukeboxes(server, raw.pop("jukeboxes", None), devices)
+    devices = Devices(server, raw.pop("devices"), storage_nodes, problems)
+    jukeboxes = Jukeboxes(server, raw.pop("jukeboxes", None), devices, unknown=refusal("jukeboxes"))
     volumes = Volumes(raw.pop("volumes"), devices, jukeboxes)
-    bf = BackupFacts(server, devices, volumes, raw.pop("protectedvms", None))
+    bf = BackupFacts(server, devices, volumes, raw.pop("protectedvms", None), problems)
     backups = raw.pop("backups")
     bf.add_all(backups)
     del backups
-    clients = client_facts(server, raw.pop("clients"), bf)
+    clients = client_facts(server, raw.pop("clients"), bf, image_unknown=refusal("protectedvms"))
     ents = server.entities()
     bs = ents["backup_server"][0]
-    bs.update(evidence(server, raw.pop("protectionpolicies"), raw.pop("pools")))
+    unknown: dict = {}
+    pools = raw.pop("pools")
+    policies = raw.pop("protectionpolicies", None)
+    if refusal("protectionpolicies"):
+        unknown.update({BOOT: refusal("protectionpolicies"), TO_SERVER: refusal("protectionpolicies")})
+    else:
+        found, bad = evidence(server, policies, pools, where("protectionpolicies"))
+        bs.update(found)
+        unknown.update(bad)
+    if devices.client_data_unknown:
+        # a client save set's volumes are unknown: a device not yet seen holding client data might
+        for f in devices.facts.values():
+            if not f["client_data"]:
+                del f["client_data"]
+                f.setdefault("_unknown", {})["client_data"] = devices.client_data_unknown
+        problems.incomplete("device", devices.client_data_unknown)
     on_server = sorted(fid for fid, f in devices.facts.items()
-                       if f["client_data"] and devices.driven_by_server(fid))
-    bs["networker_client_devices_on_server"] = on_server
-    bs["networker_director_mode"] = not on_server
+                       if f.get("client_data") and devices.driven_by_server(fid))
+    if devices.client_data_unknown and any(devices.driven_by_server(fid) and "client_data" not in f
+                                           for fid, f in devices.facts.items()):
+        unknown["networker_director_mode"] = devices.client_data_unknown
+        unknown["networker_client_devices_on_server"] = devices.client_data_unknown
+    else:
+        bs["networker_client_devices_on_server"] = on_server
+        bs["networker_director_mode"] = not on_server
     bs["networker_clients_to_server"] = sorted(
         c["id"] for c in clients if c.get("networker_storage_nodes")
         and server.owns(c["networker_storage_nodes"][0]))
@@ -130,10 +209,15 @@ def build_fragment(raw: dict, url_host: str, ctx=None, window: str | None = None
         bs["networker_backup_window"] = window  # client times and bootstraps: within this window only
     if bf.unjoined_images:
         bs["networker_unjoined_image_backups"] = bf.unjoined_images
+    if unknown:
+        bs["_unknown"] = unknown
     ents["storage_node"] = storage_node_facts(server, storage_nodes)
     ents["device"] = sorted(devices.facts.values(), key=lambda d: d["id"])
     ents["bootstrap"] = sorted(bf.bootstraps, key=lambda b: b["id"])
     ents["client"] = clients
     if ctx is not None:
         ctx.progress(sum(len(v) for v in ents.values()))
-    return {"entities": ents}
+    frag = {"entities": ents, "_problems": problems}
+    if problems.entries():
+        frag["incomplete"] = problems.entries()
+    return frag

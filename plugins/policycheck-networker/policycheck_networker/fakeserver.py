@@ -6,7 +6,10 @@
 
 Only loopback is ever bound. Faults per resource: ``{"backups": 500}`` (any HTTP status, answered with
 the API's error body), ``"invalid_json"``, ``"truncated"``, ``"slow"`` (sleeps ``slow_seconds`` before answering), ``"drip"``
-(sends the body in 20 pieces over ``slow_seconds``), ``"busy_once"`` (one 503 with Retry-After: 0).
+(sends the body in 20 pieces over ``slow_seconds``), ``"busy_once"`` (one 503 with Retry-After: 0),
+``"busy_forever"`` (503 with Retry-After: 3600, every time), ``"empty_object"`` (200 with ``{}``: no count, no list key), ``"no_count"`` (the list without its count).
+``echo_auth=True`` makes error bodies describe the request the way NetWorker's ``userAgentRequest`` does,
+Authorization header included, and quote it in the ``message`` (a server or proxy that leaks it).
 """
 from __future__ import annotations
 
@@ -144,11 +147,13 @@ class FakeNetworker:
     def __init__(self, datazone: dict, *, username: str = "audit", password: str = "s3cr3t-Pa55word!",
                  delay: float = 0.0, faults: dict | None = None, reject_paging: bool = True,
                  slow_seconds: float = 5.0, api_version: str = "v3", certfile: str | None = None,
-                 keyfile: str | None = None, error_bodies: dict | None = None, reject_ranges: bool = False):
+                 keyfile: str | None = None, error_bodies: dict | None = None, reject_ranges: bool = False,
+                 echo_auth: bool = False):
         self.zone, self.username, self.password = datazone, username, password
         self.delay, self.faults, self.reject_paging = delay, dict(faults or {}), reject_paging
         self.slow_seconds, self.api_version = slow_seconds, api_version
         self.error_bodies = error_bodies or {}
+        self.echo_auth = echo_auth
         self.reject_ranges = reject_ranges  # an older server: a time range in q= is a 400
         self.requests: list[tuple[str, dict]] = []
         self.in_flight = 0
@@ -239,6 +244,11 @@ class FakeNetworker:
 
             def _error(self, code: int, message: str):
                 body = fake.error_bodies.get(code) or error_body(code, message, self.path)
+                if fake.echo_auth:
+                    auth = self.headers.get("Authorization", "")
+                    body = dict(body, message=f"{body.get('message')} (request headers: Authorization={auth})")
+                    body["userAgentRequest"] = {"method": "GET", "url": self.path, "headers": [
+                        {"name": k, "value": v} for k, v in self.headers.items()]}
                 self._send(code, json.dumps(body).encode())
 
             def do_GET(self):
@@ -274,6 +284,15 @@ class FakeNetworker:
                             403: "User 'audit' does not have the privilege to view resource.",
                             404: f"Resource '{resource}' not found.", 500: "Unable to open DB session."}
                     return self._error(fault, msgs.get(fault, "error"))
+                if fault == "busy_forever":  # 503 with an hour's Retry-After, every time
+                    body = json.dumps(error_body(503, "Server is busy, try again.")).encode()
+                    self.send_response(503)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Retry-After", "3600")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 if fault == "busy_once":  # one 503 with Retry-After, then normal answers
                     fake.faults[resource] = None
                     body = json.dumps(error_body(503, "Server is busy, try again.")).encode()
@@ -287,6 +306,12 @@ class FakeNetworker:
                 if fault == "slow":
                     time.sleep(fake.slow_seconds)
                 code, body = fake.body_for(resource, query)
+                if fault == "empty_object" and code == 200:
+                    return self._send(200, b"{}")
+                if fault == "no_count" and code == 200:
+                    doc = json.loads(body)
+                    doc.pop("count", None)
+                    return self._send(200, json.dumps(doc).encode())
                 if fault == "invalid_json" and code == 200:
                     return self._send(200, b"<html>Service temporarily unavailable</html>{", "application/json")
                 if fault == "drip" and code == 200:  # headers at once, then the body a little at a time

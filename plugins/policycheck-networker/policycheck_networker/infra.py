@@ -1,6 +1,9 @@
 """Facts about the server's infrastructure: backup server, its host, storage nodes, devices, volumes."""
 from __future__ import annotations
 
+import json
+from collections import Counter
+
 SERVER_ALIAS = "nsrserverhost"
 
 MEDIA = {"adv_file": "disk", "file": "file", "data domain": "dedup", "cloud boost": "cloud",
@@ -8,6 +11,56 @@ MEDIA = {"adv_file": "disk", "file": "file", "data domain": "dedup", "cloud boos
 FAMILY = {"tape": "tape", "disk": "disk", "cloud": "cloud", "logical": "disk"}
 OS = {"linux": "linux", "windows": "windows", "solaris": "solaris", "aix": "aix", "hp-ux": "hpux",
       "hpux": "hpux", "macos": "macos", "darwin": "macos"}
+
+
+MAX_INCOMPLETE = 10  # incomplete entries kept per kind; the rest are counted in one more entry
+PARTIAL_REASON = ("NetWorker knows this host is its backup server (and storage node); whether it also "
+                  "serves files, VDI, applications or anything else is outside what NetWorker can see")
+
+
+def show(value, limit: int = 80) -> str:
+    """A value from the server quoted for a reason: JSON-escaped (no control characters), cut short."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = json.dumps(text)
+    return text if len(text) <= limit else text[: limit - 4] + '..."'
+
+
+class Problems:
+    """Elements of the server's answers that could not be read: counted per element type, and the
+    `incomplete` entries (contract item 3) for the kinds whose lists they leave incomplete."""
+
+    def __init__(self, server_id: str, where=lambda path: f"/nwrestapi/v3/global/{path}"):
+        self.server_id = server_id
+        self.where = where
+        self.counts: Counter = Counter()
+        self.examples: list[str] = []
+        self._incomplete: dict[str, list] = {}
+        self._more: Counter = Counter()
+
+    def count(self, element: str, reason: str) -> None:
+        self.counts[element] += 1
+        if len(self.examples) < 5:
+            self.examples.append(reason)
+
+    def incomplete(self, kind: str, reason: str) -> None:
+        entries = self._incomplete.setdefault(kind, [])
+        if len(entries) < MAX_INCOMPLETE:
+            entries.append({"kind": kind, "reason": reason, "backup_server": self.server_id})
+        else:
+            self._more[kind] += 1
+
+    def entries(self) -> list:
+        out = []
+        for kind, entries in self._incomplete.items():
+            out.extend(entries)
+            if self._more[kind]:
+                out.append({"kind": kind, "backup_server": self.server_id,
+                            "reason": f"and {self._more[kind]} more malformed elements like the above"})
+        return out
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{n} {what}{'s' if n > 1 else ''}" for what, n in sorted(self.counts.items()))
+        return f"{sum(self.counts.values())} malformed elements ({parts}); first: {self.examples[0]}"
 
 
 def norm(name) -> str:
@@ -79,8 +132,10 @@ class Server:
         server = {"id": self.id, "aliases": self.aliases, "host": self.id, "product": "networker"}
         if cfg.get("version"):
             server["version"] = str(cfg["version"])
+        # NetWorker sees only its own part of the host: the lists are partial (contract item 2), so a
+        # policy needing the whole list (BSRV-001's subset_of) is unknown unless another source knows it
         host = {"id": self.id, "hostname": self.id, "aliases": self.aliases, "roles": ["backup_server"],
-                "services": ["backup"]}
+                "services": ["backup"], "_partial": {"roles": PARTIAL_REASON, "services": PARTIAL_REASON}}
         if "." in self.id:
             host["fqdn"] = self.id
         osn = os_name(cfg.get("serverOSType"))
@@ -127,14 +182,27 @@ def data_host(dev: dict, driver: str) -> str:
 class Devices:
     """Devices keyed by fact id, with the lookups volumes need (volume id / mounted volume name → device)."""
 
-    def __init__(self, server: Server, devices: list, storage_nodes: list):
+    def __init__(self, server: Server, devices: list, storage_nodes: list, problems: Problems | None = None):
         self.server = server
-        self.sn_names = {norm(s.get("name")) for s in storage_nodes if s.get("name")}
+        self.sn_names = {norm(s.get("name")) for s in storage_nodes if isinstance(s, dict) and s.get("name")}
         self.facts: dict[str, dict] = {}
         self.by_volume: dict[str, str] = {}
-        for dev in devices:
+        self.unnamed: dict[str, str] = {}  # volume id/name -> reason: mounted on a device without a name
+        self.client_data_unknown: str | None = None  # reason why any device might hold client data
+        problems = problems if problems is not None else Problems(server.id)
+        for i, dev in enumerate(devices):
             name = dev.get("name")
-            if not name:
+            if not name or not isinstance(name, str):
+                # which device it is cannot be told: the device list is incomplete, and a copy on one of
+                # its volumes is on an unknown device
+                reason = (f"GET {problems.where('devices')}: device #{i} has "
+                          f"{'no name' if not name else 'a non-text name ' + show(name)}"
+                          f" (mediaType {show(dev.get('mediaType'))}, volume {show(dev.get('mountedVolume'))})")
+                problems.count("device", reason)
+                problems.incomplete("device", reason)
+                for key in ("volumeId", "mountedVolume"):
+                    if dev.get(key):
+                        self.unnamed.setdefault(str(dev[key]), reason)
                 continue
             sn, path = split_device_name(str(name))
             sn_own = sn is None or server.owns(sn)
@@ -174,11 +242,12 @@ class Devices:
 class Jukeboxes:
     """Libraries (tape or virtual) by name and by the volumes they hold, each with its controlling host."""
 
-    def __init__(self, server: Server, jukeboxes: list | None, devices: Devices):
+    def __init__(self, server: Server, jukeboxes: list | None, devices: Devices, unknown: str | None = None):
         self.by_name: dict[str, dict] = {}
         self.by_volume: dict[str, dict] = {}
+        self.unknown = unknown  # why the libraries could not be read (refused): placement by library unknown
         for jb in jukeboxes or []:
-            if not jb.get("name"):
+            if not isinstance(jb, dict) or not jb.get("name"):
                 continue
             hosts = {split_device_name(str(d))[0] for d in jb.get("devices") or []}
             host = norm(jb.get("hostname")) or next((h for h in sorted(hosts - {None})), None) or server.id
@@ -204,11 +273,15 @@ class Volumes:
     def __init__(self, volumes: list, devices: Devices, jukeboxes: Jukeboxes | None = None):
         self.by_id: dict[str, dict] = {}
         jbs = jukeboxes or Jukeboxes(devices.server, [], devices)
+        self.jukeboxes_unknown = jbs.unknown
         for vol in volumes:
             jb = (jbs.by_volume.get(str(vol.get("name"))) or jbs.by_volume.get(str(vol.get("id")))
                   or jbs.by_name.get(norm(vol.get("location"))))
             info = {"name": vol.get("name"), "location": vol.get("location") or None,
                     "pool": vol.get("pool"), "device": None, "jukebox": jb}
+            for key in (vol.get("id"), vol.get("name")):
+                if key and str(key) in devices.unnamed:
+                    info["unknown"] = devices.unnamed[str(key)]
             for key in (vol.get("id"), vol.get("name")):
                 if key and str(key) in devices.by_volume:
                     info["device"] = devices.by_volume[str(key)]
@@ -221,8 +294,10 @@ class Volumes:
     def get(self, vid, devices: Devices) -> dict:
         info = self.by_id.get(str(vid))
         if info is None:  # a volume id the volumes list did not have: maybe still mounted
-            return {"name": str(vid), "location": None, "pool": None, "device": devices.by_volume.get(str(vid)),
+            info = {"name": str(vid), "location": None, "pool": None, "device": devices.by_volume.get(str(vid)),
                     "jukebox": None}
+            if str(vid) in devices.unnamed:
+                info["unknown"] = devices.unnamed[str(vid)]
         return info
 
 

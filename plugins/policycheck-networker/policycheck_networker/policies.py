@@ -1,36 +1,76 @@
-"""Protection policies into evidence: the server backup (bootstrap) action and client backup destinations."""
+"""Protection policies into evidence: the server backup (bootstrap) action and client backup destinations.
+
+What is enabled: NetWorker runs an action when the action is ``enabled`` and its workflow is ``enabled``
+(Dell's swagger: PolicyWorkflow.enabled "specifies if the workflow is enabled", PolicyAction.enabled
+"indicates whether the action is enabled"). A protection policy itself has no on/off switch.
+``policyProtectionEnable`` is not one: in the swagger it pairs with ``policyProtectionPeriod`` (a period
+such as "1 Days") and working policies carry ``false`` with an empty period (the swagger's P5vProxy
+example runs an enabled vProxy backup; Apache CloudStack's captured CSBRONZE carries ``true`` with
+"1 Days"): it switches on the policy's protection period, not the policy. It is kept as evidence
+(``protection_period``), never read as "disabled". ``autoStartEnabled`` says whether the workflow starts
+on its own schedule; a workflow that does not (started by hand or by a script) still writes where its
+actions say, so it is kept as evidence and does not disable anything.
+"""
 from __future__ import annotations
 
-from policycheck_networker.infra import Server
+from policycheck_networker.infra import Server, show
+
+BOOT, TO_SERVER = "networker_bootstrap_actions", "networker_client_actions_to_server"
 
 
 def actions(policies: list):
-    """Yield (policy, workflow, action) name triples with the action dict, for every action."""
-    for pol in policies or []:
+    """Yield (policy, workflow, action) for every action; raise ValueError naming an element that is not
+    shaped like one (the evidence is then unknown, not built from the rest)."""
+    for i, pol in enumerate(policies or []):
+        if not isinstance(pol, dict) or not isinstance(pol.get("workflows") or [], list):
+            raise ValueError(f"protection policy #{i} {show(pol if not isinstance(pol, dict) else pol.get('name'))}"
+                             " is not a policy with a workflows list")
         for wf in pol.get("workflows") or []:
+            if not isinstance(wf, dict) or not isinstance(wf.get("actions") or [], list):
+                raise ValueError(f"policy {show(pol.get('name'))} has a malformed workflow {show(wf)}")
             for act in wf.get("actions") or []:
-                if isinstance(act, dict):
-                    yield pol, wf, act
+                if not isinstance(act, dict) or not isinstance(act.get("actionSpecificData") or {}, dict):
+                    raise ValueError(f"policy {show(pol.get('name'))} workflow {show(wf.get('name'))} has a "
+                                     f"malformed action {show(act)}")
+                yield pol, wf, act
 
 
-def evidence(server: Server, policies: list, pools: list) -> dict:
-    """backup_server attributes (prefixed networker_) describing bootstrap and client backup destinations."""
-    pool_devices = {p.get("name"): list(p.get("devices") or []) for p in pools or [] if p.get("name")}
-    boot, to_server = [], []
-    for pol, wf, act in actions(policies):
-        data = act.get("actionSpecificData") or {}
-        where = f"{pol.get('name')}/{wf.get('name')}/{act.get('name')}"
-        enabled = act.get("enabled", True) is not False and wf.get("enabled", True) is not False \
-            and pol.get("policyProtectionEnable", True) is not False
-        if "serverBackup" in data:
-            sb = data["serverBackup"] or {}
-            boot.append({"action": where, "enabled": enabled,
-                         "destination_pool": sb.get("destinationPool"),
-                         "destination_storage_node": sb.get("destinationStorageNode"),
-                         "pool_devices": pool_devices.get(sb.get("destinationPool"), []),
-                         "perform_bootstrap": sb.get("performBootstrap", True)})
-        elif "backup" in data and enabled:
-            nodes = (data["backup"] or {}).get("destinationStorageNodes") or []
-            if any(server.owns(n) for n in nodes):
-                to_server.append(where)
-    return {"networker_bootstrap_actions": boot, "networker_client_actions_to_server": to_server}
+def enabled(wf: dict, act: dict) -> bool:
+    """Whether NetWorker runs this action: the action and its workflow are enabled (absent means enabled,
+    as in NetWorker's defaults); the policy's policyProtectionEnable is not an on/off switch."""
+    return act.get("enabled", True) is not False and wf.get("enabled", True) is not False
+
+
+def evidence(server: Server, policies: list, pools: list, where: str = "protectionpolicies") -> tuple[dict, dict]:
+    """(backup_server attributes prefixed networker_, {attribute: reason} for those that are unknown)."""
+    pool_devices = {p.get("name"): list(p.get("devices") or []) for p in pools or []
+                    if isinstance(p, dict) and isinstance(p.get("name"), str)}
+    boot, to_server, periods = [], [], {}
+    try:
+        for pol, wf, act in actions(policies):
+            data = act.get("actionSpecificData") or {}
+            name = f"{pol.get('name')}/{wf.get('name')}/{act.get('name')}"
+            on = enabled(wf, act)
+            if pol.get("policyProtectionEnable") is True:
+                periods[str(pol.get("name"))] = pol.get("policyProtectionPeriod")
+            if "serverBackup" in data:
+                sb = data["serverBackup"] or {}
+                boot.append({"action": name, "enabled": on,
+                             "action_enabled": act.get("enabled", True) is not False,
+                             "workflow_enabled": wf.get("enabled", True) is not False,
+                             "auto_start": wf.get("autoStartEnabled"),
+                             "destination_pool": sb.get("destinationPool"),
+                             "destination_storage_node": sb.get("destinationStorageNode"),
+                             "pool_devices": pool_devices.get(sb.get("destinationPool"), []),
+                             "perform_bootstrap": sb.get("performBootstrap", True)})
+            elif "backup" in data and on:
+                nodes = (data["backup"] or {}).get("destinationStorageNodes") or []
+                if any(server.owns(n) for n in nodes if isinstance(n, str)):
+                    to_server.append(name)
+    except (ValueError, AttributeError, TypeError) as exc:
+        reason = f"GET {where}: {exc}"
+        return {}, {BOOT: reason, TO_SERVER: reason}
+    out = {BOOT: boot, TO_SERVER: to_server}
+    if periods:
+        out["networker_protection_periods"] = periods
+    return out, {}

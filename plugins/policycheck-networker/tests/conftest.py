@@ -23,9 +23,11 @@ def zone():
 class Run:
     def __init__(self):
         self.logs: list[str] = []
+        self.warnings: list[str] = []
 
     def __call__(self, srv, timeout: float = 10, **settings):
-        ctx = CollectContext(source="nsr", timeout=timeout, secrets=[srv.password], log=self.logs.append)
+        ctx = CollectContext(source="nsr", timeout=timeout, secrets=[srv.password], log=self.logs.append,
+                             warnings=self.warnings)
         cfg = {"url": srv.url, "username": srv.username, "password": srv.password, **settings}
         return collect_fn()(cfg, ctx)
 

@@ -13,6 +13,11 @@ def by_id(fragment, kind):
     return {e["id"]: e for e in fragment["entities"][kind]}
 
 
+def by_host(fragment):
+    """Client facts by hostname (their ids are "<server>/<hostname>")."""
+    return {e["hostname"]: e for e in fragment["entities"]["client"]}
+
+
 def latest_bootstrap(fragment):
     return max(fragment["entities"]["bootstrap"], key=lambda b: parse(b["time"]))
 
@@ -48,7 +53,8 @@ def test_director_datazone(server, run, zone):
     assert [c["device"] for c in boot["copies"]] == ["nsr01.corp.example:rd=sn01.corp.example:/nsr/aftd01"]
     assert boot["copies"][0]["local_to_server"] is False
 
-    clients = by_id(frag, "client")
+    clients = by_host(frag)
+    assert all(c["id"] == f"nsr01.corp.example/{h}" for h, c in clients.items())
     app = clients["app01.corp.example"]
     # the aborted save set one hour ago does not count; the incremental three hours ago does
     assert timedelta(hours=2) < age(app["last_filesystem_backup"]) < timedelta(hours=4)
@@ -84,7 +90,7 @@ def test_local_bootstrap_only(server, run, zone):
     assert bs["networker_director_mode"] is False
     assert bs["networker_client_devices_on_server"] == ["nsr02.corp.example:/nsr/aftd1"]
     assert bs["networker_client_actions_to_server"] == ["Gold/Filesystem/backup"]
-    assert "db01.corp.example" in bs["networker_clients_to_server"]
+    assert "nsr02.corp.example/db01.corp.example" in bs["networker_clients_to_server"]
     dev = by_id(frag, "device")["nsr02.corp.example:/nsr/aftd1"]
     assert dev["storage_node"] is None and dev["client_data"] is True and dev["host"] == "nsr02.corp.example"
     boot = latest_bootstrap(frag)
@@ -95,7 +101,7 @@ def test_local_bootstrap_only(server, run, zone):
     assert tape["clone"] is True and tape["device"] is None and tape["networker_jukebox"] == "TL01"
     assert tape["location_host"] == "nsr02.corp.example" and tape["local_to_server"] is True
     assert frag["entities"]["storage_node"] == []
-    assert by_id(frag, "client")["db01.corp.example"]["os"] == "linux"
+    assert by_host(frag)["db01.corp.example"]["os"] == "linux"
     assert by_id(frag, "device")["nsr02.corp.example:/dev/nst0"]["networker_jukebox"] == "TL01"
 
 
@@ -167,7 +173,7 @@ def test_unknown_fl_field_falls_back_to_whole_objects(server, run, zone, monkeyp
     frag = run(srv)
     client_calls = [q for p, q in srv.requests if p.endswith("/clients")]
     assert len(client_calls) == 2 and "fl" in client_calls[0] and "fl" not in client_calls[1]
-    assert "win01.corp.example" in by_id(frag, "client")
+    assert "win01.corp.example" in by_host(frag)
     assert any("fl= refused" in m for m in run.logs)
 
 

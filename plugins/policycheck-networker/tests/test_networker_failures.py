@@ -57,7 +57,7 @@ def test_optional_protectedvms_404_is_tolerated(server, run, zone):
     del z["vmware/protectedvms"]
     frag = run(server(z))
     # without the VM list the image backup still joins through its *vm_name attribute
-    assert any(c["id"] == "web01" and c["last_image_backup"] for c in frag["entities"]["client"])
+    assert any(c["hostname"] == "web01" and c["last_image_backup"] for c in frag["entities"]["client"])
     assert any("protectedvms" in m and "404" in m for m in run.logs)
 
 
