@@ -165,6 +165,7 @@ def _evaluate(args) -> int:
     from policycheck.pipeline import (UsageError, build_facts, load_all_policies, load_snapshot, make_report,
                                       select_policies)
 
+    # Every input is validated before the first source is contacted (or the snapshot read).
     config = _config(args, required=not args.facts)
     plugins = _plugins(args)
     reporters = plugins.reporters
@@ -176,32 +177,14 @@ def _evaluate(args) -> int:
             raise UsageError(f"unknown format '{fmt}'" + suggest(fmt, reporters)
                              + f" (formats: {', '.join(sorted(reporters))})")
     where = str(config.path) if config else "--param"
-    policies = load_all_policies(list(config.policies if config else []) + args.policies,
-                                 builtin=not args.no_builtin and (config.builtin_policies if config else True),
-                                 plugins=plugins, parameters=_params(args, config), where=where)
-    policies = select_policies(policies, (config.select if config else []) + args.select,
+    loaded = load_all_policies(list(config.policies if config else []) + args.policies,
+                               builtin=not args.no_builtin and (config.builtin_policies if config else True),
+                               plugins=plugins, parameters=_params(args, config), where=where)
+    policies = select_policies(loaded, (config.select if config else []) + args.select,
                                (config.skip if config else []) + args.skip)
-    if args.facts:
-        doc = load_snapshot(args.facts)
-        where_facts = args.facts
-    else:
-        doc = _collect_doc(config, plugins)
-        where_facts = "collected facts"
-    facts = build_facts(doc, plugins, where_facts)
-    as_of = args.as_of or (config.as_of if config else None)
-    if as_of:
-        from policycheck.timeutil import parse_time
-
-        try:
-            parse_time(as_of)
-        except ValueError:
-            raise UsageError(f"--as-of/as_of {as_of!r} is not an ISO 8601 time (e.g. 2026-11-25T06:00:00Z)") from None
-        facts.as_of = as_of
-    results = evaluate(policies, facts)
-    notes: list = []
-    waivers_out: list = []
+    clock = _as_of(args, config)
+    wlist = None
     waiver_path = args.waivers or (config.waivers if config else None)
-    stale_error = False
     if waiver_path:
         from policycheck import waivers
 
@@ -209,9 +192,7 @@ def _evaluate(args) -> int:
             wlist = waivers.load_waivers(waiver_path, max_days=config.waiver_max_days if config else None)
         except waivers.WaiverError as exc:
             raise UsageError(str(exc)) from None
-        waivers_out = waivers.apply_waivers(results, wlist, facts.as_of or facts.collected_at)
-        notes.extend(waivers.notes(waivers_out))
-        stale_error = bool(args.strict_waivers and waivers.stale(waivers_out))
+    base = None
     if args.baseline:
         from policycheck import baseline
 
@@ -219,11 +200,40 @@ def _evaluate(args) -> int:
             base = baseline.load_baseline(args.baseline)
         except baseline.BaselineError as exc:
             raise UsageError(str(exc)) from None
-        notes.extend(baseline.apply_baseline(results, base))
     elif args.fail_on_new:
         raise UsageError("--fail-on-new needs --baseline FILE (an earlier JSON report)")
+
+    if args.facts:
+        doc = load_snapshot(args.facts)
+        where_facts = args.facts
+    else:
+        doc = _collect_doc(config, plugins)
+        where_facts = "collected facts"
+    facts = build_facts(doc, plugins, where_facts)
+    evaluated_at = {"time": facts.collected_at, "source": "collected_at", "where": None}
+    if clock:
+        facts.as_of = clock["time"]
+        evaluated_at = clock
+        if clock["source"] == "config as_of":
+            _check_config_as_of(clock, facts.collected_at)
+    results = evaluate(policies, facts)
+    notes: list = []
+    waivers_out: list = []
+    stale_error = False
+    if wlist is not None:
+        from policycheck import waivers
+
+        waivers_out = waivers.apply_waivers(results, wlist, facts.as_of or facts.collected_at,
+                                            loaded=[p.id for p in loaded], evaluated=[p.id for p in policies])
+        notes.extend(waivers.notes(waivers_out))
+        stale_error = bool(args.strict_waivers and waivers.stale(waivers_out))
+    if base is not None:
+        from policycheck import baseline
+
+        notes.extend(baseline.apply_baseline(results, base))
     fail_on = args.fail_on or (config.fail_on if config else None) or "low"
     report = make_report(results, policies, facts, fail_on=fail_on, notes=notes, waivers=waivers_out,
+                         evaluated_at=evaluated_at,
                          options={"color": _color(sys.stdout) and not args.no_color and not args.output,
                                   "verbose": args.verbose, "github": os.environ.get("GITHUB_ACTIONS") == "true"})
     for fmt, path in (("json", args.json), ("junit", args.junit), ("markdown", args.markdown)):
@@ -247,6 +257,46 @@ def _evaluate(args) -> int:
         except OSError as exc:
             _warn(f"cannot append to GITHUB_STEP_SUMMARY: {exc.strerror}")
     return gate(report, fail_on, args.fail_on_error, args.soft_fail, args.fail_on_new, stale_error)
+
+
+CONFIG_AS_OF_MAX_LAG_S = 86400
+
+
+def _as_of(args, config) -> dict | None:
+    """The evaluation clock asked for (--as-of, else the config's as_of), validated; None: collected_at."""
+    from policycheck.pipeline import UsageError
+    from policycheck.timeutil import parse_time
+
+    if args.as_of:
+        text, source, where = args.as_of, "--as-of", None
+    elif config is not None and config.as_of:
+        text, source, where = config.as_of, "config as_of", config.where(("as_of",))
+    else:
+        return None
+    import re
+
+    try:
+        parse_time(text)
+        if not re.search(r"(Z|z|[+-]\d{2}:?\d{2})$", str(text).strip()):
+            raise ValueError("no UTC offset")
+    except (ValueError, TypeError):
+        raise UsageError(f"{where or '--as-of'}: {text!r} is not an ISO 8601 time with an offset "
+                         "(e.g. 2026-11-25T06:00:00Z)") from None
+    return {"time": str(text), "source": source, "where": where}
+
+
+def _check_config_as_of(clock: dict, collected_at) -> None:
+    """A config's fixed as_of left behind (copied from an example) judges fresh facts by an old clock."""
+    from policycheck.timeutil import format_duration, parse_time
+
+    try:
+        lag = (parse_time(collected_at) - parse_time(clock["time"])).total_seconds()
+    except (ValueError, TypeError):
+        return
+    if lag > CONFIG_AS_OF_MAX_LAG_S:
+        _warn(f"{clock['where']}: as_of {clock['time']} is {format_duration(lag)} older than the facts "
+              f"(collected {collected_at}); every age is judged as of {clock['time']}. Remove as_of from "
+              "the config to judge live facts, or pass --as-of to mean it")
 
 
 def _plain(report):
