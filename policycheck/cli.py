@@ -127,19 +127,36 @@ def _collect_doc(config, plugins):
     return doc
 
 
-def _params(args, config):
+def _params(args, config) -> tuple[dict, dict]:
+    """The parameter values in force (config, then --param) and where each was given."""
     import yaml
 
     from policycheck.pipeline import UsageError
 
-    params = {k: dict(v) for k, v in (config.parameters if config else {}).items()}
+    params = {k: dict(v) if isinstance(v, dict) else v for k, v in (config.parameters if config else {}).items()}
+    origins: dict = {}
+    for pid, values in params.items():
+        origins[(pid, None)] = config.where(("parameters", pid, "<key>"))
+        for name in values if isinstance(values, dict) else ():
+            origins[(pid, name)] = config.where(("parameters", pid, name, "<key>"))
+    bad = []
     for item in args.param:
         key, sep, value = item.partition("=")
         pid, dot, name = key.partition(".")
         if not sep or not dot:
-            raise UsageError(f"--param {item!r}: write ID.NAME=VALUE, e.g. BOOT-001.max_age=48h")
-        params.setdefault(pid, {})[name] = yaml.safe_load(value)
-    return params
+            bad.append(f"--param {item!r}: write ID.NAME=VALUE, e.g. BOOT-001.max_age=48h")
+            continue
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            bad.append(f"--param {item!r}: the value is not valid YAML ({str(exc).splitlines()[0]})")
+            continue
+        params.setdefault(pid, {})[name] = parsed
+        origins[(pid, name)] = f"--param {item}"
+        origins.setdefault((pid, None), f"--param {item}")
+    if bad:
+        raise UsageError("\n".join(bad))
+    return params, origins
 
 
 def _write(path, text) -> None:
@@ -177,13 +194,22 @@ def _evaluate(args) -> int:
             raise UsageError(f"unknown format '{fmt}'" + suggest(fmt, reporters)
                              + f" (formats: {', '.join(sorted(reporters))})")
     where = str(config.path) if config else "--param"
-    loaded = load_all_policies(list(config.policies if config else []) + args.policies,
-                               builtin=not args.no_builtin and (config.builtin_policies if config else True),
-                               plugins=plugins, parameters=_params(args, config), where=where)
-    policies = select_policies(loaded, (config.select if config else []) + args.select,
-                               (config.skip if config else []) + args.skip)
-    clock = _as_of(args, config)
-    wlist = None
+    problems: list = []  # every input problem at once, then exit 2 before any source is contacted
+    loaded = policies = None
+    try:
+        params, origins = _params(args, config)
+        loaded = load_all_policies(list(config.policies if config else []) + args.policies,
+                                   builtin=not args.no_builtin and (config.builtin_policies if config else True),
+                                   plugins=plugins, parameters=params, where=where, origins=origins)
+        policies = select_policies(loaded, (config.select if config else []) + args.select,
+                                   (config.skip if config else []) + args.skip)
+    except _USAGE_ERRORS() as exc:
+        problems.append(str(exc))
+    clock = wlist = base = None
+    try:
+        clock = _as_of(args, config)
+    except UsageError as exc:
+        problems.append(str(exc))
     waiver_path = args.waivers or (config.waivers if config else None)
     if waiver_path:
         from policycheck import waivers
@@ -191,17 +217,18 @@ def _evaluate(args) -> int:
         try:
             wlist = waivers.load_waivers(waiver_path, max_days=config.waiver_max_days if config else None)
         except waivers.WaiverError as exc:
-            raise UsageError(str(exc)) from None
-    base = None
+            problems.append(str(exc))
     if args.baseline:
         from policycheck import baseline
 
         try:
             base = baseline.load_baseline(args.baseline)
         except baseline.BaselineError as exc:
-            raise UsageError(str(exc)) from None
+            problems.append(str(exc))
     elif args.fail_on_new:
-        raise UsageError("--fail-on-new needs --baseline FILE (an earlier JSON report)")
+        problems.append("--fail-on-new needs --baseline FILE (an earlier JSON report)")
+    if problems:
+        raise UsageError("\n".join(problems))
 
     if args.facts:
         doc = load_snapshot(args.facts)
