@@ -27,6 +27,9 @@ class Collector:
     kinds: tuple = ()
     description: str = ""
     secret_keys: tuple = ("password", "token", "api_key", "secret")
+    # attributes this collector adds beyond docs/facts.md, {kind: [name, ...]}: `policies validate`
+    # accepts policies reading them (attributes prefixed with the plugin's name are accepted anyway)
+    attributes: dict = field(default_factory=dict)
 
 
 @dataclass

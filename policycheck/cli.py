@@ -396,11 +396,7 @@ def cmd_policies(args, parser) -> int:
         parser.parse_args(["policies", "--help"])
         return EXIT_USAGE
     if action == "validate":
-        from policycheck.policy import load_policies
-
-        pols = load_policies([Path(p) for p in args.paths])
-        sys.stdout.write(f"{len(pols)} policies valid: {', '.join(p.id for p in pols)}\n")
-        return EXIT_OK
+        return _validate(args)
     if action == "test":
         from policycheck import policytest
 
@@ -455,6 +451,64 @@ def cmd_policies(args, parser) -> int:
         sys.stdout.write("\n".join(out) + "\n")
         return EXIT_OK
     return EXIT_USAGE
+
+
+def _validate(args) -> int:
+    """Validate policy files as `check` would load them: beside the built-in catalog and every plugin's
+    policies (a colliding id is an error), fact paths checked against the facts model, parameters
+    against the config's values. Without PATH: the config's policies and every policies/ directory
+    below the working directory (the pre-commit hook validates the whole set on each commit)."""
+    from policycheck.model import ModelChecker
+    from policycheck.pipeline import UsageError, load_all_policies
+    from policycheck.policy import PolicyLoadError, policy_files
+
+    paths = [Path(p) for p in args.paths]
+    config = _config(args, required=False) if args.config or not paths else None
+    if not paths:
+        paths = [Path(p) for p in (config.policies if config else [])] + _policy_dirs(Path.cwd())
+        if not paths:
+            raise UsageError("no policy files: pass PATH (a file or directory), or -c CONFIG with policies:")
+    plugins = _plugins(args)
+    mine = {f.resolve() for f in policy_files(paths)}
+    params, origins = _params(argparse_ns(param=[]), config) if config else ({}, {})
+    policies = load_all_policies(paths, builtin=True, plugins=plugins, parameters=params,
+                                 where=str(config.path) if config else None, origins=origins)
+    prefixes = [i.name for i in plugins.infos if not i.builtin] + list(plugins.collectors)
+    extra: dict = {}
+    for c in plugins.collectors.values():
+        for kind, names in (getattr(c, "attributes", None) or {}).items():
+            extra.setdefault(kind, set()).update(names)
+    checker = ModelChecker(prefixes, extra)
+    ours = [p for p in policies if Path(p.path).resolve() in mine or Path(p.path) in mine]
+    errors = []
+    for p in ours:
+        for jpath, message in checker.check(p):
+            errors.append(p.error(jpath, message))
+    if errors:
+        raise PolicyLoadError(errors)
+    sys.stdout.write(f"{len(ours)} policies valid: {', '.join(p.id for p in ours)}\n")
+    return EXIT_OK
+
+
+def argparse_ns(**kw):
+    import argparse
+
+    return argparse.Namespace(**kw)
+
+
+_SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", "tests", "build", "dist",
+              ".tox", ".nox"}
+
+
+def _policy_dirs(root: Path) -> list:
+    """Every directory named policies/ below ``root`` (not under tests/, hidden or build directories)."""
+    out = []
+    for dirpath, dirnames, _ in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".")
+                             and not d.endswith(".egg-info"))
+        if Path(dirpath).name == "policies":
+            out.append(Path(dirpath))
+    return out
 
 
 def cmd_plugins(args) -> int:

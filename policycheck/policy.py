@@ -261,13 +261,17 @@ def parse_document(doc: Document) -> tuple[Policy | None, list]:
 
 
 def policy_files(paths) -> list[Path]:
+    """The policy files in ``paths`` (files, or directories' *.yaml/*.yml), each file once."""
     out = []
+    seen = set()
     for p in paths:
         p = Path(p)
-        if p.is_dir():
-            out.extend(sorted(x for x in p.glob("*.y*ml") if x.suffix in (".yaml", ".yml")))
-        else:
-            out.append(p)
+        found = sorted(x for x in p.glob("*.y*ml") if x.suffix in (".yaml", ".yml")) if p.is_dir() else [p]
+        for f in found:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append(f)
     return out
 
 
