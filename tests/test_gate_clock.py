@@ -80,7 +80,7 @@ def test_without_as_of_the_facts_collection_time_is_the_clock(tmp_path, capsys):
     assert rc == 1 and "warning" not in err
     assert _status(tmp_path) == ("fail", {"time": COLLECTED_AT, "source": "collected_at", "where": None})
     assert f"Judged as of {COLLECTED_AT} (from the facts' collected_at)" in out
-    assert f'<property name="evaluated_at_source" value="collected_at" />' in \
+    assert '<property name="evaluated_at_source" value="collected_at" />' in \
         (tmp_path / "r.xml").read_text(encoding="utf-8")
 
 
