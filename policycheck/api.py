@@ -31,6 +31,9 @@ class Collector:
     #: that can be seen without contacting the source (a facts file that does not exist); each one is a
     #: configuration error (exit 2), reported before any source is contacted
     check: Callable[[dict, str], list] | None = None
+    # attributes this collector adds beyond docs/facts.md, {kind: [name, ...]}: `policies validate`
+    # accepts policies reading them (attributes prefixed with the plugin's name are accepted anyway)
+    attributes: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -128,19 +128,36 @@ def _collect_doc(config, plugins):
     return doc
 
 
-def _params(args, config):
+def _params(args, config) -> tuple[dict, dict]:
+    """The parameter values in force (config, then --param) and where each was given."""
     import yaml
 
     from policycheck.pipeline import UsageError
 
-    params = {k: dict(v) for k, v in (config.parameters if config else {}).items()}
+    params = {k: dict(v) if isinstance(v, dict) else v for k, v in (config.parameters if config else {}).items()}
+    origins: dict = {}
+    for pid, values in params.items():
+        origins[(pid, None)] = config.where(("parameters", pid, "<key>"))
+        for name in values if isinstance(values, dict) else ():
+            origins[(pid, name)] = config.where(("parameters", pid, name, "<key>"))
+    bad = []
     for item in args.param:
         key, sep, value = item.partition("=")
         pid, dot, name = key.partition(".")
         if not sep or not dot:
-            raise UsageError(f"--param {item!r}: write ID.NAME=VALUE, e.g. BOOT-001.max_age=48h")
-        params.setdefault(pid, {})[name] = yaml.safe_load(value)
-    return params
+            bad.append(f"--param {item!r}: write ID.NAME=VALUE, e.g. BOOT-001.max_age=48h")
+            continue
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            bad.append(f"--param {item!r}: the value is not valid YAML ({str(exc).splitlines()[0]})")
+            continue
+        params.setdefault(pid, {})[name] = parsed
+        origins[(pid, name)] = f"--param {item}"
+        origins.setdefault((pid, None), f"--param {item}")
+    if bad:
+        raise UsageError("\n".join(bad))
+    return params, origins
 
 
 def _write(path, text) -> None:
@@ -166,6 +183,7 @@ def _evaluate(args) -> int:
     from policycheck.pipeline import (UsageError, build_facts, load_all_policies, load_snapshot, make_report,
                                       select_policies)
 
+    # Every input is validated before the first source is contacted (or the snapshot read).
     config = _config(args, required=not args.facts)
     plugins = _plugins(args)
     reporters = plugins.reporters
@@ -177,11 +195,42 @@ def _evaluate(args) -> int:
             raise UsageError(f"unknown format '{fmt}'" + suggest(fmt, reporters)
                              + f" (formats: {', '.join(sorted(reporters))})")
     where = str(config.path) if config else "--param"
-    policies = load_all_policies(list(config.policies if config else []) + args.policies,
-                                 builtin=not args.no_builtin and (config.builtin_policies if config else True),
-                                 plugins=plugins, parameters=_params(args, config), where=where)
-    policies = select_policies(policies, (config.select if config else []) + args.select,
-                               (config.skip if config else []) + args.skip)
+    problems: list = []  # every input problem at once, then exit 2 before any source is contacted
+    loaded = policies = None
+    try:
+        params, origins = _params(args, config)
+        loaded = load_all_policies(list(config.policies if config else []) + args.policies,
+                                   builtin=not args.no_builtin and (config.builtin_policies if config else True),
+                                   plugins=plugins, parameters=params, where=where, origins=origins)
+        policies = select_policies(loaded, (config.select if config else []) + args.select,
+                                   (config.skip if config else []) + args.skip)
+    except _USAGE_ERRORS() as exc:
+        problems.append(str(exc))
+    clock = wlist = base = None
+    try:
+        clock = _as_of(args, config)
+    except UsageError as exc:
+        problems.append(str(exc))
+    waiver_path = args.waivers or (config.waivers if config else None)
+    if waiver_path:
+        from policycheck import waivers
+
+        try:
+            wlist = waivers.load_waivers(waiver_path, max_days=config.waiver_max_days if config else None)
+        except waivers.WaiverError as exc:
+            problems.append(str(exc))
+    if args.baseline:
+        from policycheck import baseline
+
+        try:
+            base = baseline.load_baseline(args.baseline)
+        except baseline.BaselineError as exc:
+            problems.append(str(exc))
+    elif args.fail_on_new:
+        problems.append("--fail-on-new needs --baseline FILE (an earlier JSON report)")
+    if problems:
+        raise UsageError("\n".join(problems))
+
     if args.facts:
         doc = load_snapshot(args.facts)
         where_facts = args.facts
@@ -189,42 +238,30 @@ def _evaluate(args) -> int:
         doc = _collect_doc(config, plugins)
         where_facts = "collected facts"
     facts = build_facts(doc, plugins, where_facts)
-    as_of = args.as_of or (config.as_of if config else None)
-    if as_of:
-        from policycheck.timeutil import parse_time
-
-        try:
-            parse_time(as_of)
-        except ValueError:
-            raise UsageError(f"--as-of/as_of {as_of!r} is not an ISO 8601 time (e.g. 2026-11-25T06:00:00Z)") from None
-        facts.as_of = as_of
+    evaluated_at = {"time": facts.collected_at, "source": "collected_at", "where": None}
+    if clock:
+        facts.as_of = clock["time"]
+        evaluated_at = clock
+        if clock["source"] == "config as_of":
+            _check_config_as_of(clock, facts.collected_at)
     results = evaluate(policies, facts)
     notes: list = []
     waivers_out: list = []
-    waiver_path = args.waivers or (config.waivers if config else None)
     stale_error = False
-    if waiver_path:
+    if wlist is not None:
         from policycheck import waivers
 
-        try:
-            wlist = waivers.load_waivers(waiver_path, max_days=config.waiver_max_days if config else None)
-        except waivers.WaiverError as exc:
-            raise UsageError(str(exc)) from None
-        waivers_out = waivers.apply_waivers(results, wlist, facts.as_of or facts.collected_at)
+        waivers_out = waivers.apply_waivers(results, wlist, facts.as_of or facts.collected_at,
+                                            loaded=[p.id for p in loaded], evaluated=[p.id for p in policies])
         notes.extend(waivers.notes(waivers_out))
         stale_error = bool(args.strict_waivers and waivers.stale(waivers_out))
-    if args.baseline:
+    if base is not None:
         from policycheck import baseline
 
-        try:
-            base = baseline.load_baseline(args.baseline)
-        except baseline.BaselineError as exc:
-            raise UsageError(str(exc)) from None
         notes.extend(baseline.apply_baseline(results, base))
-    elif args.fail_on_new:
-        raise UsageError("--fail-on-new needs --baseline FILE (an earlier JSON report)")
     fail_on = args.fail_on or (config.fail_on if config else None) or "low"
     report = make_report(results, policies, facts, fail_on=fail_on, notes=notes, waivers=waivers_out,
+                         evaluated_at=evaluated_at,
                          options={"color": _color(sys.stdout) and not args.no_color and not args.output,
                                   "verbose": args.verbose, "github": os.environ.get("GITHUB_ACTIONS") == "true"})
     for fmt, path in (("json", args.json), ("junit", args.junit), ("markdown", args.markdown)):
@@ -248,6 +285,46 @@ def _evaluate(args) -> int:
         except OSError as exc:
             _warn(f"cannot append to GITHUB_STEP_SUMMARY: {exc.strerror}")
     return gate(report, fail_on, args.fail_on_error, args.soft_fail, args.fail_on_new, stale_error)
+
+
+CONFIG_AS_OF_MAX_LAG_S = 86400
+
+
+def _as_of(args, config) -> dict | None:
+    """The evaluation clock asked for (--as-of, else the config's as_of), validated; None: collected_at."""
+    from policycheck.pipeline import UsageError
+    from policycheck.timeutil import parse_time
+
+    if args.as_of:
+        text, source, where = args.as_of, "--as-of", None
+    elif config is not None and config.as_of:
+        text, source, where = config.as_of, "config as_of", config.where(("as_of",))
+    else:
+        return None
+    import re
+
+    try:
+        parse_time(text)
+        if not re.search(r"(Z|z|[+-]\d{2}:?\d{2})$", str(text).strip()):
+            raise ValueError("no UTC offset")
+    except (ValueError, TypeError):
+        raise UsageError(f"{where or '--as-of'}: {text!r} is not an ISO 8601 time with an offset "
+                         "(e.g. 2026-11-25T06:00:00Z)") from None
+    return {"time": str(text), "source": source, "where": where}
+
+
+def _check_config_as_of(clock: dict, collected_at) -> None:
+    """A config's fixed as_of left behind (copied from an example) judges fresh facts by an old clock."""
+    from policycheck.timeutil import format_duration, parse_time
+
+    try:
+        lag = (parse_time(collected_at) - parse_time(clock["time"])).total_seconds()
+    except (ValueError, TypeError):
+        return
+    if lag > CONFIG_AS_OF_MAX_LAG_S:
+        _warn(f"{clock['where']}: as_of {clock['time']} is {format_duration(lag)} older than the facts "
+              f"(collected {collected_at}); every age is judged as of {clock['time']}. Remove as_of from "
+              "the config to judge live facts, or pass --as-of to mean it")
 
 
 def _plain(report):
@@ -320,11 +397,7 @@ def cmd_policies(args, parser) -> int:
         parser.parse_args(["policies", "--help"])
         return EXIT_USAGE
     if action == "validate":
-        from policycheck.policy import load_policies
-
-        pols = load_policies([Path(p) for p in args.paths])
-        sys.stdout.write(f"{len(pols)} policies valid: {', '.join(p.id for p in pols)}\n")
-        return EXIT_OK
+        return _validate(args)
     if action == "test":
         from policycheck import policytest
 
@@ -379,6 +452,64 @@ def cmd_policies(args, parser) -> int:
         sys.stdout.write("\n".join(out) + "\n")
         return EXIT_OK
     return EXIT_USAGE
+
+
+def _validate(args) -> int:
+    """Validate policy files as `check` would load them: beside the built-in catalog and every plugin's
+    policies (a colliding id is an error), fact paths checked against the facts model, parameters
+    against the config's values. Without PATH: the config's policies and every policies/ directory
+    below the working directory (the pre-commit hook validates the whole set on each commit)."""
+    from policycheck.model import ModelChecker
+    from policycheck.pipeline import UsageError, load_all_policies
+    from policycheck.policy import PolicyLoadError, policy_files
+
+    paths = [Path(p) for p in args.paths]
+    config = _config(args, required=False) if args.config or not paths else None
+    if not paths:
+        paths = [Path(p) for p in (config.policies if config else [])] + _policy_dirs(Path.cwd())
+        if not paths:
+            raise UsageError("no policy files: pass PATH (a file or directory), or -c CONFIG with policies:")
+    plugins = _plugins(args)
+    mine = {f.resolve() for f in policy_files(paths)}
+    params, origins = _params(argparse_ns(param=[]), config) if config else ({}, {})
+    policies = load_all_policies(paths, builtin=True, plugins=plugins, parameters=params,
+                                 where=str(config.path) if config else None, origins=origins)
+    prefixes = [i.name for i in plugins.infos if not i.builtin] + list(plugins.collectors)
+    extra: dict = {}
+    for c in plugins.collectors.values():
+        for kind, names in (getattr(c, "attributes", None) or {}).items():
+            extra.setdefault(kind, set()).update(names)
+    checker = ModelChecker(prefixes, extra)
+    ours = [p for p in policies if Path(p.path).resolve() in mine or Path(p.path) in mine]
+    errors = []
+    for p in ours:
+        for jpath, message in checker.check(p):
+            errors.append(p.error(jpath, message))
+    if errors:
+        raise PolicyLoadError(errors)
+    sys.stdout.write(f"{len(ours)} policies valid: {', '.join(p.id for p in ours)}\n")
+    return EXIT_OK
+
+
+def argparse_ns(**kw):
+    import argparse
+
+    return argparse.Namespace(**kw)
+
+
+_SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", "tests", "build", "dist",
+              ".tox", ".nox"}
+
+
+def _policy_dirs(root: Path) -> list:
+    """Every directory named policies/ below ``root`` (not under tests/, hidden or build directories)."""
+    out = []
+    for dirpath, dirnames, _ in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".")
+                             and not d.endswith(".egg-info"))
+        if Path(dirpath).name == "policies":
+            out.append(Path(dirpath))
+    return out
 
 
 def cmd_plugins(args) -> int:

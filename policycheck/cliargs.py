@@ -108,8 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     ps = psub.add_parser("show", help="show one policy: rationale, parameters, rule")
     ps.add_argument("id")
     ps.add_argument("--policies", action="append", default=[], metavar="PATH")
-    pv = psub.add_parser("validate", help="validate policy files (exit 2 on any problem)")
-    pv.add_argument("paths", nargs="+", metavar="PATH")
+    pv = psub.add_parser("validate", help="validate policy files as check would load them (exit 2 on any problem)",
+                         description="Validate policy files: schema, conditions, parameters, fact paths against "
+                         "the facts model (docs/facts.md), ids against the built-in catalog, the plugins' "
+                         "policies and every other file given. Without PATH: the config's policies and every "
+                         "policies/ directory below the working directory.")
+    pv.add_argument("paths", nargs="*", metavar="PATH")
+    pv.add_argument("-c", "--config", metavar="FILE", help="also check the config's policies and parameters")
+    pv.add_argument("--disable-plugin", action="append", default=[], metavar="NAME")
     pt = psub.add_parser("test", help="run policy test cases (facts in, expected status per target out)")
     pt.add_argument("paths", nargs="*", metavar="PATH", help="test files or directories (default: the built-in tests)")
     pt.add_argument("--policies", action="append", default=[], metavar="PATH",

@@ -1,9 +1,18 @@
-"""The documented facts model as data (docs/facts.md): each kind's attributes with their types,
-enumerations and references, and the validation of facts files and snapshots against it."""
+"""The documented facts model as data (docs/facts.md): each kind's attributes (and each structured list
+item's, such as a bootstrap copy) with their types, enumerations, references and which are derived.
+Two users: facts files and snapshots are validated against it before anything is judged
+(:func:`check_entities`, :func:`check_document`), and ``policies validate`` checks every fact path of
+a policy against it (:class:`ModelChecker`), so a typo (`prodcut`) is refused before a gate runs.
+
+tests/test_policy_validate.py keeps this registry and docs/facts.md's tables equal."""
 from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
+
+from policycheck.conditions import COMBINATORS, QUANTIFIERS, suggest
+
 
 #: attribute type notation: "str", "bool", "num", "time", "enum:a|b", "ref:KIND", "[T]" (a list of T),
 #: "obj:NAME" (an object described in OBJECTS); a trailing "?" allows null
@@ -29,7 +38,7 @@ KINDS_MODEL: dict[str, dict[str, str]] = {
                "last_image_backup": "time?", "last_bmr_backup": "time?"},
     "vm": {"name": "str", "guest_hostname": "str?", "power_state": "enum:on|off|suspended",
            "is_template": "bool", "template": "str?", "cluster": "ref:cluster?", "host": "ref:hypervisor_host?",
-           "disks": "[obj:disk]", "passthrough_devices": "[obj:passthrough]", "host_rules": "[obj:host_rule]",
+           "disks": "[obj:disk]", "passthrough_devices": "[obj:passthrough_device]", "host_rules": "[obj:host_rule]",
            "ha_disabled": "bool", "drs_disabled": "bool", "snapshots": "[obj:snapshot]",
            "eligible_hosts": "[ref:hypervisor_host]"},
     "hypervisor_host": {"name": "str", "cluster": "ref:cluster?",
@@ -45,7 +54,7 @@ OBJECTS: dict[str, dict[str, str]] = {
     "copy": {"device": "ref:device?", "volume": "str?", "clone": "bool", "location": "str?",
              "location_host": "str?", "offsite": "bool", "local_to_server": "bool"},
     "disk": {"label": "str", "datastore": "ref:datastore", "system": "bool", "size_gb": "num", "shared": "bool"},
-    "passthrough": {"type": "enum:pci|usb|scsi|serial|parallel|cdrom", "name": "str"},
+    "passthrough_device": {"type": "enum:pci|usb|scsi|serial|parallel|cdrom", "name": "str"},
     "host_rule": {"name": "str", "mandatory": "bool", "hosts": "[ref:hypervisor_host]", "enabled": "bool"},
     "snapshot": {"name": "str", "time": "time"},
     "backup_exemption": {"exempt": "bool", "reason": "str", "owner": "str"},
@@ -59,13 +68,167 @@ SYNONYMS = {"vm": "virtual", "virtual_machine": "virtual", "guest": "virtual", "
 
 RESERVED = ("id", "aliases", "_sources", "_observed_at", "_unknown", "_partial", "_attr_sources", "_conflicts",
             "_unresolved")
+@dataclass(frozen=True)
+class Attr:
+    ref: str | None = None      # the kind it refers to (a list of references has ``many``)
+    items: str | None = None    # the scope of each item of a list of structures (copy, disk, ...)
+    many: bool = False          # a list
+    derived: bool = False
+    loose: bool = False         # declared elsewhere (a plugin, a derivation): what lies below is not checked
+
+
+#: attributes the core derives (docs/facts.md "Derived facts"); a source may still give them
+DERIVED = {("host", "vm"), ("backup_server", "virtual"), ("backup_server", "vm"),
+           ("backup_server", "latest_bootstrap"), ("backup_server", "dependency_closure"),
+           ("backup_server", "circular_dependencies"), ("backup_server", "last_dr_test"),
+           ("backup_server", "latest_dr_test"), ("backup_server", "client_devices_local"),
+           ("backup_server", "hosted_roles"), ("backup_server", "hosted_services"),
+           ("device", "on_system_disk"), ("device", "local_to_server"), ("client", "host"),
+           ("vm", "eligible_hosts"), ("datastore", "shared"), ("copy", "local_to_server"), ("disk", "shared")}
+
+
+def _attr(scope: str, name: str, t: str) -> Attr:
+    base = t.rstrip("?")
+    derived = (scope, name) in DERIVED
+    many = base.startswith("[")
+    inner = base[1:-1] if many else base
+    if inner.startswith("ref:"):
+        return Attr(ref=inner[4:], many=many, derived=derived)
+    if inner.startswith("obj:") and many:
+        return Attr(items=inner[4:], many=True, derived=derived)
+    return Attr(many=many, derived=derived)
+
+
+MODEL: dict = {scope: {name: _attr(scope, name, t) for name, t in attrs.items()}
+               for scope, attrs in {**KINDS_MODEL, **OBJECTS}.items()}
+
+ITEM_SCOPES = {"copy": "bootstrap.copies", "disk": "vm.disks", "passthrough_device": "vm.passthrough_devices",
+               "host_rule": "vm.host_rules", "snapshot": "vm.snapshots"}
+RESERVED_ATTRS = {"id": Attr(), "aliases": Attr(many=True), "_sources": Attr(many=True), "_observed_at": Attr(),
+            "_unknown": Attr(loose=True), "_attr_sources": Attr(loose=True), "_partial": Attr(loose=True)}
+# The plugins of this repository: their attributes (networker_resource_id, ...) are accepted even
+# where the plugin is not installed (a pre-commit environment, a CI job that only validates).
+KNOWN_PLUGINS = ("ansible", "bacula", "netbox", "networker", "vsphere", "file")
+
+
+def attributes(scope: str, extra: dict | None = None) -> dict:
+    """The attributes of ``scope``: documented, derived by the core (derive.DERIVED_FROM), and
+    declared by plugins in ``extra`` ({kind: [name, ...]})."""
+    out = dict(MODEL.get(scope, {}))
+    if scope in MODEL and scope not in ITEM_SCOPES:
+        out.update(RESERVED_ATTRS)
+    try:
+        from policycheck.derive import DERIVED_FROM
+    except ImportError:  # pragma: no cover
+        DERIVED_FROM = {}
+    for (kind, name) in DERIVED_FROM:
+        if kind == scope and name not in out:
+            out[name] = Attr(derived=True, loose=True)
+    for name in (extra or {}).get(scope, ()):
+        out.setdefault(name, Attr(loose=True))
+    return out
+
+
+def _describe(scope: str) -> str:
+    return f"an item of {ITEM_SCOPES[scope]}" if scope in ITEM_SCOPES else f"a {scope}"
+
+
+class ModelChecker:
+    """Checks a policy's fact paths against the model; ``prefixes`` are plugin names whose
+    ``<name>_...`` attributes are accepted, ``extra`` attributes plugins declare per kind."""
+
+    def __init__(self, prefixes=(), extra: dict | None = None):
+        self.prefixes = tuple(sorted(set(KNOWN_PLUGINS) | {p.replace("-", "_") for p in prefixes if p}))
+        self.extra = extra or {}
+
+    def check(self, policy) -> list[tuple[tuple, str]]:
+        """Every problem as (JSON path in the policy document, message)."""
+        out: list = []
+        if policy.target not in MODEL:
+            return out
+        for key in ("when", "require"):
+            node = getattr(policy, key)
+            if node is not None:
+                self._walk(node, (key,), policy.target, policy.target, out)
+        return out
+
+    def _walk(self, node, jpath, scope, target, out):
+        if not isinstance(node, dict):
+            return
+        if "fact" in node:
+            self._path(node["fact"], jpath + ("fact",), scope, target, out)
+            return
+        for head in COMBINATORS:
+            if head not in node:
+                continue
+            body = node[head]
+            if head == "not":
+                self._walk(body, jpath + ("not",), scope, target, out)
+            else:
+                for i, child in enumerate(body or ()):
+                    self._walk(child, jpath + (head, i), scope, target, out)
+        for head in QUANTIFIERS:
+            if head in node:
+                inner = self._path(node[head], jpath + (head,), scope, target, out, items=True)
+                self._walk(node.get("require"), jpath + ("require",), inner, target, out)
+
+    def _path(self, text, jpath, scope, target, out, items=False):
+        """Check one path; return the scope of its value's items (for a quantifier) or None."""
+        if not isinstance(text, str):
+            return None
+        if text.startswith("@target."):
+            text_body, scope = text[len("@target."):], target
+        else:
+            text_body = text
+        segs = text_body.split(".")
+        for i, seg in enumerate(segs):
+            if scope is None:
+                return None
+            attr, _, kind = seg.partition("->")
+            last = i == len(segs) - 1
+            known = attributes(scope, self.extra)
+            spec = known.get(attr)
+            if spec is None:
+                if any(attr.startswith(p + "_") for p in self.prefixes):
+                    return None
+                documented = [n for n in known if not n.startswith("_")]
+                out.append((jpath, f"fact path {text!r}: {_describe(scope)} has no attribute '{attr}'"
+                                   + suggest(attr, documented)
+                                   + f" (documented in docs/facts.md: {', '.join(sorted(documented))}; "
+                                   "a plugin's own attribute starts with its name, e.g. networker_...)"))
+                return None
+            if spec.loose:
+                return None
+            if kind:
+                if spec.ref is None:
+                    out.append((jpath, f"fact path {text!r}: '{attr}' of {_describe(scope)} is not a reference, "
+                                       f"so '->{kind}' cannot follow it"))
+                    return None
+                if spec.ref != kind:
+                    out.append((jpath, f"fact path {text!r}: '{attr}' of {_describe(scope)} refers to a "
+                                       f"{spec.ref}, not a {kind} (write '{attr}->{spec.ref}')"))
+                    return None
+                scope = kind
+                continue
+            if spec.ref is not None:
+                if not last:
+                    out.append((jpath, f"fact path {text!r}: '{attr}' is a reference to a {spec.ref}: write "
+                                       f"'{attr}->{spec.ref}.{segs[i + 1]}' to read its attributes"))
+                return None
+            if spec.items is not None:
+                scope = spec.items
+                continue
+            if not last:
+                out.append((jpath, f"fact path {text!r}: '{attr}' of {_describe(scope)} is a plain value; it has "
+                                   f"no attribute '{segs[i + 1].partition('->')[0]}'"))
+            return None
+        return scope if items else None
+
+
+# ---- validating facts files and snapshots -------------------------------------------------------
 MAX_PROBLEMS = 50
 _OFFSET = re.compile(r"(Z|z|[+-]\d\d:?\d\d)$")
 _ISO = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|z|[+-]\d\d:?\d\d)?$")
-
-
-def attributes(kind: str) -> dict:
-    return KINDS_MODEL.get(kind, {})
 
 
 class _Checker:
@@ -90,11 +253,11 @@ class _Checker:
         nullable, base = self.spec(t)
         if v is None:
             if not nullable and not base.startswith("["):
-                self.add(jpath, "is null; expected " + _describe(base) + " (leave it out if it is unknown)")
+                self.add(jpath, "is null; expected " + _describe_type(base) + " (leave it out if it is unknown)")
             return
         if base.startswith("["):
             if v.__class__ is not list:
-                self.add(jpath, f"is {_typename(v)}; expected a list ({_describe(base[1:-1])} each)")
+                self.add(jpath, f"is {_typename(v)}; expected a list ({_describe_type(base[1:-1])} each)")
                 return
             inner = base[1:-1]
             for i, x in enumerate(v):
@@ -165,7 +328,7 @@ def _short(v) -> str:
     return s if len(s) <= 60 else s[:59] + "…"
 
 
-def _describe(base: str) -> str:
+def _describe_type(base: str) -> str:
     if base.startswith("ref:"):
         return f"a {base[4:]} id"
     if base.startswith("enum:"):

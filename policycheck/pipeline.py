@@ -34,24 +34,60 @@ def select_policies(policies, select=(), skip=()) -> list[Policy]:
     return out
 
 
-def load_all_policies(extra_paths=(), builtin=True, plugins=None, parameters=None, where=None) -> list[Policy]:
+def load_all_policies(extra_paths=(), builtin=True, plugins=None, parameters=None, where=None,
+                      origins=None) -> list[Policy]:
+    """Load every policy and apply ``parameters`` ({policy id: {name: value}}). Every problem with the
+    parameters is reported at once (unknown policy or name, a value not of the declared type), each
+    located by ``origins[(policy id, name)]`` (the config file's line, or the --param option) or ``where``."""
+    from policycheck.conditions import suggest
+    from policycheck.policy import MAX_PROBLEMS, PolicyError, check_param_value
+
     paths = [builtin_dir()] if builtin else []
     if plugins is not None:
         paths += [Path(p) for p in plugins.policy_dirs()]
     paths += [Path(p) for p in extra_paths]
     policies = load_policies(paths)
     params = dict(parameters or {})
+    origins = origins or {}
     by_id = {p.id: p for p in policies}
+    problems = []
+
+    def at(pid, name=None):
+        return origins.get((pid, name)) or origins.get((pid, None)) or where or "parameters"
+
+    good: dict = {}
     for pid, values in params.items():
         if pid not in by_id:
-            from policycheck.conditions import suggest
-
-            raise UsageError(f"{where or 'parameters'}: parameters for unknown policy '{pid}'" + suggest(pid, by_id))
+            problems.append(f"{at(pid)}: parameters for unknown policy '{pid}'" + suggest(pid, by_id))
+            continue
+        specs = {p.name: p for p in by_id[pid].parameters}
+        if not isinstance(values, dict):
+            problems.append(f"{at(pid)}: parameters of {pid} must be a mapping of name: value")
+            continue
+        for name, value in values.items():
+            if name not in specs:
+                problems.append(f"{at(pid, name)}: {pid}: unknown parameter '{name}'" + suggest(name, specs)
+                                + f" (parameters: {', '.join(specs) or 'none'})")
+                continue
+            try:
+                check_param_value(specs[name], value, f"{pid}.{name}")
+            except ValueError as exc:
+                problems.append(f"{at(pid, name)}: {exc} (declared {specs[name].type}, default "
+                                f"{specs[name].default!r})")
+                continue
+            good.setdefault(pid, {})[name] = value
     for p in policies:
         try:
-            p.compile(params.get(p.id))
+            p.compile(good.get(p.id))  # the values in error are reported above; compile with the rest
+        except PolicyError as exc:
+            problems.append(f"{at(p.id)}: {exc}")
         except ValueError as exc:
-            raise UsageError(f"{where or 'parameters'}: {exc}") from None
+            problems.append(f"{at(p.id)}: {exc}")
+    if problems:
+        lines = problems[:MAX_PROBLEMS]
+        if len(problems) > MAX_PROBLEMS:
+            lines.append(f"... and {len(problems) - MAX_PROBLEMS} more problem(s)")
+        raise UsageError("\n".join(lines))
     return policies
 
 

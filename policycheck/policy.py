@@ -35,7 +35,10 @@ class PolicyLoadError(ValueError):
 
     def __init__(self, errors):
         self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors))
+        lines = [str(e) for e in errors[:MAX_PROBLEMS]]
+        if len(errors) > MAX_PROBLEMS:
+            lines.append(f"... and {len(errors) - MAX_PROBLEMS} more problem(s)")
+        super().__init__("\n".join(lines))
 
 
 def format_jpath(jpath) -> str:
@@ -174,30 +177,82 @@ def _schema_errors(doc: Document, pid):
     return errors
 
 
+MAX_PROBLEMS = 50  # problems listed per policy file (and per run of load_policies)
+_OK = {"fact": "id", "exists": True}  # a leaf that always compiles: stands in for a child when checking a node
+
+
+def condition_errors(node, jpath, params) -> list[CompileError]:
+    """Every problem of a condition tree, not only the first: the tree is compiled whole, and when that
+    fails each node is compiled with its children replaced by a valid leaf, then each child in turn."""
+    out: list = []
+    _condition_errors(node, tuple(jpath), params, out)
+    return out
+
+
+def _condition_errors(node, jpath, params, out) -> None:
+    if len(out) >= MAX_PROBLEMS:
+        return
+    try:
+        conditions.compile_condition(node, jpath, params)
+        return
+    except CompileError as exc:
+        first = exc
+    if not isinstance(node, dict) or not node or "fact" in node:
+        out.append(first)
+        return
+    skeleton, children = {}, []
+    for k, v in node.items():
+        if k in ("all", "any", "none") and isinstance(v, list) and v:
+            skeleton[k] = [_OK] * len(v)
+            children += [(c, jpath + (k, i)) for i, c in enumerate(v)]
+        elif k in ("not", "require"):
+            skeleton[k] = _OK
+            children.append((v, jpath + (k,)))
+        else:
+            skeleton[k] = v
+    try:
+        conditions.compile_condition(skeleton, jpath, params)
+    except CompileError as exc:
+        out.append(exc)
+    for child, jp in children:
+        _condition_errors(child, jp, params, out)
+
+
 def parse_document(doc: Document) -> tuple[Policy | None, list]:
+    """The policy in ``doc``, or every problem found in it (schema, parameters, conditions)."""
     data = doc.data
     if not isinstance(data, dict):
         return None, [PolicyError(doc.path, doc.line, 1, None, (), "a policy document must be a mapping "
                                                                    "with id, title, severity, target, ...")]
     pid = data.get("id") if isinstance(data.get("id"), str) else None
     errors = _schema_errors(doc, pid)
-    if errors:
-        return None, errors
     params = []
-    for i, p in enumerate(data.get("parameters") or []):
+    values = {}
+    raw_params = data.get("parameters")
+    for i, p in enumerate(raw_params if isinstance(raw_params, list) else []):
+        if not isinstance(p, dict) or not all(k in p for k in ("name", "type", "default", "description")) \
+                or p["type"] not in ("string", "integer", "number", "boolean", "list", "duration"):
+            continue  # the schema reported it
         spec = Parameter(p["name"], p["type"], p["default"], p["description"])
         try:
             check_param_value(spec, spec.default, "default")
+            values[spec.name] = spec.default
         except ValueError as exc:
             line, col = doc.where(("parameters", i, "default"))
             errors.append(PolicyError(doc.path, line, col, pid, ("parameters", i, "default"), str(exc)))
+            values[spec.name] = spec.default
         params.append(spec)
+    for key in ("when", "require"):
+        if data.get(key) is not None or key == "require" and "require" in data:
+            for exc in condition_errors(data[key], (key,), values):
+                line, col = doc.where(exc.jpath)
+                errors.append(PolicyError(doc.path, line, col, pid, exc.jpath, exc.message))
+    if errors:
+        return None, errors
     pol = Policy(id=data["id"], title=data["title"], severity=data["severity"], target=data["target"],
                  rationale=data["rationale"], remediation=data["remediation"], tags=data.get("tags") or [],
                  references=data.get("references") or [], parameters=params, when=data.get("when"),
                  require=data["require"], path=doc.path, line=doc.line, doc=doc)
-    if errors:
-        return None, errors
     try:
         pol.compile()
     except PolicyError as exc:
@@ -206,13 +261,17 @@ def parse_document(doc: Document) -> tuple[Policy | None, list]:
 
 
 def policy_files(paths) -> list[Path]:
+    """The policy files in ``paths`` (files, or directories' *.yaml/*.yml), each file once."""
     out = []
+    seen = set()
     for p in paths:
         p = Path(p)
-        if p.is_dir():
-            out.extend(sorted(x for x in p.glob("*.y*ml") if x.suffix in (".yaml", ".yml")))
-        else:
-            out.append(p)
+        found = sorted(x for x in p.glob("*.y*ml") if x.suffix in (".yaml", ".yml")) if p.is_dir() else [p]
+        for f in found:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append(f)
     return out
 
 

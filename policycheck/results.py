@@ -148,6 +148,18 @@ class Report:
     waivers: list = field(default_factory=list)
     options: dict = field(default_factory=dict)
     tool_version: str = ""
+    evaluated_at: dict | None = None  # {"time", "source": collected_at | config as_of | --as-of, "where"}
+
+    @property
+    def clock(self) -> dict:
+        """The time every age was judged against and where it came from (collected_at by default)."""
+        return self.evaluated_at or {"time": self.collected_at, "source": "collected_at", "where": None}
+
+    def clock_text(self) -> str:
+        c = self.clock
+        src = {"collected_at": "the facts' collected_at", "config as_of": "as_of in the config",
+               "--as-of": "--as-of"}.get(c["source"], c["source"])
+        return f"{c['time']} (from {src}{', ' + c['where'] if c.get('where') else ''})"
 
     @property
     def summary(self):

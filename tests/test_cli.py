@@ -48,6 +48,7 @@ def test_check_example_json_golden_and_schema(tmp_path):
     assert statuses[("BMR-001", "db01.corp.example")] == "waived"
     for key in ("generated_at", "collected_at"):
         data[key] = "<time>"
+    data["evaluated_at"]["where"] = data["evaluated_at"]["where"].replace(str(ROOT), "<root>")
     for r in data["results"]:
         for e in r["evidence"]:
             if e.get("observed_at"):
@@ -59,11 +60,18 @@ def test_check_example_json_golden_and_schema(tmp_path):
 
 
 def test_report_envelope_contract_keys():
-    """The envelope's top-level shape is a contract: adding or renaming a key needs a schema_version bump."""
+    """The envelope's top-level shape is a contract: renaming or removing a key needs a schema_version bump;
+    a key added (optional in the schema, so version-1 readers and older reports stay valid) is listed here."""
     code, out, _ = run_cli("check", "-c", CONFIG, "--format", "json")
     data = json.loads(out)
-    assert sorted(data) == ["collected_at", "generated_at", "notes", "policies", "results", "schema_version",
-                            "sources", "summary", "tool", "waivers"]
+    assert sorted(data) == ["collected_at", "evaluated_at", "generated_at", "notes", "policies", "results",
+                            "schema_version", "sources", "summary", "tool", "waivers"]
+    assert data["schema_version"] == 1
+    assert data["evaluated_at"]["time"] == "2026-11-25T06:00:00+00:00"
+    assert data["evaluated_at"]["source"] == "config as_of" and data["evaluated_at"]["where"].endswith(
+        "policycheck.yaml:7:8")
+    schema = json.loads((ROOT / "policycheck" / "schemas" / "report.schema.json").read_text())
+    assert "evaluated_at" in schema["properties"] and "evaluated_at" not in schema["required"]
     assert sorted(data["results"][0]) >= ["evidence", "message", "policy_id", "severity", "status", "target_id",
                                           "target_kind", "title"]
 

@@ -74,6 +74,16 @@ def _scenario(outcome: str, fail_on: str):
         "stale waiver": (ok, (), None, [waiver(at_policy, "h1.example.org", active)], None),
         "invalid waiver file": (failing, (), None, [{"policy": at_policy, "target": "h1.example.org",
                                                      "reason": "no owner, no expiry"}], None),
+        "waiver with a bare * target": (failing, (), None, [waiver(at_policy, "*", active)], None),
+        "waiver over several targets": (failing + [host("h3.example.org", fail=[at])], (), None,
+                                        [waiver(at_policy, "h*.example.org", active)], None),
+        "waiver over several targets with match many": (failing + [host("h3.example.org", fail=[at])], (), None,
+                                                        [waiver(at_policy, "h*.example.org", active, match="many")],
+                                                        None),
+        "waiver naming no policy": (failing, (), None, [waiver(at_policy[:-1] + "9", "h1.example.org", active)], None),
+        "waiver naming no policy, all pass": (ok, (), None, [waiver("GATE-09", "h1.example.org", active)], None),
+        "waiver on a policy not selected": ([host("h1.example.org", fail=["high"])], (), None,
+                                            [waiver("GATE-004", "h1.example.org", active)], None),
     }
     return table[outcome]
 

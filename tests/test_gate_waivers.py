@@ -79,8 +79,33 @@ def test_not_a_waiver_file(tmp_path):
 
 
 def test_waiving_everything_is_refused(tmp_path):
-    with pytest.raises(waivers.WaiverError, match="would waive everything"):
+    with pytest.raises(waivers.WaiverError, match="would waive every target"):
         _load(tmp_path, VALID.replace("GATE-004", "'*'").replace("h1.example.org", "'*'"))
+    for bare in ("'*'", "'**'", "' * '"):  # one policy, but every target: refused too, located at the target
+        with pytest.raises(waivers.WaiverError, match=r"waivers\.yaml:4:13: waivers\[0\]\.target .* would waive every"):
+            _load(tmp_path, VALID.replace("h1.example.org", bare))
+
+
+def test_every_problem_of_a_waiver_file_is_reported_at_once(tmp_path):
+    text = VALID + """\
+  - policy: GATE-001
+    target: '*'
+    reason: x
+    owner: ops@example.org
+    expires: 2026-12-31
+  - policy: GATE-002
+    target: h2.example.org
+    reason: temporary exception
+    expires: 2026-02-30
+"""
+    with pytest.raises(waivers.WaiverError) as exc:
+        _load(tmp_path, text)
+    lines = str(exc.value).splitlines()
+    assert len(lines) == 4, lines
+    assert ":9:13:" in lines[0] and "would waive every target" in lines[0]
+    assert ":10:13: waivers.1.reason: 'x' is too short" in lines[1]
+    assert ":13:5: waivers.2: 'owner' is a required property" in lines[2]
+    assert ":16:14: waivers[2].expires '2026-02-30' is not a date" in lines[3]
 
 
 def test_the_file_may_lower_the_day_limit_but_not_raise_it(tmp_path):
@@ -197,3 +222,73 @@ def test_brief_format_shows_waived_results(tmp_path, capsys):
     wf = waiver_file(tmp_path / "w.yaml", [waiver("GATE-004", "h1.example.org", reason="vendor fix due")])
     rc, out, _ = run(capsys, ["check", *gate_args(facts, "--waivers", wf)])
     assert rc == 0 and "vendor fix due" in out
+
+
+# ---- a waiver never waives more than its author can see (issue 14, item 6) ----------------------------
+def test_a_glob_over_several_targets_needs_match_many_and_lists_each_target(tmp_path, capsys):
+    hosts = [host("h1.example.org", fail=["high"]), host("h2.example.org", fail=["high"]), host("h3.example.org")]
+    rc, out, err = _cli(tmp_path, capsys, hosts, [waiver("GATE-004", "*.example.org")])
+    assert rc == 1, err  # not applied: both failures still fail the gate
+    assert "FAIL  GATE-004 host:h1.example.org" in out and "FAIL  GATE-004 host:h2.example.org" in out
+    assert "matches 3 targets (h1.example.org, h2.example.org, h3.example.org): not applied" in err
+    assert "match: many" in err
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    [w] = data["waivers"]
+    assert w["state"] == "too_broad" and w["targets"] == []
+    assert {r["target_id"]: r["status"] for r in data["results"] if r["policy_id"] == "GATE-004"} == \
+        {"h1.example.org": "fail", "h2.example.org": "fail", "h3.example.org": "pass"}
+
+    many = [waiver("GATE-004", "*.example.org", match="many")]
+    rc, out, err = _cli(tmp_path, capsys, hosts, many, "--junit", tmp_path / "r.xml", "--markdown", tmp_path / "r.md")
+    assert rc == 0, err
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    [w] = data["waivers"]
+    assert w["state"] == "active" and w["match"] == "many" and w["targets"] == ["h1.example.org", "h2.example.org"]
+    assert {r["target_id"]: r["status"] for r in data["results"] if r["policy_id"] == "GATE-004"} == \
+        {"h1.example.org": "waived", "h2.example.org": "waived", "h3.example.org": "pass"}
+    assert "waived 2 target(s): h1.example.org, h2.example.org" in out  # the text report
+    assert "(match: many) waived 2 targets: h1.example.org, h2.example.org" in err
+    md = (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert "waived 2 targets: h1.example.org, h2.example.org" in md
+    xml = (tmp_path / "r.xml").read_text(encoding="utf-8")
+    assert xml.count('<testcase name="h1.example.org" classname="GATE-004"') == 1
+    assert xml.count('<skipped type="skipped" message="waived: ') == 2
+    rc, out, _ = run(capsys, ["check", *gate_args(tmp_path / "f.json", "--waivers", tmp_path / "w.yaml")])
+    assert rc == 0
+    assert "WAIVED high     GATE-004 host:h1.example.org" in out and "WAIVED high     GATE-004 host:h2.example.org" in out
+
+
+def test_a_bare_star_target_is_exit_2_located(tmp_path, capsys):
+    rc, out, err = _cli(tmp_path, capsys, [host("h1.example.org", fail=["high"])], [waiver("GATE-004", "*")])
+    assert rc == 2 and not out
+    assert "w.yaml:3:11: waivers[0].target '*' would waive every target of 'GATE-004'" in err, err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_mistyped_policy_id_says_did_you_mean_not_stale(tmp_path, capsys):
+    rc, out, err = _cli(tmp_path, capsys, [host("h1.example.org", fail=["high"])],
+                        [waiver("GATE-04", "h1.example.org")])
+    assert rc == 1 and "FAIL  GATE-004 host:h1.example.org" in out
+    assert "names no loaded policy: did you mean 'GATE-004'?" in err and "stale" not in err
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert data["waivers"][0]["state"] == "unknown_policy" and data["waivers"][0]["suggestion"] == "GATE-004"
+    rc, _, err = _cli(tmp_path, capsys, [host("h1.example.org")], [waiver("GATE-04", "h1.example.org")],
+                      "--strict-waivers")
+    assert rc == 3 and "did you mean 'GATE-004'?" in err
+
+
+def test_select_and_skip_never_make_a_waiver_stale(tmp_path, capsys):
+    hosts = [host("h1.example.org", fail=["high"])]
+    entries = [waiver("GATE-004", "h1.example.org")]
+    for opts in (["--select", "GATE-001"], ["--skip", "GATE-004"], ["--select", "low"]):
+        rc, out, err = _cli(tmp_path, capsys, hosts, entries, "--strict-waivers", *opts)
+        assert rc == 0, (opts, err)
+        assert "stale" not in err and "not evaluated this run" in err, err
+        data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+        assert data["waivers"][0]["state"] == "not_evaluated"
+        assert "GATE-004" not in {r["policy_id"] for r in data["results"]}
+    # selected, the same waiver applies; and when its policy passes it is stale again
+    rc, out, err = _cli(tmp_path, capsys, hosts, entries, "--strict-waivers", "--select", "GATE-004")
+    assert rc == 0 and "WAIVED GATE-004 host:h1.example.org" in out
+    rc, _, err = _cli(tmp_path, capsys, [host("h1.example.org")], entries, "--strict-waivers", "--select", "GATE-004")
+    assert rc == 3 and "is stale" in err

@@ -15,6 +15,7 @@ def envelope(report) -> dict:
         "tool": {"name": "policycheck", "version": report.tool_version},
         "generated_at": report.generated_at,
         "collected_at": report.collected_at,
+        "evaluated_at": report.clock,
         "sources": [{k: s.get(k) for k in ("name", "plugin", "status", "error", "objects", "duration_s")}
                     for s in report.sources],
         "summary": report.summary,

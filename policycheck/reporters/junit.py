@@ -139,7 +139,10 @@ def suites(report) -> list:
         results = by_policy.get(p.id, (p, []))[1]
         cases = [_case(r, n, report) for r, n in zip(results, _unique_names(results))]
         props = {"severity": p.severity, "target": getattr(p, "target", ""), "tags": ", ".join(p.tags or ()),
-                 "collected_at": report.collected_at, "fail_on": report.fail_on}
+                 "collected_at": report.collected_at, "evaluated_at": report.clock["time"],
+                 "evaluated_at_source": report.clock["source"]
+                 + (f" ({report.clock['where']})" if report.clock.get("where") else ""),
+                 "fail_on": report.fail_on}
         out.append(TestSuite(name=one_line(f"{p.id} {p.title}"), test_cases=cases, id=clean(p.id),
                              package="policycheck", timestamp=clean(report.generated_at),
                              properties={k: clean(v) for k, v in props.items()}))

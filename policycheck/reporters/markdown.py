@@ -101,7 +101,8 @@ def render_markdown(report) -> str:
     lines = [f"## policycheck: {verdict}", "",
              (f"{s['pass']} passed, {s['fail']} failed, {s['error']} errors, {s['skip']} not applicable, "
              f"{s['waived']} waived ({s['total']} results, {len(report.policies)} policies; "
-             f"facts collected {esc(report.collected_at)})"), ""]
+             f"facts collected {esc(report.collected_at)})"), "",
+             f"Judged as of {esc(report.clock_text())}.", ""]
     lines += _counts(report)
     bad_sources = [x for x in report.sources if x.get("status") != "ok"]
     if bad_sources:
@@ -125,7 +126,15 @@ def render_markdown(report) -> str:
                 lines.append(f"- … and {len(group) - MAX_DETAILED - MAX_LISTED} more (see the JSON report)")
     waived = [r for r in report.results if r.status == WAIVED]
     if waived:
-        lines += ["", f"### Waived ({len(waived)})", "", "| policy | target | reason | owner | expires |",
+        many = [w for w in report.waivers if w.get("state") == "active" and len(w.get("targets") or ()) > 1]
+        lines += ["", f"### Waived ({len(waived)})", ""]
+        for w in many:
+            lines.append(f"- waiver {esc(w.get('where'))} ({esc(w.get('policy'))} {esc(w.get('target'))}, "
+                         f"match: many) waived {len(w['targets'])} targets: "
+                         + ", ".join(esc(t) for t in w["targets"][:MAX_LISTED]))
+        if many:
+            lines.append("")
+        lines += ["| policy | target | reason | owner | expires |",
                   "|---|---|---|---|---|"]
         for r in waived[:MAX_LISTED]:
             w = r.waiver or {}

@@ -55,6 +55,7 @@ def _evidence_lines(r, indent="        "):
 def render_text(report) -> str:
     lines = [_c(report, "head", f"policycheck {report.tool_version}: audit of {len(report.policies)} policies "
                 f"(facts collected {report.collected_at})")]
+    lines.append(f"Judged as of {report.clock_text()}")
     if report.sources:
         lines.append("Sources:")
         lines += _sources(report)
@@ -85,6 +86,11 @@ def render_text(report) -> str:
     if waived:
         lines.append("")
         lines.append(_c(report, "head", "WAIVED"))
+        for w in report.waivers:
+            if w.get("state") == "active" and len(w.get("targets") or ()) > 1:
+                lines.append(f"  waiver {w.get('where')} ({w.get('policy')} {w.get('target')}, match: "
+                             f"{w.get('match', 'one')}) waived {len(w['targets'])} target(s): "
+                             + ", ".join(w["targets"]))
         for r in waived:
             w = r.waiver or {}
             lines.append(f"  {_c(report, WAIVED, 'WAIVED')} {r.policy.id} {r.target_kind}:{r.target_id}  "
@@ -121,6 +127,7 @@ def render_brief(report) -> str:
             w = r.waiver or {}
             lines.append(f"WAIVED {r.policy.severity:8} {r.policy.id} {r.target_kind}:{r.target_id}: "
                          f"{w.get('reason')} (owner {w.get('owner')}, expires {w.get('expires')})")
+    lines.append(f"judged as of {report.clock_text()}")
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
 
