@@ -21,7 +21,7 @@ KINDS_MODEL: dict[str, dict[str, str]] = {
              "os": "enum:linux|windows|solaris|aix|hpux|macos|esxi|other?", "os_version": "str?",
              "platform": "enum:physical|blade|virtual", "roles": "[str]", "services": "[str]",
              "depends_on": "[ref:host]", "bmr_methods": "[str]", "independent_recovery": "bool",
-             "vm": "ref:vm?", "backup": "obj:backup_exemption?"},
+             "vm": "ref:vm?"},
     "backup_server": {"host": "ref:host", "product": "str", "version": "str?", "virtual": "bool",
                       "vm": "ref:vm?", "latest_bootstrap": "ref:bootstrap?", "last_dr_test": "time?",
                       "latest_dr_test": "ref:dr_test?", "dependency_closure": "[ref:host]",
@@ -57,7 +57,6 @@ OBJECTS: dict[str, dict[str, str]] = {
     "passthrough_device": {"type": "enum:pci|usb|scsi|serial|parallel|cdrom", "name": "str"},
     "host_rule": {"name": "str", "mandatory": "bool", "hosts": "[ref:hypervisor_host]", "enabled": "bool"},
     "snapshot": {"name": "str", "time": "time"},
-    "backup_exemption": {"exempt": "bool", "reason": "str", "owner": "str"},
 }
 
 #: words people write for an enumerated value, for the "did you mean" of a validation error
