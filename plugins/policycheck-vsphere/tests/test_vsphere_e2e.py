@@ -177,7 +177,7 @@ def test_local_bootstrap_device_on_its_own_virtual_disk(vcsim, director, tmp_pat
     from policycheck_vsphere.plugin import collect
 
     sim = vcsim(director())
-    disks = next(v for v in collect(sim.settings(), ctx_factory())["entities"]["vm"] if v["id"] == "nsr01")["disks"]
+    disks = next(v for v in collect(sim.settings(), ctx_factory())["entities"]["vm"] if v["name"] == "nsr01")["disks"]
     label = next(d["label"] for d in disks if d["system"] is (on_disk == "system"))
     inv = json.loads(json.dumps(INVENTORY))
     inv["entities"]["device"].append({"id": "nsr01-boot", "backup_server": "nsr01", "storage_node": None,

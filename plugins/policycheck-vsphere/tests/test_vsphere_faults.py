@@ -46,10 +46,10 @@ def test_certificate_that_does_not_verify_then_right_ca_bundle(vcsim, director, 
     assert_no_secret(secret, msg)
     # the same source with vCenter's CA verifies and reads
     frag = collect(sim.settings(), ctx_factory())
-    assert [v["id"] for v in frag["entities"]["vm"]] == ["nsr01"]
+    assert [v["name"] for v in frag["entities"]["vm"]] == ["nsr01"]
     # and verify_tls: false is the explicit opt-out
     frag = collect(sim.settings(ca_bundle=None, verify_tls=False), ctx_factory())
-    assert [v["id"] for v in frag["entities"]["vm"]] == ["nsr01"]
+    assert [v["name"] for v in frag["entities"]["vm"]] == ["nsr01"]
 
 
 def test_unreadable_ca_bundle(tmp_path, ctx_factory):

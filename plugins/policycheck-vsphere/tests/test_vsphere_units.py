@@ -58,10 +58,11 @@ def test_system_disk_is_first_in_boot_order_and_host_bound_devices_only():
         vd.VirtualParallelPort(key=9000, deviceInfo=vim.Description(label="LPT", summary=""),
                                backing=vd.VirtualParallelPort.FileBackingInfo(fileName="[ds1] lpt.out")),
     ]
-    disks, passthrough = mapping._devices(devices, {})
+    disks, passthrough = mapping._devices(devices, {}, {("DC1", "ds1"): {"datastore-9@vc"}}, "DC1")
     assert [(d["label"], d["system"], d["unit"]) for d in disks] == [
         ("Hard disk 1", True, "scsi0:1"), ("Hard disk 2", False, "scsi1:0"), ("Hard disk 3", False, "ide0:0")]
-    assert all(d["datastore"] == "ds1" for d in disks)  # from the file name when backing.datastore is unset
+    # from the file name, within the VM's datacenter, when backing.datastore is unset
+    assert all(d["datastore"] == "datastore-9@vc" for d in disks)
     assert [(p["type"], p["name"]) for p in passthrough] == [
         ("cdrom", "CD 2 (/dev/sr0)"), ("usb", "USB dongle (path:1/0/1)"), ("other", "Floppy (/dev/fd0)")]
 
