@@ -125,6 +125,16 @@ func boolOr(b *bool, def bool) bool {
 	return *b
 }
 
+func newUUID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		die("uuid: %v", err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
 func die(format string, args ...interface{}) {
 	fmt.Fprintf(os.Stderr, "vcsim: "+format+"\n", args...)
 	os.Exit(1)
@@ -394,6 +404,9 @@ func main() {
 		}
 
 		svm := simulator.Map.Get(ref).(*simulator.VirtualMachine)
+		// Trap: the stock simulator derives a VM's instanceUuid from its name, so same-named VMs in
+		// two datacenters share one; vCenter keeps instanceUuid unique. Give each VM its own.
+		svm.Config.InstanceUuid = newUUID()
 		// Templates made from this VM through the API (CloneVM_Task with spec.template), so that
 		// vCenter records the VmClonedEvent. Trap: the stock clone shares the source's device objects
 		// and clears the source disks' file names; give the clone its own disks and restore the source's.

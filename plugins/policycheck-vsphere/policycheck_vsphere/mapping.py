@@ -305,6 +305,11 @@ def build(raw: dict, settings: dict, scope_dc=None, events=None) -> dict:
     for v in vms_raw:
         if isinstance(v.get("name"), str):
             vm_names.setdefault(v.get("name").lower(), []).append(v.moid)
+    instance_uuids: dict = {}
+    for v in vms_raw:
+        iu = v.get("config.instanceUuid")
+        if isinstance(iu, str) and iu:
+            instance_uuids[iu.lower()] = instance_uuids.get(iu.lower(), 0) + 1
     declared = {k.lower(): v for k, v in (settings.get("vm_aliases") or {}).items()}
     vms = []
     for v in vms_raw:
@@ -319,8 +324,9 @@ def build(raw: dict, settings: dict, scope_dc=None, events=None) -> dict:
         e["guest_hostname"] = hn if isinstance(hn, str) and hn else None
         if e["guest_hostname"]:
             aliases.update(n for n in {hn.lower(), hn.split(".")[0].lower()} if len(guest_names[n]) == 1)
-        if v.get("config.instanceUuid"):
-            aliases.add(v.get("config.instanceUuid"))  # unique within a vCenter (config.uuid is not)
+        iu = v.get("config.instanceUuid")
+        if isinstance(iu, str) and iu and instance_uuids.get(iu.lower()) == 1:
+            aliases.add(iu)  # vCenter keeps it unique (config.uuid is not); a repeated one joins nothing
         if v.get("config.uuid"):
             e["vsphere_uuid"] = v.get("config.uuid")
         if isinstance(name, str):
@@ -433,7 +439,9 @@ def _passthrough(dev, kind: str) -> dict:
     label = info.label if info is not None and info.label else type(dev).__name__.split(".")[-1]
     summary = info.summary if info is not None and info.summary else None
     backing_name = getattr(dev.backing, "deviceName", None)
-    out = {"type": kind, "name": _device_name(dev), "label": label, "description": summary,
+    # "id" names the device in evidence: its label and vCenter's description ("SCSI device 0 (LTO-8)")
+    out = {"id": f"{label} ({summary})" if summary and summary != label else label,
+           "type": kind, "name": _device_name(dev), "label": label, "description": summary,
            "backing": backing_name}
     text = " ".join(x for x in (summary, backing_name) if isinstance(x, str))
     if kind == "scsi":
