@@ -68,13 +68,15 @@ type SnapshotSpec struct {
 
 // VMSpec is one VM to create.
 type VMSpec struct {
-	Name      string         `json:"name"`
+	Name       string         `json:"name"`
+	Datacenter string         `json:"datacenter"` // DC0 (default), DC1, ...
+	Templates  []string       `json:"templates"`  // templates cloned from it (CloneVM_Task, spec.template)
 	Hostname  string         `json:"hostname"`
 	Host      string         `json:"host"`
 	Power     string         `json:"power"` // on (default) | off
 	Template  bool           `json:"template"`
 	Disks     []DiskSpec     `json:"disks"`
-	Devices   []string       `json:"devices"` // pci scsi usb serial parallel cdrom_host cdrom_iso serial_file
+	Devices   []string       `json:"devices"` // pci hba scsi tape changer scsi_other usb serial parallel cdrom_host cdrom_iso serial_file
 	Snapshots []SnapshotSpec `json:"snapshots"`
 }
 
@@ -95,6 +97,8 @@ type Scenario struct {
 	Password        string                   `json:"password"`
 	TLS             *bool                    `json:"tls"`
 	CertOut         string                   `json:"cert_out"`
+	Datacenters     int                      `json:"datacenters"`
+	Rename          map[string]string        `json:"rename"` // cluster or datastore name -> display name
 	Clusters        int                      `json:"clusters"`
 	HostsPerCluster int                      `json:"hosts_per_cluster"`
 	StandaloneHosts int                      `json:"standalone_hosts"`
@@ -119,6 +123,16 @@ func boolOr(b *bool, def bool) bool {
 		return def
 	}
 	return *b
+}
+
+func newUUID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		die("uuid: %v", err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 func die(format string, args ...interface{}) {
@@ -187,6 +201,9 @@ func main() {
 
 	model := simulator.VPX()
 	model.Datacenter = 1
+	if sc.Datacenters > 1 {
+		model.Datacenter = sc.Datacenters
+	}
 	model.Cluster = sc.Clusters
 	model.ClusterHost = sc.HostsPerCluster
 	model.Host = sc.StandaloneHosts
@@ -205,14 +222,19 @@ func main() {
 		die("client: %v", err)
 	}
 	finder := find.NewFinder(client, true)
-	dc, err := finder.DefaultDatacenter(ctx)
-	if err != nil {
-		die("datacenter: %v", err)
-	}
-	finder.SetDatacenter(dc)
-	folders, err := dc.Folders(ctx)
-	if err != nil {
-		die("folders: %v", err)
+	dcFolders := func(name string) *object.DatacenterFolders {
+		if name == "" {
+			name = "DC0"
+		}
+		dc, err := finder.Datacenter(ctx, name)
+		if err != nil {
+			die("datacenter %s: %v", name, err)
+		}
+		folders, err := dc.Folders(ctx)
+		if err != nil {
+			die("folders: %v", err)
+		}
+		return folders
 	}
 
 	hostByName := map[string]*simulator.HostSystem{}
@@ -258,10 +280,8 @@ func main() {
 			dsTypes[d.Name] = d.Type
 		}
 	}
-	dsByName := map[string]*simulator.Datastore{}
 	for _, e := range simulator.Map.All("Datastore") {
 		ds := e.(*simulator.Datastore)
-		dsByName[ds.Name] = ds
 		var mounts []types.DatastoreHostMount
 		for _, he := range simulator.Map.All("HostSystem") {
 			h := he.(*simulator.HostSystem)
@@ -285,9 +305,21 @@ func main() {
 		}
 	}
 
+	// A datastore by name among those the host mounts (names repeat across datacenters).
+	hostDatastore := func(hs *simulator.HostSystem, name string) *simulator.Datastore {
+		for _, ref := range hs.Datastore {
+			ds := simulator.Map.Get(ref).(*simulator.Datastore)
+			if ds.Name == name {
+				return ds
+			}
+		}
+		return nil
+	}
+
 	// VMs.
 	vmRefs := map[string]types.ManagedObjectReference{}
 	for _, spec := range sc.VMs {
+		folders := dcFolders(spec.Datacenter)
 		hs := findHost(spec.Host)
 		host := object.NewHostSystem(client, hs.Reference())
 		pool, err := host.ResourcePool(ctx)
@@ -310,9 +342,9 @@ func main() {
 		ide, _ := devices.CreateIDEController()
 		devices = append(devices, ide)
 		for i, d := range disks {
-			ds, ok := dsByName[d.Datastore]
-			if !ok {
-				die("vm %s: no datastore %q", spec.Name, d.Datastore)
+			ds := hostDatastore(hs, d.Datastore)
+			if ds == nil {
+				die("vm %s: host %s mounts no datastore %q", spec.Name, spec.Host, d.Datastore)
 			}
 			file := fmt.Sprintf("%s_%d.vmdk", spec.Name, i)
 			if d.Datastore == firstDS {
@@ -339,7 +371,11 @@ func main() {
 			die("create vm %s: %v", spec.Name, err)
 		}
 		ref := info.Result.(types.ManagedObjectReference)
-		vmRefs[spec.Name] = ref
+		vmKey := spec.Name
+		if spec.Datacenter != "" && spec.Datacenter != "DC0" {
+			vmKey = spec.Datacenter + "/" + spec.Name
+		}
+		vmRefs[vmKey] = ref
 		vm := object.NewVirtualMachine(client, ref)
 
 		for _, s := range spec.Snapshots {
@@ -368,6 +404,53 @@ func main() {
 		}
 
 		svm := simulator.Map.Get(ref).(*simulator.VirtualMachine)
+		// Trap: the stock simulator derives a VM's instanceUuid from its name, so same-named VMs in
+		// two datacenters share one; vCenter keeps instanceUuid unique. Give each VM its own.
+		svm.Config.InstanceUuid = newUUID()
+		// Templates made from this VM through the API (CloneVM_Task with spec.template), so that
+		// vCenter records the VmClonedEvent. Trap: the stock clone shares the source's device objects
+		// and clears the source disks' file names; give the clone its own disks and restore the source's.
+		for _, tname := range spec.Templates {
+			saved := map[int32]string{}
+			for _, d := range svm.Config.Hardware.Device {
+				if disk, ok := d.(*types.VirtualDisk); ok {
+					saved[disk.Key] = disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo).FileName
+				}
+			}
+			t, err := vm.Clone(ctx, folders.VmFolder, tname, types.VirtualMachineCloneSpec{Template: true})
+			if err != nil {
+				die("clone %s to template %s: %v", spec.Name, tname, err)
+			}
+			tinfo, err := t.WaitForResult(ctx, nil)
+			if err != nil {
+				die("clone %s to template %s: %v", spec.Name, tname, err)
+			}
+			tref := tinfo.Result.(types.ManagedObjectReference)
+			tvm := simulator.Map.Get(tref).(*simulator.VirtualMachine)
+			var own []types.BaseVirtualDevice
+			for _, d := range tvm.Config.Hardware.Device {
+				if disk, ok := d.(*types.VirtualDisk); ok {
+					c := *disk
+					b := *disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+					c.Backing = &b
+					d = &c
+				}
+				own = append(own, d)
+			}
+			tvm.Config.Hardware.Device = own
+			for _, d := range svm.Config.Hardware.Device {
+				if disk, ok := d.(*types.VirtualDisk); ok {
+					if name, ok := saved[disk.Key]; ok {
+						disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo).FileName = name
+					}
+				}
+			}
+			tkey := tname
+			if spec.Datacenter != "" && spec.Datacenter != "DC0" {
+				tkey = spec.Datacenter + "/" + tname
+			}
+			vmRefs[tkey] = tref
+		}
 		if spec.Hostname != "" {
 			svm.Guest.HostName = spec.Hostname
 			svm.Summary.Guest.HostName = spec.Hostname
@@ -398,21 +481,31 @@ func main() {
 			var dev types.BaseVirtualDevice
 			base := types.VirtualDevice{Key: key}
 			label := d + " " + fmt.Sprint(key)
+			summary := d
 			switch d {
-			case "pci":
+			case "pci", "hba":
+				// what vCenter shows for a DirectPath I/O device: "<PCI id> | <vendor> <device name>"
 				base.Backing = &types.VirtualPCIPassthroughDeviceBackingInfo{
-					VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "Fibre Channel HBA"},
+					VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "ISP2532-based 8Gb Fibre Channel to PCI Express HBA"},
 					Id: "0000:3b:00.0", DeviceId: "2532", SystemId: "5d3f-host", VendorId: 0x1077,
 				}
 				label = "PCI device 0"
+				summary = "0000:3b:00.0 | QLogic Corp ISP2532-based 8Gb Fibre Channel to PCI Express HBA"
 				dev = &types.VirtualPCIPassthrough{VirtualDevice: base}
-			case "scsi":
+			case "scsi", "tape", "changer", "scsi_other":
+				// SCSI generic passthrough: the label is only "SCSI device N"; the description of
+				// the device (the host's SCSI LUN) is in deviceInfo.summary
+				naa := map[string]string{"scsi": "naa.50014380272d5a10", "tape": "naa.50014380272d5a10",
+					"changer": "naa.50014380272d5a14", "scsi_other": "naa.600508b1001c7e12"}[d]
+				unit := map[string]int32{"scsi": 7, "tape": 7, "changer": 8, "scsi_other": 9}[d]
+				summary = map[string]string{"scsi": "LTO-8", "tape": "LTO-8", "changer": "medium changer",
+					"scsi_other": "SCSI device"}[d]
 				base.Backing = &types.VirtualSCSIPassthroughDeviceBackingInfo{
-					VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "/vmfs/devices/genscsi/naa.50014380272d5a10"},
+					VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "/vmfs/devices/genscsi/" + naa},
 				}
-				label = "SCSI device 0"
+				label = fmt.Sprintf("SCSI device %d", unit-7)
 				base.ControllerKey = 1000
-				base.UnitNumber = types.NewInt32(7)
+				base.UnitNumber = types.NewInt32(unit)
 				dev = &types.VirtualSCSIPassthrough{VirtualDevice: base}
 			case "usb":
 				base.Backing = &types.VirtualUSBUSBBackingInfo{
@@ -453,7 +546,7 @@ func main() {
 			default:
 				die("vm %s: unknown device %q", spec.Name, d)
 			}
-			dev.GetVirtualDevice().DeviceInfo = &types.Description{Label: label, Summary: d}
+			dev.GetVirtualDevice().DeviceInfo = &types.Description{Label: label, Summary: summary}
 			svm.Config.Hardware.Device = append(svm.Config.Hardware.Device, dev)
 		}
 	}
@@ -561,6 +654,19 @@ func main() {
 	}
 	for name := range sc.Hosts {
 		findHost(name)
+	}
+
+	// Display names: same-named clusters and datastores in different datacenters.
+	for _, kind := range []string{"ClusterComputeResource", "Datastore"} {
+		for _, e := range simulator.Map.All(kind) {
+			me := e.(mo.Entity).Entity()
+			if to, ok := sc.Rename[me.Name]; ok {
+				me.Name = to
+				if ds, ok := e.(*simulator.Datastore); ok {
+					ds.Summary.Name = to
+				}
+			}
+		}
 	}
 
 	// Serve.

@@ -13,15 +13,16 @@ def collect(settings: dict, ctx) -> dict:
     si = connect.connect(settings, ctx)
     try:
         with connect.guarded(settings, ctx, "reading the inventory (PropertyCollector)"):
-            container = si.content.rootFolder
+            container, scope_dc = si.content.rootFolder, None
             if settings.get("datacenter"):
-                container = retrieve.find_datacenter(si, settings["datacenter"])
+                container, scope_dc = retrieve.find_datacenter(si, settings["datacenter"])
                 if container is None:
                     raise CollectorError(ctx.redact(
                         f"vCenter {settings['host']}:{settings.get('port', 443)}: no datacenter named "
                         f"{settings['datacenter']!r} visible to {settings['username']!r}; check the "
                         "source's datacenter setting and the user's permissions"))
             raw = retrieve.retrieve(si, container)
+        events = _clone_events(si, container, settings, ctx)
     finally:
         connect.disconnect(si)
     _check_session(raw, settings, ctx)
@@ -34,7 +35,7 @@ def collect(settings: dict, ctx) -> dict:
         raise CollectorError(f"vCenter {settings['host']}:{settings.get('port', 443)}: reading the inventory "
                              f"took longer than the source's timeout ({ctx.timeout:g} s); raise the timeout "
                              "or scope the source to a datacenter or cluster")
-    fragment = mapping.build(raw, settings)
+    fragment = mapping.build(raw, settings, scope_dc, events)
     ctx.progress(sum(len(v) for v in fragment["entities"].values()))
     return fragment
 
@@ -50,3 +51,14 @@ def _check_session(raw, settings, ctx) -> None:
                     raise CollectorError(ctx.redact(
                         f"vCenter {settings['host']}:{settings.get('port', 443)}: the session lost its "
                         "authentication while reading (NotAuthenticated); retry, check session limits"))
+
+
+def _clone_events(si, container, settings, ctx):
+    """The VmClonedEvents (one bounded QueryEvents call), or the reason they cannot be read: a
+    refusal only makes vm.template unknown, it does not fail the source."""
+    try:
+        return retrieve.clone_events(si, container)
+    except Exception as e:  # noqa: BLE001 - any failure here degrades vm.template to unknown
+        from policycheck_vsphere.connect import describe
+
+        return ctx.redact(describe(e, settings, "reading clone events (EventManager.QueryEvents)", ctx.timeout))

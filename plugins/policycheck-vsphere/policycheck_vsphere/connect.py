@@ -10,6 +10,14 @@ from contextlib import contextmanager
 from policycheck.api import CollectorError
 
 
+class HttpStatus(Exception):
+    """The HTTP status behind one of pyVmomi's generic connection errors."""
+
+    def __init__(self, code, reason, soap=False):
+        super().__init__(f"HTTP {code} {reason}")
+        self.code, self.reason, self.soap = code, reason, soap
+
+
 def _where(settings) -> str:
     return f"vCenter {settings['host']}:{settings.get('port', 443)}"
 
@@ -67,6 +75,17 @@ def describe(exc: BaseException, settings, step: str, timeout: float) -> str:
         return f"{where}: {step}: connection reset by the server; check vCenter's health"
     if isinstance(exc, (http.client.HTTPException, ConnectionError)):
         return f"{where}: {step}: malformed or truncated answer ({type(exc).__name__}: {exc})"
+    if isinstance(exc, HttpStatus):
+        if exc.soap:
+            return (f"{where}: {step}: HTTP {exc.code} {exc.reason} from POST /sdk (RetrieveServiceContent): the "
+                    "answer is not a SOAP message; check vCenter's health (vpxd / the reverse proxy)")
+        hint = {401: "the web server asks for authentication before SOAP (a proxy or a wrong port?)",
+                403: "access to /sdk is forbidden (a proxy, a firewall rule or a wrong port?)",
+                404: "there is no /sdk here (not a vCenter/ESXi, or a wrong port)",
+                503: "the vSphere service is unavailable (vCenter starting, stopped or overloaded)"}.get(
+            exc.code, "vCenter's web service failed" if exc.code >= 500 else "not a vSphere SOAP answer")
+        return (f"{where}: {step}: HTTP {exc.code} {exc.reason} from GET /sdk/vimServiceVersions.xml: {hint}; "
+                "check host and port and vCenter's health")
     if "not a VIM server" in str(exc):
         return (f"{where}: {step}: no vSphere SOAP service answered at /sdk (an HTTP error page, or not a "
                 "vCenter/ESXi); check host and port and vCenter's health")
@@ -74,7 +93,13 @@ def describe(exc: BaseException, settings, step: str, timeout: float) -> str:
         return f"{where}: {step}: malformed or truncated SOAP answer ({exc}); check vCenter's health or a proxy"
     if isinstance(exc, vmodl.MethodFault):
         msg = getattr(exc, "msg", "") or type(exc).__name__
-        return f"{where}: {step}: vCenter fault {type(exc).__name__}: {msg}"
+        obj = getattr(exc, "object", None) or getattr(exc, "obj", None)
+        on = f" on {getattr(obj, '_moId', obj)}" if obj is not None else ""
+        return f"{where}: {step}: vCenter fault {type(exc).__name__}{on}: {msg}"
+    status = None if isinstance(exc, OSError) else getattr(exc, "status", None)
+    if isinstance(status, int) and 100 <= status < 600:  # pyVmomi's HTTP errors carry the status
+        return (f"{where}: {step}: HTTP {status} {getattr(exc, 'reason', '') or ''}: the answer is not "
+                "a SOAP message; check vCenter's health")
     if isinstance(exc, OSError):
         return f"{where}: {step}: {type(exc).__name__}: {exc}"
     return f"{where}: {step}: unexpected answer ({type(exc).__name__}: {exc})"
@@ -88,7 +113,42 @@ def guarded(settings, ctx, step: str):
     except CollectorError:
         raise
     except Exception as e:  # noqa: BLE001 - every failure to read the source becomes an error result
-        raise CollectorError(ctx.redact(describe(e, settings, step, ctx.timeout))) from None
+        raise CollectorError(ctx.redact(one_line(describe(e, settings, step, ctx.timeout)))) from None
+
+
+def one_line(text: str, limit: int = 600) -> str:
+    """A reason on one line (a server's multi-line error page or traceback folded), bounded."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "… (truncated)"
+
+
+SOAP_PROBE = ('<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
+              'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+              '<RetrieveServiceContent xmlns="urn:vim25"><_this type="ServiceInstance">ServiceInstance</_this>'
+              '</RetrieveServiceContent></soapenv:Body></soapenv:Envelope>')
+
+
+def probe_status(settings, sslctx, timeout, soap=False):
+    """The HTTP status of GET /sdk/vimServiceVersions.xml (what pyVmomi's version probe hides behind
+    "is down or is not a VIM server") or, with ``soap``, of an anonymous RetrieveServiceContent POST
+    (no credentials sent); None when nothing answers in HTTP."""
+    host, port = settings["host"], int(settings.get("port", 443))
+    for conn in (lambda: http.client.HTTPSConnection(host, port, timeout=timeout, context=sslctx),
+                 lambda: http.client.HTTPConnection(host, port, timeout=timeout)):
+        c = conn()
+        try:
+            if soap:
+                c.request("POST", "/sdk", body=SOAP_PROBE.encode(),
+                          headers={"Content-Type": "text/xml", "SOAPAction": "urn:vim25/8.0.0.0"})
+            else:
+                c.request("GET", "/sdk/vimServiceVersions.xml")
+            r = c.getresponse()
+            return r.status, r.reason
+        except Exception:  # noqa: BLE001 - try the next scheme, else say nothing more
+            continue
+        finally:
+            c.close()
+    return None
 
 
 def connect(settings, ctx):
@@ -97,15 +157,32 @@ def connect(settings, ctx):
 
     sslctx = ssl_context(settings)
     with guarded(settings, ctx, "login"):
-        return SmartConnect(
-            host=settings["host"],
-            port=int(settings.get("port", 443)),
-            user=settings["username"],
-            pwd=settings["password"],
-            sslContext=sslctx,
-            httpConnectionTimeout=float(ctx.timeout) * 0.9 if ctx.timeout else None,
-            connectionPoolTimeout=-1,
-        )
+        try:
+            return _smart_connect(SmartConnect, settings, ctx, sslctx)
+        except Exception as e:
+            wait = min(float(ctx.timeout or 10), 10.0)
+            status = None
+            if "not a VIM server" in str(e):
+                status = probe_status(settings, sslctx, wait)
+            elif type(e).__name__.endswith("HostConnectFault") and "non-exception" in str(getattr(e, "msg", "")):
+                # pyVmomi's own error for an HTTP error page where a SOAP answer belongs
+                status = probe_status(settings, sslctx, wait, soap=True)
+                status = status + (True,) if status and status[0] != 200 else None
+            if status:
+                raise HttpStatus(*status) from None
+            raise
+
+
+def _smart_connect(SmartConnect, settings, ctx, sslctx):
+    return SmartConnect(
+        host=settings["host"],
+        port=int(settings.get("port", 443)),
+        user=settings["username"],
+        pwd=settings["password"],
+        sslContext=sslctx,
+        httpConnectionTimeout=float(ctx.timeout) * 0.9 if ctx.timeout else None,
+        connectionPoolTimeout=-1,
+    )
 
 
 def disconnect(si) -> None:

@@ -1,6 +1,7 @@
 """Maps retrieved vSphere managed-object properties onto the facts kinds vm, hypervisor_host, cluster, datastore."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 CONNECTION = {"connected": "connected", "disconnected": "disconnected", "notResponding": "not_responding"}
@@ -10,14 +11,30 @@ DS_TYPE = {"vmfs": "vmfs", "nfs": "nfs", "nfs41": "nfs", "vsan": "vsan", "vvol":
 
 # Which fact attributes a vSphere property feeds (for _unknown when vCenter cannot read it).
 FEEDS = {
-    "ClusterComputeResource": {"host": ["hosts"], "configurationEx": ["ha_enabled", "drs_enabled", "drs_automation"]},
-    "HostSystem": {"runtime.connectionState": ["connection_state"], "runtime.inMaintenanceMode": ["maintenance"],
+    "ClusterComputeResource": {"name": ["name"], "host": ["hosts"],
+                               "configurationEx": ["ha_enabled", "drs_enabled", "drs_automation"]},
+    "HostSystem": {"name": ["name"], "runtime.connectionState": ["connection_state"],
+                   "runtime.inMaintenanceMode": ["maintenance"],
                    "datastore": ["datastores"], "summary.config.vmotionEnabled": ["vmotion_enabled"]},
-    "Datastore": {"summary.type": ["type"], "host": ["hosts", "shared"]},
-    "VirtualMachine": {"config.template": ["is_template"], "config.hardware.device": ["disks", "passthrough_devices"],
+    "Datastore": {"name": ["name"], "summary.type": ["type"], "host": ["hosts", "shared"]},
+    "VirtualMachine": {"name": ["name"], "config.template": ["is_template"],
+                       "config.hardware.device": ["disks", "passthrough_devices"],
                        "guest.hostName": ["guest_hostname"], "runtime.powerState": ["power_state"],
                        "runtime.host": ["host", "cluster"], "snapshot": ["snapshots"]},
 }
+
+# Properties vCenter always sends for a healthy object: their absence from an answer is a malformed
+# element (the attribute becomes unknown, never a default such as "not in maintenance").
+REQUIRED = {
+    "ClusterComputeResource": ("name", "host", "configurationEx"),
+    "HostSystem": ("name", "runtime.connectionState", "runtime.inMaintenanceMode"),
+    "Datastore": ("name", "summary.type", "host"),
+    "VirtualMachine": ("name", "config.template", "config.hardware.device", "runtime.powerState", "runtime.host"),
+}
+
+TAPE = re.compile(r"\b(lto|ultrium|tape|sdlt|dlt|ult3580|ts1[01]\d\d|hh\d|sequential[- ]access)", re.I)
+CHANGER = re.compile(r"changer|\blibrary\b|autoloader|\bmsl\d|\bts[234]\d{3}\b|\bstoreonce\b.*\bvtl\b", re.I)
+HBA = re.compile(r"fibre channel|\bhba\b|\bfc\b|qlogic|emulex|\blpe\d|\bqle\d|\bsas\b|\bisp2\d{3}", re.I)
 
 
 def iso(t) -> str:
@@ -33,16 +50,84 @@ def _moid(ref) -> str | None:
     return getattr(ref, "_moId", None) if ref is not None else None
 
 
-def _unknown(obj, kind_type: str, entity: dict) -> None:
-    """Turn properties vCenter could not read (missingSet faults) into ``_unknown`` reasons."""
-    for path, fault in obj.missing.items():
-        reason = f"vCenter could not read {path}: {type(fault).__name__}"
-        priv = getattr(fault, "privilegeId", None)
-        if priv:
-            reason += f" (privilege {priv})"
-        for attr in FEEDS.get(kind_type, {}).get(path, []):
-            entity.pop(attr, None)
-            entity.setdefault("_unknown", {})[attr] = reason
+class Places:
+    """Where objects live: the datacenter (its folder path below the root, e.g. ``EU/DC-Paris``) of
+    every object, from the Datacenter and Folder objects read with the inventory."""
+
+    def __init__(self, raw, extra=()):
+        self.parent, self.dc_name, self.folder_name = {}, {}, {}
+        for o in list(raw.get("Datacenter", [])) + list(raw.get("Folder", [])) + list(extra):
+            kind = type(o.ref).__name__.split(".")[-1]
+            if kind.endswith("Datacenter"):
+                self.dc_name[o.moid] = o.get("name", o.moid)
+            else:
+                self.folder_name[o.moid] = o.get("name", o.moid)
+                for child in o.get("childEntity") or []:
+                    self.parent.setdefault(_moid(child), o.moid)
+            p = _moid(o.get("parent"))
+            if p:
+                self.parent[o.moid] = p
+
+    def add_parent(self, moid, parent_moid):
+        if moid and parent_moid:
+            self.parent.setdefault(moid, parent_moid)
+
+    def datacenter_of(self, moid) -> str | None:
+        seen = set()
+        while moid is not None and moid not in seen:
+            if moid in self.dc_name:
+                return moid
+            seen.add(moid)
+            moid = self.parent.get(moid)
+        return None
+
+    def datacenter_path(self, dc_moid) -> str | None:
+        if dc_moid not in self.dc_name:
+            return None
+        parts, m, seen = [self.dc_name[dc_moid]], self.parent.get(dc_moid), set()
+        while m in self.folder_name and m not in seen:  # the root folder is not in the view: stops there
+            seen.add(m)
+            parts.append(self.folder_name[m])
+            m = self.parent.get(m)
+        return "/".join(reversed(parts))
+
+
+class Mapper:
+    """Maps one vCenter's retrieved objects to facts; ids are ``<moref>@<vCenter host>``."""
+
+    def __init__(self, raw, settings, scope_dc=None):
+        self.vc = str(settings.get("host", "vcenter")).strip().lower()
+        self.raw = raw
+        self.places = Places(raw, scope_dc or ())
+
+    def id(self, moid) -> str:
+        return f"{moid}@{self.vc}"
+
+    def describe(self, kind_type, obj) -> str:
+        name = obj.get("name")
+        return f"{kind_type} {name!r} ({obj.moid})" if name else f"{kind_type} {obj.moid}"
+
+    def datacenter(self, moid) -> str | None:
+        return self.places.datacenter_path(self.places.datacenter_of(moid))
+
+    def unknown(self, obj, kind_type: str, entity: dict) -> None:
+        """Properties vCenter could not read (missingSet faults) or left out of its answer, and
+        values of the wrong shape, become ``_unknown`` reasons naming the object and property."""
+        what = self.describe(kind_type, obj)
+        for path, fault in obj.missing.items():
+            reason = f"vCenter {self.vc}: {what}: could not read {path} ({type(fault).__name__}"
+            priv = getattr(fault, "privilegeId", None)
+            reason += f", privilege {priv})" if priv else ")"
+            for attr in FEEDS.get(kind_type, {}).get(path, []):
+                entity.pop(attr, None)
+                entity.setdefault("_unknown", {})[attr] = reason
+        for path in REQUIRED.get(kind_type, ()):
+            if path in obj.props or path in obj.missing:
+                continue
+            reason = f"vCenter {self.vc}: {what}: the answer omitted {path}"
+            for attr in FEEDS.get(kind_type, {}).get(path, []):
+                entity.pop(attr, None)
+                entity.setdefault("_unknown", {}).setdefault(attr, reason)
 
 
 def _vmotion(obj) -> bool | None:
@@ -50,83 +135,118 @@ def _vmotion(obj) -> bool | None:
         if nc.nicType == "vmotion":
             return bool(nc.selectedVnic)
     v = obj.get("summary.config.vmotionEnabled")
-    return None if v is None else bool(v)
+    return v if isinstance(v, bool) else None
 
 
-def host_names(raw) -> dict[str, str]:
-    return {h.moid: h.get("name", h.moid).lower() for h in raw.get("HostSystem", [])}
+def build(raw: dict, settings: dict, scope_dc=None, events=None) -> dict:
+    """The fragment for everything in ``raw`` (type -> [Obj]), limited to ``settings['cluster']`` if set.
 
-
-def build(raw: dict, settings: dict) -> dict:
-    """The fragment for everything in ``raw`` (type -> [Obj]), limited to ``settings['cluster']`` if set."""
+    ``scope_dc``: Datacenter/Folder Objs above a datacenter scope (not in the scoped views);
+    ``events``: (clone events, why older ones may be missing) or an exception text (unreadable)."""
+    m = Mapper(raw, settings, scope_dc)
     clusters_raw = raw.get("ClusterComputeResource", [])
     hosts_raw = raw.get("HostSystem", [])
     ds_raw = raw.get("Datastore", [])
     vms_raw = raw.get("VirtualMachine", [])
+    all_vms = list(vms_raw)
 
-    host_id = host_names(raw)
-    cluster_id = {c.moid: c.get("name", c.moid).lower() for c in clusters_raw}
-    ds_id = {d.moid: d.get("name", d.moid).lower() for d in ds_raw}
-    vm_id = {v.moid: v.get("name", v.moid).lower() for v in vms_raw}
-    host_cluster = {}
+    host_id = {h.moid: m.id(h.moid) for h in hosts_raw}
+    cluster_id = {c.moid: m.id(c.moid) for c in clusters_raw}
+    ds_id = {d.moid: m.id(d.moid) for d in ds_raw}
+    vm_id = {v.moid: m.id(v.moid) for v in vms_raw}
+    host_cluster, host_parent = {}, {}
     for h in hosts_raw:
         parent = _moid(h.get("parent"))
+        host_parent[h.moid] = parent
         host_cluster[h.moid] = cluster_id.get(parent)
+        m.places.add_parent(h.moid, parent)
+    for c in clusters_raw:
+        m.places.add_parent(c.moid, _moid(c.get("parent")))
 
     scope = settings.get("cluster")
     if scope:
         keep = [c for c in clusters_raw if c.get("name") == scope]
         clusters_raw = keep
-        kept_hosts = {h.moid for h in hosts_raw if host_cluster.get(h.moid) == scope.lower()}
+        kept_cl = {c.moid for c in keep}
+        kept_hosts = {h.moid for h in hosts_raw if host_parent.get(h.moid) in kept_cl}
         hosts_raw = [h for h in hosts_raw if h.moid in kept_hosts]
         vms_raw = [v for v in vms_raw if _moid(v.get("runtime.host")) in kept_hosts]
         used_ds = {_moid(r) for h in hosts_raw for r in (h.get("datastore") or [])}
         ds_raw = [d for d in ds_raw if d.moid in used_ds]
 
     # Datastores and their mounts.
-    datastores, ds_hosts = [], {}
+    datastores, ds_mount_unknown, ds_by_name = [], {}, {}
     for d in ds_raw:
         mounted, inaccessible = [], []
-        for m in d.get("host") or []:
-            hid = host_id.get(_moid(m.key))
+        for mnt in d.get("host") or []:
+            hid = host_id.get(_moid(getattr(mnt, "key", None)))
             if hid is None:
                 continue
-            info = m.mountInfo
+            info = getattr(mnt, "mountInfo", None)
             if info is not None and info.mounted is False:
                 continue
             (inaccessible if info is not None and info.accessible is False else mounted).append(hid)
-        ds_hosts[d.moid] = mounted
-        raw_type = (d.get("summary.type") or "").lower()
-        e = {"id": ds_id[d.moid], "aliases": [d.moid], "name": d.get("name"),
-             "type": DS_TYPE.get(raw_type, raw_type or "other"),
+        raw_type = d.get("summary.type")
+        raw_type = raw_type.lower() if isinstance(raw_type, str) else ""
+        dc = m.datacenter(d.moid)
+        e = {"id": ds_id[d.moid], "aliases": [], "name": d.get("name"), "datacenter": dc,
+             "vsphere_moid": d.moid, "type": DS_TYPE.get(raw_type, raw_type or "other"),
              "hosts": sorted(mounted), "shared": len(mounted) >= 2,
              "vsphere_type": d.get("summary.type"),
              "vsphere_multiple_host_access": d.get("summary.multipleHostAccess")}
         if inaccessible:
             e["vsphere_inaccessible_hosts"] = sorted(inaccessible)
-        _unknown(d, "Datastore", e)
+        m.unknown(d, "Datastore", e)
+        if "shared" in (e.get("_unknown") or {}):
+            ds_mount_unknown[ds_id[d.moid]] = e["_unknown"]["shared"]
+        if d.get("name"):
+            ds_by_name.setdefault((dc, d.get("name").lower()), set()).add(ds_id[d.moid])
         datastores.append(e)
 
-    # Hypervisor hosts.
+    # Hypervisor hosts: the name (the host's address, unique in a vCenter) is an alias when no other
+    # host in this answer has it.
+    host_names: dict = {}
+    for h in hosts_raw:
+        if isinstance(h.get("name"), str):
+            host_names.setdefault(h.get("name").lower(), []).append(h.moid)
     hosts = []
     for h in hosts_raw:
-        e = {"id": host_id[h.moid], "aliases": [h.moid], "name": h.get("name"),
-             "cluster": host_cluster.get(h.moid),
-             "connection_state": CONNECTION.get(h.get("runtime.connectionState"), "not_responding"),
-             "maintenance": bool(h.get("runtime.inMaintenanceMode")),
-             "datastores": sorted({ds_id[_moid(r)] for r in (h.get("datastore") or []) if _moid(r) in ds_id})}
-        vm = _vmotion(h)
-        if vm is not None:
-            e["vmotion_enabled"] = vm
-        _unknown(h, "HostSystem", e)
+        name = h.get("name")
+        e = {"id": host_id[h.moid], "name": name, "datacenter": m.datacenter(h.moid),
+             "aliases": [name.lower()] if isinstance(name, str) and len(host_names[name.lower()]) == 1 else [],
+             "vsphere_moid": h.moid, "cluster": host_cluster.get(h.moid)}
+        state = h.get("runtime.connectionState")
+        if state in CONNECTION:
+            e["connection_state"] = CONNECTION[state]
+        elif "runtime.connectionState" in h.props:
+            e.setdefault("_unknown", {})["connection_state"] = (
+                f"vCenter {m.vc}: {m.describe('HostSystem', h)}: runtime.connectionState is {state!r}, "
+                "not connected/disconnected/notResponding")
+        maint = h.get("runtime.inMaintenanceMode")
+        if isinstance(maint, bool):
+            e["maintenance"] = maint
+        elif "runtime.inMaintenanceMode" in h.props:
+            e.setdefault("_unknown", {})["maintenance"] = (
+                f"vCenter {m.vc}: {m.describe('HostSystem', h)}: runtime.inMaintenanceMode is {maint!r}, "
+                "not a boolean")
+        e["datastores"] = sorted({ds_id[_moid(r)] for r in (h.get("datastore") or []) if _moid(r) in ds_id})
+        vm_ok = _vmotion(h)
+        if vm_ok is not None:
+            e["vmotion_enabled"] = vm_ok
+        else:
+            e.setdefault("_unknown", {})["vmotion_enabled"] = (
+                f"vCenter {m.vc}: {m.describe('HostSystem', h)}: neither "
+                "config.virtualNicManagerInfo.netConfig nor summary.config.vmotionEnabled was readable")
+        m.unknown(h, "HostSystem", e)
         hosts.append(e)
 
     # Clusters, and per-VM rules/overrides from their configurationEx.
-    clusters, vm_rules, vm_ha_off, vm_drs_off, vm_in_cluster_cfg = [], {}, set(), set(), {}
+    clusters, vm_rules, vm_ha_off, vm_drs_off, cluster_has_cfg = [], {}, set(), set(), set()
     for c in clusters_raw:
         members = [host_id[_moid(r)] for r in (c.get("host") or []) if _moid(r) in host_id]
         cfg = c.get("configurationEx")
-        e = {"id": cluster_id[c.moid], "aliases": [c.moid], "name": c.get("name"), "hosts": sorted(members)}
+        e = {"id": cluster_id[c.moid], "aliases": [], "name": c.get("name"), "datacenter": m.datacenter(c.moid),
+             "vsphere_moid": c.moid, "hosts": sorted(members)}
         if cfg is not None:
             das, drs = cfg.dasConfig, cfg.drsConfig
             e["ha_enabled"] = bool(das and das.enabled)
@@ -166,54 +286,137 @@ def build(raw: dict, settings: dict) -> dict:
             for o in cfg.drsVmConfig or []:
                 if o.enabled is False:
                     vm_drs_off.add(_moid(o.key))
-            vm_in_cluster_cfg[c.moid] = True
-        _unknown(c, "ClusterComputeResource", e)
+            cluster_has_cfg.add(cluster_id[c.moid])
+        m.unknown(c, "ClusterComputeResource", e)
         clusters.append(e)
-    cluster_has_cfg = {cluster_id[m] for m in vm_in_cluster_cfg}
 
-    # Virtual machines.
+    # Templates made from VMs (VmClonedEvent: source VM -> destination that is a template now).
+    template_of, template_unknown = _templates(m, all_vms, vm_id, events)
+
+    # Virtual machines: the guest host name (and its short name) is an alias when no other VM in
+    # this answer reports it, so a VM joins its inventory host without two VMs merging.
+    guest_names: dict = {}
+    for v in vms_raw:
+        hn = v.get("guest.hostName")
+        if isinstance(hn, str) and hn:
+            for n in {hn.lower(), hn.split(".")[0].lower()}:
+                guest_names.setdefault(n, set()).add(v.moid)
+    vm_names: dict = {}
+    for v in vms_raw:
+        if isinstance(v.get("name"), str):
+            vm_names.setdefault(v.get("name").lower(), []).append(v.moid)
+    instance_uuids: dict = {}
+    for v in vms_raw:
+        iu = v.get("config.instanceUuid")
+        if isinstance(iu, str) and iu:
+            instance_uuids[iu.lower()] = instance_uuids.get(iu.lower(), 0) + 1
     declared = {k.lower(): v for k, v in (settings.get("vm_aliases") or {}).items()}
     vms = []
     for v in vms_raw:
-        name = v.get("name", v.moid)
-        e = {"id": vm_id[v.moid], "name": name}
-        aliases = {v.moid}
-        if name.lower() != e["id"]:
-            aliases.add(name)
+        name = v.get("name")
+        dc = m.datacenter(v.moid)
+        host_moid = _moid(v.get("runtime.host"))
+        if dc is None and host_moid:
+            dc = m.datacenter(host_moid)
+        e = {"id": vm_id[v.moid], "name": name, "datacenter": dc, "vsphere_moid": v.moid}
+        aliases = set()
         hn = v.get("guest.hostName")
-        e["guest_hostname"] = hn or None
-        if hn:
-            aliases.add(hn.lower())
-            aliases.add(hn.split(".")[0].lower())
-        for key in ("config.uuid", "config.instanceUuid"):
-            if v.get(key):
-                aliases.add(v.get(key))
-        aliases.update(a.lower() for a in declared.get(name.lower(), []))
+        e["guest_hostname"] = hn if isinstance(hn, str) and hn else None
+        if e["guest_hostname"]:
+            aliases.update(n for n in {hn.lower(), hn.split(".")[0].lower()} if len(guest_names[n]) == 1)
+        iu = v.get("config.instanceUuid")
+        if isinstance(iu, str) and iu and instance_uuids.get(iu.lower()) == 1:
+            aliases.add(iu)  # vCenter keeps it unique (config.uuid is not); a repeated one joins nothing
+        if v.get("config.uuid"):
+            e["vsphere_uuid"] = v.get("config.uuid")
+        if isinstance(name, str):
+            unique_name = len(vm_names[name.lower()]) == 1
+            for key in ((f"{dc}/{name}".lower(),) + ((name.lower(),) if unique_name else ())):
+                aliases.update(a.lower() for a in declared.get(key, []))
         aliases.discard(e["id"])
         e["aliases"] = sorted(aliases)
-        if "runtime.powerState" in v.props:
-            e["power_state"] = POWER.get(v.get("runtime.powerState"), "off")
-        if "config.template" in v.props:
-            e["is_template"] = bool(v.get("config.template"))
-        host_moid = _moid(v.get("runtime.host"))
+        ps = v.get("runtime.powerState")
+        if ps in POWER:
+            e["power_state"] = POWER[ps]
+        elif "runtime.powerState" in v.props:
+            e.setdefault("_unknown", {})["power_state"] = (
+                f"vCenter {m.vc}: {m.describe('VirtualMachine', v)}: runtime.powerState is {ps!r}")
+        if isinstance(v.get("config.template"), bool):
+            e["is_template"] = v.get("config.template")
+        if v.get("config.template") is False:
+            if v.moid in template_of:
+                e["template"] = template_of[v.moid]
+            elif template_unknown:
+                e.setdefault("_unknown", {})["template"] = template_unknown
+            else:
+                e["template"] = None
         e["host"] = host_id.get(host_moid)
         e["cluster"] = host_cluster.get(host_moid)
-        if e["cluster"] is not None and e["cluster"] in cluster_has_cfg:
+        if host_moid and host_moid not in host_id and "runtime.host" in v.props:
+            e.setdefault("_unknown", {})["host"] = e["_unknown"]["cluster"] = (
+                f"vCenter {m.vc}: {m.describe('VirtualMachine', v)}: runs on {host_moid}, a host this "
+                "user cannot see")
+            del e["host"], e["cluster"]
+        if e.get("cluster") is not None and e["cluster"] in cluster_has_cfg:
             e["host_rules"] = vm_rules.get(v.moid, [])
             e["ha_disabled"] = v.moid in vm_ha_off
             e["drs_disabled"] = v.moid in vm_drs_off
-        elif e["cluster"] is None and host_moid in host_id:
+        elif "cluster" in e and e["cluster"] is None and host_moid in host_id:
             e["host_rules"] = []
         devices = v.get("config.hardware.device")
         if devices is not None:
-            e["disks"], e["passthrough_devices"] = _devices(devices, ds_id)
+            e["disks"], e["passthrough_devices"] = _devices(devices, ds_id, ds_by_name, dc)
+            for disk in e["disks"]:
+                why = ds_mount_unknown.get(disk.get("datastore"))
+                if why:
+                    disk.setdefault("_unknown", {})["shared"] = (
+                        f"VM {name!r} ({v.moid}) disk {disk['label']!r}: whether datastore "
+                        f"{disk['datastore']} is shared is unknown: {why}")
         snap = v.get("snapshot")
         e["snapshots"] = _snapshots(snap.rootSnapshotList if snap is not None else [])
         e["vsphere_datastores"] = sorted({ds_id[_moid(r)] for r in (v.get("datastore") or []) if _moid(r) in ds_id})
-        _unknown(v, "VirtualMachine", e)
+        m.unknown(v, "VirtualMachine", e)
         vms.append(e)
 
     return {"entities": {"vm": vms, "hypervisor_host": hosts, "cluster": clusters, "datastore": datastores}}
+
+
+def _templates(m, vms_raw, vm_id, events):
+    """({source VM moid: template id}, reason the link is unknown or None).
+
+    A template made from a VM is known only from its VmClonedEvent. If every template in the
+    inventory has one, a VM without one has no template (null); if some template's event is
+    missing (aged out of vCenter's retention, beyond the read window, or the template was converted
+    from a VM), or the events cannot be read, a VM without a known template has it unknown."""
+    templates = {v.moid: v for v in vms_raw if v.get("config.template") is True}
+    if isinstance(events, str):  # the events could not be read
+        return {}, f"vCenter {m.vc}: {events}"
+    evs, truncated = events if events is not None else ([], "the events were not read")
+    origin, when = {}, {}
+    oldest = None
+    for ev in evs:
+        dest = _moid(getattr(getattr(ev, "vm", None), "vm", None))
+        src = _moid(getattr(getattr(ev, "sourceVm", None), "vm", None))
+        t = getattr(ev, "createdTime", None)
+        if isinstance(t, datetime) and (oldest is None or t < oldest):
+            oldest = t
+        if dest in templates and src and (dest not in when or (t and when[dest] and t > when[dest])):
+            origin[dest], when[dest] = src, t
+    template_of, made = {}, {}
+    for dest, src in origin.items():
+        t = when.get(dest)
+        if src not in made or (t and made[src] and t > made[src]):
+            template_of[src], made[src] = vm_id.get(dest, m.id(dest)), t
+    missing = sorted(templates[t].get("name") or t for t in templates if t not in origin)
+    if not missing:
+        return template_of, None
+    shown = ", ".join(repr(n) for n in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    window = f"oldest clone event read: {iso(oldest)}" if oldest else "no clone event in the history"
+    why = f"; {truncated}" if truncated else ""
+    return template_of, (
+        f"vCenter {m.vc}: QueryEvents(VmClonedEvent) names no source VM for template(s) {shown} "
+        f"({window}{why}): their clone events aged out of the event retention or they were converted "
+        "from a VM, so whether a template was made from this VM is unknown")
 
 
 def _snapshots(tree) -> list[dict]:
@@ -230,7 +433,40 @@ def _device_name(dev) -> str:
     return f"{label} ({backing_name})" if backing_name else label
 
 
-def _devices(devices, ds_id) -> tuple[list[dict], list[dict]]:
+def _passthrough(dev, kind: str) -> dict:
+    """One host-bound device: its type, label, vCenter's description (deviceInfo.summary) and class."""
+    info = dev.deviceInfo
+    label = info.label if info is not None and info.label else type(dev).__name__.split(".")[-1]
+    summary = info.summary if info is not None and info.summary else None
+    backing_name = getattr(dev.backing, "deviceName", None)
+    # "id" names the device in evidence: its label and vCenter's description ("SCSI device 0 (LTO-8)")
+    out = {"id": f"{label} ({summary})" if summary and summary != label else label,
+           "type": kind, "name": _device_name(dev), "label": label, "description": summary,
+           "backing": backing_name}
+    text = " ".join(x for x in (summary, backing_name) if isinstance(x, str))
+    if kind == "scsi":
+        if CHANGER.search(text):
+            out["class"] = "changer"
+        elif TAPE.search(text):
+            out["class"] = "tape"
+        else:
+            # SCSI generic passthrough is how a VM drives tape drives and changers: a device whose
+            # description does not say what it is stays unknown (never read as "not a tape")
+            out["_unknown"] = {"class": (f"SCSI passthrough device {label!r} ({backing_name}): vCenter's "
+                                         f"description {summary!r} does not say whether it is a tape "
+                                         "drive or a medium changer")}
+    elif kind == "pci" and HBA.search(text):
+        out["class"] = "hba"
+    elif CHANGER.search(text):
+        out["class"] = "changer"
+    elif TAPE.search(text):
+        out["class"] = "tape"
+    else:
+        out["class"] = "other"
+    return out
+
+
+def _devices(devices, ds_id, ds_by_name=None, dc=None) -> tuple[list[dict], list[dict]]:
     """Virtual disks (system disk marked) and host-bound devices of one VM's config.hardware.device."""
     from pyVmomi import vim
 
@@ -243,8 +479,10 @@ def _devices(devices, ds_id) -> tuple[list[dict], list[dict]]:
             ds = _moid(getattr(b, "datastore", None))
             file_name = getattr(b, "fileName", None) or ""
             ds_ref = ds_id.get(ds)
-            if ds_ref is None and file_name.startswith("["):
-                ds_ref = file_name[1:file_name.index("]")].lower() if "]" in file_name else None
+            if ds_ref is None and file_name.startswith("[") and "]" in file_name:
+                # the datastore by name, in the VM's datacenter (names repeat across datacenters)
+                hits = (ds_by_name or {}).get((dc, file_name[1:file_name.index("]")].lower()), set())
+                ds_ref = next(iter(hits)) if len(hits) == 1 else None
             ctrl = controllers.get(d.controllerKey)
             size_kb = (d.capacityInBytes // 1024) if getattr(d, "capacityInBytes", None) else d.capacityInKB
             disks.append({
@@ -256,22 +494,21 @@ def _devices(devices, ds_id) -> tuple[list[dict], list[dict]]:
                 "_order": (_ctrl_rank(ctrl), getattr(ctrl, "busNumber", 99), d.unitNumber or 0, d.key),
             })
         elif isinstance(d, vd.VirtualPCIPassthrough):
-            passthrough.append({"type": "pci", "name": _device_name(d)})
+            passthrough.append(_passthrough(d, "pci"))
         elif isinstance(d, vd.VirtualSCSIPassthrough):
-            passthrough.append({"type": "scsi", "name": _device_name(d)})
+            passthrough.append(_passthrough(d, "scsi"))
         elif isinstance(d, vd.VirtualUSB):
             # a device on an ESXi host (USBBackingInfo, RemoteHostBackingInfo); a client's is not host-bound
             if not isinstance(d.backing, vd.VirtualUSB.RemoteClientBackingInfo):
-                passthrough.append({"type": "usb", "name": _device_name(d)})
+                passthrough.append(_passthrough(d, "usb"))
         elif isinstance(d, vd.VirtualSerialPort) and isinstance(d.backing, vd.VirtualDevice.DeviceBackingInfo):
-            passthrough.append({"type": "serial", "name": _device_name(d)})
+            passthrough.append(_passthrough(d, "serial"))
         elif isinstance(d, vd.VirtualParallelPort) and isinstance(d.backing, vd.VirtualDevice.DeviceBackingInfo):
-            passthrough.append({"type": "parallel", "name": _device_name(d)})
+            passthrough.append(_passthrough(d, "parallel"))
         elif isinstance(d, (vd.VirtualCdrom, vd.VirtualFloppy)) and isinstance(
                 d.backing, vd.VirtualDevice.DeviceBackingInfo):
             # AtapiBackingInfo / PassthroughBackingInfo / floppy DeviceBackingInfo: a host drive
-            passthrough.append({"type": "cdrom" if isinstance(d, vd.VirtualCdrom) else "other",
-                                "name": _device_name(d)})
+            passthrough.append(_passthrough(d, "cdrom" if isinstance(d, vd.VirtualCdrom) else "other"))
     disks.sort(key=lambda x: x["_order"])
     for i, disk in enumerate(disks):
         disk.pop("_order")

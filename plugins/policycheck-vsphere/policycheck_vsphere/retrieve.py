@@ -10,7 +10,13 @@ PROPERTIES = {
     "VirtualMachine": ["name", "config.template", "config.uuid", "config.instanceUuid",
                        "config.hardware.device", "guest.hostName", "runtime.powerState", "runtime.host",
                        "resourcePool", "datastore", "snapshot"],
+    # where each object lives: folders (their children) up to the datacenter, for the datacenter path
+    "Datacenter": ["name", "parent"],
+    "Folder": ["name", "parent", "childEntity"],
 }
+
+#: the most clone events one run reads (vCenter's own cap for one QueryEvents answer is 1000)
+MAX_EVENTS = 1000
 
 
 class Obj:
@@ -30,12 +36,34 @@ class Obj:
 
 
 def find_datacenter(si, name: str):
-    """The Datacenter named ``name`` (one bulk call), or None."""
-    found = retrieve(si, si.content.rootFolder, {"Datacenter": ["name"]})
+    """The Datacenter named ``name`` (or whose folder path is ``name``) and the folders above it,
+    in one bulk call: (ref, [Obj of Datacenter and Folder]), or (None, [])."""
+    found = retrieve(si, si.content.rootFolder, {"Datacenter": ["name", "parent"],
+                                                 "Folder": ["name", "parent", "childEntity"]})
+    from policycheck_vsphere.mapping import Places
+
+    places = Places(found)
     for o in found.get("Datacenter", []):
-        if o.get("name") == name:
-            return o.ref
-    return None
+        if o.get("name") == name or places.datacenter_path(o.moid) == name:
+            return o.ref, found.get("Datacenter", []) + found.get("Folder", [])
+    return None, []
+
+
+def clone_events(si, container) -> tuple[list, str | None]:
+    """The VmClonedEvents under ``container`` in vCenter's event history: one bounded QueryEvents call.
+
+    Returns (events, truncated): ``truncated`` says why older events may be missing (the answer
+    reached MAX_EVENTS), else None. Raises what vCenter raises (NoPermission, NotImplemented...)."""
+    from pyVmomi import vim
+
+    spec = vim.event.EventFilterSpec(
+        eventTypeId=["VmClonedEvent"], maxCount=MAX_EVENTS,
+        entity=vim.event.EventFilterSpec.ByEntity(entity=container, recursion="all"))
+    events = list(si.content.eventManager.QueryEvents(spec) or [])
+    truncated = None
+    if len(events) >= MAX_EVENTS:
+        truncated = f"the answer held the most events one call returns ({MAX_EVENTS})"
+    return events, truncated
 
 
 def retrieve(si, container, properties=PROPERTIES, page_size: int = 1000) -> dict[str, list[Obj]]:

@@ -47,9 +47,10 @@ def test_collect_writes_valid_facts_joined_to_the_backup_server(vcsim, director,
     src = next(s for s in doc["sources"] if s["name"] == "vc")
     assert src["status"] == "ok" and src["error"] is None
     host = next(h for h in doc["entities"]["host"] if h["id"] == "nsr01.corp.example")
-    assert host["vm"] == "nsr01"  # joined by guest host name
-    vm = next(v for v in doc["entities"]["vm"] if v["id"] == "nsr01")
-    assert sorted(vm["eligible_hosts"]) == ["dc0_c0_h0", "dc0_c0_h1", "dc0_c0_h2"]
+    assert host["vm"] == f"{sim.vms['nsr01']}@127.0.0.1"  # joined by guest host name
+    vm = next(v for v in doc["entities"]["vm"] if v["id"] == host["vm"])
+    hosts = {h["id"]: h["name"] for h in doc["entities"]["hypervisor_host"]}
+    assert sorted(hosts[h] for h in vm["eligible_hosts"]) == ["DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2"]
     assert all(d["shared"] for d in vm["disks"])
 
 
@@ -59,7 +60,7 @@ def test_audit_reports_mobility_verdict(vcsim, director, tmp_path, secret):
     cfg = write_config(tmp_path, sim, secret)
     r = pc("audit", "-c", str(cfg), "--select", "VIRT-002", "--no-color")
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
-    assert "FAIL  VIRT-002 backup_server:nsr01" in r.stdout and "eligible_hosts is [\"dc0_c0_h0\"]" in r.stdout
+    assert "FAIL  VIRT-002 backup_server:nsr01" in r.stdout and "eligible_hosts is [\"host-" in r.stdout
     assert_no_secret(secret, r.stdout, r.stderr)
 
 

@@ -46,10 +46,10 @@ def test_certificate_that_does_not_verify_then_right_ca_bundle(vcsim, director, 
     assert_no_secret(secret, msg)
     # the same source with vCenter's CA verifies and reads
     frag = collect(sim.settings(), ctx_factory())
-    assert [v["id"] for v in frag["entities"]["vm"]] == ["nsr01"]
+    assert [v["name"] for v in frag["entities"]["vm"]] == ["nsr01"]
     # and verify_tls: false is the explicit opt-out
     frag = collect(sim.settings(ca_bundle=None, verify_tls=False), ctx_factory())
-    assert [v["id"] for v in frag["entities"]["vm"]] == ["nsr01"]
+    assert [v["name"] for v in frag["entities"]["vm"]] == ["nsr01"]
 
 
 def test_unreadable_ca_bundle(tmp_path, ctx_factory):
@@ -76,6 +76,11 @@ def test_connection_refused(ctx_factory, secret):
     assert_no_secret(secret, msg)
 
 
+VERSIONS = (b'<?xml version="1.0" encoding="UTF-8" ?><namespaces version="1.0"><namespace><name>urn:vim25</name>'
+            b'<version>8.0.0.0</version><priorVersions><version>7.0</version></priorVersions></namespace>'
+            b'</namespaces>')
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     mode = "500"
 
@@ -86,14 +91,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         if n:
             self.rfile.read(n)
-        if self.mode == "500":
-            body = b"<html><body>Internal Server Error</body></html>"
+        if self.mode == "500soap" and self.command == "GET":  # a vCenter whose SOAP endpoint then fails
+            body = VERSIONS
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml")
+        elif self.mode in ("500", "500soap"):
+            body = (b"<html><body><h1>Internal Server Error</h1>\n<pre>java.lang.NullPointerException\n"
+                    b"  at com.vmware.vim.Dispatcher.invoke(Dispatcher.java:42)\n</pre></body></html>")
             self.send_response(500)
             self.send_header("Content-Type", "text/html")
-        elif self.mode == "503":
-            body = b"Service Unavailable"
-            self.send_response(503)
-            self.send_header("Content-Type", "text/plain")
+        elif self.mode in ("401", "403", "503"):
+            body = b"<html><body>denied or unavailable</body></html>"
+            self.send_response(int(self.mode))
+            self.send_header("Content-Type", "text/html")
         else:  # malformed SOAP: truncated XML
             body = b'<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/env'
             self.send_response(200)
@@ -105,13 +115,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = _answer
 
 
-@pytest.fixture(params=["500", "503", "truncated"])
+@pytest.fixture(params=["401", "403", "500", "503", "500soap", "truncated"])
 def broken_server(request):
     handler = type("H", (_Handler,), {"mode": request.param})
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     th = threading.Thread(target=srv.serve_forever, daemon=True)
     th.start()
-    yield srv.server_address[1]
+    yield srv.server_address[1], request.param
     srv.shutdown()
     srv.server_close()
 
@@ -127,8 +137,14 @@ def test_broken_answers_are_errors(broken_server, ctx_factory, secret, monkeypat
         return orig(*a, **kw)
 
     monkeypatch.setattr(pc, "SmartConnect", http_connect)
-    msg = collect_error({"host": "127.0.0.1", "port": broken_server, "username": "audit", "password": secret,
+    port, mode = broken_server
+    msg = collect_error({"host": "127.0.0.1", "port": port, "username": "audit", "password": secret,
                          "verify_tls": False}, ctx_factory(timeout=5))
-    assert f"127.0.0.1:{broken_server}" in msg
-    assert "no vSphere SOAP service answered" in msg or "malformed or truncated" in msg
+    assert f"127.0.0.1:{port}" in msg and "\n" not in msg and len(msg) < 700
+    if mode in ("401", "403", "500", "503"):  # the status the version probe saw, not a generic text
+        assert f"HTTP {mode}" in msg and "/sdk/vimServiceVersions.xml" in msg, msg
+    elif mode == "500soap":
+        assert "500" in msg, msg
+    else:
+        assert "malformed or truncated" in msg, msg
     assert_no_secret(secret, msg)

@@ -58,10 +58,11 @@ def test_system_disk_is_first_in_boot_order_and_host_bound_devices_only():
         vd.VirtualParallelPort(key=9000, deviceInfo=vim.Description(label="LPT", summary=""),
                                backing=vd.VirtualParallelPort.FileBackingInfo(fileName="[ds1] lpt.out")),
     ]
-    disks, passthrough = mapping._devices(devices, {})
+    disks, passthrough = mapping._devices(devices, {}, {("DC1", "ds1"): {"datastore-9@vc"}}, "DC1")
     assert [(d["label"], d["system"], d["unit"]) for d in disks] == [
         ("Hard disk 1", True, "scsi0:1"), ("Hard disk 2", False, "scsi1:0"), ("Hard disk 3", False, "ide0:0")]
-    assert all(d["datastore"] == "ds1" for d in disks)  # from the file name when backing.datastore is unset
+    # from the file name, within the VM's datacenter, when backing.datastore is unset
+    assert all(d["datastore"] == "datastore-9@vc" for d in disks)
     assert [(p["type"], p["name"]) for p in passthrough] == [
         ("cdrom", "CD 2 (/dev/sr0)"), ("usb", "USB dongle (path:1/0/1)"), ("other", "Floppy (/dev/fd0)")]
 
@@ -92,3 +93,66 @@ def test_missing_cluster_scope_is_an_error(monkeypatch):
     ctx = CollectContext(source="vc", timeout=5, secrets=["pw"])
     with pytest.raises(CollectorError, match="no cluster named 'nope'"):
         collect_mod.collect({"host": "vc", "username": "u", "password": "pw", "cluster": "nope"}, ctx)
+
+
+def test_omitted_or_malformed_host_state_is_unknown_never_false():
+    """Issue 16: an answer that leaves out runtime.inMaintenanceMode (or sends junk) is no 'False'."""
+    omitted = Obj(vim.HostSystem("host-1"), {"name": "esx1", "runtime.connectionState": "connected"}, {})
+    junk = Obj(vim.HostSystem("host-2"), {"name": "esx2", "runtime.connectionState": "sleeping",
+                                          "runtime.inMaintenanceMode": "no"}, {})
+    frag = mapping.build({"HostSystem": [omitted, junk]}, {"host": "vc01.corp.example"})
+    a, b = frag["entities"]["hypervisor_host"]
+    assert a["id"] == "host-1@vc01.corp.example" and a["aliases"] == ["esx1"]
+    assert "maintenance" not in a and "omitted runtime.inMaintenanceMode" in a["_unknown"]["maintenance"]
+    assert "'esx1' (host-1)" in a["_unknown"]["maintenance"]
+    assert "vmotion_enabled" in a["_unknown"] and a["connection_state"] == "connected"
+    assert "maintenance" not in b and "'no'" in b["_unknown"]["maintenance"]
+    assert "connection_state" not in b and "'sleeping'" in b["_unknown"]["connection_state"]
+
+
+def test_unreadable_datastore_mounts_name_the_vm_disk_and_datastore():
+    ds = Obj(vim.Datastore("datastore-7"), {"name": "san01", "summary.type": "VMFS"},
+             {"host": vim.fault.NoPermission(privilegeId="System.Read")})
+    disk = _disk(2000, 1000, 0, "Hard disk 1")
+    disk.backing.datastore = vim.Datastore("datastore-7")
+    vm = Obj(vim.VirtualMachine("vm-9"), {"name": "nsr01", "config.template": False, "runtime.powerState": "poweredOn",
+                                          "config.hardware.device": [vim.vm.device.ParaVirtualSCSIController(
+                                              key=1000, busNumber=0), disk]}, {})
+    frag = mapping.build({"Datastore": [ds], "VirtualMachine": [vm]}, {"host": "vc"}, events=([], None))
+    (e,) = frag["entities"]["datastore"]
+    assert "shared" not in e and "Datastore 'san01' (datastore-7): could not read host" in e["_unknown"]["shared"]
+    (v,) = frag["entities"]["vm"]
+    why = v["disks"][0]["_unknown"]["shared"]
+    assert "'nsr01' (vm-9)" in why and "'Hard disk 1'" in why and "datastore-7@vc" in why and "NoPermission" in why
+    assert "runtime.host" in v["_unknown"]["host"]  # omitted from the answer: unknown, not "no host"
+
+
+def test_template_link_from_clone_events():
+    src = Obj(vim.VirtualMachine("vm-1"), {"name": "a", "config.template": False}, {})
+    other = Obj(vim.VirtualMachine("vm-2"), {"name": "b", "config.template": False}, {})
+    tpl = Obj(vim.VirtualMachine("vm-3"), {"name": "a-tpl", "config.template": True}, {})
+    ev = vim.event.VmClonedEvent(vm=vim.event.VmEventArgument(vm=vim.VirtualMachine("vm-3"), name="a-tpl"),
+                                 sourceVm=vim.event.VmEventArgument(vm=vim.VirtualMachine("vm-1"), name="a"))
+    vms = {v["name"]: v for v in mapping.build({"VirtualMachine": [src, other, tpl]}, {"host": "vc"},
+                                               events=([ev], None))["entities"]["vm"]}
+    assert vms["a"]["template"] == "vm-3@vc" and vms["b"]["template"] is None
+    # the same inventory when vCenter's answer was capped: the template's event is missing -> unknown
+    vms = {v["name"]: v for v in mapping.build({"VirtualMachine": [src, other, tpl]}, {"host": "vc"},
+                                               events=([], "the answer held 1000 events"))["entities"]["vm"]}
+    assert "template" not in vms["b"] and "1000 events" in vms["b"]["_unknown"]["template"]
+
+
+def test_secret_in_a_soap_fault_is_redacted_in_every_error_path():
+    """Issue 16: a fault text that echoes the password (raw or XML-escaped) never reaches the message."""
+    from policycheck.api import CollectContext
+    from policycheck_vsphere import connect
+
+    pw = "p&<>'\"w-1"
+    ctx = CollectContext(source="vc", timeout=5, secrets=[pw])
+    for text in (pw, "p&amp;&lt;&gt;&apos;&quot;w-1"):
+        with pytest.raises(CollectorError) as ei:
+            with connect.guarded({"host": "vc", "username": "u", "password": pw}, ctx, "login"):
+                raise vim.fault.InvalidArgument(msg=f"bad login for u/{text}\nline two")
+        msg = str(ei.value)
+        assert "\n" not in msg and "InvalidArgument" in msg
+        assert "p&" not in msg and "&lt;&gt;" not in msg, msg
