@@ -54,6 +54,9 @@ class FakeNetBox:
                 if auth != want:
                     return self._json(403, {"detail": "Invalid v2 token"})
                 fault = fake.faults.get(u.path)
+                if fault == "echo403":  # a proxy/server that echoes the credentials it refused
+                    return self._json(403, {"detail": f"token {auth} may not view this",
+                                            "headers": dict(self.headers)})
                 if fault == 403:
                     return self._json(403, {"detail": "You do not have permission to perform this action."})
                 if fault == 401:
