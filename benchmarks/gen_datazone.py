@@ -244,7 +244,9 @@ class Gen:
         age = (300, 400) if m["BMR-002"] == "fail" else (20, 150)
         self.add("dr_test", {"id": f"drt-{sid}-1", "host": sid, "time": self.days(*age), "result": "success",
                              "kind": "bmr"}, "inventory")
-        self.add("dr_test", {"id": f"drt-{sid}-2", "host": sid, "time": self.days(1, 15), "result": "failure",
+        # an older failed test (the most recent test decides: a failure after the success fails BMR-002)
+        failed_age = (1, 15) if m["BMR-002"] == "fail" else (450, 500)
+        self.add("dr_test", {"id": f"drt-{sid}-2", "host": sid, "time": self.days(*failed_age), "result": "failure",
                              "kind": "bootstrap_restore"}, "inventory")
 
     # ---- clients, their hosts and VMs -------------------------------------------------------------

@@ -27,6 +27,10 @@ class Collector:
     kinds: tuple = ()
     description: str = ""
     secret_keys: tuple = ("password", "token", "api_key", "secret")
+    #: optional ``check(settings, base_dir) -> [(json_path_tuple, problem)]``: mistakes in the settings
+    #: that can be seen without contacting the source (a facts file that does not exist); each one is a
+    #: configuration error (exit 2), reported before any source is contacted
+    check: Callable[[dict, str], list] | None = None
 
 
 @dataclass

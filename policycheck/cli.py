@@ -55,9 +55,10 @@ def _USAGE_ERRORS():
     from policycheck.collect import SourceConfigError
     from policycheck.config import ConfigError
     from policycheck.pipeline import UsageError
+    from policycheck.plugins import PluginConfigError
     from policycheck.policy import PolicyLoadError
 
-    return (ConfigError, UsageError, PolicyLoadError, SourceConfigError)
+    return (ConfigError, UsageError, PolicyLoadError, SourceConfigError, PluginConfigError)
 
 
 def _err(msg: str) -> None:

@@ -44,7 +44,10 @@ def plan_sources(config, plugins) -> list[SourcePlan]:
         timeout = float(src.get("timeout") or config.default_timeout)
         col = plugins.collectors.get(plugin)
         if col is None:
-            plans.append(SourcePlan(name, plugin, timeout, None, None, [], plugins.why_missing_collector(plugin)))
+            why, mistake = plugins.why_missing_collector(plugin)
+            if mistake:
+                raise SourceConfigError(f"{config.where(('sources', i, 'plugin'))}: source '{name}': {why}")
+            plans.append(SourcePlan(name, plugin, timeout, None, None, [], why))
             continue
         raw = {k: v for k, v in src.items() if k not in RESERVED}
         try:
@@ -76,6 +79,10 @@ def plan_sources(config, plugins) -> list[SourcePlan]:
                     msg = f"unknown setting '{extra[0]}'" + suggest(extra[0], props) + \
                         f" (plugin {plugin} takes: {', '.join(props)})"
             raise SourceConfigError(f"{config.where(jp)}: source '{name}' ({plugin}): {msg}")
+        check = getattr(col, "check", None)
+        for key, problem in (check(settings, str(config.base_dir)) if check else ()):
+            raise SourceConfigError(f"{config.where(('sources', i) + tuple(key))}: source '{name}' ({plugin}): "
+                                    + redact(problem, secrets))
         plans.append(SourcePlan(name, plugin, timeout, settings, col, secrets))
     return plans
 

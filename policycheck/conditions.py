@@ -144,11 +144,13 @@ class Leaf:
     """One compiled ``{fact: PATH, <op>: value}``; also the evidence's description of the check."""
 
     __slots__ = ("path", "op", "value", "shown", "fn", "default", "has_default", "message", "kinds", "attrs",
-                 "_expected")
+                 "_expected", "on_partial", "last")
 
     def __init__(self, path, op, value, shown, default, has_default, message):
         self.path, self.op, self.value, self.shown = path, op, value, shown
-        self.fn = OPERATORS[op][0]
+        self.fn = OPERATORS[op].fn
+        self.on_partial = OPERATORS[op].on_partial
+        self.last = path.steps[-1][0]
         self.default, self.has_default, self.message = default, has_default, message
         self._expected = None
 
@@ -167,15 +169,21 @@ class Leaf:
         root = ctx.target if self.path.from_target else item
         obs, owner = _resolve(root, self.path.steps, 0, root, ctx.facts, self.path.text)
         if obs.__class__ is Missing:
-            if self.op == "exists" and not obs.explicit:
-                ok = not self.value
-            elif self.has_default:
+            if self.has_default and not obs.explicit:  # absent, and the policy says what absence means
                 obs = self.default
                 ok = self.fn(obs, self.value, ctx)
             else:
-                ok = None
+                ok = None  # absent means unknown for every operator, `exists` included
         else:
             ok = self.fn(obs, self.value, ctx)
+            partial = owner.get("_partial") if owner.__class__ is dict else None
+            if partial and self.last in partial:
+                kept = self.on_partial(ok, obs, self.value)
+                if kept is None and ok is not None:
+                    obs = Missing(f"'{self.path.text}' is only partly known on {owner.get('id', '?')} "
+                                  f"({partial[self.last]}): {describe(obs, 120)} seen, so "
+                                  f"'{self.expected_text()}' cannot be decided", True)
+                ok = kept
         ctx.evidence.append((self, obs, owner, ok))
         return ok
 
@@ -269,6 +277,8 @@ def _quantifier(head, path, inner):
         if items.__class__ is Missing:
             saved.append((QuantLeaf(head, path), items, owner, None))
             return None
+        part = owner.get("_partial") if owner.__class__ is dict else None
+        part = part.get(path.steps[-1][0]) if part else None
         if items is None:
             items = []
         if items.__class__ is not list:
@@ -294,6 +304,14 @@ def _quantifier(head, path, inner):
             saved.extend(decided)
             return res
         res = None if unknown else (head != "for_any")
+        if part and res is not None:  # more items may exist: only a deciding item settles it
+            res = None
+            saved.append((QuantLeaf(head, path), Missing(
+                f"'{path.text}' is only partly known on {owner.get('id', '?')} ({part}): {len(items)} "
+                f"item(s) seen, so '{QuantLeaf(head, path).expected_text()}' cannot be decided", True), owner, None))
+            for ev in kept[:MAX_ITEM_EVIDENCE]:
+                saved.extend(ev)
+            return None
         saved.append((QuantLeaf(head, path), len(items), owner, res))
         for ev in kept[:MAX_ITEM_EVIDENCE]:
             saved.extend(ev)
@@ -343,7 +361,7 @@ def _compile_leaf(node, jpath, params):
     op = ops[0]
     path = FactPath(node["fact"], jpath + ("fact",))
     shown = _resolve_value(node[op], jpath + (op,), params)
-    _, schema, prep, _doc = OPERATORS[op]
+    schema, prep = OPERATORS[op].schema, OPERATORS[op].prep
     _check_type(shown, schema, jpath + (op,), op)
     value = shown
     if prep is not None:

@@ -2,7 +2,7 @@
 latest bootstrap, dependency closure and circular dependencies, VM mobility. Fills only what is absent."""
 from __future__ import annotations
 
-from policycheck.facts import Facts, norm
+from policycheck.facts import Facts, norm, resolve_refs
 from policycheck.timeutil import parse_time
 
 #: derived attribute -> the kinds it is computed from (a failed source of those kinds makes
@@ -10,6 +10,7 @@ from policycheck.timeutil import parse_time
 DERIVED_FROM = {
     ("backup_server", "latest_bootstrap"): {"bootstrap"},
     ("backup_server", "last_dr_test"): {"dr_test"},
+    ("backup_server", "latest_dr_test"): {"dr_test"},
     ("backup_server", "dependency_closure"): {"host"},
     ("backup_server", "circular_dependencies"): {"host", "client"},
     ("backup_server", "client_devices_local"): {"device"},
@@ -24,6 +25,7 @@ DERIVED_FROM = {
 
 def derive(facts: Facts) -> None:
     """Add every derived fact in place (idempotent: values already present are kept)."""
+    resolve_refs(facts.by_kind)  # a snapshot or a facts file may name entities by any alias, or by none
     _join_vms(facts)
     _client_hosts(facts)
     _servers(facts)
@@ -53,6 +55,15 @@ def _unknown(e, attr, reason):
     e.setdefault("_unknown", {}).setdefault(attr, reason)
 
 
+def _has(e, attr) -> bool:
+    """The attribute is present, or a source already said it is unknown: never derive over either."""
+    return attr in e or attr in (e.get("_unknown") or ())
+
+
+def _partial(e, attr, reason):
+    e.setdefault("_partial", {}).setdefault(attr, reason)
+
+
 def _join_vms(facts):
     hosts = facts.entities("host")
     if not hosts:
@@ -69,7 +80,7 @@ def _join_vms(facts):
                     h["vm"] = vm["id"]
                 break
     for h in hosts:
-        if "vm" in h:
+        if _has(h, "vm"):
             continue
         platform = h.get("platform")
         if platform in ("physical", "blade"):
@@ -84,7 +95,7 @@ def _client_hosts(facts):
     if not facts.entities("host"):
         return
     for c in facts.entities("client"):
-        if "host" in c:
+        if _has(c, "host"):
             continue
         for name in (c.get("hostname"), c["id"], *(c.get("aliases") or ())):
             hid = hidx.lookup(name) if name else None
@@ -103,18 +114,24 @@ def _servers(facts):
                 if k not in s:
                     _unknown(s, k, f"no inventory describes its host {s.get('host')!r}")
             continue
-        if "virtual" not in s and h.get("platform"):
+        if not _has(s, "virtual") and h.get("platform"):
             _derived(s, "virtual", h["platform"] == "virtual")
-        elif "virtual" not in s:
+        elif not _has(s, "virtual"):
             _unknown(s, "virtual", why_unknown(h, "platform", f"the platform of host {h['id']} is unknown"))
-        if "vm" not in s:
+        if not _has(s, "vm"):
             if "vm" in h:
                 _derived(s, "vm", h["vm"])
             elif h.get("_unknown", {}).get("vm"):
                 _unknown(s, "vm", h["_unknown"]["vm"])
         for attr, src in (("hosted_roles", "roles"), ("hosted_services", "services")):
-            if attr not in s and src in h:
+            if _has(s, attr):
+                continue
+            if src in h:
                 _derived(s, attr, h[src])
+                if src in (h.get("_partial") or ()):
+                    _partial(s, attr, h["_partial"][src])
+            elif src in (h.get("_unknown") or ()) or src in (h.get("_conflicts") or ()):
+                _unknown(s, attr, why_unknown(h, src, f"{src} of host {h['id']} is unknown"))
 
 
 def _same_host(facts, a, b):
@@ -136,12 +153,12 @@ def _devices(facts):
         s = facts.get("backup_server", d.get("backup_server")) if d.get("backup_server") else None
         if s is not None:
             per_server.setdefault(s["id"], []).append(d)
-        if "local_to_server" not in d:
+        if not _has(d, "local_to_server"):
             if s is not None and "host" in d and s.get("host"):
                 _derived(d, "local_to_server", _same_host(facts, d["host"], s["host"]))
             else:
                 _unknown(d, "local_to_server", "its host or its backup server's host is unknown")
-        if "on_system_disk" not in d and s is not None:
+        if not _has(d, "on_system_disk") and s is not None:
             vm = facts.get("vm", s.get("vm")) if s.get("vm") else None
             if d.get("vm_disk") is None and "vm_disk" in d:
                 d["on_system_disk"] = False
@@ -151,11 +168,12 @@ def _devices(facts):
                     d["on_system_disk"] = bool(disk["system"])
     provided, failed = facts.kind_state("device")
     for s in facts.entities("backup_server"):
-        if "client_devices_local" in s:
+        if _has(s, "client_devices_local"):
             continue
         devs = per_server.get(s["id"], [])
-        if failed or (not devs and not provided):
-            _unknown(s, "client_devices_local", failed or "no source describes its devices")
+        inc = facts.incomplete("device", s["id"])
+        if failed or inc or (not devs and not provided):
+            _unknown(s, "client_devices_local", failed or inc or "no source describes its devices")
             continue
         local = []
         for d in devs:
@@ -175,65 +193,97 @@ def _devices(facts):
 
 def _bootstraps(facts):
     latest: dict = {}
+    bad_time: dict = {}
     for b in facts.entities("bootstrap"):
         sid = b.get("backup_server")
         s = facts.get("backup_server", sid) if sid else None
         for c in b.get("copies") or ():
-            if not isinstance(c, dict) or "local_to_server" in c:
+            if not isinstance(c, dict):
+                continue
+            if c.get("offsite") is True:  # a clone sent to a vault is off the server, whatever device wrote it
+                if c.get("local_to_server") is not False:
+                    c["local_to_server"] = False
+                    (c.get("_unknown") or {}).pop("local_to_server", None)
+                continue
+            if _has(c, "local_to_server"):
                 continue
             dev = facts.get("device", c.get("device")) if c.get("device") else None
             if dev is not None and dev.get("local_to_server") is not None:
                 c["local_to_server"] = dev["local_to_server"]
+            elif dev is not None:
+                _unknown(c, "local_to_server", why_unknown(dev, "local_to_server",
+                                                           f"locality of device {dev['id']} is unknown"))
             elif c.get("device") is None and c.get("location"):
                 c["local_to_server"] = bool(s is not None and c.get("location_host")
                                             and _same_host(facts, c["location_host"], s.get("host")))
-        if s is None or not b.get("time"):
+        if s is None:
+            continue
+        if not b.get("time"):
+            bad_time.setdefault(s["id"], f"bootstrap {b['id']} has no time")
             continue
         try:
             t = parse_time(b["time"])
-        except ValueError:
+        except (ValueError, TypeError):
+            bad_time.setdefault(s["id"], f"bootstrap {b['id']} has an unreadable time {b['time']!r}")
             continue
         cur = latest.get(s["id"])
         if cur is None or t > cur[0]:
             latest[s["id"]] = (t, b["id"])
     provided, failed = facts.kind_state("bootstrap")
     dr_latest: dict = {}
+    dr_ok: dict = {}
+    dr_bad: dict = {}
+    hidx = facts.alias_index("host")
     for t in facts.entities("dr_test"):
-        if t.get("result") == "success" and t.get("host") and t.get("time"):
-            try:
-                when = parse_time(t["time"])
-            except ValueError:
-                continue
-            key = facts.alias_index("host").lookup(t["host"]) or norm(t["host"])
-            if key not in dr_latest or when > dr_latest[key][0]:
-                dr_latest[key] = (when, t["time"])
+        host = t.get("host")
+        key = (hidx.lookup(host) or norm(host)) if isinstance(host, str) else None
+        if key is None:
+            continue
+        try:
+            when = parse_time(t["time"])
+        except (KeyError, ValueError, TypeError):
+            dr_bad.setdefault(key, f"dr_test {t['id']} has no readable time")
+            continue
+        if t.get("result") not in ("success", "failure"):
+            dr_bad.setdefault(key, f"dr_test {t['id']}: result {t.get('result')!r} is neither success nor failure")
+        if key not in dr_latest or when > dr_latest[key][0]:
+            dr_latest[key] = (when, t["id"])
+        if t.get("result") == "success" and (key not in dr_ok or when > dr_ok[key][0]):
+            dr_ok[key] = (when, t["time"])
     dr_provided, dr_failed = facts.kind_state("dr_test")
     for s in facts.entities("backup_server"):
-        if "latest_bootstrap" not in s:
-            if failed:
-                _unknown(s, "latest_bootstrap", failed)
+        if not _has(s, "latest_bootstrap"):
+            inc = facts.incomplete("bootstrap", s["id"])
+            if failed or inc or s["id"] in bad_time:
+                _unknown(s, "latest_bootstrap", failed or inc or bad_time[s["id"]])
             elif s["id"] in latest:
                 _derived(s, "latest_bootstrap", latest[s["id"]][1])
             elif provided:
                 _derived(s, "latest_bootstrap", None)
             else:
                 _unknown(s, "latest_bootstrap", "no source describes bootstrap backups")
-        if "last_dr_test" not in s:
-            host = s.get("host")
-            key = (facts.alias_index("host").lookup(host) or norm(host)) if host else None
+        host = s.get("host")
+        key = (hidx.lookup(host) or norm(host)) if isinstance(host, str) else None
+        for attr in ("latest_dr_test", "last_dr_test"):
+            if _has(s, attr):
+                continue
             if dr_failed:
-                _unknown(s, "last_dr_test", dr_failed)
-            elif key in dr_latest:
-                _derived(s, "last_dr_test", dr_latest[key][1])
-            elif dr_provided:
-                _derived(s, "last_dr_test", None)
+                _unknown(s, attr, dr_failed)
+            elif key in dr_bad:
+                _unknown(s, attr, dr_bad[key])
+            elif attr == "latest_dr_test" and key in dr_latest:
+                _derived(s, attr, dr_latest[key][1])
+            elif attr == "last_dr_test" and key in dr_ok:
+                _derived(s, attr, dr_ok[key][1])
+            elif dr_provided or key in dr_latest:
+                _derived(s, attr, None)
             else:
-                _unknown(s, "last_dr_test", "no source records DR tests (add dr_test facts)")
+                _unknown(s, attr, "no source records DR tests (add dr_test facts)")
 
 
 def _datastores_and_vms(facts):
     for ds in facts.entities("datastore"):
-        if "shared" not in ds:
+        if not _has(ds, "shared"):
             if isinstance(ds.get("hosts"), list):
                 ds["shared"] = len(ds["hosts"]) >= 2
             else:
@@ -256,7 +306,7 @@ def _datastores_and_vms(facts):
                         d["shared"] = ds["shared"]
                 else:
                     dss.append(None)
-        if "eligible_hosts" in vm:
+        if _has(vm, "eligible_hosts"):
             continue
         cl = facts.get("cluster", vm.get("cluster")) if vm.get("cluster") else None
         if cl is not None:
@@ -304,11 +354,19 @@ def _dependencies(facts):
         return
     protected_by: dict = {}
     hidx = facts.alias_index("host")
+    unsure: dict = {}  # host -> why we cannot tell which servers protect it
     for c in facts.entities("client"):
         name = c.get("host") or c.get("hostname") or c["id"]
-        protected_by.setdefault(hidx.lookup(name) or norm(name), set()).add(c.get("backup_server"))
+        if not isinstance(name, str):
+            continue
+        key = hidx.lookup(name) or norm(name)
+        if "backup_server" in c and isinstance(c["backup_server"], str):
+            protected_by.setdefault(key, set()).add(c["backup_server"])
+        else:
+            unsure.setdefault(key, why_unknown(c, "backup_server", f"client {c['id']}: its backup server is unknown"))
+    client_inc = facts.incomplete("client")
     for s in servers:
-        if "dependency_closure" in s and "circular_dependencies" in s:
+        if _has(s, "dependency_closure") and _has(s, "circular_dependencies"):
             continue
         h = facts.get("host", s.get("host")) if s.get("host") else None
         if h is None:
@@ -323,6 +381,7 @@ def _dependencies(facts):
         seen: list = []
         stack = list(h.get("depends_on") or ())
         missing = None
+        partial = (h.get("_partial") or {}).get("depends_on")
         while stack:
             d = stack.pop(0)
             dh = facts.get("host", d)
@@ -330,23 +389,39 @@ def _dependencies(facts):
             if did in seen or did == h["id"]:
                 continue
             seen.append(did)
-            if dh is not None:
-                if "depends_on" in dh:
-                    stack.extend(dh.get("depends_on") or ())
-                elif (dh.get("_unknown") or {}).get("depends_on") or (dh.get("_conflicts") or {}).get("depends_on"):
-                    missing = f"host {did}: {why_unknown(dh, 'depends_on', 'depends_on unknown')}"
-        if "dependency_closure" not in s:
-            _derived(s, "dependency_closure", seen)
+            if dh is None:
+                missing = missing or f"{d!r} (a dependency) is not described by any source"
+            elif "depends_on" in dh:
+                stack.extend(dh.get("depends_on") or ())
+                partial = partial or (dh.get("_partial") or {}).get("depends_on")
+            elif (dh.get("_unknown") or {}).get("depends_on") or (dh.get("_conflicts") or {}).get("depends_on"):
+                missing = missing or f"host {did}: {why_unknown(dh, 'depends_on', 'depends_on unknown')}"
+        if not _has(s, "dependency_closure"):
+            if missing:
+                _unknown(s, "dependency_closure", missing)
+            else:
+                _derived(s, "dependency_closure", seen)
+                if partial:
+                    _partial(s, "dependency_closure", partial)
+        if _has(s, "circular_dependencies"):
+            continue
         if missing:
             _unknown(s, "circular_dependencies", missing)
             continue
         circular = []
+        why = None
         for did in seen:
             dh = facts.get("host", did)
             if dh is not None and dh.get("independent_recovery"):
                 continue
             servers_of = protected_by.get(did) or protected_by.get(norm(did), set())
+            if did in unsure:
+                why = why or f"dependency {did}: {unsure[did]}"
             if servers_of and servers_of <= {s["id"]}:
                 circular.append(did)
-        if "circular_dependencies" not in s:
-            _derived(s, "circular_dependencies", circular)
+        if (why or client_inc) and not circular:
+            _unknown(s, "circular_dependencies", why or f"which servers protect its dependencies is unknown: {client_inc}")
+            continue
+        _derived(s, "circular_dependencies", circular)
+        if partial:
+            _partial(s, "circular_dependencies", partial)

@@ -2,6 +2,7 @@
 sources into one document (joining names, recording conflicts instead of picking a value)."""
 from __future__ import annotations
 
+import difflib
 import gc
 import ipaddress
 import json
@@ -85,17 +86,35 @@ class AliasIndex:
 
     def __init__(self, entities, short_names=True):
         self.map = {}
+        self.ambiguous: dict = {}
+        self.plain: set = set()  # names known without a domain: an FQDN may fall back to them
         shorts: dict = {}
         for e in entities:
             eid = e["id"]
             for n in (eid, *(e.get("aliases") or ())):
+                if not isinstance(n, str):
+                    continue
                 k = norm(n)
                 self.map.setdefault(k, eid)
+                if "." not in k:
+                    self.plain.add(k)
                 if short_names and "." in k and not is_ip(k):
                     shorts.setdefault(k.split(".", 1)[0], set()).add(eid)
         for short, ids in shorts.items():
             if len(ids) == 1:
                 self.map.setdefault(short, next(iter(ids)))
+            elif short not in self.map:
+                self.ambiguous[short] = sorted(ids)
+
+    def why_not(self, name, kind) -> str:
+        """Why ``name`` resolves to no entity of ``kind``: ambiguous (with the candidates) or unknown."""
+        k = norm(name)
+        cands = self.ambiguous.get(k) or self.ambiguous.get(k.split(".", 1)[0]) if not is_ip(k) else None
+        if cands:
+            return f"'{name}' is ambiguous: it could be {kind} {', '.join(cands[:5])}"
+        close = difflib.get_close_matches(k, list(self.map), n=1, cutoff=0.75)
+        hint = f" (did you mean '{self.map[close[0]]}'?)" if close else ""
+        return f"'{name}' names no {kind} that any source describes{hint}"
 
     def lookup(self, name):
         if name is None:
@@ -103,7 +122,9 @@ class AliasIndex:
         k = norm(name)
         hit = self.map.get(k)
         if hit is None and "." in k and not is_ip(k):
-            hit = self.map.get(k.split(".", 1)[0])
+            short = k.split(".", 1)[0]
+            if short in self.plain:  # `web01.corp.example` is the entity known only as `web01`; but never
+                hit = self.map.get(short)  # `dns01.lab.corp.example` taken for `dns01.corp.example`
         return hit
 
 
@@ -154,6 +175,22 @@ class Facts:
             return True, None
         return False, None
 
+    def incomplete(self, kind, server_id=None):
+        """The reason a source saw elements of ``kind`` it could not read (for ``server_id``, or for any
+        server when it is None), or None when every element was read."""
+        for x in self.doc.get("incomplete") or ():
+            if x.get("kind") != kind:
+                continue
+            bs = x.get("backup_server")
+            if server_id is None or not bs or self.same(("backup_server", bs), server_id):
+                return f"source {x.get('source', '?')}: {x.get('reason')}"
+        return None
+
+    def same(self, ref, eid) -> bool:
+        kind, name = ref
+        e = self.get(kind, name)
+        return e is not None and e["id"] == eid or norm(name) == norm(eid)
+
     def failed_sources(self) -> list:
         return [s for s in self.sources if s.get("status") == "error"]
 
@@ -191,26 +228,47 @@ def check_fragment(frag, source: str) -> None:
         for i, e in enumerate(lst):
             if not isinstance(e, dict) or not isinstance(e.get("id"), str) or not e["id"]:
                 raise FactsError(f"source {source}: entities.{kind}[{i}] has no string 'id'")
+    partial = frag.get("partial")
+    if partial is not None and not (isinstance(partial, dict) and all(
+            isinstance(v, dict) and all(isinstance(r, str) for r in v.values()) for v in partial.values())):
+        raise FactsError(f"source {source}: 'partial' must be {{kind: {{attribute: reason}}}}")
+    inc = frag.get("incomplete")
+    if inc is not None and not (isinstance(inc, list) and all(
+            isinstance(x, dict) and isinstance(x.get("kind"), str) and isinstance(x.get("reason"), str)
+            and isinstance(x.get("backup_server", ""), str) for x in inc)):
+        raise FactsError(f"source {source}: 'incomplete' must be a list of {{kind, reason, backup_server?}}")
 
 
 # ---- merging -------------------------------------------------------------------------------------
 def merge(fragments, collected_at: str, sources: list) -> dict:
     """Merge ``[(source_name, observed_at, fragment)]`` into one facts document."""
     grouped: dict = {}
+    incomplete: list = []
     for source, observed_at, frag in fragments:
+        partial = frag.get("partial") or {}
         for kind, ents in frag["entities"].items():
+            kind_partial = partial.get(kind) or {}
             for e in ents:
                 e = dict(e)
                 e.setdefault("_sources", [source])
                 e.setdefault("_observed_at", observed_at)
+                if kind_partial:
+                    marks = {a: r for a, r in kind_partial.items() if a in e}
+                    if marks:
+                        e["_partial"] = {**marks, **(e.get("_partial") or {})}
                 grouped.setdefault(kind, []).append(e)
+        for x in frag.get("incomplete") or ():
+            incomplete.append({**x, "source": source})
     conflicts: list = []
     entities = {}
     for kind, ents in grouped.items():
         entities[kind] = _join_kind(kind, ents, conflicts)
-    _rewrite_refs(entities)
-    return {"schema_version": SCHEMA_VERSION, "collected_at": collected_at, "sources": sources,
-            "entities": entities, "conflicts": conflicts}
+    resolve_refs(entities)
+    doc = {"schema_version": SCHEMA_VERSION, "collected_at": collected_at, "sources": sources,
+           "entities": entities, "conflicts": conflicts}
+    if incomplete:
+        doc["incomplete"] = incomplete
+    return doc
 
 
 def _join_kind(kind, ents, conflicts):
@@ -225,17 +283,22 @@ def _join_kind(kind, ents, conflicts):
     owner: dict = {}
     shorts: dict = {}
     machine = kind in MACHINE_KINDS
+    per_server = kind == "client"  # a host protected by two backup servers has two client records
     for i, e in enumerate(ents):
+        scope = ("@" + norm(e.get("backup_server")).split(".", 1)[0]) if per_server and isinstance(e.get("backup_server"), str) else ""
         for n in (e["id"], *(e.get("aliases") or ())):
-            k = norm(n)
+            if not isinstance(n, str):
+                continue
+            base = norm(n)
+            k = base + scope
             if k in owner:
                 a, b = find(owner[k]), find(i)
                 if a != b:
                     parent[b] = a
             else:
                 owner[k] = i
-            if machine and "." in k and not is_ip(k):
-                shorts.setdefault(k.split(".", 1)[0], set()).add(k)
+            if machine and "." in base and not is_ip(base):
+                shorts.setdefault(base.split(".", 1)[0] + scope, set()).add(k)
     if machine:
         for short, fqdns in shorts.items():
             if len(fqdns) == 1 and short in owner:
@@ -248,7 +311,23 @@ def _join_kind(kind, ents, conflicts):
     out = []
     for members in groups.values():
         out.append(members[0] if len(members) == 1 else _merge_group(kind, members, conflicts))
+    if per_server:
+        _unique_client_ids(out)
     return out
+
+
+def _unique_client_ids(clients):
+    """Two client records of one host under different backup servers keep distinct ids
+    (``server/host``), the host's name staying in ``hostname``."""
+    seen: dict = {}
+    for c in clients:
+        seen.setdefault(c["id"], []).append(c)
+    for cid, group in seen.items():
+        if len(group) < 2:
+            continue
+        for c in group:
+            c.setdefault("hostname", cid)
+            c["id"] = f"{c.get('backup_server') or '?'}/{cid}"
 
 
 def _canonical_id(members):
@@ -271,6 +350,11 @@ def _merge_group(kind, members, conflicts):
     entity_conflicts: dict = {}
     srcs: list = []
     observed = []
+    partial_marks: dict = {}
+    complete: set = set()  # list attributes some member reports without marking them partial
+    for m in members:
+        mp = m.get("_partial") or {}
+        complete.update(k for k in m if k not in mp and not k.startswith("_"))
     for m in members:
         src = (m.get("_sources") or ["?"])[0]
         for s in m.get("_sources") or ():
@@ -283,6 +367,10 @@ def _merge_group(kind, members, conflicts):
                 continue
             if key == "_unknown":
                 merged.setdefault("_unknown", {}).update(val)
+                continue
+            if key == "_partial":
+                for a, r in val.items():
+                    partial_marks.setdefault(a, r)
                 continue
             if key in entity_conflicts:
                 entity_conflicts[key].append({"source": src, "value": val})
@@ -303,6 +391,9 @@ def _merge_group(kind, members, conflicts):
                 del merged["_unknown"][key]
         if not merged["_unknown"]:
             del merged["_unknown"]
+    partial_left = {a: r for a, r in partial_marks.items() if a not in complete and a in merged}
+    if partial_left:
+        merged["_partial"] = partial_left
     for key, vals in entity_conflicts.items():
         conflicts.append({"kind": kind, "id": cid, "attribute": key, "values": vals})
     if entity_conflicts:
@@ -354,25 +445,76 @@ def _combine(a, b):
     return False, None
 
 
-def _rewrite_refs(entities):
+#: references that must name a described entity: one that does not (a typo, a host no source knows)
+#: or names several (a short name of two FQDNs) makes the attribute unknown, never a literal that the
+#: derivations would take for some other machine. Ambiguous names are unknown for every reference.
+STRICT_REFS = {("host", "depends_on"), ("storage_node", "backup_server"), ("device", "backup_server"),
+               ("device", "storage_node"), ("bootstrap", "backup_server"), ("bootstrap", "copies"),
+               ("client", "backup_server"), ("vm", "cluster"), ("vm", "disks"), ("hypervisor_host", "cluster")}
+
+
+def resolve_refs(entities):
+    """Rewrite every reference to its entity's canonical id; one that does not resolve becomes unknown."""
     indexes = {k: AliasIndex(v, k in MACHINE_KINDS) for k, v in entities.items()}
 
-    def fix(target_kind, val):
+    def fix(target_kind, val, strict):
+        """(canonical id, None) or (val, reason it does not resolve)."""
+        if not isinstance(val, str):
+            return val, None
         idx = indexes.get(target_kind)
-        if idx is None or not isinstance(val, str):
-            return val
-        return idx.lookup(val) or val
+        hit = idx.lookup(val) if idx is not None else None
+        if hit is not None:
+            return hit, None
+        if idx is not None and (idx.ambiguous and (norm(val) in idx.ambiguous
+                                                   or norm(val).split(".", 1)[0] in idx.ambiguous)):
+            return val, idx.why_not(val, target_kind)
+        if strict:
+            return val, (idx.why_not(val, target_kind) if idx is not None
+                         else f"'{val}' names no {target_kind}: no source describes any {target_kind}")
+        return val, None
 
     for (kind, attr, nested), target in REFS.items():
+        strict = (kind, attr) in STRICT_REFS
         for e in entities.get(kind, ()):
             if attr not in e or e[attr] is None:
                 continue
             v = e[attr]
             if nested is None:
-                e[attr] = [fix(target, x) for x in v] if isinstance(v, list) else fix(target, v)
+                if isinstance(v, list):
+                    out, bad = [], []
+                    for x in v:
+                        fx, why = fix(target, x, strict)
+                        out.append(fx)
+                        if why:
+                            bad.append(why)
+                    if bad:
+                        _unresolved(e, attr, f"{attr} of {e['id']}: " + "; ".join(bad))
+                    else:
+                        e[attr] = out
+                else:
+                    fx, why = fix(target, v, strict)
+                    if why:
+                        _unresolved(e, attr, f"{attr} of {e['id']}: {why}")
+                    else:
+                        e[attr] = fx
             elif isinstance(v, list):
                 key = nested.rstrip("[]")
                 for item in v:
                     if isinstance(item, dict) and item.get(key) is not None:
                         iv = item[key]
-                        item[key] = [fix(target, x) for x in iv] if isinstance(iv, list) else fix(target, iv)
+                        if isinstance(iv, list):
+                            item[key] = [fix(target, x, False)[0] for x in iv]
+                            continue
+                        fx, why = fix(target, iv, strict)
+                        item[key] = fx
+                        if why:
+                            unk = item.setdefault("_unknown", {})
+                            unk[key] = f"{attr}.{key} of {e['id']}: {why}"
+                            if kind == "bootstrap":
+                                unk.setdefault("local_to_server", unk[key])
+
+
+def _unresolved(e, attr, reason):
+    """A reference that does not resolve: the attribute becomes unknown, with the reason."""
+    e.setdefault("_unresolved", {})[attr] = e.pop(attr)
+    e.setdefault("_unknown", {})[attr] = reason

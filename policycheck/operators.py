@@ -1,8 +1,9 @@
 """The one operator table: each operator's evaluation (observed, expected, ctx) -> True/False/None,
-the JSON Schema of its value, how its value is prepared once at compile time, and its meaning."""
+the JSON Schema of its value, how its value is prepared once at compile time, its meaning, what it
+makes of null, and which of its answers still stand on a list that a source knows only in part."""
 from __future__ import annotations
 
-import re
+from typing import Callable, NamedTuple
 
 from policycheck.timeutil import parse_duration, parse_time
 
@@ -73,11 +74,25 @@ def _prep_duration(v):
     return parse_duration(v)
 
 
+MAX_PATTERN = 2000
+
+
 def _prep_regex(v):
+    """Compile with RE2 (linear time: no pattern can hang the gate); Python's ``re`` is never used on
+    user-supplied patterns. Patterns RE2 cannot run (backreferences, lookaround) are refused."""
+    import re2
+
+    if len(v) > MAX_PATTERN:
+        raise ValueError(f"regular expression longer than {MAX_PATTERN} characters")
     try:
-        return re.compile(v)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression {v!r}: {exc}") from None
+        opts = re2.Options()
+        opts.log_errors = False
+        return re2.compile(v, opts)
+    except Exception as exc:  # re2.error, or TypeError from the binding
+        arg = exc.args[0] if exc.args else type(exc).__name__
+        msg = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
+        raise ValueError(f"invalid regular expression {v!r} for RE2 ({msg}); backreferences and "
+                         "lookaround are not supported, so no pattern can run for minutes") from None
 
 
 def _prep_count(v):
@@ -92,25 +107,82 @@ _ARRAY = {"type": "array"}
 _NUMTIME = {"type": ["number", "string"]}
 _BOOL = {"type": "boolean"}
 
-#: name -> (evaluate(observed, expected, ctx) -> bool|None, JSON Schema of the value, prepare, doc)
+
+def _partial_none(ok, obs, exp):
+    return None
+
+
+def _partial_true_stands(ok, obs, exp):
+    """Finding more items cannot undo a True (contains, a non-empty list)."""
+    return True if ok is True else None
+
+
+def _partial_false_stands(ok, obs, exp):
+    """Finding more items cannot undo a False (an item outside the allowed set)."""
+    return False if ok is False else None
+
+
+def _partial_empty(ok, obs, exp):
+    nonempty = obs is not None and hasattr(obs, "__len__") and len(obs) > 0
+    return ok if nonempty else None  # a partly known list with items is surely not empty
+
+
+def _partial_count(ok, obs, exp):
+    n = len(obs) if isinstance(obs, (list, dict, str)) else 0
+    if "max" in exp and n > exp["max"]:
+        return False
+    if n >= exp.get("min", 0) and "max" not in exp:
+        return True
+    return None
+
+
+def _partial_exists(ok, obs, exp):
+    return ok if obs is not None else None
+
+
+class Op(NamedTuple):
+    """One row of the operator table."""
+
+    fn: Callable  # (observed, expected, ctx) -> True | False | None
+    schema: dict  # JSON Schema of the operator's value in a policy
+    prep: Callable | None  # value -> prepared value, once at compile time (ValueError: a located error)
+    doc: str  # what "true" means
+    null: str  # what the operator makes of a null fact (known to have no value); docs/policies.md
+    on_partial: Callable  # (ok, observed, expected) -> the answer that stands on a partly known list
+
+
+#: name -> Op. Null is a value (known: there is none); an ABSENT fact is unknown for every operator
+#: (the condition is ``error`` unless it gives ``default:``), which the condition compiler handles.
 OPERATORS = {
-    "equals": (lambda o, e, c: o == e, _ANY, None, "the fact equals the value"),
-    "not_equals": (lambda o, e, c: o != e, _ANY, None, "the fact differs from the value"),
-    "in": (lambda o, e, c: _in(o, e), _ARRAY, None, "the fact is one of the listed values"),
-    "not_in": (lambda o, e, c: _not(_in(o, e)), _ARRAY, None, "the fact is none of the listed values"),
-    "lt": (_cmp(lambda o, e: o < e), _NUMTIME, None, "the fact is less than the value"),
-    "lte": (_cmp(lambda o, e: o <= e), _NUMTIME, None, "the fact is at most the value"),
-    "gt": (_cmp(lambda o, e: o > e), _NUMTIME, None, "the fact is greater than the value"),
-    "gte": (_cmp(lambda o, e: o >= e), _NUMTIME, None, "the fact is at least the value"),
-    "exists": (lambda o, e, c: (o is not None) == e, _BOOL, None,
-               "true: the fact is present and not null; false: it is absent or null (an error only when a "
-               "source reported it unknown or sources disagree)"),
-    "empty": (lambda o, e, c: (o is None or (hasattr(o, "__len__") and len(o) == 0)) == e, _BOOL, None,
-              "true: the fact is null or an empty list/string/object"),
-    "contains": (_contains, _ANY, None, "the list (or string) fact contains the value"),
-    "subset_of": (_subset, _ARRAY, None, "every item of the list fact is one of the listed values"),
-    "matches": (_matches, {"type": "string"}, _prep_regex, "the fact matches the regular expression"),
-    "within": (_within, {"type": "string"}, _prep_duration,
-               "the time fact is no older than the age (26h, 31d) at the facts' collection time"),
-    "count": (_count, {"type": "object"}, _prep_count, "the list fact has between min and max items"),
+    "equals": Op(lambda o, e, c: o == e, _ANY, None, "the fact equals the value",
+                 "true only for `equals: null`", _partial_none),
+    "not_equals": Op(lambda o, e, c: o != e, _ANY, None, "the fact differs from the value",
+                     "true unless the value is null", _partial_none),
+    "in": Op(lambda o, e, c: _in(o, e), _ARRAY, None, "the fact is one of the listed values",
+             "true only when null is listed", _partial_none),
+    "not_in": Op(lambda o, e, c: _not(_in(o, e)), _ARRAY, None, "the fact is none of the listed values",
+                 "true unless null is listed", _partial_none),
+    "lt": Op(_cmp(lambda o, e: o < e), _NUMTIME, None, "the fact is less than the value", "false", _partial_none),
+    "lte": Op(_cmp(lambda o, e: o <= e), _NUMTIME, None, "the fact is at most the value", "false", _partial_none),
+    "gt": Op(_cmp(lambda o, e: o > e), _NUMTIME, None, "the fact is greater than the value", "false",
+             _partial_none),
+    "gte": Op(_cmp(lambda o, e: o >= e), _NUMTIME, None, "the fact is at least the value", "false",
+              _partial_none),
+    "exists": Op(lambda o, e, c: (o is not None) == e, _BOOL, None,
+                 "true: the fact is present and not null; false: it is null (an absent fact is unknown: "
+                 "error, unless the condition gives `default:`)", "`exists: false` is true", _partial_exists),
+    "empty": Op(lambda o, e, c: (o is None or (hasattr(o, "__len__") and len(o) == 0)) == e, _BOOL, None,
+                "true: the fact is null or an empty list/string/object", "empty (`empty: true` is true)",
+                _partial_empty),
+    "contains": Op(_contains, _ANY, None, "the list (or string) fact contains the value",
+                   "an empty list: false", _partial_true_stands),
+    "subset_of": Op(_subset, _ARRAY, None, "every item of the list fact is one of the listed values",
+                    "an empty list: true", _partial_false_stands),
+    "matches": Op(_matches, {"type": "string"}, _prep_regex,
+                  "the fact matches the regular expression (RE2 syntax, search)", "false", _partial_none),
+    "within": Op(_within, {"type": "string"}, _prep_duration,
+                 "the time fact is no older than the age (26h, 31d) at the evaluation time",
+                 "false (never happened is not recent)", _partial_none),
+    "count": Op(_count, {"type": "object"}, _prep_count, "the list fact has between min and max items",
+                "an empty list: 0 items", _partial_count),
 }

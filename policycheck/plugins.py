@@ -13,6 +13,15 @@ from policycheck import hookspecs
 from policycheck.conditions import suggest
 
 GROUP = "policycheck"
+#: the collectors published with policycheck and the distribution that provides each: an install hint
+#: names one of these, never a package name made up from a typo
+KNOWN_COLLECTORS = {"networker": "policycheck-networker", "bacula": "policycheck-bacula",
+                    "vsphere": "policycheck-vsphere", "ansible": "policycheck-ansible",
+                    "netbox": "policycheck-netbox"}
+
+
+class PluginConfigError(ValueError):
+    """A plugin named in the invocation or config that does not exist (exit 2: nothing evaluated)."""
 BUILTINS = ("policycheck.collectors.file", "policycheck.reporters.text", "policycheck.reporters.json",
             "policycheck.reporters.junit", "policycheck.reporters.markdown")
 
@@ -47,16 +56,38 @@ class Plugins:
             out.extend(res or [])
         return out
 
-    def why_missing_collector(self, name: str) -> str:
+    def why_missing_collector(self, name: str) -> tuple[str, bool]:
+        """(why no collector ``name`` is loaded, whether that is a configuration mistake). A plugin that
+        failed to load or was disabled is the environment's state (its sources give ``error``); a name
+        that no plugin has is a mistake in the config (exit 2)."""
         for i in self.infos:
             if i.name == name and i.error:
-                return f"plugin '{name}' failed to load: {i.error}"
+                if i.error == "disabled":
+                    return f"plugin '{name}' is disabled (--disable-plugin / POLICYCHECK_DISABLE_PLUGINS)", False
+                return f"plugin '{name}' failed to load: {i.error}", False
         if name in self.disabled:
-            return f"plugin '{name}' is disabled (--disable-plugin / POLICYCHECK_DISABLE_PLUGINS)"
-        disabled = [i.name for i in self.infos if i.error == "disabled"]
-        return (f"no installed plugin provides a collector named '{name}'" + suggest(name, self.collectors)
-                + f" (available: {', '.join(sorted(self.collectors)) or 'none'}; install e.g. policycheck-{name})"
-                + (f"; disabled plugins: {', '.join(disabled)}" if disabled else ""))
+            return f"plugin '{name}' is disabled (--disable-plugin / POLICYCHECK_DISABLE_PLUGINS)", False
+        unavailable = [i.name for i in self.infos if i.error and not i.builtin]
+        if unavailable:  # the collector may belong to a plugin that is disabled or failed to load
+            return (f"no loaded plugin provides a collector named '{name}'" + suggest(name, self.collectors)
+                    + f"; plugins disabled or not loaded: {', '.join(unavailable)}"), False
+        known = sorted(set(self.collectors) | set(KNOWN_COLLECTORS))
+        hint = suggest(name, known)
+        if name in KNOWN_COLLECTORS:
+            install = f"; install it: pip install {KNOWN_COLLECTORS[name]}"
+        else:
+            guess = difflib_best(name, known)
+            install = (f"; '{guess}' comes with {KNOWN_COLLECTORS[guess]}" if guess in KNOWN_COLLECTORS
+                       and guess not in self.collectors else "")
+        return (f"no installed plugin provides a collector named '{name}'" + hint
+                + f" (installed collectors: {', '.join(sorted(self.collectors)) or 'none'}{install})"), True
+
+
+def difflib_best(word, choices):
+    import difflib
+
+    m = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return m[0] if m else None
 
 
 def make_plugins(disabled=(), load_entry_points: bool = True) -> Plugins:
@@ -104,6 +135,13 @@ def make_plugins(disabled=(), load_entry_points: bool = True) -> Plugins:
                     continue
                 bucket[item.name] = item
                 names.append(item.name)
+    names = {i.name for i in infos} | {i.module.rsplit(".", 1)[-1] for i in infos if i.builtin}
+    for d in disabled:
+        if d not in names:
+            where = "--disable-plugin" if d not in os.environ.get("POLICYCHECK_DISABLE_PLUGINS", "") \
+                else "POLICYCHECK_DISABLE_PLUGINS"
+            raise PluginConfigError(f"{where} '{d}': no such plugin" + suggest(d, sorted(names))
+                                    + f" (plugins: {', '.join(sorted(names))}; see `policycheck plugins`)")
     return Plugins(pm=pm, infos=infos, collectors=collectors, reporters=reporters, disabled=disabled)
 
 

@@ -97,7 +97,8 @@ def test_exit_3_when_only_errors(write_facts):
 
 
 def test_fail_on_threshold(write_facts):
-    p = write_facts({"host": [{"id": "bk", "roles": ["backup_server"], "services": ["backup"], "depends_on": ["a", "b", "c", "d"]}],
+    p = write_facts({"host": [{"id": "bk", "roles": ["backup_server"], "services": ["backup"], "depends_on": ["a", "b", "c", "d"]}]
+                     + [{"id": x, "depends_on": []} for x in "abcd"],
                      "backup_server": [{"id": "bk", "host": "bk"}]})
     assert run_cli("check", "--facts", p, "--select", "BSRV-002")[0] == 1          # medium >= low
     assert run_cli("check", "--facts", p, "--select", "BSRV-002", "--fail-on", "high")[0] == 0
@@ -142,15 +143,15 @@ def test_bad_config_is_located(tmp_path):
     assert code == 2 and "policycheck.yaml:5:5" in err and "did you mean 'path'" in err
 
 
-def test_unknown_plugin_source_errors_not_passes(tmp_path):
+def test_unknown_plugin_is_a_config_error_not_a_verdict(tmp_path):
     cfg = tmp_path / "policycheck.yaml"
     (tmp_path / "inv.yaml").write_text("entities:\n  host: [{id: bk, roles: [backup_server], services: []}]\n"
                                        "  backup_server: [{id: bk, host: bk}]\n")
     cfg.write_text("version: 1\nsources:\n  - {name: inv, plugin: file, path: inv.yaml}\n"
                    "  - {name: nsr, plugin: nosuchplugin}\n")
-    code, out, err = run_cli("check", "-c", cfg, "--select", "BSRV-001")
-    assert code == 3
-    assert "nosuchplugin" in out and "PASS" not in out
+    code, out, err = run_cli("check", "-c", cfg, "--select", "BSRV-001", "--no-fail-on-error")
+    assert code == 2 and out == ""
+    assert "policycheck.yaml:4:" in err and "nosuchplugin" in err and "policycheck-nosuchplugin" not in err
 
 
 def test_policies_list_show_and_builtin_tests():

@@ -158,8 +158,13 @@ def test_testing_kit_run_source_ok_and_error(tmp_path):
     r = run_source("file", {"path": str(f)}, load_entry_points=False)
     assert r.status == "ok" and r.error is None
     assert_valid_fragment(r.fragment)
-    r = run_source("file", {"path": str(tmp_path / "missing.yaml")}, load_entry_points=False)
-    assert r.status == "error" and "not found" in r.error and r.fragment is None
+    from policycheck.collect import SourceConfigError
+
+    with __import__("pytest").raises(SourceConfigError, match="not found"):  # a config mistake, before collecting
+        run_source("file", {"path": str(tmp_path / "missing.yaml")}, load_entry_points=False)
+    f.write_text("entities: [1, 2]\n")
+    r = run_source("file", {"path": str(f)}, load_entry_points=False)
+    assert r.status == "error" and "inv.yaml" in r.error and r.fragment is None
     assert_no_secret("hunter2", r.error, r.document)
     import pytest as _pytest
     with _pytest.raises(AssertionError):

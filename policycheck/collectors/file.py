@@ -58,7 +58,25 @@ def collect(settings, ctx):
     return {"entities": entities}
 
 
+def check(settings, base_dir):
+    """Facts files that do not exist are a mistake in the config, found before anything is collected."""
+    problems = []
+    files = [("paths", i, f) for i, f in enumerate(settings.get("paths") or ())] or [("path", None, settings["path"])]
+    for key, i, f in files:
+        p = Path(f).expanduser()
+        if not p.is_absolute():
+            p = Path(base_dir) / p
+        if not p.is_file():
+            near = sorted(x.name for x in p.parent.glob("*") if x.suffix in (".yaml", ".yml", ".json")) \
+                if p.parent.is_dir() else []
+            from policycheck.conditions import suggest
+
+            problems.append(((key,) if i is None else (key, i),
+                             f"facts file {p} not found" + suggest(p.name, near)))
+    return problems
+
+
 @hookimpl
 def policycheck_collectors():
-    return [Collector(name="file", collect=collect, config_schema=SCHEMA, kinds=(),
+    return [Collector(name="file", collect=collect, config_schema=SCHEMA, kinds=(), check=check,
                       description="facts from YAML or JSON files (docs/facts.md)")]

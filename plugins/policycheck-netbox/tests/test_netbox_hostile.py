@@ -213,3 +213,29 @@ def test_token_never_in_any_output_even_when_echoed(tmp_path):
     for t in texts:
         for enc in _encodings(TOKEN) + _encodings(SECRET_PART):
             assert enc not in t, enc
+
+
+# ---- verdicts end to end (policycheck check over the fake) ------------------------------------------
+def _bsrv001(tmp_path, data, **extra):
+    with FakeNetBox(data, TOKEN) as fake:
+        (tmp_path / "t").write_text(TOKEN)
+        src = {"name": "netbox", "plugin": "netbox", "timeout": 20, "url": fake.url, "token_file": "t",
+               "retries": 0, **extra}
+        (tmp_path / "c.yaml").write_text(yaml.safe_dump({"version": 1, "sources": [src]}, sort_keys=False))
+        r = _pc("check", "-c", "c.yaml", "--format", "json", "--select", "BSRV-001", cwd=tmp_path)
+    assert r.stdout.strip(), r.stderr[-2000:]
+    return {x["target_id"]: x for x in json.loads(r.stdout)["results"]}, r
+
+
+def test_bsrv001_verdicts_detached_service_and_partial_lists(tmp_path):
+    claimed = {"complete": ["roles", "services"]}
+    v, _ = _bsrv001(tmp_path, sample_data(), **claimed)
+    assert v["bkp2"]["status"] == "pass" and v[NSR]["status"] == "fail"  # nfs on the backup server
+    data = sample_data()
+    data["services"].append({"id": 9, "name": "nfs", "protocol": {"value": "tcp"}, "ports": [2049],
+                             "parent_object_type": None, "parent_object_id": None})
+    v, r = _bsrv001(tmp_path, data, **claimed)
+    assert v["bkp2"]["status"] == "error", v["bkp2"]  # it may be bkp2's NFS: never a pass
+    assert "malformed" in r.stderr and "service 9" in r.stderr
+    v, _ = _bsrv001(tmp_path, sample_data())  # nothing claimed complete: no pass from NetBox alone
+    assert v["bkp2"]["status"] == "error"
