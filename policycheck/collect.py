@@ -55,6 +55,15 @@ def plan_sources(config, plugins) -> list[SourcePlan]:
             settings, secrets = resolve(raw, config.base_dir)
         except SecretError as exc:
             raise SourceConfigError(f"{config.where(('sources', i))}: source '{name}': {exc}") from None
+        cred = _url_with_credentials(settings)
+        if cred is not None:  # requests would send them as Basic auth, and messages would print them
+            props = (col.config_schema.get("properties") or {})
+            keys = [k for k in col.secret_keys if k in props] or ["password"]
+            put = " or ".join(f"{k}/{k}_file" for k in keys)
+            raise SourceConfigError(f"{config.where(('sources', i) + cred)}: source '{name}' ({plugin}): "
+                                    f"setting '{'.'.join(map(str, cred))}' has credentials in the URL "
+                                    f"(user:password@host; the URL is not shown): remove them and put the "
+                                    f"secret in {put}")
         validator = jsonschema.Draft202012Validator(col.config_schema)
         errs = sorted(validator.iter_errors(settings), key=lambda e: list(map(str, e.path)))
         if errs:
@@ -85,6 +94,25 @@ def plan_sources(config, plugins) -> list[SourcePlan]:
             raise SourceConfigError("\n".join(lines))
         plans.append(SourcePlan(name, plugin, timeout, settings, col, secrets))
     return plans
+
+
+def _url_with_credentials(value, path=()):
+    """The settings path of the first http(s) URL with a ``user[:password]@`` part, else None."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        if isinstance(value, str) and value[:8].lower().startswith(("http://", "https://")):
+            authority = value.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+            if "@" in authority:
+                return path
+        return None
+    for k, v in items:
+        hit = _url_with_credentials(v, path + (k,))
+        if hit is not None:
+            return hit
+    return None
 
 
 def collect(plans, base_dir=".", concurrency: int = 4, on_event=None) -> dict:

@@ -6,6 +6,12 @@ from .mapping import DEFAULT_RESULT_VALUES, Mapping, norm
 from .values import Unreadable, as_bool, as_str_list, as_time, is_ip, lookup, missing
 
 
+LIST_ATTRS = ("roles", "services", "depends_on", "bmr_methods")
+PARTIAL_REASON = ("the Ansible inventory holds the {attr} the site recorded (groups and variables), not "
+                  "necessarily all; list {attr} under the source's complete: setting if your inventory "
+                  "records every one")
+
+
 def _short(name: str) -> str:
     return name if is_ip(name) else name.split(".", 1)[0]
 
@@ -39,8 +45,9 @@ def host_id(h: InventoryHost, mapping: Mapping) -> tuple[str, str | None]:
 class HostMapper:
     """Builds the entities of one host; ``ids`` maps inventory names to host ids for references."""
 
-    def __init__(self, mapping: Mapping, ids: dict[str, str]):
+    def __init__(self, mapping: Mapping, ids: dict[str, str], complete=()):
         self.m = mapping
+        self.complete = set(complete)
         self.ids = ids
         self.ids_lower = {k.lower(): v for k, v in ids.items()}
 
@@ -68,6 +75,8 @@ class HostMapper:
                 aliases.append(ah.strip())
                 if is_ip(ah.strip()):
                     addresses = [ah.strip()]
+            elif not missing(ah) and ah is not None:
+                unknown["ansible_host"] = f"ansible variable ansible_host should be a host name or address, got {type(ah).__name__}"
         except Unreadable as exc:
             unknown["ansible_host"] = str(exc)
 
@@ -86,7 +95,9 @@ class HostMapper:
                 return None, False
 
         try:
-            self._get(h, "fqdn")
+            var, value = self._get(h, "fqdn")
+            if not missing(value) and value is not None and (not isinstance(value, str) or not value.strip()):
+                unknown["fqdn"] = f"ansible variable {var} should be a host name, got {type(value).__name__}"
         except Unreadable as exc:
             unknown["fqdn"] = str(exc)
 
@@ -100,8 +111,8 @@ class HostMapper:
         os_, ok = attr("os", lambda var, v: self._enum(var, v, self.m.os_values, "os_values"))
         if ok:
             ent["os"] = os_
-        osv, ok = attr("os_version", lambda var, v: str(v) if not isinstance(v, (dict, list)) else
-                       _bad(var, "a version string"))
+        osv, ok = attr("os_version", lambda var, v: str(v) if isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                       else _bad(var, "a version string"))
         if ok:
             ent["os_version"] = osv
         plat, ok = attr("platform", lambda var, v: self._enum(var, v, self.m.platform_values,
@@ -109,7 +120,7 @@ class HostMapper:
         if ok:
             ent["platform"] = plat
 
-        roles = self._roles(h, unknown)
+        roles, certain_roles = self._roles(h, unknown)
         if roles is not None:
             ent["roles"] = roles
 
@@ -151,10 +162,11 @@ class HostMapper:
                 t["id"] = f"{hid}/dr_test/{t['time']}/{t.get('kind', 'unspecified')}"
                 extra.append(("dr_test", t))
 
-        role_set = set(roles or [])
+        role_set = set(certain_roles)  # a group still makes a backup server when a role variable is bad
         if "backup_server" in role_set:
             bs = {"id": hid, "host": hid, "aliases": list(ent["aliases"])}
-            product, ok = attr("backup_product", lambda var, v: str(v).strip().lower())
+            product, ok = attr("backup_product", lambda var, v: v.strip().lower() if isinstance(v, str) and v.strip()
+                               else _bad(var, "a product name"))
             if ok:
                 bs["product"] = product
             if "dr_tests" in unknown:
@@ -167,35 +179,43 @@ class HostMapper:
             if ok:
                 sn["backup_server"] = self.ref(server)
             extra.append(("storage_node", sn))
+        for attr in LIST_ATTRS:
+            if attr in ent and attr not in self.complete and attr not in unknown:
+                ent.setdefault("_partial", {})[attr] = PARTIAL_REASON.format(attr=attr)
         if unknown:
             ent["_unknown"] = unknown
         return ent, extra
 
     def _enum(self, var, value, table, table_name):
         if not isinstance(value, str):
-            _bad(var, "a string")
+            _bad(var, f"a string, got {type(value).__name__}")
         got = table.get(norm(value))
         if got is None:
-            raise Unreadable(f"ansible variable {var}: value {value[:60]!r} is not recognised "
-                             f"(add it to mapping.{table_name})")
+            accepted = ", ".join(sorted(table)) or "(none: the table is empty)"
+            raise Unreadable(f"ansible variable {var}: value {value[:60]!r} is not recognised; accepted: "
+                             f"{accepted} (add it to mapping.{table_name})")
         return got
 
-    def _roles(self, h: InventoryHost, unknown: dict) -> list[str] | None:
+    def _roles(self, h: InventoryHost, unknown: dict) -> tuple[list[str] | None, list[str]]:
+        """(roles or None when a role variable is unreadable, the roles known for certain)."""
         roles = self.m.roles_of_groups(h.groups)
+        certain = _uniq(roles)
         try:
             var, value = self._get(h, "roles")
             if not missing(value):
                 roles += [norm(r) for r in as_str_list(var, value)]
+                certain = _uniq(roles)
             for var, table in self.m.value_roles.items():
                 _, value = lookup(h.vars, [var])
                 if missing(value):
                     continue
-                for v in as_str_list(var, value):
+                for v in as_str_list(var, value, one_value_may_have_spaces=True):
                     roles += table.get(norm(v), [])
+                certain = _uniq(roles)
         except Unreadable as exc:
             unknown["roles"] = str(exc)
-            return None
-        return _uniq(roles)
+            return None, certain
+        return _uniq(roles), certain
 
     def _dr_tests(self, var, value) -> list[dict]:
         if value is None:

@@ -26,6 +26,10 @@ SCHEMA = {
                            "description": "ansible.cfg to use (default: none, ambient config ignored)"},
         "limit": {"type": "string", "minLength": 1, "description": "ansible --limit host pattern"},
         "mapping": MAPPING_SCHEMA,
+        "complete": {"type": "array", "uniqueItems": True,
+                     "items": {"enum": ["roles", "services", "depends_on", "bmr_methods"]},
+                     "description": "host list attributes this inventory records completely at your site "
+                                    "(default: none; the others are reported as partial)"},
     },
     "$defs": {"names": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}},
 }
@@ -54,7 +58,7 @@ def collect(settings: dict, ctx) -> dict:
                 f"inventory hosts {other!r} and {h.name!r} both resolve to host id {hid!r} (same fqdn); "
                 "remove the duplicate from the inventory or fix its fqdn variable")
         ids[h.name] = hid
-    mapper = facts.HostMapper(m, ids)
+    mapper = facts.HostMapper(m, ids, settings.get("complete") or ())
     entities: dict[str, list] = {k: [] for k in KINDS}
     for h in hosts:
         ent, extra = mapper.host(h)

@@ -173,7 +173,7 @@ def run_inventory(sources: list[str], *, binary: str | None, ansible_config: str
             f"`{redact(shown)}` failed with exit code {proc.returncode}: {stderr or '(no stderr)'} -- {hint}")
     try:
         data = json.loads(out.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         head = scrub(out[:200].decode("utf-8", "replace"), redact)
         raise CollectorError(
             f"`{redact(shown)}` printed invalid JSON ({exc}); output starts with {head!r}; "

@@ -12,22 +12,29 @@ class Unreadable(Exception):
     """The variable exists but its value cannot be used; ``str(exc)`` is the reason (no value in it)."""
 
 
+def _walk(value):
+    """Every scalar inside ``value`` (iteratively: deeply nested host vars cannot exhaust the stack)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            if "__ansible_vault" in v:
+                yield v
+                continue
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        else:
+            yield v
+
+
 def is_vaulted(value) -> bool:
-    if isinstance(value, dict):
-        if "__ansible_vault" in value:
-            return True
-        return any(is_vaulted(v) for v in value.values())
-    if isinstance(value, list):
-        return any(is_vaulted(v) for v in value)
-    return isinstance(value, str) and value.lstrip().startswith("$ANSIBLE_VAULT;")
+    return any(isinstance(v, dict) or (isinstance(v, str) and v.lstrip().startswith("$ANSIBLE_VAULT;"))
+               for v in _walk(value))
 
 
 def is_template(value) -> bool:
-    if isinstance(value, dict):
-        return any(is_template(v) for v in value.values())
-    if isinstance(value, list):
-        return any(is_template(v) for v in value)
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
+    return any(isinstance(v, str) and ("{{" in v or "{%" in v) for v in _walk(value))
 
 
 def lookup(hostvars: dict, names: list[str]):
@@ -51,18 +58,26 @@ def missing(value) -> bool:
     return value is _MISSING
 
 
-def as_str_list(var: str, value) -> list[str]:
+def as_str_list(var: str, value, one_value_may_have_spaces: bool = False) -> list[str]:
+    """A YAML list of names (a single name is accepted as a one-item list). Anything else -- a mapping,
+    numbers, booleans, nested lists, or one string holding several names ("a, b") -- is Unreadable:
+    the site's intent is not guessed."""
     if value is None:
         return []
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+    if isinstance(value, str):
+        if re.search(r"[,;]" if one_value_may_have_spaces else r"[,;\s]", value.strip()):
+            raise Unreadable(f"ansible variable {var} is the string {value[:60]!r}, not a list of names "
+                             "(write a YAML list: [a, b])")
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
-                                              for v in value):
+    if not isinstance(value, list):
         raise Unreadable(f"ansible variable {var} should be a list of names, got {type(value).__name__}")
     out = []
-    for v in value:
-        s = str(v).strip()
-        if s and s not in out:
+    for i, v in enumerate(value):
+        if not isinstance(v, str) or not v.strip():
+            raise Unreadable(f"ansible variable {var}[{i}] should be a name, got {type(v).__name__} "
+                             f"{str(v)[:40]!r}")
+        s = v.strip()
+        if s not in out:
             out.append(s)
     return out
 

@@ -11,6 +11,17 @@ from policycheck.api import CollectorError
 MAX_BODY = 64 * 1024 * 1024  # one page of NetBox JSON is far smaller; a bigger body is not NetBox
 
 
+def url_without_credentials(url: str) -> str:
+    """``url`` with any ``user:password@`` removed from its authority (for messages and requests)."""
+    try:
+        u = urlsplit(url)
+    except ValueError:
+        return url.split("@", 1)[-1] if "@" in url else url
+    if "@" not in u.netloc:
+        return url
+    return urlunsplit((u.scheme, u.netloc.rsplit("@", 1)[1], u.path, u.query, u.fragment))
+
+
 class NetBoxAPI:
     """One NetBox instance. ``deadline`` is a time.monotonic() value the whole collection must meet."""
 
@@ -18,7 +29,12 @@ class NetBoxAPI:
                  ca_bundle: str | None = None, retries: int = 3, page_size: int = 250,
                  deadline: float | None = None):
         self.ctx = ctx
-        base = url.rstrip("/")
+        base = url_without_credentials(url).rstrip("/")
+        if base != url.rstrip("/"):
+            # requests would send them as Basic auth instead of the token, and every message would
+            # print them: refuse (the runtime refuses this already at config time)
+            raise CollectorError(f"NetBox {base}: the url carries credentials (user:password@host); "
+                                 "remove them and put the API token in token: or token_file:")
         if base.endswith("/api"):
             base = base[:-4]
         self.base = base

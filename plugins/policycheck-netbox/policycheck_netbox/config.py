@@ -50,6 +50,12 @@ SCHEMA = {
         "bmr_methods": _field_source,
         "independent_recovery": {"type": "object", "additionalProperties": False,
                                  "properties": {"custom_field": _name_or_null}},
+        "complete": {
+            "type": "array", "uniqueItems": True,
+            "items": {"enum": ["roles", "services", "depends_on", "bmr_methods"]},
+            "description": "host list attributes this NetBox records completely at your site (default: none; "
+                           "the others are reported as partial: NetBox holds what the site recorded)",
+        },
         "backup_server": {
             "type": "object", "additionalProperties": False,
             "properties": {
@@ -111,7 +117,7 @@ DEFAULT_OS_RULES = (
 DEFAULTS = {
     "token_version": "auto", "verify_tls": True, "retries": 3, "page_size": 250,
     "include_devices": True, "include_virtual_machines": True,
-    "device_filters": {}, "vm_filters": {},
+    "device_filters": {}, "vm_filters": {}, "complete": [],
     "role_map": {}, "role_tag_prefix": "role:", "service_map": {}, "os_map": {},
     "depends_on": {"custom_field": "depends_on", "tag_prefix": None},
     "bmr_methods": {"custom_field": "bmr_methods", "tag_prefix": None},

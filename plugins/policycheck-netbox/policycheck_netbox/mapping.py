@@ -50,7 +50,8 @@ def map_role(role: dict | None, cfg: dict) -> list[str]:
 
 
 def tag_names(obj: dict) -> list[tuple[str, str]]:
-    return [(str(t.get("name") or ""), str(t.get("slug") or "")) for t in obj.get("tags") or []
+    tags = obj.get("tags")
+    return [(str(t.get("name") or ""), str(t.get("slug") or "")) for t in (tags if isinstance(tags, list) else [])
             if isinstance(t, dict)]
 
 
@@ -68,40 +69,59 @@ def tag_values(obj: dict, prefix: str) -> list[str]:
 
 
 def map_service(svc: dict, cfg: dict) -> str:
+    """The policycheck service of an IPAM service; ValueError (the reason) when its fields are malformed."""
     smap = cfg["service_map"]
-    name = str(svc.get("name") or "").strip().lower()
+    raw_name, ports, proto = svc.get("name"), svc.get("ports"), svc.get("protocol")
+    if raw_name is not None and not isinstance(raw_name, str):
+        raise ValueError(f"has name {type(raw_name).__name__} {str(raw_name)[:60]!r}, not text")
+    if ports is not None and (not isinstance(ports, list) or not all(
+            isinstance(p, int) and not isinstance(p, bool) for p in ports)):
+        raise ValueError(f"has ports {type(ports).__name__} {str(ports)[:60]!r}, not a list of port numbers")
+    if isinstance(proto, dict):
+        proto = proto.get("value")
+    if proto is not None and not isinstance(proto, str):
+        raise ValueError(f"has protocol {type(proto).__name__} {str(proto)[:60]!r}, not tcp/udp/sctp")
+    name = (raw_name or "").strip().lower()
+    if not name and not ports:
+        raise ValueError("has neither a name nor ports")
     if name in smap and smap[name]:
         return smap[name]
-    proto = str((svc.get("protocol") or {}).get("value") if isinstance(svc.get("protocol"), dict)
-                else svc.get("protocol") or "").lower()
-    for port in svc.get("ports") or []:
-        key = f"{port}/{proto}"
+    for port in ports or []:
+        key = f"{port}/{(proto or '').lower()}"
         if key in smap and smap[key]:
             return smap[key]
-    return norm(name) if name else f"port_{'_'.join(str(p) for p in svc.get('ports') or [])}"
+    return norm(name) if name else f"port_{'_'.join(str(p) for p in ports)}"
 
 
 def _ref_values(value, resolve) -> list[str]:
     """A custom field value as a list of strings: text ("a, b"), select/multi-select (NetBox 4.7 gives
     {"value", "label"} per choice; older ones plain strings), JSON list, object / multi-object (brief
-    objects with a url, resolved to our host ids)."""
+    objects with a url, resolved to our host ids). ValueError (the reason) for any other shape: an
+    element that cannot be read is never dropped."""
     if value is None or value == "" or value == []:
         return []
     if isinstance(value, dict):
         value = [value]
     if isinstance(value, str):
         return [v for v in (x.strip() for x in re.split(r"[,\s;]+", value)) if v]
-    if isinstance(value, list):
-        out = []
-        for v in value:
-            if isinstance(v, dict) and "value" in v and "url" not in v:
-                out.append(str(v["value"] or "").strip())  # (multi-)select choice: {"value", "label"}
-            elif isinstance(v, dict):
-                out.append(resolve(v))
-            elif isinstance(v, (str, int)) and str(v).strip():
-                out.append(str(v).strip())
-        return [v for v in out if v]
-    return [str(value)]
+    if not isinstance(value, list):
+        raise ValueError(f"holds {type(value).__name__} {str(value)[:60]!r}, not text, a list or objects")
+    out = []
+    for i, v in enumerate(value):
+        if isinstance(v, dict) and "value" in v and "url" not in v:
+            choice = v["value"]  # (multi-)select choice: {"value", "label"}
+            if not isinstance(choice, str) or not choice.strip():
+                raise ValueError(f"item {i} is a choice with value {str(choice)[:60]!r}, not text")
+            out.append(choice.strip())
+        elif isinstance(v, dict):
+            out.append(resolve(v))
+        elif isinstance(v, str) and v.strip():
+            out.append(v.strip())
+        elif isinstance(v, int) and not isinstance(v, bool):
+            out.append(str(v))
+        else:
+            raise ValueError(f"item {i} is {type(v).__name__} {str(v)[:60]!r}, not a name or an object")
+    return out
 
 
 def list_attr(obj: dict, kind_label: str, attr: str, spec: dict, resolve, unknown: dict):
@@ -116,7 +136,10 @@ def list_attr(obj: dict, kind_label: str, attr: str, spec: dict, resolve, unknow
     cfs = obj.get("custom_fields")
     for cf_name in cf_names:  # several: NetBox object fields reference one type (devices OR VMs)
         if isinstance(cfs, dict) and cf_name in cfs:
-            values += _ref_values(cfs[cf_name], resolve)
+            try:
+                values += _ref_values(cfs[cf_name], resolve)
+            except ValueError as exc:
+                raise ValueError(f"custom field '{cf_name}' {exc}") from None
             known = True
     if prefix:
         values += tag_values(obj, prefix)

@@ -12,6 +12,7 @@ LISTS = {
     "/api/virtualization/virtual-machines/": "vms",
     "/api/ipam/services/": "services",
     "/api/ipam/ip-addresses/": "ips",
+    "/api/ipam/fhrp-group-assignments/": "fhrp",
 }
 
 
@@ -53,6 +54,9 @@ class FakeNetBox:
                 if auth != want:
                     return self._json(403, {"detail": "Invalid v2 token"})
                 fault = fake.faults.get(u.path)
+                if fault == "echo403":  # a proxy/server that echoes the credentials it refused
+                    return self._json(403, {"detail": f"token {auth} may not view this",
+                                            "headers": dict(self.headers)})
                 if fault == 403:
                     return self._json(403, {"detail": "You do not have permission to perform this action."})
                 if fault == 401:
@@ -215,4 +219,11 @@ def sample_data() -> dict:
          "assigned_object_type": "virtualization.vminterface", "assigned_object_id": 3,
          "assigned_object": {"id": 3, "name": "eth0", "virtual_machine": {"id": 7, "name": "dns01"}}},
     ]
-    return {"devices": devices, "vms": vms, "services": services, "ips": ips}
+    # NetBox 4.7 shape of /api/ipam/fhrp-group-assignments/ (interface: the GFK's nested interface)
+    fhrp = [
+        {"id": 1, "group": {"id": 1, "url": "", "display": "VRRP 1", "protocol": "vrrp3", "group_id": 1},
+         "interface_type": "dcim.interface", "interface_id": 9,
+         "interface": {"id": 9, "url": "", "display": "eth0", "name": "eth0",
+                       "device": {"id": 3, "url": "", "display": "chassis01", "name": "chassis01"}}},
+    ]
+    return {"devices": devices, "vms": vms, "services": services, "ips": ips, "fhrp": fhrp}

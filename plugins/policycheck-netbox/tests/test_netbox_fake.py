@@ -65,6 +65,7 @@ def test_maps_hosts_roles_services_platforms():
     assert hosts["bkp2"]["os"] == "windows" and hosts["bkp2"]["services"] == []
     assert hosts["bkp2"]["depends_on"] == [] and "addresses" not in hosts["bkp2"]
     assert "os" not in hosts["chassis01"]  # no platform in NetBox: unknown, not 'other'
+    assert hosts["chassis01"]["services"] == ["vrrp"]  # on FHRP group 1, assigned to chassis01's eth0
     dns = hosts["dns01.corp.example"]
     assert dns["platform"] == "virtual" and dns["services"] == ["dns"] and dns["netbox_cluster"] == "prod"
     # the VM has no depends_on custom field: unknown with a reason, not an empty list
@@ -87,7 +88,8 @@ def test_one_list_call_per_kind_with_field_selection_and_pagination():
     assert calls.count("/api/dcim/devices/") == 3  # 5 devices, 2 a page: followed `next` twice
     assert calls.count("/api/virtualization/virtual-machines/") == 1
     assert calls.count("/api/ipam/services/") == 3 and calls.count("/api/ipam/ip-addresses/") == 2
-    assert len(calls) == 9 and not any(c.rstrip("/").split("/")[-1].isdigit() for c in calls)
+    assert calls.count("/api/ipam/fhrp-group-assignments/") == 1  # a service sits on an FHRP group
+    assert len(calls) == 10 and not any(c.rstrip("/").split("/")[-1].isdigit() for c in calls)
     first = {p: q for p, q, _ in reversed(reqs)}
     assert "custom_fields" in first["/api/dcim/devices/"]["fields"]
     assert first["/api/ipam/ip-addresses/"]["assigned_to_interface"] == "true"

@@ -90,8 +90,16 @@ def test_old_service_shape_and_unknown_service_names():
     assert host(frag, "h1")["services"] == ["nfs", "custom_app"]
 
 
-def test_malformed_records_raise():
-    with pytest.raises(CollectorError):
-        build(effective({"url": "https://nb", "token": "t"}), [{"name": "x"}], [], [], [])
-    with pytest.raises(CollectorError):
-        build(effective({"url": "https://nb", "token": "t"}), [], [], [], [{"id": 1}])
+def test_malformed_objects_are_incomplete_or_unknown_never_raise_or_vanish():
+    cfg = effective({"url": "https://nb", "token": "t"})
+    bad: list = []
+    frag = build(cfg, [{"name": "x"}, "junk", dev(3, ["a", "list"]), dev(4, "y")], [], [], [{"id": 1}],
+                 malformed=bad)
+    x = host(frag, "x")  # no id: kept, but its services and addresses cannot be matched
+    assert "services" not in x and "id" in x["_unknown"]["services"] and "addresses" in x["_unknown"]
+    assert [i["kind"] for i in frag["incomplete"]] == ["host", "host"]
+    assert "element 1" in frag["incomplete"][0]["reason"] and "name list" in frag["incomplete"][1]["reason"]
+    assert "platform" not in x and "parent_device" in x["_unknown"]["platform"]  # not guessed 'physical'
+    assert len(bad) == 5 and any("/api/ipam/ip-addresses/" in r and "address NoneType" in r for r in bad)
+    # an IP whose owner cannot be told: every host's addresses are seen only in part
+    assert "address NoneType" in host(frag, "y")["_partial"]["addresses"]

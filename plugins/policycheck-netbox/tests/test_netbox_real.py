@@ -51,6 +51,12 @@ def test_real_netbox_facts_with_read_only_token(netbox_real):
     assert blade["platform"] == "blade" and blade["os"] == "windows" and blade["services"] == ["smb"]
     assert blade["roles"] == ["file_server"] and blade["depends_on"] == []
     assert hosts["chassis01"]["platform"] == "physical" and "os" not in hosts["chassis01"]
+    # a service on a VRRP group (parent ipam.fhrpgroup) belongs to the hosts assigned to the group
+    assert hosts["chassis01"]["services"] == ["http"]
+    assert "FHRP group assignments" in " ".join(logs)
+    # by default NetBox claims no list complete: each one is partial with the reason
+    assert set(nsr["_partial"]) == {"roles", "services", "depends_on", "bmr_methods"}
+    assert "complete:" in nsr["_partial"]["services"]
     # a multi-object custom field (brief VM objects) resolves to the VM's host id
     assert hosts["bkp-clean.corp.example"]["depends_on"] == ["dns01.corp.example"]
     dns = hosts["dns01.corp.example"]
@@ -83,6 +89,23 @@ def test_real_netbox_v1_token(netbox_real):
     # token sent as "Bearer" works too (token_version only matters for older NetBox or picky proxies)
     frag2 = _collect(netbox_real, tok, token_version="v2")
     assert {h["id"] for h in frag2["entities"]["host"]} == HOSTS
+
+
+def test_real_netbox_without_fhrp_permission_services_are_unknown_not_detached(netbox_real):
+    """A token without view on FHRP group assignments cannot tell who serves the VRRP group's service:
+    every host's services become unknown with the reason, with a warning; the rest stays known."""
+    tok = netbox_real.tokens["nofhrp_v1"]
+    ctx = CollectContext(source="netbox", timeout=60, secrets=[tok])
+    frag = collect({"url": netbox_real.url, "token": tok, "complete": ["services", "roles"]}, ctx)
+    hosts = {h["id"]: h for h in frag["entities"]["host"]}
+    nsr = hosts["nsr-dir.corp.example"]
+    assert "services" not in nsr and "services" not in nsr.get("_partial", {})
+    why = nsr["_unknown"]["services"]
+    assert "403" in why and "/api/ipam/fhrp-group-assignments/" in why and "FHRP group assignment" in why
+    assert "mgmt-web" in why and "/api/ipam/services/" in why
+    assert nsr["roles"] == ["backup_server"] and "roles" not in nsr.get("_partial", {})
+    assert any("fhrp-group-assignments" in w for w in ctx.warnings)
+    assert_no_secret(tok, frag, ctx.warnings)
 
 
 def test_real_netbox_user_without_permission_gets_error(netbox_real):
@@ -118,7 +141,9 @@ def _datazone(tmp: Path, srv, token_file: bool = True):
         "client": [{"id": "ldap01", "hostname": "ldap01.corp.example", "backup_server": "nsr-dir.corp.example"},
                    {"id": "dns01", "hostname": "dns01.corp.example", "backup_server": "nsr-dir.corp.example"}]}}))
     (tmp / "nb.token").write_text(srv.tokens["reader"] + "\n")
-    nb = {"name": "netbox", "plugin": "netbox", "timeout": 60, "url": srv.url, "depends_on": DEPENDS_ON}
+    # this site keeps roles, services and dependencies in NetBox: it says so (the default is partial)
+    nb = {"name": "netbox", "plugin": "netbox", "timeout": 60, "url": srv.url, "depends_on": DEPENDS_ON,
+          "complete": ["roles", "services", "depends_on"]}
     if token_file:
         nb["token_file"] = str(tmp / "nb.token")
     else:

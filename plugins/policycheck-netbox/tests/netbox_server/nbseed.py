@@ -9,7 +9,8 @@ import secrets as _secrets
 
 import requests
 
-READ_OBJECT_TYPES = ["dcim.device", "virtualization.virtualmachine", "ipam.service", "ipam.ipaddress"]
+READ_OBJECT_TYPES = ["dcim.device", "virtualization.virtualmachine", "ipam.service", "ipam.ipaddress",
+                     "ipam.fhrpgroupassignment"]  # the last only needed for services on FHRP groups
 
 _SHELL = r'''
 import json
@@ -29,6 +30,14 @@ t = Token(user=reader, version=2, pepper_id=1, token=READER_SECRET, write_enable
 out["reader"] = "nbt_" + t.key + "." + READER_SECRET
 t = Token(user=reader, version=1, token=READER_V1, write_enabled=False); t.save()
 out["reader_v1"] = READER_V1
+nofhrp = User.objects.create_user("policycheck-no-fhrp", password=None)
+perm = ObjectPermission(name="policycheck read-only without FHRP", actions=["view"]); perm.save()
+perm.users.add(nofhrp)
+for ot in READ_OBJECT_TYPES[:4]:
+    app, model = ot.split(".")
+    perm.object_types.add(ObjectType.objects.get(app_label=app, model=model))
+t = Token(user=nofhrp, version=1, token=NOFHRP_V1, write_enabled=False); t.save()
+out["nofhrp_v1"] = NOFHRP_V1
 nobody = User.objects.create_user("nobody", password=None)
 t = Token(user=nobody, version=1, token=NOBODY_V1, write_enabled=False); t.save()
 out["nobody_v1"] = NOBODY_V1
@@ -40,7 +49,7 @@ def make_tokens(server) -> dict:
     alnum = lambda n: "".join(_secrets.choice("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")  # noqa: E731
                               for _ in range(n))
     code = (f"ADMIN_SECRET={alnum(40)!r}\nREADER_SECRET={alnum(40)!r}\nNOBODY_V1={_secrets.token_hex(20)!r}\n"
-            f"READER_V1={_secrets.token_hex(20)!r}\n"
+            f"READER_V1={_secrets.token_hex(20)!r}\nNOFHRP_V1={_secrets.token_hex(20)!r}\n"
             f"READ_OBJECT_TYPES={READ_OBJECT_TYPES!r}\n" + _SHELL)
     out = server.manage("shell", "--no-imports", "-c", code, timeout=300)
     line = [ln for ln in out.splitlines() if ln.startswith("TOKENS=")][-1]
@@ -163,6 +172,13 @@ def seed(url: str, admin_token: str, fillers: int = 23) -> dict:
             ("virtualization.virtualmachine", ldap, "LDAP", "tcp", [389, 636])]:
         a.post("ipam/services/", {"parent_object_type": parent, "parent_object_id": pid, "name": name,
                                   "protocol": proto, "ports": ports})
+    # a VRRP group on chassis01's interface with a service on the group (NetBox 4.3+: parent ipam.fhrpgroup)
+    itf = a.post("dcim/interfaces/", {"device": chassis, "name": "mgmt0", "type": "1000base-t"})["id"]
+    grp = a.post("ipam/fhrp-groups/", {"protocol": "vrrp3", "group_id": 7})["id"]
+    a.post("ipam/fhrp-group-assignments/", {"group": grp, "interface_type": "dcim.interface",
+                                            "interface_id": itf, "priority": 100})
+    a.post("ipam/services/", {"parent_object_type": "ipam.fhrpgroup", "parent_object_id": grp, "name": "mgmt-web",
+                              "protocol": "tcp", "ports": [443]})
     a.post("dcim/devices/", [{"name": f"filler-{i:02d}", "role": roles["filler"], "device_type": server_t,
                               "site": site} for i in range(fillers)])
     return ids
