@@ -184,7 +184,8 @@ class Gen:
                 if kind == 0:
                     kw["data_ds"] = mgmt["local"][mgmt["hosts"][0]]
                 elif kind == 1:
-                    kw["passthrough"] = [{"type": "scsi", "name": "SCSI device 0:4 (tape drive)"}]
+                    kw["passthrough"] = [{"type": "pci", "name": "PCI device 0", "id": "PCI device 0 (FC HBA)",
+                                          "description": "QLogic QLE2692 Fibre Channel HBA", "class": "hba"}]
                 elif kind == 2:
                     kw["rules"] = [{"name": f"pin-{sid}", "mandatory": True, "hosts": [mgmt["hosts"][0]],
                                     "enabled": True}]

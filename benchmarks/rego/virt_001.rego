@@ -6,20 +6,33 @@ import rego.v1
 
 allowed_local_media := []
 
-verdicts := [[s.id, verdict(virtual, local)] |
+verdicts := [[s.id, verdict(virtual, local, pt)] |
 	some s in input.entities.backup_server
 	virtual := lib.step(lib.start(s), "virtual", null)
 	local := lib.step(lib.start(s), "client_devices_local", null)
+	pt := lib.step(lib.step(lib.start(s), "vm", "vm"), "passthrough_devices", null)
 ]
 
-verdict(virtual, local) := "error" if virtual.v == lib.absent
+verdict(virtual, local, pt) := "error" if virtual.v == lib.absent
 
-verdict(virtual, local) := "skip" if {
+verdict(virtual, local, pt) := "skip" if {
 	virtual.v != lib.absent
 	virtual.v != true
 }
 
-verdict(virtual, local) := lib.status[director_mode(local)] if virtual.v == true
+verdict(virtual, local, pt) := lib.status[lib.all3([director_mode(local), no_tape(pt)])] if virtual.v == true
+
+# for_none vm->vm.passthrough_devices: class in [tape, changer]
+no_tape(st) := "u" if st.v == lib.absent
+
+no_tape(st) := lib.not3[lib.any3([r |
+	some d in lib.items(st.v)
+	r := tape(lib.step(lib.start(d), "class", null))
+])] if st.v != lib.absent
+
+tape(st) := "u" if st.v == lib.absent
+
+tape(st) := lib.tri(st.v in ["tape", "changer"]) if st.v != lib.absent
 
 # for_all client_devices_local->device: media_type in allowed_local_media
 director_mode(st) := "u" if st.v == lib.absent
