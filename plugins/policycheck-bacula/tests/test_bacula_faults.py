@@ -66,7 +66,7 @@ def test_director_stops_answering_mid_session(bacula_stack, tmp_path):
 
 
 GARBAGE = r'''
-import sys
+import sys, time
 print("Connecting to Director 127.0.0.1:9101", flush=True)
 print("1000 OK: 103 fake-dir Version: 9.6.7 (10 December 2020)")
 print("Enter a period to cancel a command.")
@@ -78,7 +78,7 @@ for line in sys.stdin:
     elif cmd == "version":
         print("fake-dir Version: 9.6.7 (10 December 2020)")
     elif cmd == "time":
-        print("Wed 25-Nov-2026 01:02:03")
+        print(time.strftime("%a %d-%b-%Y %H:%M:%S"))  # the director's clock is now (also under faketime)
 '''
 
 TRUNCATED = r'''
