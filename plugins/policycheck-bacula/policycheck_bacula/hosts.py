@@ -28,20 +28,44 @@ def resolve(name: str) -> set[str]:
 
 
 class HostNamer:
-    """Name machines consistently: the director's host has one id; others are named by their address."""
+    """Name machines consistently: the director's host has one id; others are named by their address.
 
-    def __init__(self, director_address: str, director_host: str | None = None):
+    ``host_map`` ({address or name: host}) names machines this one cannot resolve (split DNS); an address that
+    is none of the director's names, is not mapped and does not resolve is an unknown host (None).
+    """
+
+    def __init__(self, director_address: str, director_host: str | None = None, host_map: dict | None = None):
         self.director_id = (director_host or director_address).lower()
         self.director_ips = resolve(director_address) | resolve(director_host or "")
         self.aliases = {director_address.lower(), self.director_id} | self.director_ips
+        self.host_map = {str(k).lower(): str(v).lower() for k, v in (host_map or {}).items()}
+
+    def mapped(self, address: str | None) -> str | None:
+        return self.host_map.get((address or "").lower())
 
     def is_director_host(self, address: str | None) -> bool:
         if not address:
             return False
+        mapped = self.mapped(address)
+        if mapped is not None:
+            return mapped in self.aliases
         if address.lower() in self.aliases:
             return True
         ips = resolve(address)
         return bool(ips & (self.director_ips | SELF_ADDRESSES))
+
+    def host_of(self, address: str | None) -> tuple[str | None, str]:
+        """(host id, how it was told) or (None, why not)."""
+        if not address:
+            return None, "no address"
+        mapped = self.mapped(address)
+        if mapped is not None:
+            return (self.director_id if mapped in self.aliases else mapped), "host_map"
+        if self.is_director_host(address):
+            return self.director_id, "the director's host"
+        if resolve(address):
+            return address.lower(), "resolves here"
+        return None, f"{address!r} does not resolve on this machine"
 
     def host_id(self, address: str) -> str:
         return self.director_id if self.is_director_host(address) else address.lower()
