@@ -52,10 +52,14 @@ def collect(settings: dict, ctx) -> dict:
 
 
 def gather(config_out: dict, run: Run, settings: dict, banner_name: str | None, utc_now: datetime, where: str,
-           redact=lambda s: s, warn=lambda m: None, mounts_text: str | None = None) -> dict:
-    """From the configuration answers, read the bounded catalog queries through ``run`` and map them."""
+           redact=lambda s: s, warn=lambda m: None, mounts_text: str | None = None, adjust=None) -> dict:
+    """From the configuration answers, read the bounded catalog queries through ``run`` and map them.
+
+    ``adjust(snap)`` (tests only) edits the parsed configuration before the catalog is read."""
     settings = dict(DEFAULTS, **settings)
     snap = snapshot(config_out, settings, banner_name, where, redact)
+    if adjust:
+        adjust(snap)
     catalog_names = {j["name"] for j in snap["jobs"] if is_catalog_job(j, settings.get("catalog_jobs"))}
     known_clients = {c.get("Name") for c in snap["client_records"]}
 
@@ -248,9 +252,10 @@ def volumes_by_job(wanted: list[str], media_out: dict, where: str) -> dict[str, 
         except (parse.ParseError, KeyError) as e:
             raise CollectorError(f"Bacula director {where}: cannot parse the answer to {cmd!r}: {e}")
         vols: list[str] = []
-        for row in (tables[0] if tables else []):
-            if "VolumeName" not in row:
-                raise CollectorError(f"Bacula director {where}: {cmd!r} answered a table without VolumeName")
+        # 9.6 prints the job's own row after its media table; a job without media (volume recycled) has only
+        # that second table
+        media = next((t for t in tables if t and "VolumeName" in t[0]), [])
+        for row in media:
             if row.get("JobId") == jobid and row["VolumeName"] not in vols:
                 vols.append(row["VolumeName"])
         result[jobid] = vols

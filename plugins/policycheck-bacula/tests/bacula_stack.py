@@ -286,8 +286,9 @@ Director {{
 class BaculaStack:
     """Render configs into ``workdir``, start the daemons in the foreground, stop them by pid."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, dir_env: dict | None = None):
         self.w = Path(workdir)
+        self.dir_env = dir_env  # extra environment of the director (TZ, libfaketime), e.g. a skewed clock
         self.procs: dict[str, subprocess.Popen] = {}
         self.dir_port = free_port()
         self.sd1_port = free_port()
@@ -330,8 +331,9 @@ class BaculaStack:
         if chk.returncode != 0:
             raise RuntimeError(f"{binary} -t rejected {conf}: {chk.stdout}{chk.stderr}")
         log = open(self.w / f"{key}.out", "wb")
+        env = dict(os.environ, **self.dir_env) if key == "dir" and self.dir_env else None
         self.procs[key] = subprocess.Popen([exe, "-f", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, start_new_session=True)
+                                           stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         deadline = time.monotonic() + 20
         while not listening(host, port):
             if self.procs[key].poll() is not None:
