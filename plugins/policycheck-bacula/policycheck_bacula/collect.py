@@ -3,7 +3,7 @@
 The catalog is read in bounded pieces (never a whole `llist jobs`):
 
 1. configuration: `version`, `time`, `show storage|pools|clients|jobs`, `llist clients`;
-2. recent jobs: `llist jobs jobtype=B days=W` and `jobtype=C days=W` (the window), and per catalog backup job
+2. recent jobs: `llist jobs jobtype=B order=desc limit=W` and the same for `jobtype=C` (the window), and per catalog backup job
    its newest successful runs and copies (`llist job=NAME jobtype=B jobstatus=T order=desc limit=M`, ...);
 3. per client whose latest good backup is not in the window, its newest successful backup jobs
    (`llist jobs client=NAME jobtype=B jobstatus=T order=desc limit=L`), and `list jobmedia jobid=N` for the
@@ -24,7 +24,7 @@ from .hosts import resolve
 from .mapping import BMR_FILESET, OK_STATUS, Mapper, clock_skew, director_offset, is_catalog_job
 
 CONFIG_COMMANDS = ["version", "time", "show storage", "show pools", "show clients", "show jobs", "llist clients"]
-DEFAULTS = {"window_days": 7, "history_limit": 50, "media_jobs": 50, "max_bootstraps": 5}
+DEFAULTS = {"window_jobs": 2000, "history_limit": 50, "media_jobs": 50, "max_bootstraps": 5}
 
 Run = Callable[[list], dict]
 
@@ -64,8 +64,10 @@ def gather(config_out: dict, run: Run, settings: dict, banner_name: str | None, 
     known_clients = {c.get("Name") for c in snap["client_records"]}
 
     # 2. the window and the catalog backup runs
-    w, m = int(settings["window_days"]), int(settings["max_bootstraps"])
-    cmds = [f"llist jobs jobtype=B days={w}", f"llist jobs jobtype=C days={w}"]
+    # Bacula 9.6 accepts `days=` but does not filter by it (measured: `list jobs days=7` lists every job), so
+    # the window is the newest N jobs by JobId
+    w, m = int(settings["window_jobs"]), int(settings["max_bootstraps"])
+    cmds = [f"llist jobs jobtype=B order=desc limit={w}", f"llist jobs jobtype=C order=desc limit={w}"]
     for name in sorted(catalog_names):
         for st in ("T", "W"):
             cmds.append(f"llist job={q(name)} jobtype=B jobstatus={st} order=desc limit={m}")

@@ -130,7 +130,7 @@ class Mapper:
         self.records = snap["job_records"]
         self.storages_by_id = {st["storage_id"]: st["name"] for st in snap["storages"] if st.get("storage_id")}
         self.media = {v["VolumeName"]: v for v in snap.get("volumes", [])}
-        self.window_days = int(settings.get("window_days", 7))
+        self.window_jobs = int(settings.get("window_jobs", 2000))
 
     def dev_id(self, storage_name: str) -> str:
         return f"{self.director}/{storage_name}"
@@ -185,14 +185,14 @@ class Mapper:
         config = self.configured_client_storages()
         if jobs:
             storages = used | (config if cm["capped"] else set())
-            how = (f"job media of the newest run of each of {len(jobs)} client backup/copy jobs in the last "
-                   f"{self.window_days} days" + (f" (capped at {len(cm['ids'])} of {cm['candidates']}; the "
+            how = (f"job media of the newest run of each of {len(jobs)} client backup/copy jobs among the "
+                   f"director's newest {self.window_jobs} jobs" + (f" (capped at {len(cm['ids'])} of {cm['candidates']}; the "
                                                   "configuration adds the rest)" if cm["capped"] else ""))
             decided = "job_media"
         else:
             storages, decided = config, "configuration"
-            how = (f"configuration of the enabled client jobs (no client job with readable job media in the last "
-                   f"{self.window_days} days)")
+            how = (f"configuration of the enabled client jobs (no client job with readable job media among the "
+                   f"director's newest {self.window_jobs} jobs)")
         return {"decided_by": decided, "how": how, "client_storages": sorted(storages), "jobs": jobs,
                 "configured_storages": sorted(config), "unplaced_volumes": unplaced}
 

@@ -31,8 +31,9 @@ SCHEMA = {
         "host_map": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
                      "description": "storage daemon / client address -> host id, for names this machine "
                                     "cannot resolve (split DNS)"},
-        "window_days": {"type": "integer", "minimum": 1, "maximum": 366, "default": 7,
-                        "description": "recent jobs read from the catalog (director mode, latest backups)"},
+        "window_jobs": {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 2000,
+                        "description": "newest Backup jobs (and Copy jobs) read from the catalog: director mode, "
+                                       "latest backups"},
         "history_limit": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 50,
                           "description": "per client without a good backup in the window: newest jobs read"},
         "media_jobs": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 50,

@@ -32,7 +32,7 @@ class FakeDirector:
         self.volumes = parse.parse_llist((DATA / "llist_volumes.txt").read_text(), "MediaId")
         self.media = {j: (DATA / f"list_jobmedia_jobid_{j}.txt").read_text() for j in ("2", "4")}
         self.sent: list[list[str]] = []
-        self.old: set[str] = set()  # JobIds older than any `days=` window
+        self.old: set[str] = set()  # JobIds older than the window (the newest N jobs)
 
     def __call__(self, commands: list[str]) -> dict:
         self.sent.append(list(commands))
@@ -56,7 +56,7 @@ class FakeDirector:
                     and ("jobstatus" not in kw or r.get("JobStatus") == kw["jobstatus"][0])
                     and ("job" not in kw or r.get("Name") == kw["job"])
                     and ("client" not in kw or r.get("ClientName") == kw["client"])
-                    and ("days" not in kw or r["JobId"] not in self.old)]
+                    and ("job" in kw or "client" in kw or r["JobId"] not in self.old)]
             recs.sort(key=lambda r: int(r["JobId"]), reverse=kw.get("order") == "desc")
             if "limit" in kw:
                 recs = recs[: int(kw["limit"])]

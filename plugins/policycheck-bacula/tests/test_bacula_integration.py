@@ -178,3 +178,37 @@ def test_collecting_is_read_only(bacula_stack, states, tmp_path):
                          capture_output=True, text=True, timeout=30).stdout
     assert "run: is an invalid command" in out
     assert count() == before
+
+
+def test_the_real_director_applies_the_bounded_filters(bacula_stack, states):
+    """The commands the collector relies on filter on the real 9.6 director as the fake director assumes."""
+    from policycheck_bacula import parse
+    from policycheck_bacula.console import Session
+
+    stack = bacula_stack
+    s = Session({"address": "127.0.0.1", "port": stack.dir_port, "console_name": "audit",
+                 "password": bs.AUDIT_PW}, "test")
+    cmds = ["llist jobs jobtype=B order=desc limit=1", "llist jobs jobtype=C order=desc limit=5",
+            "llist job=BackupCatalog jobtype=B jobstatus=T order=desc limit=1",
+            "llist jobs client=client1-fd jobtype=B jobstatus=T order=desc limit=50",
+            "llist jobs client=client2-fd jobtype=B jobstatus=T order=desc limit=50"]
+    out = {c: parse.parse_llist(t, "JobId") for c, t in s.run(cmds, 20).items()}
+    con = sqlite3.connect(stack.db)
+    try:
+        q = lambda sql: [str(r[0]) for r in con.execute(sql).fetchall()]  # noqa: E731
+        # order=desc is by start time (the states fixture aged the catalog backup: JobId 2 started before 1)
+        assert [r["JobId"] for r in out[cmds[0]]] == q(
+            "SELECT JobId FROM Job WHERE Type='B' ORDER BY StartTime DESC LIMIT 1")
+        assert {r["JobId"] for r in out[cmds[1]]} == set(q("SELECT JobId FROM Job WHERE Type='C'"))
+        assert [r["JobId"] for r in out[cmds[2]]] == q(
+            "SELECT JobId FROM Job WHERE Type='B' AND JobStatus='T' AND Name='BackupCatalog' "
+            "ORDER BY StartTime DESC LIMIT 1")
+        assert {r["JobId"] for r in out[cmds[3]]} == set(q(
+            "SELECT JobId FROM Job JOIN Client USING (ClientId) WHERE Type='B' AND JobStatus='T' "
+            "AND Client.Name='client1-fd'"))
+        assert out[cmds[4]] == []
+    finally:
+        con.close()
+    # an unknown keyword is ignored by 9.6 (the filter silently does not apply): the session refuses it
+    with pytest.raises(Exception, match="not understood"):
+        s.run(["llist jobs hours=1"], 20)

@@ -71,7 +71,7 @@ def test_no_whole_catalog_read():
     build(director=d)
     sent = [c for batch in d.sent for c in batch]
     assert "llist jobs" not in sent and "llist volumes" not in sent
-    assert all("days=" in c or "limit=" in c for c in sent if c.startswith("llist job"))
+    assert all("limit=" in c for c in sent if c.startswith("llist job"))
 
 
 def shift_tdate(d, seconds):
@@ -289,13 +289,13 @@ def test_director_name_and_empty_storage_errors():
     with pytest.raises(CollectorError, match="no Storage resource"):
         snapshot(a, SETTINGS, "pc-dir", "test")
     d = FakeDirector()
-    text = d.answer("llist jobs jobtype=B days=7").replace("JobStatus: T", "JobStatus T", 1)
-    d.answer = lambda c, orig=d.answer: text if c == "llist jobs jobtype=B days=7" else orig(c)
-    with pytest.raises(CollectorError, match="'llist jobs jobtype=B days=7'"):
+    text = d.answer("llist jobs jobtype=B order=desc limit=2000").replace("JobStatus: T", "JobStatus T", 1)
+    d.answer = lambda c, orig=d.answer: text if c == "llist jobs jobtype=B order=desc limit=2000" else orig(c)
+    with pytest.raises(CollectorError, match="'llist jobs jobtype=B order=desc limit=2000'"):
         build(director=d)
 
 
-@pytest.mark.parametrize("cmd", ["llist jobs jobtype=B days=7", "llist volume=Cat-0002", "list jobmedia jobid=2",
+@pytest.mark.parametrize("cmd", ["llist jobs jobtype=B order=desc limit=2000", "llist volume=Cat-0002", "list jobmedia jobid=2",
                                  "llist job=BackupCatalog jobtype=B jobstatus=T order=desc limit=5"])
 @pytest.mark.parametrize("garbage", ["\x00\x01<html>502</html>", "JobId: x\nName: y", "+--+\n| a |"])
 def test_garbage_catalog_answers_are_collector_errors(cmd, garbage):
