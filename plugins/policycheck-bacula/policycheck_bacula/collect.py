@@ -13,6 +13,7 @@ The catalog is read in bounded pieces (never a whole `llist jobs`):
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -68,10 +69,11 @@ def gather(config_out: dict, run: Run, settings: dict, banner_name: str | None, 
     # the window is the newest N jobs by JobId
     w, m = int(settings["window_jobs"]), int(settings["max_bootstraps"])
     cmds = [f"llist jobs jobtype=B order=desc limit={w}", f"llist jobs jobtype=C order=desc limit={w}"]
+    # (each command costs the director about 45 ms whatever it does, so statuses are filtered here, not there:
+    # `jobstatus=` takes one letter and good runs are T or W)
     for name in sorted(catalog_names):
-        for st in ("T", "W"):
-            cmds.append(f"llist job={q(name)} jobtype=B jobstatus={st} order=desc limit={m}")
-            cmds.append(f"llist job={q(name)} jobtype=C jobstatus={st} order=desc limit={4 * m}")
+        cmds.append(f"llist job={q(name)} jobtype=B order=desc limit={4 * m}")
+        cmds.append(f"llist job={q(name)} jobtype=C order=desc limit={8 * m}")
     out = run(cmds)
     records = Records(where, redact)
     for c in cmds:
@@ -99,13 +101,12 @@ def gather(config_out: dict, run: Run, settings: dict, banner_name: str | None, 
             continue  # no catalog record: never backed up (a `client=` filter would make bconsole prompt)
         fs, bmr = records.latest_good(name, catalog_names)
         if fs is None or (bmr is None and name in bmr_clients):
-            for st in ("T", "W"):
-                fallback.append(f"llist jobs client={q(name)} jobtype=B jobstatus={st} order=desc limit={limit}")
+            fallback.append(f"llist jobs client={q(name)} jobtype=B order=desc limit={limit}")
     catalog_ids = catalog_run_ids(records, catalog_names, m)
     client_ids = recent_client_jobs(records, catalog_names, int(settings["media_jobs"]))
     media_ids = list(dict.fromkeys(catalog_ids + client_ids["ids"]))
     media_cmds = [f"list jobmedia jobid={j}" for j in media_ids]
-    out = run(fallback + media_cmds) if fallback or media_cmds else {}
+    out = run_parallel(run, fallback + media_cmds)
     for c in fallback:
         records.add(c, out)
         records.history[c] = len(records.by_command[c])
@@ -114,7 +115,7 @@ def gather(config_out: dict, run: Run, settings: dict, banner_name: str | None, 
     # 4. the volumes
     names = sorted({v for vs in vols.values() for v in vs})
     vol_cmds = [f"llist volume={v}" for v in names]
-    out = run(vol_cmds) if vol_cmds else {}
+    out = run_parallel(run, vol_cmds)
     volumes = {}
     for c, v in zip(vol_cmds, names):
         try:
@@ -131,6 +132,23 @@ def gather(config_out: dict, run: Run, settings: dict, banner_name: str | None, 
     snap["history_limit"] = limit
     mapper = Mapper(snap, settings, mounts_text)
     return mapper.fragment(vols)
+
+
+def run_parallel(run: Run, commands: list, per_session: int = 20, sessions: int = 4) -> dict:
+    """Run many commands in up to ``sessions`` concurrent bconsole sessions (the director answers each
+    command after a fixed ~45 ms, so sessions in parallel divide the wait); every session ends by the
+    source's deadline (Session.run kills bconsole), so no thread outlives the collection."""
+    if not commands:
+        return {}
+    n = min(sessions, max(1, -(-len(commands) // per_session)))
+    if n == 1:
+        return run(commands)
+    chunks = [commands[i::n] for i in range(n)]
+    out: dict = {}
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="bacula-bconsole") as pool:
+        for part in pool.map(run, chunks):
+            out.update(part)
+    return out
 
 
 def q(name: str) -> str:

@@ -375,7 +375,7 @@ class Mapper:
                         ent[attr] = when
                 elif records is not None and self.history_truncated(records, c["name"], limit):
                     unknown[attr] = (f"no successful {'BMR' if 'bmr' in attr else 'file-system'} backup of "
-                                     f"{c['name']} among its newest {limit} successful Backup jobs, and older "
+                                     f"{c['name']} among its newest {limit} Backup jobs, and older "
                                      "ones were not read (raise history_limit)")
                 else:
                     ent[attr] = None
