@@ -29,6 +29,8 @@ def check_errors(tmp_path: Path, source: dict, timeout: float, secret: str = SEC
     assert {x["policy_id"] for x in errors} >= set(BOOT_POLICIES)
     for x in errors:
         assert "bacula" in x["message"]
+    # a source that failed is reported under its configured name (the director's Name is not known then)
+    assert {x["target_id"] for x in errors} == {"bacula"}
     assert_no_secret(secret, r["stdout"], r["stderr"])
     assert list(tmpdir.iterdir()) == [], "the private bconsole.conf was left behind"
     return {"error": src["error"], "run": r}
