@@ -1,6 +1,7 @@
 """Which host an address is: resolution, 'same host as the director', and where a .bsr pipe or script sends it."""
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
@@ -13,8 +14,16 @@ NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "sshfs", "gl
               "ceph", "fuse.ceph", "9p", "afs", "davfs", "fuse.davfs2", "fuse.s3fs", "lustre", "gpfs"}
 
 
-def resolve(name: str) -> set[str]:
-    """IP addresses of ``name`` (itself when it is an address; empty when it does not resolve)."""
+@functools.lru_cache(maxsize=4096)
+def resolve(name: str) -> frozenset[str]:
+    """IP addresses of ``name`` (itself when it is an address; empty when it does not resolve).
+
+    Cached for the process: a name that does not resolve can cost the resolver's 5 s timeout, and the
+    same storage daemon and client addresses are asked about many times in one collection."""
+    return frozenset(_resolve(name))
+
+
+def _resolve(name: str) -> set[str]:
     if not name:
         return set()
     try:

@@ -322,3 +322,25 @@ def test_unknown_media_type_is_reported_unknown():
 def test_fragment_is_not_shared_state():
     a, b = build(), build()
     assert a == copy.deepcopy(b)
+
+
+GARBAGE_VALUES = ["", "x", "0", "-1", "99999999999999999999999", "0000-00-00 00:00:00", "9999-99-99 99:99:99",
+                  "2026-11-25T01:04:44Z", "\x1b[31m::error::x", "nan", "1e999", "None"]
+
+
+@pytest.mark.parametrize("field", ["Name", "Type", "Level", "ClientName", "JobStatus", "StartTime", "EndTime",
+                                   "JobTDate", "PriorJobId", "FileSet"])
+def test_no_field_value_crashes_the_collector(field):
+    """Every record field of every job, set to garbage: a fragment or a CollectorError, never another exception."""
+    for value in GARBAGE_VALUES:
+        def corrupt(d):
+            for r in d.jobs:
+                r[field] = value
+            for v in d.volumes:
+                v["StorageId"] = value
+        try:
+            f = build(mutate=corrupt, valid=False)
+        except CollectorError:
+            continue
+        for b in f["entities"]["bootstrap"]:
+            assert b.get("time") or b["_unknown"].get("time")
