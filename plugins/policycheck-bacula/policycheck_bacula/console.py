@@ -202,5 +202,10 @@ class Session:
             if re.search(r"^\S+: is an invalid command\.?$", text, re.M) or "You are not authorized" in text:
                 self._fail(f"command {cmd!r} refused by the director: add it to the Console's CommandACL "
                            "(see the plugin README for the read-only ACL)")
+            m = re.search(r"^(Unknown list keyword: .*|Could not find \w+ .*|Select the \w+ .*|"
+                          r"Expected a positive integer.*)$", text, re.M)
+            if m:
+                self._fail(f"command {cmd!r} was not understood as sent ({m.group(1)[:120]!r}): its filters would "
+                           "not apply, so its answer is not used")
             out[cmd] = text
         return out

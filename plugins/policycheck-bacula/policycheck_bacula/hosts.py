@@ -1,6 +1,7 @@
 """Which host an address is: resolution, 'same host as the director', and where a .bsr pipe or script sends it."""
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
@@ -13,8 +14,16 @@ NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "sshfs", "gl
               "ceph", "fuse.ceph", "9p", "afs", "davfs", "fuse.davfs2", "fuse.s3fs", "lustre", "gpfs"}
 
 
-def resolve(name: str) -> set[str]:
-    """IP addresses of ``name`` (itself when it is an address; empty when it does not resolve)."""
+@functools.lru_cache(maxsize=4096)
+def resolve(name: str) -> frozenset[str]:
+    """IP addresses of ``name`` (itself when it is an address; empty when it does not resolve).
+
+    Cached for the process: a name that does not resolve can cost the resolver's 5 s timeout, and the
+    same storage daemon and client addresses are asked about many times in one collection."""
+    return frozenset(_resolve(name))
+
+
+def _resolve(name: str) -> set[str]:
     if not name:
         return set()
     try:
@@ -28,20 +37,44 @@ def resolve(name: str) -> set[str]:
 
 
 class HostNamer:
-    """Name machines consistently: the director's host has one id; others are named by their address."""
+    """Name machines consistently: the director's host has one id; others are named by their address.
 
-    def __init__(self, director_address: str, director_host: str | None = None):
+    ``host_map`` ({address or name: host}) names machines this one cannot resolve (split DNS); an address that
+    is none of the director's names, is not mapped and does not resolve is an unknown host (None).
+    """
+
+    def __init__(self, director_address: str, director_host: str | None = None, host_map: dict | None = None):
         self.director_id = (director_host or director_address).lower()
         self.director_ips = resolve(director_address) | resolve(director_host or "")
         self.aliases = {director_address.lower(), self.director_id} | self.director_ips
+        self.host_map = {str(k).lower(): str(v).lower() for k, v in (host_map or {}).items()}
+
+    def mapped(self, address: str | None) -> str | None:
+        return self.host_map.get((address or "").lower())
 
     def is_director_host(self, address: str | None) -> bool:
         if not address:
             return False
+        mapped = self.mapped(address)
+        if mapped is not None:
+            return mapped in self.aliases
         if address.lower() in self.aliases:
             return True
         ips = resolve(address)
         return bool(ips & (self.director_ips | SELF_ADDRESSES))
+
+    def host_of(self, address: str | None) -> tuple[str | None, str]:
+        """(host id, how it was told) or (None, why not)."""
+        if not address:
+            return None, "no address"
+        mapped = self.mapped(address)
+        if mapped is not None:
+            return (self.director_id if mapped in self.aliases else mapped), "host_map"
+        if self.is_director_host(address):
+            return self.director_id, "the director's host"
+        if resolve(address):
+            return address.lower(), "resolves here"
+        return None, f"{address!r} does not resolve on this machine"
 
     def host_id(self, address: str) -> str:
         return self.director_id if self.is_director_host(address) else address.lower()

@@ -22,23 +22,80 @@ def media_kind(media_type: str | None) -> str | None:
     return None
 
 
-def server_offset(director_now: datetime, utc_now: datetime, configured: str | None) -> timezone:
-    """The director's UTC offset: configured, else its clock (`time`) against ours, to 15 minutes."""
+MAX_OFFSET = timedelta(hours=14)
+
+
+def parse_offset(configured: str) -> timezone:
+    sign = -1 if configured.startswith("-") else 1
+    h, m = configured.lstrip("+-").split(":")
+    return timezone(sign * timedelta(hours=int(h), minutes=int(m)))
+
+
+def fmt_offset(tz: timezone) -> str:
+    return datetime(2000, 1, 1, tzinfo=tz).strftime("%z")[:3] + ":" + datetime(2000, 1, 1, tzinfo=tz).strftime("%z")[3:]
+
+
+def parse_local(value: str | None) -> datetime | None:
+    """A catalog time ('YYYY-MM-DD HH:MM:SS', the director's local time) or None when it is not one."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+def record_offset(rec: dict) -> timedelta | None:
+    """The director's UTC offset when it started this job: StartTime (local) against JobTDate (epoch).
+
+    Bacula writes both from the same clock reading (jcr->start_time) for a Backup job; a Copy record keeps its
+    original's StartTime with its own JobTDate, so only Type B records tell. None when they do not agree
+    on a whole quarter hour within 14 h (an edited or corrupt record).
+    """
+    if rec.get("Type") != "B":
+        return None
+    local = parse_local(rec.get("StartTime"))
+    tdate = rec.get("JobTDate") or ""
+    if local is None or not tdate.isdigit() or int(tdate) <= 0:
+        return None
+    try:
+        utc = datetime.fromtimestamp(int(tdate), timezone.utc).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):
+        return None
+    diff = (local - utc).total_seconds()
+    quarter = round(diff / 900) * 900
+    if abs(diff - quarter) > 2 or abs(quarter) > MAX_OFFSET.total_seconds():
+        return None
+    return timedelta(seconds=quarter)
+
+
+def director_offset(records: list[dict], configured: str | None) -> tuple[timezone | None, str]:
+    """The director's UTC offset: configured (`utc_offset`), else the commonest offset its newest Backup
+    records show (StartTime against JobTDate); never the difference between its clock and ours."""
     if configured:
-        sign = -1 if configured.startswith("-") else 1
-        h, m = configured.lstrip("+-").split(":")
-        return timezone(sign * timedelta(hours=int(h), minutes=int(m)))
-    minutes = round((director_now - utc_now.replace(tzinfo=None)).total_seconds() / 900) * 15
-    return timezone(timedelta(minutes=minutes))
+        return parse_offset(configured), f"{configured} (configured utc_offset)"
+    seen: dict[timedelta, int] = {}
+    for r in sorted(records, key=lambda r: int(r["JobId"]), reverse=True)[:200]:
+        off = record_offset(r)
+        if off is not None:
+            seen[off] = seen.get(off, 0) + 1
+    if not seen:
+        return None, "unknown (no catalog Backup record with StartTime and JobTDate; set utc_offset)"
+    off = max(seen, key=lambda k: (seen[k], -abs(k)))
+    tz = timezone(off)
+    return tz, f"{fmt_offset(tz)} (catalog: StartTime against JobTDate)"
+
+
+def clock_skew(director_now: datetime | None, tz: timezone | None, utc_now: datetime) -> float | None:
+    """Seconds the director's clock is ahead of ours (negative: behind); None when it cannot be told."""
+    if director_now is None or tz is None:
+        return None
+    return (director_now.replace(tzinfo=tz) - utc_now).total_seconds()
 
 
 def to_iso(value: str | None, tz: timezone) -> str | None:
-    if not value or value.startswith("0000"):
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz).isoformat()
-    except ValueError:
-        return None
+    local = parse_local(value)
+    return local.replace(tzinfo=tz).isoformat() if local else None
 
 
 def is_catalog_job(job: dict, names: list | None) -> bool:
@@ -62,53 +119,116 @@ class Mapper:
     def __init__(self, snap: dict, settings: dict, mounts_text: str | None):
         self.s = snap
         self.settings = settings
-        self.namer = HostNamer(settings["address"], settings.get("director_host"))
-        self.server = self.namer.director_id
+        self.namer = HostNamer(settings["address"], settings.get("director_host"), settings.get("host_map"))
         self.director = snap["director"]
-        self.tz = snap["tz"]
+        self.server = self.director  # the backup server is named by the director's Name
+        self.host = self.namer.director_id  # the machine it runs on
+        self.tz = snap.get("tz")
+        self.fixed_tz = bool(settings.get("utc_offset"))
         self.mounts_text = mounts_text
         self.catalog_names = {j["name"] for j in snap["jobs"] if is_catalog_job(j, settings.get("catalog_jobs"))}
+        self.records = snap["job_records"]
+        self.storages_by_id = {st["storage_id"]: st["name"] for st in snap["storages"] if st.get("storage_id")}
+        self.media = {v["VolumeName"]: v for v in snap.get("volumes", [])}
+        self.window_jobs = int(settings.get("window_jobs", 2000))
 
     def dev_id(self, storage_name: str) -> str:
         return f"{self.director}/{storage_name}"
 
+    # -- times ------------------------------------------------------------------------------------
+    def time_of(self, rec: dict, field: str = "EndTime") -> tuple[str | None, str | None]:
+        """(ISO time with the director's offset, None) or (None, why it cannot be told)."""
+        value = rec.get(field)
+        where = f"{rec.get('_command', 'llist jobs')!r}: JobId {rec.get('JobId')} ({rec.get('Name') or 'no Name'})"
+        local = parse_local(value)
+        if local is None:
+            return None, f"{where} has {'no ' + field if not value else f'an unparseable {field} {value[:40]!r}'}"
+        tz = self.tz if self.fixed_tz else (timezone(record_offset(rec)) if record_offset(rec) is not None
+                                             else self.tz)
+        if tz is None:
+            return None, f"{where}: the director's UTC offset is unknown ({self.s.get('tz_source')})"
+        return local.replace(tzinfo=tz).isoformat(), None
+
     # -- devices and storage nodes ----------------------------------------------------------------
-    def client_data_storages(self) -> set[str]:
+    def configured_client_storages(self) -> set[str]:
+        """Where enabled client backup jobs write by configuration (the Pool's Storage overrides the Job's)."""
         jobs, pools = self.s["jobs"], self.s["pools"]
         out: set[str] = set()
         client_pools = set()
         for j in jobs:
-            if j["type"] == "B" and j["name"] not in self.catalog_names:
+            if j["type"] == "B" and j["name"] not in self.catalog_names and j["enabled"]:
                 out.update(effective_storages(j))
                 client_pools.add(j["pool"])
         for j in jobs:  # Copy/Migrate jobs move client data to their next pool's storage
-            if j["type"] in ("c", "g") and j["pool"] in client_pools:
+            if j["type"] in ("c", "g") and j["pool"] in client_pools and j["enabled"]:
                 nxt = j["next_pool"] or (pools.get(j["pool"]) or {}).get("next_pool")
                 out.update((pools.get(nxt) or {}).get("storage", []))
         return out
 
-    def devices(self) -> tuple[list, list, list]:
+    def director_mode(self, volumes_by_job: dict[str, list[str]]) -> dict:
+        """Which storages take client data: the job media of recent client jobs, else the configuration."""
+        cm = self.s.get("client_media") or {"ids": [], "candidates": 0, "capped": False}
+        used: set[str] = set()
+        jobs, unplaced = [], []
+        for jid in cm["ids"]:
+            vols = volumes_by_job.get(jid) or []
+            names = set()
+            for vol in vols:
+                name = self.storages_by_id.get((self.media.get(vol) or {}).get("StorageId"))
+                if name is None:
+                    unplaced.append(f"volume {vol} of JobId {jid}")
+                else:
+                    names.add(name)
+            if names:
+                jobs.append({"jobid": int(jid), "storages": sorted(names)})
+                used |= names
+        config = self.configured_client_storages()
+        if jobs:
+            storages = used | (config if cm["capped"] else set())
+            how = (f"job media of the newest run of each of {len(jobs)} client backup/copy jobs among the "
+                   f"director's newest {self.window_jobs} jobs" + (f" (capped at {len(cm['ids'])} of {cm['candidates']}; the "
+                                                  "configuration adds the rest)" if cm["capped"] else ""))
+            decided = "job_media"
+        else:
+            storages, decided = config, "configuration"
+            how = (f"configuration of the enabled client jobs (no client job with readable job media among the "
+                   f"director's newest {self.window_jobs} jobs)")
+        return {"decided_by": decided, "how": how, "client_storages": sorted(storages), "jobs": jobs,
+                "configured_storages": sorted(config), "unplaced_volumes": unplaced}
+
+    def devices(self, mode: dict) -> tuple[list, list, list]:
         devices, nodes, hosts = [], {}, {}
-        client_data = self.client_data_storages()
+        client_data = set(mode["client_storages"])
         for st in self.s["storages"]:
-            host = self.namer.host_id(st["address"])
-            local = host == self.server
-            if not local:
-                nodes[host] = {"id": host, "host": host, "backup_server": self.server}
-                hosts[host] = {"id": host, "addresses": sorted(resolve(st["address"]))}
+            host, why = self.namer.host_of(st["address"])
             dev = {"id": self.dev_id(st["name"]), "backup_server": self.server,
-                   "storage_node": None if local else host, "host": host,
-                   "client_data": st["name"] in client_data,
+                   "client_data": st["name"] in client_data, "bacula_client_data_from": mode["decided_by"],
                    "bacula_storage": st["name"], "bacula_device": st["device"],
                    "bacula_media_type": st["media_type"], "bacula_sd_address": f"{st['address']}:{st['port']}"}
+            unknown = {}
+            if host is None:
+                reason = (f"'show storage': Storage {st['name']} has SD address {st['address']!r}, which is "
+                          f"none of the director's names and does not resolve here ({why}); map it with "
+                          f"host_map: {{{st['address']}: <host>}}")
+                unknown["host"] = reason
+                unknown["storage_node"] = reason
+            else:
+                local = host == self.host
+                if not local:
+                    nodes[host] = {"id": host, "host": host, "backup_server": self.server}
+                    hosts[host] = {"id": host, "addresses": sorted(resolve(st["address"]))}
+                dev["host"] = host
+                dev["storage_node"] = None if local else host
+                if self.namer.mapped(st["address"]):
+                    dev["bacula_host_from"] = "host_map"
             kind = media_kind(st["media_type"])
             if kind:
                 dev["media_type"] = kind
             else:
-                dev["_unknown"] = {"media_type": f"Bacula MediaType {st['media_type']!r} does not say whether "
-                                                f"storage {st['name']} is disk or tape"}
-            dev.setdefault("_unknown", {})["enabled"] = (
-                "Bacula 9.6's console does not show a Storage resource's Enabled directive")
+                unknown["media_type"] = (f"Bacula MediaType {st['media_type']!r} does not say whether "
+                                         f"storage {st['name']} is disk or tape")
+            unknown["enabled"] = "Bacula 9.6's console does not show a Storage resource's Enabled directive"
+            dev["_unknown"] = unknown
             devices.append(dev)
         return devices, list(nodes.values()), list(hosts.values())
 
@@ -158,18 +278,16 @@ class Mapper:
         return None
 
     def bootstraps(self, volumes_by_job: dict[str, list[str]]) -> list[dict]:
-        storages = {st["storage_id"]: st["name"] for st in self.s["storages"] if st.get("storage_id")}
-        media = {v["VolumeName"]: v for v in self.s["volumes"]}
         jobs = {j["name"]: j for j in self.s["jobs"]}
         out = []
         for rec in self.catalog_runs():
             copies, unknown = [], []
-            clones = [c for c in self.s["job_records"] if c.get("Type") == "C"
+            clones = [c for c in self.records if c.get("Type") == "C"
                       and c.get("PriorJobId") == rec["JobId"] and c.get("JobStatus") in OK_STATUS]
             for r, clone in [(rec, False)] + [(c, True) for c in clones]:
                 for vol in volumes_by_job.get(r["JobId"], []):
-                    sid = (media.get(vol) or {}).get("StorageId")
-                    name = storages.get(sid)
+                    sid = (self.media.get(vol) or {}).get("StorageId")
+                    name = self.storages_by_id.get(sid)
                     if name is None:
                         unknown.append(f"volume {vol} (StorageId {sid}) is on no configured Storage resource")
                         continue
@@ -180,63 +298,143 @@ class Mapper:
             if job:
                 extra, targets = self.bsr_copies(job)
                 copies += extra
+            when, why = self.time_of(rec)
             b = {"id": f"{self.director}:job:{rec['JobId']}", "backup_server": self.server,
-                 "time": to_iso(rec.get("EndTime"), self.tz), "level": LEVELS.get(rec.get("Level"), rec.get("Level")),
+                 "time": when, "level": LEVELS.get(rec.get("Level"), rec.get("Level")),
                  "copies": copies, "bacula_job": rec["Name"], "bacula_jobid": int(rec["JobId"]),
                  "bacula_bsr_targets": targets}
+            if why:
+                del b["time"]
+                b["_unknown"] = {"time": why}
             if unknown:
-                b["_unknown"] = {"copies": "; ".join(unknown)}
+                b.setdefault("_unknown", {})["copies"] = "; ".join(unknown)
             out.append(b)
         return out
 
     def catalog_runs(self) -> list[dict]:
-        runs = [r for r in self.s["job_records"] if r.get("Name") in self.catalog_names and r.get("Type") == "B"
-                and r.get("JobStatus") in OK_STATUS and to_iso(r.get("EndTime"), self.tz)]
-        runs.sort(key=lambda r: (r["EndTime"], int(r["JobId"])), reverse=True)
+        """The newest good runs of the catalog backup jobs (by JobId: a bad EndTime does not hide a run)."""
+        runs = [r for r in self.records if r.get("Name") in self.catalog_names and r.get("Type") == "B"
+                and r.get("JobStatus") in OK_STATUS]
+        runs.sort(key=lambda r: int(r["JobId"]), reverse=True)
         return runs[: int(self.settings.get("max_bootstraps", 5))]
 
+    def nameless(self) -> list[dict]:
+        """Successful Backup records without a Name: they may be catalog backups or any client's backup."""
+        return [r for r in self.records if not r.get("Name") and r.get("Type") in ("B", None, "")
+                and r.get("JobStatus") in OK_STATUS | {None, ""}]
+
     # -- clients -------------------------------------------------------------------------------
+    def client_history(self) -> dict[str, dict]:
+        """Per client name: the newest good file-system and BMR backups, and why a time cannot be told."""
+        hist: dict[str, dict] = {}
+        for r in self.records:
+            if (r.get("Type") != "B" or r.get("JobStatus") not in OK_STATUS or r.get("Name") in self.catalog_names
+                    or not r.get("Name") or r.get("Level") not in ("F", "I", "D")):
+                continue
+            h = hist.setdefault(r.get("ClientName"), {"fs": [], "bmr": []})
+            (h["bmr"] if BMR_FILESET.search(r.get("FileSet") or "") else h["fs"]).append(r)
+        return hist
+
+    def client_ids(self) -> dict[str, str]:
+        """Client entity ids unique per (backup server, host): '<director>/<host>' (+ '#<client>' if shared)."""
+        hosts: dict[str, list[str]] = {}
+        for c in self.s["clients"]:
+            hosts.setdefault(self.client_host(c), []).append(c["name"])
+        ids = {}
+        for host, names in hosts.items():
+            for n in names:
+                ids[n] = f"{self.server}/{host}" if len(names) == 1 else f"{self.server}/{host}#{n}"
+        return ids
+
+    def client_host(self, c: dict) -> str:
+        addr = c.get("address") or c["name"]
+        if self.namer.is_director_host(addr):
+            return self.host
+        return (self.namer.mapped(addr) or addr).lower()
+
     def clients(self) -> list[dict]:
         uname = {c.get("Name"): c.get("Uname", "") for c in self.s["client_records"]}
+        history = self.client_history()
+        records = self.s.get("records")
+        limit = int(self.s.get("history_limit", 0) or 0)
+        nameless = self.nameless()
+        ids = self.client_ids()
         out = []
         for c in self.s["clients"]:
-            fs_times, bmr_times = [], []
-            for r in self.s["job_records"]:
-                if (r.get("ClientName") != c["name"] or r.get("Type") != "B" or r.get("JobStatus") not in OK_STATUS
-                        or r.get("Name") in self.catalog_names or r.get("Level") not in ("F", "I", "D")):
-                    continue
-                t = r.get("EndTime")
-                if t and not t.startswith("0000"):
-                    (bmr_times if BMR_FILESET.search(r.get("FileSet") or "") else fs_times).append(t)
-            ent = {"id": c["name"], "hostname": c["address"], "backup_server": self.server,
-                   "last_filesystem_backup": to_iso(max(fs_times), self.tz) if fs_times else None,
-                   "last_image_backup": None,
-                   "last_bmr_backup": to_iso(max(bmr_times), self.tz) if bmr_times else None,
-                   "bacula_client": c["name"], "bacula_enabled": c["enabled"]}
-            if self.namer.is_director_host(c["address"]):
-                ent["host"] = self.server
+            h = history.get(c["name"], {"fs": [], "bmr": []})
+            ent = {"id": ids[c["name"]], "hostname": c["address"], "backup_server": self.server,
+                   "last_image_backup": None, "bacula_client": c["name"], "bacula_enabled": c["enabled"]}
+            unknown = {}
+            for attr, recs in (("last_filesystem_backup", h["fs"]), ("last_bmr_backup", h["bmr"])):
+                recs = sorted(recs, key=lambda r: int(r["JobId"]), reverse=True)
+                if recs:
+                    when, why = self.time_of(recs[0])
+                    if why:
+                        unknown[attr] = why
+                    else:
+                        ent[attr] = when
+                elif records is not None and self.history_truncated(records, c["name"], limit):
+                    unknown[attr] = (f"no successful {'BMR' if 'bmr' in attr else 'file-system'} backup of "
+                                     f"{c['name']} among its newest {limit} Backup jobs, and older "
+                                     "ones were not read (raise history_limit)")
+                else:
+                    ent[attr] = None
+            bad = [r for r in nameless if r.get("ClientName") in (c["name"], None, "")]
+            if bad:
+                why = "; ".join(f"{r.get('_command', 'llist jobs')!r}: JobId {r['JobId']} has no Name"
+                                for r in bad[:3])
+                for attr in ("last_filesystem_backup", "last_bmr_backup"):
+                    ent.pop(attr, None)
+                    unknown[attr] = f"a successful Backup record cannot be told apart: {why}"
+            if unknown:
+                ent["_unknown"] = unknown
+            host = self.client_host(c)
+            if host == self.host or self.namer.mapped(c.get("address") or ""):
+                ent["host"] = host
             os_name = os_of(uname.get(c["name"], ""))
             if os_name:
                 ent["os"] = os_name
             out.append(ent)
         return out
 
+    @staticmethod
+    def history_truncated(records, client: str, limit: int) -> bool:
+        """Did a per-client history query return its full limit (so older jobs exist unread)?"""
+        for cmd, n in records.history.items():
+            if f"client={client} " in cmd or f'client="{client}" ' in cmd:
+                if n >= limit:
+                    return True
+        return False
+
     # -- all -------------------------------------------------------------------------------------
     def fragment(self, volumes_by_job: dict[str, list[str]]) -> dict:
-        devices, nodes, hosts = self.devices()
+        mode = self.director_mode(volumes_by_job)
+        devices, nodes, hosts = self.devices(mode)
         addr = self.settings["address"]
-        director_host = {"id": self.server, "aliases": sorted({addr.lower()} - {self.server}),
+        director_host = {"id": self.host, "aliases": sorted({addr.lower()} - {self.host}),
                          "addresses": sorted(resolve(addr))}
-        server = {"id": self.server, "aliases": [self.director], "host": self.server,
-                  "product": self.s["product"], "version": self.s["version"],
+        server = {"id": self.server, "aliases": sorted({self.host, addr.lower()} - {self.server}),
+                  "host": self.host, "product": self.s["product"], "version": self.s["version"],
                   "bacula_director": self.director,
+                  "bacula_utc_offset": self.s.get("tz_source"),
+                  "bacula_clock_skew_seconds": (None if self.s.get("skew") is None
+                                                else int(round(self.s["skew"]))),
+                  "bacula_director_mode": mode,
                   "bacula_catalog_jobs": sorted(self.catalog_names),
                   "bacula_jobs": [job_summary(j, self.catalog_names) for j in self.s["jobs"]],
                   "bacula_pools": [{"name": p["name"], "storage": p["storage"], "next_pool": p["next_pool"]}
                                    for p in self.s["pools"].values()]}
-        return {"entities": {"backup_server": [server], "host": [director_host] + hosts,
+        frag = {"entities": {"backup_server": [server], "host": [director_host] + hosts,
                              "storage_node": nodes, "device": devices,
                              "bootstrap": self.bootstraps(volumes_by_job), "client": self.clients()}}
+        nameless = self.nameless()
+        if nameless:
+            frag["incomplete"] = [{
+                "kind": "bootstrap", "backup_server": self.server,
+                "reason": (f"Bacula director {self.director}: {len(nameless)} successful Backup record(s) without "
+                           f"a Name (e.g. JobId {nameless[0]['JobId']} in {nameless[0].get('_command')!r}): "
+                           "cannot tell whether they are catalog backups")}]
+        return frag
 
 
 def job_summary(j: dict, catalog_names: set) -> dict:

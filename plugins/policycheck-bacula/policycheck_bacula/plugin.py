@@ -25,8 +25,21 @@ SCHEMA = {
                          "description": "names of the catalog backup jobs (default: detected)"},
         "offhost_paths": {"type": "array", "items": {"type": "string"},
                           "description": "directories on the director host that are remote mounts"},
-        "utc_offset": {"type": "string", "pattern": "^[+-]\\d{2}:\\d{2}$",
-                       "description": "the director's UTC offset (default: measured from its clock)"},
+        "utc_offset": {"type": "string", "pattern": "^[+-](0\\d|1[0-4]):[0-5]\\d$",
+                       "description": "the director's UTC offset (default: read from the catalog, StartTime "
+                                      "against JobTDate)"},
+        "host_map": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1},
+                     "description": "storage daemon / client address -> host id, for names this machine "
+                                    "cannot resolve (split DNS)"},
+        "window_jobs": {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 2000,
+                        "description": "newest Backup jobs (and Copy jobs) read from the catalog: director mode, "
+                                       "latest backups"},
+        "history_limit": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 50,
+                          "description": "per client without a good backup in the window: newest jobs read"},
+        "media_jobs": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 50,
+                       "description": "recent client jobs whose job media decide director mode"},
+        "max_clock_skew": {"type": "integer", "minimum": 0, "default": 300,
+                           "description": "seconds of clock difference with the director before a warning"},
         "max_bootstraps": {"type": "integer", "minimum": 1, "maximum": 100, "default": 5},
     },
 }

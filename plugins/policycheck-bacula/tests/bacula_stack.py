@@ -286,8 +286,10 @@ Director {{
 class BaculaStack:
     """Render configs into ``workdir``, start the daemons in the foreground, stop them by pid."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, dir_env: dict | None = None, extra_dir_conf: str = ""):
         self.w = Path(workdir)
+        self.dir_env = dir_env  # extra environment of the director (TZ, libfaketime), e.g. a skewed clock
+        self.extra_dir_conf = extra_dir_conf
         self.procs: dict[str, subprocess.Popen] = {}
         self.dir_port = free_port()
         self.sd1_port = free_port()
@@ -305,7 +307,7 @@ class BaculaStack:
         kw = dict(w=w, dir_name=DIR_NAME, dir_port=self.dir_port, sd1_port=self.sd1_port,
                   sd2_port=self.sd2_port, fd_port=self.fd_port, admin_pw=ADMIN_PW, audit_pw=AUDIT_PW,
                   sd_pw=SD_PW, fd_pw=FD_PW)
-        (w / "bacula-dir.conf").write_text(DIR_CONF.format(**kw))
+        (w / "bacula-dir.conf").write_text(DIR_CONF.format(**kw) + self.extra_dir_conf)
         (w / "sd1.conf").write_text(SD_CONF.format(name="sd1", port=self.sd1_port, addr="127.0.0.1",
                                                    device="FileDev1", media="File1", **kw))
         (w / "sd2.conf").write_text(SD_CONF.format(name="sd2", port=self.sd2_port, addr="127.0.0.2",
@@ -330,8 +332,9 @@ class BaculaStack:
         if chk.returncode != 0:
             raise RuntimeError(f"{binary} -t rejected {conf}: {chk.stdout}{chk.stderr}")
         log = open(self.w / f"{key}.out", "wb")
+        env = dict(os.environ, **self.dir_env) if key == "dir" and self.dir_env else None
         self.procs[key] = subprocess.Popen([exe, "-f", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, start_new_session=True)
+                                           stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         deadline = time.monotonic() + 20
         while not listening(host, port):
             if self.procs[key].poll() is not None:

@@ -29,6 +29,8 @@ def check_errors(tmp_path: Path, source: dict, timeout: float, secret: str = SEC
     assert {x["policy_id"] for x in errors} >= set(BOOT_POLICIES)
     for x in errors:
         assert "bacula" in x["message"]
+    # a source that failed is reported under its configured name (the director's Name is not known then)
+    assert {x["target_id"] for x in errors} == {"bacula"}
     assert_no_secret(secret, r["stdout"], r["stderr"])
     assert list(tmpdir.iterdir()) == [], "the private bconsole.conf was left behind"
     return {"error": src["error"], "run": r}
@@ -66,7 +68,7 @@ def test_director_stops_answering_mid_session(bacula_stack, tmp_path):
 
 
 GARBAGE = r'''
-import sys
+import sys, time
 print("Connecting to Director 127.0.0.1:9101", flush=True)
 print("1000 OK: 103 fake-dir Version: 9.6.7 (10 December 2020)")
 print("Enter a period to cancel a command.")
@@ -78,7 +80,7 @@ for line in sys.stdin:
     elif cmd == "version":
         print("fake-dir Version: 9.6.7 (10 December 2020)")
     elif cmd == "time":
-        print("Wed 25-Nov-2026 01:02:03")
+        print(time.strftime("%a %d-%b-%Y %H:%M:%S"))  # the director's clock is now (also under faketime)
 '''
 
 TRUNCATED = r'''

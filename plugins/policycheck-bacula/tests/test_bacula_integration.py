@@ -50,10 +50,10 @@ def states(bacula_stack, bacula_inventory, tmp_path_factory):
     assert "Copying OK" in out or "Termination:            Copying OK" in out, out[-2000:]
     (tmp / "b").mkdir()
     result["with_copy"] = snapshot_state(stack, cfg, tmp / "b")
-    shift = "'-3 days'"
+    shift = "'-3 days'"  # as a run three days ago wrote it: every time, JobTDate included
     stack.sql(f"UPDATE Job SET SchedTime=datetime(SchedTime,{shift}), StartTime=datetime(StartTime,{shift}), "
-              f"EndTime=datetime(EndTime,{shift}), RealEndTime=datetime(RealEndTime,{shift}) "
-              "WHERE Name='BackupCatalog'")
+              f"EndTime=datetime(EndTime,{shift}), RealEndTime=datetime(RealEndTime,{shift}), "
+              "JobTDate=JobTDate-3*86400 WHERE Name='BackupCatalog'")
     (tmp / "c").mkdir()
     result["stale"] = snapshot_state(stack, cfg, tmp / "c")
     return result
@@ -64,16 +64,17 @@ def entities(facts, kind):
 
 
 def latest_bootstrap(facts):
-    server = entities(facts, "backup_server")["backup01.test"]
+    server = entities(facts, "backup_server")["pc-dir"]
     return entities(facts, "bootstrap")[server["latest_bootstrap"]]
 
 
 def test_facts_describe_the_director(states):
     facts = states["local_only"]["facts"]
     assert_valid_facts(facts)
-    server = entities(facts, "backup_server")["backup01.test"]
+    server = entities(facts, "backup_server")["pc-dir"]
     assert server["product"] == "bacula" and server["version"].startswith("9.")
-    assert "pc-dir" in server["aliases"] and server["host"] == "backup01.test"
+    assert server["aliases"] == ["127.0.0.1", "backup01.test"] and server["host"] == "backup01.test"
+    assert server["bacula_utc_offset"].startswith("+00:00 (catalog")  # the stack's director runs in UTC
     devices = entities(facts, "device")
     local, remote = devices["pc-dir/Local1"], devices["pc-dir/Remote2"]
     # Debian's Storage Address 'localhost' is the director's own host; 127.0.0.2 stands for another host
@@ -82,7 +83,10 @@ def test_facts_describe_the_director(states):
     assert remote["local_to_server"] is False
     assert local["client_data"] is True and remote["client_data"] is False
     assert local["media_type"] == "file"
-    assert entities(facts, "storage_node")["127.0.0.2"]["backup_server"] == "backup01.test"
+    assert entities(facts, "storage_node")["127.0.0.2"]["backup_server"] == "pc-dir"
+    # director mode: decided by where the client job really wrote
+    mode = server["bacula_director_mode"]
+    assert mode["decided_by"] == "job_media" and mode["client_storages"] == ["Local1"]
     jobs = {j["name"]: j for j in server["bacula_jobs"]}
     assert jobs["BackupCatalog"]["catalog_backup"] is True and jobs["BackupClient1"]["catalog_backup"] is False
     assert jobs["BackupCatalog"]["schedule_enabled"] is False
@@ -97,10 +101,10 @@ def test_catalog_backup_only_on_the_directors_own_storage_daemon(states):
     assert all(c["local_to_server"] is True for c in b["copies"])
     assert b["bacula_bsr_targets"][0]["kind"] == "path" and b["bacula_bsr_targets"][0]["off_host"] is False
     v = st["v"]
-    assert v[("BOOT-001", "backup01.test")]["status"] == "pass"
-    assert v[("BOOT-002", "backup01.test")]["status"] == "fail"
+    assert v[("BOOT-001", "pc-dir")]["status"] == "pass"
+    assert v[("BOOT-002", "pc-dir")]["status"] == "fail"
     # director mode: client backups go to the storage daemon on the director's own host
-    assert v[("VIRT-001", "backup01.test")]["status"] == "fail"
+    assert v[("VIRT-001", "pc-dir")]["status"] == "fail"
     assert st["check"]["rc"] == 1
 
 
@@ -111,8 +115,8 @@ def test_copy_on_a_second_storage_daemon_elsewhere(states):
     assert set(by_dev) == {"pc-dir/Local1", "pc-dir/Remote2"}
     assert by_dev["pc-dir/Remote2"]["clone"] is True and by_dev["pc-dir/Remote2"]["volume"].startswith("Off-")
     assert by_dev["pc-dir/Remote2"]["local_to_server"] is False
-    assert st["v"][("BOOT-002", "backup01.test")]["status"] == "pass"
-    assert st["v"][("BOOT-001", "backup01.test")]["status"] == "pass"
+    assert st["v"][("BOOT-002", "pc-dir")]["status"] == "pass"
+    assert st["v"][("BOOT-001", "pc-dir")]["status"] == "pass"
 
 
 def test_stale_catalog_backup(states, tmp_path):
@@ -120,34 +124,35 @@ def test_stale_catalog_backup(states, tmp_path):
     b = latest_bootstrap(st["facts"])
     fresh = latest_bootstrap(states["with_copy"]["facts"])
     assert b["time"] < fresh["time"]
-    r = st["v"][("BOOT-001", "backup01.test")]
+    r = st["v"][("BOOT-001", "pc-dir")]
     assert r["status"] == "fail"
-    assert st["v"][("BOOT-002", "backup01.test")]["status"] == "pass"
+    assert st["v"][("BOOT-002", "pc-dir")]["status"] == "pass"
     # the same snapshot passes with a longer allowed age: the verdict is the age, nothing else
     facts = tmp_path / "facts.json"
     facts.write_text(json.dumps(st["facts"]))
     again = run_cli(["check", "--facts", str(facts), "--format", "json", "--param", "BOOT-001.max_age=96h"])
-    assert verdicts(again["json"])[("BOOT-001", "backup01.test")]["status"] == "pass"
+    assert verdicts(again["json"])[("BOOT-001", "pc-dir")]["status"] == "pass"
 
 
 def test_client_never_backed_up(states):
     st = states["local_only"]
-    clients = entities(st["facts"], "client")
+    clients = {c["bacula_client"]: c for c in entities(st["facts"], "client").values()}
+    assert clients["client2-fd"]["id"] == "pc-dir/127.0.0.3" and clients["client1-fd"]["id"] == "pc-dir/backup01.test"
     assert clients["client2-fd"]["last_filesystem_backup"] is None
     assert clients["client2-fd"]["last_image_backup"] is None and clients["client2-fd"]["last_bmr_backup"] is None
     assert clients["client1-fd"]["last_filesystem_backup"] is not None
     assert clients["client1-fd"]["os"] == "linux"
-    assert st["v"][("BMR-001", "client2-fd")]["status"] == "fail"
-    assert st["v"][("BMR-001", "client1-fd")]["status"] == "pass"  # its host has ReaR in the inventory
+    assert st["v"][("BMR-001", "pc-dir/127.0.0.3")]["status"] == "fail"
+    assert st["v"][("BMR-001", "pc-dir/backup01.test")]["status"] == "pass"  # its host has ReaR in the inventory
 
 
 def test_check_gate_and_audit_text_against_the_real_director(states):
     r = run_cli(["audit", "-c", str(states["cfg"]), "--no-color"], ENV)
     assert r["rc"] == 1, r["stderr"]
-    assert "BOOT-001" in r["stdout"] and "backup01.test" in r["stdout"]
+    assert "BOOT-001" in r["stdout"] and "pc-dir" in r["stdout"]
     assert_no_secret(bs.AUDIT_PW, r["stdout"], r["stderr"])
     r = run_cli(["check", "-c", str(states["cfg"]), "--format", "json"], ENV)
-    assert r["rc"] == 1 and verdicts(r["json"])[("BOOT-001", "backup01.test")]["status"] == "fail"  # still stale
+    assert r["rc"] == 1 and verdicts(r["json"])[("BOOT-001", "pc-dir")]["status"] == "fail"  # still stale
     assert_no_secret(bs.AUDIT_PW, r["stdout"], r["stderr"])
 
 
@@ -173,3 +178,37 @@ def test_collecting_is_read_only(bacula_stack, states, tmp_path):
                          capture_output=True, text=True, timeout=30).stdout
     assert "run: is an invalid command" in out
     assert count() == before
+
+
+def test_the_real_director_applies_the_bounded_filters(bacula_stack, states):
+    """The commands the collector relies on filter on the real 9.6 director as the fake director assumes."""
+    from policycheck_bacula import parse
+    from policycheck_bacula.console import Session
+
+    stack = bacula_stack
+    s = Session({"address": "127.0.0.1", "port": stack.dir_port, "console_name": "audit",
+                 "password": bs.AUDIT_PW}, "test")
+    cmds = ["llist jobs jobtype=B order=desc limit=1", "llist jobs jobtype=C order=desc limit=5",
+            "llist job=BackupCatalog jobtype=B jobstatus=T order=desc limit=1",
+            "llist jobs client=client1-fd jobtype=B jobstatus=T order=desc limit=50",
+            "llist jobs client=client2-fd jobtype=B jobstatus=T order=desc limit=50"]
+    out = {c: parse.parse_llist(t, "JobId") for c, t in s.run(cmds, 20).items()}
+    con = sqlite3.connect(stack.db)
+    try:
+        q = lambda sql: [str(r[0]) for r in con.execute(sql).fetchall()]  # noqa: E731
+        # order=desc is by start time (the states fixture aged the catalog backup: JobId 2 started before 1)
+        assert [r["JobId"] for r in out[cmds[0]]] == q(
+            "SELECT JobId FROM Job WHERE Type='B' ORDER BY StartTime DESC LIMIT 1")
+        assert {r["JobId"] for r in out[cmds[1]]} == set(q("SELECT JobId FROM Job WHERE Type='C'"))
+        assert [r["JobId"] for r in out[cmds[2]]] == q(
+            "SELECT JobId FROM Job WHERE Type='B' AND JobStatus='T' AND Name='BackupCatalog' "
+            "ORDER BY StartTime DESC LIMIT 1")
+        assert {r["JobId"] for r in out[cmds[3]]} == set(q(
+            "SELECT JobId FROM Job JOIN Client USING (ClientId) WHERE Type='B' AND JobStatus='T' "
+            "AND Client.Name='client1-fd'"))
+        assert out[cmds[4]] == []
+    finally:
+        con.close()
+    # an unknown keyword is ignored by 9.6 (the filter silently does not apply): the session refuses it
+    with pytest.raises(Exception, match="not understood"):
+        s.run(["llist jobs hours=1"], 20)

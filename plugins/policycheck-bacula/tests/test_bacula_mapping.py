@@ -2,41 +2,33 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from fake_director import FakeDirector
 
 from policycheck.api import CollectorError
 from policycheck.testing import assert_valid_fragment
-from policycheck_bacula.collect import CONFIG_COMMANDS, snapshot, volumes_by_job
-from policycheck_bacula.mapping import Mapper, media_kind, os_of
+from policycheck_bacula.collect import gather, snapshot
+from policycheck_bacula.mapping import media_kind, os_of
 
-DATA = Path(__file__).parent / "data"
 SETTINGS = {"address": "127.0.0.1", "port": 9101, "password": "x", "director_host": "backup01.test"}
-UTC_NOW = datetime(2026, 11, 25, 0, 7, 50, tzinfo=timezone.utc)  # the recorded director said 01:07:49
+# the recorded director ran in UTC and said `time` 01:07:49 on 2026-11-25: the collector's clock is pinned to
+# that moment, so no test depends on today's date
+UTC_NOW = datetime(2026, 11, 25, 1, 7, 49, tzinfo=timezone.utc)
 
 
-def answers() -> dict:
-    import re
-    return {c: (DATA / (re.sub(r"[^a-z0-9]+", "_", c).strip("_") + ".txt")).read_text() for c in CONFIG_COMMANDS}
-
-
-MEDIA = {f"list jobmedia jobid={j}": (DATA / f"list_jobmedia_jobid_{j}.txt").read_text() for j in ("2", "4")}
-
-
-def build(settings=None, mutate=None, mounts=None):
+def build(settings=None, mutate=None, mounts=None, director=None, utc_now=UTC_NOW, warnings=None, valid=True,
+          snap=None):
     settings = dict(SETTINGS, **(settings or {}))
-    snap = snapshot(answers(), settings, "pc-dir", UTC_NOW, "test")
+    d = director or FakeDirector()
     if mutate:
-        mutate(snap)
-    m = Mapper(snap, settings, mounts)
-    wanted = [r["JobId"] for r in m.catalog_runs()]
-    wanted += [c["JobId"] for c in snap["job_records"] if c.get("Type") == "C" and c.get("PriorJobId") in wanted]
-    media = {f"list jobmedia jobid={j}": MEDIA.get(f"list jobmedia jobid={j}", "No results to list.")
-             for j in wanted}
-    frag = m.fragment(volumes_by_job(wanted, media, "test"))
-    assert_valid_fragment(frag)
+        mutate(d)
+    config = d([c for c in d.config])
+    warn = warnings.append if warnings is not None else (lambda m: None)
+    frag = gather(config, d, settings, "pc-dir", utc_now, "test", warn=warn, mounts_text=mounts, adjust=snap)
+    if valid:
+        assert_valid_fragment(frag)
     return frag
 
 
@@ -44,26 +36,68 @@ def ents(frag, kind):
     return {e["id"]: e for e in frag["entities"][kind]}
 
 
-def job(snap, name):
-    return next(j for j in snap["jobs"] if j["name"] == name)
+def job(d, name):
+    return next(j for j in d.jobs if j["Name"] == name)
+
+
+def set_show(d, cmd, old, new):
+    assert old in d.config[cmd]
+    d.config[cmd] = d.config[cmd].replace(old, new)
 
 
 def test_recorded_director_maps_to_facts():
     f = build()
-    server = ents(f, "backup_server")["backup01.test"]
-    assert server["aliases"] == ["pc-dir"] and server["version"] == "9.6.7" and server["product"] == "bacula"
+    server = ents(f, "backup_server")["pc-dir"]
+    assert server["aliases"] == ["127.0.0.1", "backup01.test"] and server["host"] == "backup01.test"
+    assert server["version"] == "9.6.7" and server["product"] == "bacula"
     assert ents(f, "host")["backup01.test"]["aliases"] == ["127.0.0.1"]
     b = ents(f, "bootstrap")["pc-dir:job:2"]
-    assert b["time"] == "2026-11-25T01:04:44+01:00"  # the server's own offset, measured from its clock
+    assert b["time"] == "2026-11-25T01:04:44+00:00"  # the recorded director ran in UTC: JobTDate says so
     copies = {(c["device"], c["volume"], c["clone"]) for c in b["copies"]}
     assert copies == {("pc-dir/Local1", "Cat-0002", False), ("pc-dir/Remote2", "Off-0003", True)}
     devs = ents(f, "device")
     assert devs["pc-dir/Local1"]["host"] == "backup01.test" and devs["pc-dir/Remote2"]["host"] == "127.0.0.2"
-    assert devs["pc-dir/Local1"]["client_data"] and not devs["pc-dir/Remote2"]["client_data"]
     clients = ents(f, "client")
-    assert clients["client2-fd"]["last_filesystem_backup"] is None
-    assert clients["client1-fd"]["last_filesystem_backup"].endswith("+01:00")
-    assert clients["client1-fd"]["host"] == "backup01.test" and "host" not in clients["client2-fd"]
+    assert set(clients) == {"pc-dir/backup01.test", "pc-dir/127.0.0.3"}  # unique per (backup server, host)
+    c1, c2 = clients["pc-dir/backup01.test"], clients["pc-dir/127.0.0.3"]
+    assert c1["bacula_client"] == "client1-fd" and c1["hostname"] == "127.0.0.1" and "aliases" not in c1
+    assert c2["last_filesystem_backup"] is None
+    assert c1["last_filesystem_backup"].endswith("+00:00")
+    assert c1["host"] == "backup01.test" and "host" not in c2
+
+
+def test_no_whole_catalog_read():
+    d = FakeDirector()
+    build(director=d)
+    sent = [c for batch in d.sent for c in batch]
+    assert "llist jobs" not in sent and "llist volumes" not in sent
+    assert all("limit=" in c for c in sent if c.startswith("llist job"))
+
+
+def shift_tdate(d, seconds):
+    for r in d.jobs:
+        r["JobTDate"] = str(int(r["JobTDate"]) + seconds)
+
+
+def test_offset_from_the_catalog_not_from_the_clock():
+    """A director at UTC+05:30 whose clock is 3 hours slow: the offset comes from StartTime against JobTDate,
+    the 3 hours are a clock-skew warning, never an offset."""
+    warnings = []
+    f = build(mutate=lambda d: shift_tdate(d, -5 * 3600 - 1800), warnings=warnings,
+              utc_now=UTC_NOW - timedelta(hours=5, minutes=30) + timedelta(hours=3))
+    b = ents(f, "bootstrap")["pc-dir:job:2"]
+    assert b["time"] == "2026-11-25T01:04:44+05:30"
+    server = ents(f, "backup_server")["pc-dir"]
+    assert server["bacula_utc_offset"].startswith("+05:30") and server["bacula_clock_skew_seconds"] == -3 * 3600
+    assert len(warnings) == 1 and "3 h" in warnings[0] and "behind" in warnings[0]
+
+
+@pytest.mark.parametrize("days", [1.5, 3, 400, -400])
+def test_clock_skew_of_days_never_crashes(days):
+    warnings = []
+    f = build(warnings=warnings, utc_now=UTC_NOW + timedelta(days=days))
+    assert ents(f, "bootstrap")["pc-dir:job:2"]["time"] == "2026-11-25T01:04:44+00:00"
+    assert len(warnings) == 1 and f"{int(abs(days))} d" in warnings[0]
 
 
 def test_configured_offset_wins():
@@ -71,11 +105,113 @@ def test_configured_offset_wins():
     assert b["time"] == "2026-11-25T01:04:44-05:00"
 
 
+def test_offset_unknown_makes_times_unknown():
+    def no_tdate(d):
+        for r in d.jobs:
+            r["JobTDate"] = "0"
+    f = build(mutate=no_tdate)
+    b = ents(f, "bootstrap")["pc-dir:job:2"]
+    assert "time" not in b and "UTC offset is unknown" in b["_unknown"]["time"]
+    assert "last_filesystem_backup" in ents(f, "client")["pc-dir/backup01.test"]["_unknown"]
+
+
+def test_unparseable_catalog_time_is_unknown_not_dropped():
+    def bad_end(d):
+        job(d, "BackupCatalog")["EndTime"] = "25/11/2026 01:04"
+    b = ents(build(mutate=bad_end), "bootstrap")["pc-dir:job:2"]
+    assert "time" not in b and "25/11/2026 01:04" in b["_unknown"]["time"] and "JobId 2" in b["_unknown"]["time"]
+
+    def bad_client_end(d):
+        job(d, "BackupClient1")["EndTime"] = "0000-00-00 00:00:00"
+    c = ents(build(mutate=bad_client_end), "client")["pc-dir/backup01.test"]
+    assert "last_filesystem_backup" not in c and "EndTime" in c["_unknown"]["last_filesystem_backup"]
+
+
+def test_run_without_a_name_is_not_dropped():
+    def nameless(d):
+        del job(d, "BackupCatalog")["Name"]
+    f = build(mutate=nameless, valid=False)
+    assert f["incomplete"][0]["kind"] == "bootstrap" and "without a Name" in f["incomplete"][0]["reason"]
+    c = ents(f, "client")["pc-dir/backup01.test"]
+    assert "last_filesystem_backup" not in c and "no Name" in c["_unknown"]["last_filesystem_backup"]
+
+
+def test_client_without_a_good_job_in_the_window_is_read_from_its_history():
+    d = FakeDirector()
+    d.old = {"1"}  # its only backup is older than the window
+    f = build(director=d)
+    assert ents(f, "client")["pc-dir/backup01.test"]["last_filesystem_backup"] == "2026-11-25T01:04:40+00:00"
+    sent = [c for batch in d.sent for c in batch]
+    assert "llist jobs client=client1-fd jobtype=B order=desc limit=50" in sent
+    assert "llist jobs client=client2-fd jobtype=B order=desc limit=50" in sent
+
+    d = FakeDirector()
+    d.config["llist clients"] = d.config["llist clients"].split("\n\n")[0]  # client2-fd has no catalog record
+    f = build(director=d)
+    assert ents(f, "client")["pc-dir/127.0.0.3"]["last_filesystem_backup"] is None
+    sent = [c for batch in d.sent for c in batch]
+    assert not any("client=client2-fd" in c for c in sent)  # a `client=` filter on it would make bconsole prompt
+
+    f = build({"history_limit": 1}, director=FakeDirector(), mutate=lambda d: setattr(d, "old", {"1", "2"}))
+    # the newest job of client1-fd is a catalog backup and the history limit is 1: older ones are unread
+    c = ents(f, "client")["pc-dir/backup01.test"]
+    assert "history_limit" in c["_unknown"]["last_filesystem_backup"]
+
+
+def test_unresolvable_storage_daemon_is_an_unknown_host():
+    def split_dns(d):
+        set_show(d, "show storage", "address=localhost", "address=bkp01-sd.backup.invalid")
+    dev = ents(build(mutate=split_dns), "device")["pc-dir/Local1"]
+    assert "host" not in dev and "storage_node" not in dev
+    assert "bkp01-sd.backup.invalid" in dev["_unknown"]["host"] and "host_map" in dev["_unknown"]["host"]
+    f = build({"host_map": {"bkp01-sd.backup.invalid": "backup01.test"}}, mutate=split_dns)
+    dev = ents(f, "device")["pc-dir/Local1"]
+    assert dev["host"] == "backup01.test" and dev["storage_node"] is None and dev["bacula_host_from"] == "host_map"
+    f = build({"host_map": {"BKP01-SD.backup.invalid": "vault01.corp"}}, mutate=split_dns)
+    dev = ents(f, "device")["pc-dir/Local1"]
+    assert dev["host"] == "vault01.corp" and dev["storage_node"] == "vault01.corp"
+
+
+def test_director_mode_from_job_media_then_configuration():
+    f = build()
+    mode = ents(f, "backup_server")["pc-dir"]["bacula_director_mode"]
+    # the recorded client job has no media answer recorded: the configuration decides, and says so
+    assert mode["decided_by"] == "configuration" and mode["client_storages"] == ["Local1"]
+
+    def media_on_remote(d):
+        d.media["1"] = ("+-------+------------+------------+-----------+\n| JobId | VolumeName | FirstIndex | "
+                        "LastIndex |\n+-------+------------+------------+-----------+\n| 1     | Off-0003   | 1 "
+                        "         | 4         |\n+-------+------------+------------+-----------+")
+    f = build(mutate=media_on_remote)
+    mode = ents(f, "backup_server")["pc-dir"]["bacula_director_mode"]
+    assert mode["decided_by"] == "job_media" and mode["client_storages"] == ["Remote2"]
+    assert mode["jobs"] == [{"jobid": 1, "storages": ["Remote2"]}]
+    devs = ents(f, "device")
+    # a `run ... storage=` override: the jobs really wrote to Remote2, whatever the configuration says
+    assert devs["pc-dir/Remote2"]["client_data"] is True and devs["pc-dir/Local1"]["client_data"] is False
+    assert devs["pc-dir/Local1"]["bacula_client_data_from"] == "job_media"
+
+
+def test_disabled_jobs_do_not_count_in_the_configuration():
+    def disable(d):
+        for name in ("BackupClient1", "BackupClient2"):
+            set_show(d, "show jobs", f"Job: name={name} JobType=66 level=Incremental Priority=10 Enabled=1",
+                     f"Job: name={name} JobType=66 level=Incremental Priority=10 Enabled=0")
+    f = build(mutate=disable)
+    mode = ents(f, "backup_server")["pc-dir"]["bacula_director_mode"]
+    assert mode["decided_by"] == "configuration" and mode["client_storages"] == []
+    assert ents(f, "device")["pc-dir/Local1"]["client_data"] is False
+
+
+def cfg_job(snap, name):
+    return next(j for j in snap["jobs"] if j["name"] == name)
+
+
 def test_client_backups_on_the_remote_sd_make_only_it_client_data():
     def to_remote(snap):
         for name in ("BackupClient1", "BackupClient2"):
-            job(snap, name)["pool_storage"] = ["Remote2"]
-    devs = ents(build(mutate=to_remote), "device")
+            cfg_job(snap, name)["pool_storage"] = ["Remote2"]
+    devs = ents(build(snap=to_remote), "device")
     assert devs["pc-dir/Remote2"]["client_data"] is True and devs["pc-dir/Local1"]["client_data"] is False
 
 
@@ -87,8 +223,8 @@ def test_client_backups_on_the_remote_sd_make_only_it_client_data():
 ])
 def test_write_bootstrap_targets(wb, off_host, host):
     def set_wb(snap):
-        job(snap, "BackupCatalog")["write_bootstrap"] = wb
-    b = ents(build(mutate=set_wb), "bootstrap")["pc-dir:job:2"]
+        cfg_job(snap, "BackupCatalog")["write_bootstrap"] = wb
+    b = ents(build(snap=set_wb), "bootstrap")["pc-dir:job:2"]
     assert b["bacula_bsr_targets"][0]["off_host"] is off_host
     located = [c for c in b["copies"] if c["device"] is None]
     if off_host:
@@ -110,20 +246,20 @@ def test_bsr_on_a_remote_mount():
 
 def test_runscript_that_ships_the_bsr():
     def add_script(snap):
-        job(snap, "BackupCatalog")["runscripts"].append(
+        cfg_job(snap, "BackupCatalog")["runscripts"].append(
             {"command": "rsync -a /srv/bacula-test/bsr/BackupCatalog.bsr dr@vault:/bsr/", "when": "after",
              "on_success": True, "on_failure": False, "target": None, "console": None})
-        job(snap, "BackupCatalog")["runscripts"].append(
+        cfg_job(snap, "BackupCatalog")["runscripts"].append(
             {"command": "rsync -a /etc/motd dr@vault:/x/", "when": "after",  # not the .bsr
              "on_success": True, "on_failure": False, "target": None, "console": None})
-    b = ents(build(mutate=add_script), "bootstrap")["pc-dir:job:2"]
+    b = ents(build(snap=add_script), "bootstrap")["pc-dir:job:2"]
     located = [c for c in b["copies"] if c["device"] is None]
     assert len(located) == 1 and located[0]["bacula_via"] == "runscript" and located[0]["location_host"] == "vault"
 
 
 def test_stale_and_failed_catalog_runs():
-    def fail_catalog(snap):
-        for r in snap["job_records"]:
+    def fail_catalog(d):
+        for r in d.jobs:
             if r["Name"] == "BackupCatalog" and r["Type"] == "B":
                 r["JobStatus"] = "f"
     f = build(mutate=fail_catalog)
@@ -135,12 +271,12 @@ def test_catalog_jobs_setting_overrides_detection():
     assert [b["bacula_job"] for b in f["entities"]["bootstrap"]] == ["BackupClient1"]
     # BackupCatalog is then an ordinary backup of client1-fd: it counts as its latest file-system backup
     catalog_run = next(r for r in build()["entities"]["bootstrap"] if r["bacula_jobid"] == 2)
-    assert ents(f, "client")["client1-fd"]["last_filesystem_backup"] == catalog_run["time"]
+    assert ents(f, "client")["pc-dir/backup01.test"]["last_filesystem_backup"] == catalog_run["time"]
 
 
 def test_volume_on_an_unknown_storage_is_unknown_not_local_or_remote():
-    def orphan(snap):
-        for v in snap["volumes"]:
+    def orphan(d):
+        for v in d.volumes:
             if v["VolumeName"] == "Off-0003":
                 v["StorageId"] = "99"
     b = ents(build(mutate=orphan), "bootstrap")["pc-dir:job:2"]
@@ -148,14 +284,25 @@ def test_volume_on_an_unknown_storage_is_unknown_not_local_or_remote():
 
 
 def test_director_name_and_empty_storage_errors():
-    a = answers()
+    a = dict(FakeDirector().config)
     a["show storage"] = ""
     with pytest.raises(CollectorError, match="no Storage resource"):
-        snapshot(a, SETTINGS, "pc-dir", UTC_NOW, "test")
-    a = answers()
-    a["llist jobs"] = a["llist jobs"].replace("JobStatus: T", "JobStatus T", 1)
-    with pytest.raises(CollectorError, match="'llist jobs'"):
-        snapshot(a, SETTINGS, "pc-dir", UTC_NOW, "test")
+        snapshot(a, SETTINGS, "pc-dir", "test")
+    d = FakeDirector()
+    text = d.answer("llist jobs jobtype=B order=desc limit=2000").replace("JobStatus: T", "JobStatus T", 1)
+    d.answer = lambda c, orig=d.answer: text if c == "llist jobs jobtype=B order=desc limit=2000" else orig(c)
+    with pytest.raises(CollectorError, match="'llist jobs jobtype=B order=desc limit=2000'"):
+        build(director=d)
+
+
+@pytest.mark.parametrize("cmd", ["llist jobs jobtype=B order=desc limit=2000", "llist volume=Cat-0002", "list jobmedia jobid=2",
+                                 "llist job=BackupCatalog jobtype=B order=desc limit=20"])
+@pytest.mark.parametrize("garbage", ["\x00\x01<html>502</html>", "JobId: x\nName: y", "+--+\n| a |"])
+def test_garbage_catalog_answers_are_collector_errors(cmd, garbage):
+    d = FakeDirector()
+    d.answer = lambda c, orig=d.answer: garbage if c == cmd else orig(c)
+    with pytest.raises(CollectorError, match="cannot parse"):
+        build(director=d)
 
 
 def test_media_kind_and_os():
@@ -168,10 +315,32 @@ def test_media_kind_and_os():
 def test_unknown_media_type_is_reported_unknown():
     def tape(snap):
         snap["storages"][1]["media_type"] = "Ultrium"
-    d = ents(build(mutate=tape), "device")["pc-dir/Remote2"]
+    d = ents(build(snap=tape), "device")["pc-dir/Remote2"]
     assert "media_type" not in d and "Ultrium" in d["_unknown"]["media_type"]
 
 
 def test_fragment_is_not_shared_state():
     a, b = build(), build()
     assert a == copy.deepcopy(b)
+
+
+GARBAGE_VALUES = ["", "x", "0", "-1", "99999999999999999999999", "0000-00-00 00:00:00", "9999-99-99 99:99:99",
+                  "2026-11-25T01:04:44Z", "\x1b[31m::error::x", "nan", "1e999", "None"]
+
+
+@pytest.mark.parametrize("field", ["Name", "Type", "Level", "ClientName", "JobStatus", "StartTime", "EndTime",
+                                   "JobTDate", "PriorJobId", "FileSet"])
+def test_no_field_value_crashes_the_collector(field):
+    """Every record field of every job, set to garbage: a fragment or a CollectorError, never another exception."""
+    for value in GARBAGE_VALUES:
+        def corrupt(d):
+            for r in d.jobs:
+                r[field] = value
+            for v in d.volumes:
+                v["StorageId"] = value
+        try:
+            f = build(mutate=corrupt, valid=False)
+        except CollectorError:
+            continue
+        for b in f["entities"]["bootstrap"]:
+            assert b.get("time") or b["_unknown"].get("time")
