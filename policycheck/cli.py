@@ -399,5 +399,23 @@ def cmd_plugins(args) -> int:
     return EXIT_OK
 
 
+def entry(argv=None) -> None:
+    """The console script and ``python -m policycheck``: run, then make sure nothing a collector
+    started outlives the run (a subprocess, a pool thread still waiting on a source past its
+    deadline): the process ends as soon as its report is written."""
+    rc = main(argv)
+    from policycheck.collect import end_children, lingering_threads
+
+    end_children()
+    if lingering_threads():
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(rc)
+    sys.exit(rc)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()
