@@ -129,6 +129,7 @@ class HttpClient:
                 ra = resp.headers.get("Retry-After")
                 if ra:
                     delay = _retry_after(ra, delay)
+                asked = delay
                 delay = min(delay, self.max_retry_after)
                 left = self._left()
                 if left is None or delay < left:
@@ -137,7 +138,7 @@ class HttpClient:
                     time.sleep(max(0.0, delay))
                     continue
                 # no time left to wait: report this answer now, never sleep past the deadline
-                waited = f" (asked to retry after {delay:g}s, more than the {max(left, 0):.1f}s left)"
+                waited = f" (asked to retry after {asked:g}s, more than the {max(left, 0):.1f}s left)"
                 detail = _error_detail(resp)
                 resp.close()
                 self._fail(f"HTTP {resp.status_code} {resp.reason or ''} from {shown}{waited}"
