@@ -88,12 +88,13 @@ def resolve(settings: dict, base_dir: str | Path = ".", secret_keys=()) -> tuple
 
 
 def _encodings(s: str) -> set:
-    """The one-step encodings of ``s`` a server, a URL or a document may carry."""
+    """The one-step encodings of ``s`` a server, a URL, a document or a Python error message may carry."""
     out = {s, quote(s, safe=""), quote(s), quote_plus(s), html.escape(s, quote=False), html.escape(s),
            s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
            .replace("'", "&apos;"),
            "".join(f"&#{ord(c)};" if c in "&<>\"'" else c for c in s),
-           json.dumps(s)[1:-1], json.dumps(s, ensure_ascii=False)[1:-1]}
+           json.dumps(s)[1:-1], json.dumps(s, ensure_ascii=False)[1:-1],
+           repr(s)[1:-1], repr(s + "'")[1:-3], repr(s + '"')[1:-2]}  # Python reprs (error messages)
     lower = re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), quote(s, safe=""))
     out.add(lower)
     return out
@@ -204,8 +205,8 @@ def find_url_credentials(settings, path=()):
         yield path
 
 
-URL_CREDENTIALS_HINT = ("the URL carries credentials (user:password@host): remove them from the URL and put "
-                        "the user in username: and the password in password/password_file (or ${ENV_VAR})")
+URL_CREDENTIALS_HINT = ("the URL carries credentials (user:password@host): remove them from the URL, "
+                        "put the password in password/password_file (or ${ENV_VAR}) and the user in username:")
 
 
 def redact_settings(settings: dict, secret_keys=()) -> dict:
