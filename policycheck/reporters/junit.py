@@ -17,6 +17,7 @@ BODY_MAX = 64 * 1024       # one failure/error/skipped body
 # Characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF) and
 # the C1 controls (invisible, and mostly stripped by junit-xml): written as visible \xNN / \uNNNN escapes.
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufddf\ufffe\uffff"
+                      "\u2028\u2029\u202a-\u202e\u2066-\u2069"  # and the bidi overrides that reorder text
                       + "".join(chr(p * 0x10000 + 0xFFFE) + chr(p * 0x10000 + 0xFFFF) for p in range(1, 17))
                       + "]")  # and the non-characters of planes 1-16 (U+1FFFE ...), which junit-xml drops
 

@@ -15,7 +15,7 @@ VALUE_MAX = 300
 ICON = {FAIL: "❌", ERROR: "⚠️", PASS: "✅", SKIP: "➖", WAIVED: "🔕"}
 HEAD = {PASS: "passed", FAIL: "failed", ERROR: "errors", SKIP: "not applicable", WAIVED: "waived"}
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-_CTRL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # controls and lone surrogates: a space
+_CTRL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # controls and lone surrogates: a space
 
 
 def esc(text, limit: int | None = None) -> str:
