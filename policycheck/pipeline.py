@@ -119,10 +119,14 @@ def _json_type(v) -> str:
 def build_facts(doc: dict, plugins=None, where="facts") -> Facts:
     try:
         facts = Facts(doc)
+        with gc_paused():
+            derive(facts)
     except FactsError as exc:
         raise UsageError(f"{where}: {exc}") from None
-    with gc_paused():
-        derive(facts)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as exc:
+        # a value of the wrong shape that validation did not catch: an input error, never a crash
+        raise UsageError(f"{where}: malformed facts ({type(exc).__name__}: {str(exc)[:200]}); check the "
+                         "values against docs/facts.md") from None
     if plugins is not None:
         plugins.pm.hook.policycheck_derive_facts(facts=facts)
     return facts
