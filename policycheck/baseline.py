@@ -43,7 +43,8 @@ def load_baseline(path) -> set:
             raise BaselineError(f"{path}: results[{i}] has no policy_id and target_id")
         status = r.get("status")
         if status == WAIVED:
-            status = (r.get("waiver") or {}).get("was")
+            w = r.get("waiver")
+            status = w.get("was") if isinstance(w, dict) else None
         if status == FAIL:
             out.add((r["policy_id"], r["target_id"]))
     return out

@@ -125,7 +125,10 @@ def build_facts(doc: dict, plugins=None, where="facts") -> Facts:
         raise UsageError(f"{where}: {exc}") from None
     except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as exc:
         # a value of the wrong shape that validation did not catch: an input error, never a crash
-        raise UsageError(f"{where}: malformed facts ({type(exc).__name__}: {str(exc)[:200]}); check the "
+        names = [str(s.get("name")) for s in doc.get("sources") or () if isinstance(s, dict)] \
+            if isinstance(doc, dict) else []
+        origin = f" (from source {', '.join(names)})" if names and not str(where).endswith(".json") else ""
+        raise UsageError(f"{where}{origin}: malformed facts ({type(exc).__name__}: {str(exc)[:200]}); check the "
                          "values against docs/facts.md") from None
     if plugins is not None:
         plugins.pm.hook.policycheck_derive_facts(facts=facts)

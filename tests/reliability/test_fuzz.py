@@ -164,7 +164,10 @@ class Case:
         if rc == 2:  # located: the file at fault (or the one it names, e.g. a policy file), line:col when known
             import re
 
-            assert f.name in err or re.search(r"\.(ya?ml|json):\d+", err), \
+            located = f.name in err or re.search(r"\.(ya?ml|json):\d+", err) or \
+                (kind == "facts" and "from source inv" in err) or \
+                re.search(r"--[a-z-]+/", err)  # an option and its config key (e.g. --select/--skip)
+            assert located, \
                 ("exit 2 without a location", kind, text[:300], err[-600:])
         if kind == "facts" and rc == 3 and "inv" in out:
             pass  # a source error: its reason is in the report
