@@ -18,13 +18,22 @@ def load_baseline(path) -> set:
     waived then counts as a failure: when its waiver ends it is not new)."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = json.loads(p.read_text(encoding="utf-8"), parse_constant=_refuse_constant,
+                          parse_float=_finite_float)
     except FileNotFoundError:
         raise BaselineError(f"{path}: baseline file not found (write one with --json FILE)") from None
     except IsADirectoryError:
         raise BaselineError(f"{path}: is a directory, not a JSON report") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except json.JSONDecodeError as exc:
+        raise BaselineError(f"{path}:{exc.lineno}:{exc.colno}: not a JSON report: {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise BaselineError(f"{path}: not a JSON report: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise BaselineError(f"{path}:1:1: not a JSON report: nested too deeply") from None
+    except _BadNumber as exc:
         raise BaselineError(f"{path}: not a JSON report: {exc}") from None
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot read: {exc.strerror}") from None
     if not isinstance(data, dict) or data.get("schema_version") != 1 or not isinstance(data.get("results"), list):
         raise BaselineError(f"{path}: not a policycheck JSON report (schema_version 1 with results)")
     out = set()
@@ -34,10 +43,26 @@ def load_baseline(path) -> set:
             raise BaselineError(f"{path}: results[{i}] has no policy_id and target_id")
         status = r.get("status")
         if status == WAIVED:
-            status = (r.get("waiver") or {}).get("was")
+            w = r.get("waiver")
+            status = w.get("was") if isinstance(w, dict) else None
         if status == FAIL:
             out.add((r["policy_id"], r["target_id"]))
     return out
+
+
+class _BadNumber(ValueError):
+    pass
+
+
+def _refuse_constant(name):
+    raise _BadNumber(f"{name} is not a JSON number")
+
+
+def _finite_float(text):
+    v = float(text)
+    if v != v or v in (float("inf"), float("-inf")):
+        raise _BadNumber(f"{text[:40]} is out of range for a JSON number")
+    return v
 
 
 def apply_baseline(results, failed_before: set) -> list[str]:

@@ -61,13 +61,40 @@ def _USAGE_ERRORS():
     return (ConfigError, UsageError, PolicyLoadError, SourceConfigError, PluginConfigError)
 
 
+def _safe(text) -> str:
+    """The last step before anything is printed: every secret masked (in every encoding), control
+    characters made visible, no line a CI runner would execute."""
+    from policycheck.secrets import redact_all
+    from policycheck.textsafe import block
+
+    return block(redact_all(text))
+
+
+def _one_line(text) -> str:
+    from policycheck.secrets import redact_all
+    from policycheck.textsafe import line
+
+    return line(redact_all(text))
+
+
+def _emit(text, stream=None, trusted_escapes: bool = False) -> None:
+    """Write ``text`` to stdout (or ``stream``): secrets masked, controls visible, runner commands
+    escaped. ``trusted_escapes``: the text is a report whose reporter already neutralised every value
+    and may carry its own colour codes; only secrets and command lines are handled."""
+    from policycheck.secrets import redact_all
+    from policycheck.textsafe import guard
+
+    stream = stream or sys.stdout
+    stream.write(guard(redact_all(text)) if trusted_escapes else _safe(text))
+
+
 def _err(msg: str) -> None:
-    for line in str(msg).splitlines():
+    for line in _safe(msg).splitlines():
         sys.stderr.write(f"policycheck: error: {line}\n" if not line.startswith("policycheck:") else line + "\n")
 
 
 def _warn(msg: str) -> None:
-    sys.stderr.write(f"policycheck: warning: {msg}\n")
+    sys.stderr.write(f"policycheck: warning: {_one_line(msg)}\n")
 
 
 # ---- shared steps ---------------------------------------------------------------------------------
@@ -105,7 +132,7 @@ def _progress():
         state[source] = (st, detail)
         parts = []
         for name, (s, d) in state.items():
-            parts.append(f"{name}: {s}" + (f" ({d} objects)" if isinstance(d, int) and d else ""))
+            parts.append(f"{_one_line(name)}: {s}" + (f" ({d} objects)" if isinstance(d, int) and d else ""))
         sys.stderr.write("\r\033[K" + "  ".join(parts)[:200])
         sys.stderr.flush()
         if all(s != "running" for s, _ in state.values()):
@@ -161,13 +188,72 @@ def _params(args, config) -> tuple[dict, dict]:
 
 
 def _write(path, text) -> None:
+    """Write an output file atomically: secrets masked, then a temporary file in the same directory,
+    flushed to disk, renamed into place. A run killed mid-write leaves the previous file intact."""
+    import tempfile
+
+    from policycheck.pipeline import UsageError
+    from policycheck.secrets import redact_all
+
+    data = redact_all(text).encode("utf-8", errors="backslashreplace")
+    p = Path(path)
+    tmp = None
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent))
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            mode = p.stat().st_mode & 0o7777
+        except OSError:
+            mode = 0o666 & ~_umask()
+        os.chmod(tmp, mode)
+        os.replace(tmp, p)
+        tmp = None
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def check_outputs(outputs) -> None:
+    """Every output path checked before the first is written (exit 2 means nothing was produced):
+    not a directory, its directory can be created and written, no two outputs on one file."""
     from policycheck.pipeline import UsageError
 
-    try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text, encoding="utf-8", errors="backslashreplace")
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    seen: dict = {}
+    for option, path in outputs:
+        if not path:
+            continue
+        p = Path(path)
+        key = os.path.realpath(p)
+        if key in seen:
+            raise UsageError(f"{option} {path} and {seen[key][0]} {seen[key][1]} name the same file: give each "
+                             "output its own path")
+        seen[key] = (option, path)
+        if p.is_dir():
+            raise UsageError(f"{option} {path}: is a directory (give a file name, e.g. {p / 'report'})")
+        parent = p.parent
+        while not parent.exists() and parent != parent.parent:
+            if parent.is_symlink():
+                raise UsageError(f"{option} {path}: {parent} is a broken link")
+            parent = parent.parent
+        if not parent.is_dir():
+            raise UsageError(f"{option} {path}: {parent} is not a directory")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise UsageError(f"{option} {path}: cannot write in {parent} (permission denied)")
 
 
 # ---- commands -------------------------------------------------------------------------------------
@@ -194,6 +280,8 @@ def _evaluate(args) -> int:
 
             raise UsageError(f"unknown format '{fmt}'" + suggest(fmt, reporters)
                              + f" (formats: {', '.join(sorted(reporters))})")
+    check_outputs((("--json", args.json), ("--junit", args.junit), ("--markdown", args.markdown),
+                   ("-o/--output", args.output)))
     where = str(config.path) if config else "--param"
     problems: list = []  # every input problem at once, then exit 2 before any source is contacted
     loaded = policies = None
@@ -271,7 +359,7 @@ def _evaluate(args) -> int:
     if args.output:
         _write(args.output, text)
     else:
-        sys.stdout.write(text)
+        _emit(text, trusted_escapes=True)
     for n in notes:
         _warn(n)
     if report.options.get("github"):  # on stderr when stdout carries JSON/XML/Markdown
@@ -280,8 +368,10 @@ def _evaluate(args) -> int:
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file and report.options.get("github") and "markdown" in reporters:
         try:
+            from policycheck.secrets import redact_all
+
             with open(summary_file, "a", encoding="utf-8") as fh:
-                fh.write(reporters["markdown"].render(_plain(report)))
+                fh.write(redact_all(reporters["markdown"].render(_plain(report))))
         except OSError as exc:
             _warn(f"cannot append to GITHUB_STEP_SUMMARY: {exc.strerror}")
     return gate(report, fail_on, args.fail_on_error, args.soft_fail, args.fail_on_new, stale_error)
@@ -352,9 +442,13 @@ def gate(report, fail_on: str, fail_on_error: bool = True, soft_fail: bool = Fal
 
 
 def _github_annotations(report, out=None) -> None:
+    from policycheck.secrets import redact_all
+    from policycheck.textsafe import line
+
     out = out or sys.stdout
-    def esc(s):
-        return str(s).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def esc(s):  # the runner's own escapes for data and properties, then every other control visible
+        return line(redact_all(str(s)).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
     def esc_prop(s):
         return esc(s).replace(":", "%3A").replace(",", "%2C")
@@ -374,6 +468,7 @@ def cmd_collect(args) -> int:
     from policycheck.pipeline import build_facts
 
     config = _config(args, required=True)
+    check_outputs((("-o/--output", args.output),))
     plugins = _plugins(args)
     doc = _collect_doc(config, plugins)
     build_facts(doc, plugins, "collected facts")  # derived facts go into the snapshot too
@@ -381,11 +476,12 @@ def cmd_collect(args) -> int:
     if args.output:
         _write(args.output, text)
     else:
-        sys.stdout.write(text)
+        _emit(text, trusted_escapes=True)  # JSON: every control character is escaped already
     failed = [s for s in doc["sources"] if s["status"] != "ok"]
     for s in doc["sources"]:
-        line = f"{s['name']} ({s['plugin']}): {s['status']}, {s['objects']} objects in {s['duration_s']}s"
-        sys.stderr.write(line + (f": {s['error']}" if s["error"] else "") + "\n")
+        line = (f"{_one_line(s['name'])} ({_one_line(s['plugin'])}): {s['status']}, {s['objects']} objects "
+                f"in {s['duration_s']}s")
+        sys.stderr.write(line + (f": {_one_line(s['error'])}" if s["error"] else "") + "\n")
     return EXIT_ERROR if failed else EXIT_OK
 
 
@@ -411,11 +507,11 @@ def cmd_policies(args, parser) -> int:
         failed = 0
         for o in outcomes:
             mark = "ok  " if o.ok else "FAIL"
-            sys.stdout.write(f"{mark} {o.file}: {o.policy} — {o.name}\n")
+            _emit(f"{mark} {o.file}: {o.policy} — {o.name}\n")
             for line in o.problems:
-                sys.stdout.write(f"       {line}\n")
+                _emit(f"       {line}\n")
             failed += not o.ok
-        sys.stdout.write(f"{len(outcomes) - failed} passed, {failed} failed\n")
+        _emit(f"{len(outcomes) - failed} passed, {failed} failed\n")
         return EXIT_FAIL if failed else EXIT_OK
     config = _config(args, required=False) if getattr(args, "config", None) else None
     plugins = _plugins(args)
@@ -423,10 +519,10 @@ def cmd_policies(args, parser) -> int:
                                  parameters=config.parameters if config else None)
     if action == "list":
         if args.format == "json":
-            sys.stdout.write(json.dumps([p.to_dict() for p in policies], indent=1) + "\n")
+            _emit(json.dumps([p.to_dict() for p in policies], indent=1) + "\n")
         else:
             for p in sorted(policies, key=lambda p: p.id):
-                sys.stdout.write(f"{p.id:10} {p.severity:8} {p.target:14} {p.title}\n")
+                _emit(f"{p.id:10} {p.severity:8} {p.target:14} {p.title}\n")
         return EXIT_OK
     if action == "show":
         match = [p for p in policies if p.id == args.id.upper()]
@@ -449,7 +545,7 @@ def cmd_policies(args, parser) -> int:
         if p.when:
             out += ["", "applies when:", textwrap.indent(yaml.safe_dump(p.when, sort_keys=False), "  ").rstrip()]
         out += ["", "requires:", textwrap.indent(yaml.safe_dump(p.require, sort_keys=False), "  ").rstrip()]
-        sys.stdout.write("\n".join(out) + "\n")
+        _emit("\n".join(out) + "\n")
         return EXIT_OK
     return EXIT_USAGE
 
@@ -517,19 +613,37 @@ def cmd_plugins(args) -> int:
 
     plugins = make_plugins(disabled=args.disable_plugin)
     if args.format == "json":
-        sys.stdout.write(json.dumps([i.__dict__ for i in plugins.infos], indent=1) + "\n")
+        _emit(json.dumps([i.__dict__ for i in plugins.infos], indent=1) + "\n")
         return EXIT_OK
     for i in plugins.infos:
         status = "ok" if not i.error else ("disabled" if i.error == "disabled" else "ERROR")
-        sys.stdout.write(f"{i.name:22} {i.version or '-':10} {status:8} {i.module}\n")
+        _emit(f"{i.name:22} {i.version or '-':10} {status:8} {i.module}\n")
         if i.collectors:
-            sys.stdout.write(f"{'':22} collectors: {', '.join(i.collectors)}\n")
+            _emit(f"{'':22} collectors: {', '.join(i.collectors)}\n")
         if i.reporters:
-            sys.stdout.write(f"{'':22} reporters: {', '.join(i.reporters)}\n")
+            _emit(f"{'':22} reporters: {', '.join(i.reporters)}\n")
         if i.error and i.error != "disabled":
-            sys.stdout.write(f"{'':22} error: {i.error}\n")
+            _emit(f"{'':22} error: {i.error}\n")
     return EXIT_OK
 
 
+def entry(argv=None) -> None:
+    """The console script and ``python -m policycheck``: run, then make sure nothing a collector
+    started outlives the run (a subprocess, a pool thread still waiting on a source past its
+    deadline): the process ends as soon as its report is written."""
+    rc = main(argv)
+    from policycheck.collect import end_children, lingering_threads
+
+    end_children()
+    if lingering_threads():
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(rc)
+    sys.exit(rc)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

@@ -3,7 +3,9 @@ secrets, run sources concurrently (bounded) under their own timeouts, record eac
 merge the fragments and derive facts."""
 from __future__ import annotations
 
+import os
 import re
+import signal
 import threading
 import time
 import traceback
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 
 from policycheck.api import CollectContext, CollectorError
 from policycheck.facts import FactsError, check_fragment, merge
-from policycheck.secrets import SecretError, redact, resolve
+from policycheck.secrets import (SecretError, find_url_credentials, redact, resolve)
 from policycheck.timeutil import iso, now_utc
 
 RESERVED = ("name", "plugin", "timeout", "enabled")
@@ -51,19 +53,19 @@ def plan_sources(config, plugins) -> list[SourcePlan]:
             plans.append(SourcePlan(name, plugin, timeout, None, None, [], why))
             continue
         raw = {k: v for k, v in src.items() if k not in RESERVED}
+        secret_keys = tuple(getattr(col, "secret_keys", ()) or ())
         try:
-            settings, secrets = resolve(raw, config.base_dir)
+            settings, secrets = resolve(raw, config.base_dir, secret_keys=secret_keys)
         except SecretError as exc:
             raise SourceConfigError(f"{config.where(('sources', i))}: source '{name}': {exc}") from None
-        cred = _url_with_credentials(settings)
-        if cred is not None:  # requests would send them as Basic auth, and messages would print them
+        for cred in find_url_credentials(settings):  # requests would send them as Basic auth
             props = (col.config_schema.get("properties") or {})
             keys = [k for k in col.secret_keys if k in props] or ["password"]
-            put = " or ".join(f"{k}/{k}_file" for k in keys)
+            put = " or ".join(f"the {k} in {k}/{k}_file" for k in keys)
             raise SourceConfigError(f"{config.where(('sources', i) + cred)}: source '{name}' ({plugin}): "
                                     f"setting '{'.'.join(map(str, cred))}' has credentials in the URL "
-                                    f"(user:password@host; the URL is not shown): remove them and put the "
-                                    f"secret in {put}")
+                                    f"(user:password@host; the URL is not shown): remove them and put {put} "
+                                    "(or ${ENV_VAR})")
         validator = jsonschema.Draft202012Validator(col.config_schema)
         errs = sorted(validator.iter_errors(settings), key=lambda e: list(map(str, e.path)))
         if errs:
@@ -94,25 +96,6 @@ def plan_sources(config, plugins) -> list[SourcePlan]:
             raise SourceConfigError("\n".join(lines))
         plans.append(SourcePlan(name, plugin, timeout, settings, col, secrets))
     return plans
-
-
-def _url_with_credentials(value, path=()):
-    """The settings path of the first http(s) URL with a ``user[:password]@`` part, else None."""
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        if isinstance(value, str) and value[:8].lower().startswith(("http://", "https://")):
-            authority = value.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-            if "@" in authority:
-                return path
-        return None
-    for k, v in items:
-        hit = _url_with_credentials(v, path + (k,))
-        if hit is not None:
-            return hit
-    return None
 
 
 def collect(plans, base_dir=".", concurrency: int = 4, on_event=None) -> dict:
@@ -185,7 +168,97 @@ def collect(plans, base_dir=".", concurrency: int = 4, on_event=None) -> dict:
         if ctx is not None and ctx.warnings:
             entry["warnings"] = [redact(w, plan.secrets) for w in ctx.warnings]
         sources.append(entry)
+    for plan, t in threads:
+        if t.is_alive():
+            with _ABANDONED_LOCK:
+                _ABANDONED.append(t)
     return merge(fragments, iso(started), sources)
+
+
+_ABANDONED: list = []
+_ABANDONED_LOCK = threading.Lock()
+
+
+def abandoned() -> list:
+    """Collector threads still running after their source's deadline (their answer is discarded)."""
+    with _ABANDONED_LOCK:
+        return [t for t in _ABANDONED if t.is_alive()]
+
+
+def lingering_threads() -> list:
+    """Every thread but this one that would keep the interpreter from exiting (non-daemon: a
+    collector's own pool, e.g. concurrent.futures workers), and every abandoned collector thread."""
+    me = threading.current_thread()
+    return [t for t in threading.enumerate() if t is not me and t.is_alive()
+            and (not t.daemon or t in _ABANDONED)]
+
+
+def child_pids(root: int | None = None) -> list:
+    """The running descendants of this process (Linux /proc; elsewhere none), deepest first."""
+    root = root or os.getpid()
+    parents: dict = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for e in entries:
+        if not e.isdigit():
+            continue
+        try:
+            with open(f"/proc/{e}/stat", "rb") as fh:
+                stat = fh.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        rest = stat.rsplit(")", 1)[-1].split()
+        if len(rest) >= 2 and rest[0] != "Z":
+            parents.setdefault(int(rest[1]), []).append(int(e))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        for c in parents.get(pid, ()):
+            out.append(c)
+            todo.append(c)
+    return list(reversed(out))
+
+
+def end_children(grace: float = 1.0) -> list:
+    """Terminate every subprocess a collector left running (SIGTERM, then SIGKILL after ``grace``
+    seconds); returns their pids. Called by the CLI as the run ends, so no collector subprocess
+    outlives it."""
+    pids = child_pids()
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    end = time.monotonic() + grace
+    alive = list(pids)
+    while alive and time.monotonic() < end:
+        alive = [p for p in alive if _alive(p)]
+        if alive:
+            time.sleep(0.02)
+    for pid in alive:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    except OSError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except OSError:
+        return False
 
 
 def _count(frag) -> int:

@@ -339,6 +339,9 @@ def _resolve_value(value, jpath, params):
     if isinstance(value, dict):
         if set(value) == {"param"}:
             name = value["param"]
+            if not isinstance(name, str):
+                raise CompileError(jpath + ("param",), "param: takes the name of a declared parameter, "
+                                   f"not {type(name).__name__} (e.g. {{param: max_age}})")
             if name not in params:
                 raise CompileError(jpath, f"unknown parameter '{name}'" + suggest(name, params)
                                    + " (declare it under parameters:)")

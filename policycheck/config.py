@@ -85,6 +85,12 @@ def load_config(path) -> Config:
             line, col = doc.where(("sources", i, "name"))
             raise ConfigError(f"{path}:{line}:{col}: duplicate source name '{s['name']}'")
         names.add(s["name"])
+        from policycheck.secrets import URL_CREDENTIALS_HINT, find_url_credentials
+
+        for jp in find_url_credentials({k: v for k, v in s.items() if k not in ("name", "plugin")}):
+            line, col = doc.where(("sources", i) + jp)
+            raise ConfigError(f"{path}:{line}:{col}: source '{s['name']}': {'.'.join(map(str, jp))}: "
+                              + URL_CREDENTIALS_HINT)
     cfg = Config(path=path, base_dir=base, sources=list(data.get("sources") or []),
                  policies=[str(_rel(base, p)) for p in data.get("policies") or []],
                  builtin_policies=data.get("builtin_policies", True),

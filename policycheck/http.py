@@ -10,9 +10,11 @@ from typing import Iterator
 import requests
 
 from policycheck.api import CollectorError
-from policycheck.secrets import redact
+from policycheck.secrets import redact, register
 
 RETRY_STATUSES = (429, 502, 503, 504)
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 10
 
 
 class HttpClient:
@@ -38,11 +40,17 @@ class HttpClient:
         if headers:
             self.session.headers.update(headers)
         if auth:
+            import base64
+
             self.session.auth = auth
             self.secrets.append(auth[1])
+            if auth[1]:  # what a server that echoes the Authorization header shows
+                self.secrets.append(base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
+            register([auth[1]], [auth[0]])
         if token:
             self.session.headers["Authorization"] = f"{token_scheme} {token}"
             self.secrets.append(token)
+            register([token])
         # per-request verify: requests lets REQUESTS_CA_BUNDLE override a Session's own setting
         self.verify = True
         if ca_bundle:
@@ -66,45 +74,75 @@ class HttpClient:
     def _fail(self, msg: str):
         raise CollectorError(redact(msg, self.secrets))
 
+    def _left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
     def get(self, path: str, params: dict | None = None, stream: bool = False) -> requests.Response:
-        """GET with retries; returns a 2xx response or raises CollectorError."""
+        """GET with retries; returns a 2xx response or raises CollectorError.
+
+        Redirects are followed only on the same origin (scheme, host and port) and within the
+        deadline; a redirect to another origin is an error that names both (its answer would not be
+        this source's). A retry never sleeps past the deadline: when the wait (backoff or
+        Retry-After) does not fit in the time left, the answer is reported at once."""
         url = self.url(path)
         shown = url.split("?", 1)[0]
         attempt = 0
+        hops = 0
         while True:
             timeout = self.timeout
-            if self.deadline is not None:
-                left = self.deadline - time.monotonic()
+            left = self._left()
+            if left is not None:
                 if left <= 0:
                     self._fail(f"time budget used up before requesting {shown} (timeout)")
                 timeout = (min(timeout[0], left), min(timeout[1], left))
             try:
-                resp = self.session.get(url, params=params, timeout=timeout, stream=stream, verify=self.verify)
+                resp = self.session.get(url, params=params, timeout=timeout, stream=stream, verify=self.verify,
+                                        allow_redirects=False)
             except requests.exceptions.SSLError as exc:
                 self._fail(f"TLS error talking to {shown}: {_root(exc)} "
                            "(set ca_bundle: to your CA's PEM file)")
             except requests.exceptions.ConnectTimeout:
-                self._fail(f"timed out connecting to {shown} after {self.timeout[0]:g}s")
+                self._fail(f"timed out connecting to {shown} after {timeout[0]:g}s")
             except requests.exceptions.ReadTimeout:
-                self._fail(f"no answer from {shown} within {self.timeout[1]:g}s (timeout)")
+                self._fail(f"no answer from {shown} within {timeout[1]:g}s (timeout)")
             except requests.exceptions.ConnectionError as exc:
                 self._fail(f"cannot connect to {shown}: {_root(exc)}")
             except requests.exceptions.RequestException as exc:
                 self._fail(f"request to {shown} failed: {_root(exc)}")
+            if resp.status_code in REDIRECT_STATUSES and resp.headers.get("Location"):
+                from urllib.parse import urljoin
+
+                target = urljoin(url, resp.headers["Location"])
+                resp.close()
+                if _origin(target) != _origin(url):
+                    self._fail(f"HTTP {resp.status_code} redirect from {shown} to another origin "
+                               f"({_origin(target)} is not {_origin(url)}): refused, the answer would not "
+                               "come from this source (fix the URL in the config)")
+                hops += 1
+                if hops > MAX_REDIRECTS:
+                    self._fail(f"more than {MAX_REDIRECTS} redirects from {shown}")
+                url, params = target, None
+                shown = url.split("?", 1)[0]
+                continue
             if resp.status_code in RETRY_STATUSES and attempt < self.retries:
-                attempt += 1
-                delay = self.backoff * (2 ** (attempt - 1))
+                delay = self.backoff * (2 ** attempt)
                 ra = resp.headers.get("Retry-After")
                 if ra:
-                    try:
-                        delay = min(float(ra), self.max_retry_after)
-                    except ValueError:
-                        pass
-                if self.deadline is not None and time.monotonic() + delay >= self.deadline:
-                    attempt = self.retries  # no time left to wait: report this answer
+                    delay = _retry_after(ra, delay)
+                asked = delay
+                delay = min(delay, self.max_retry_after)
+                left = self._left()
+                if left is None or delay < left:
+                    attempt += 1
+                    resp.close()
+                    time.sleep(max(0.0, delay))
+                    continue
+                # no time left to wait: report this answer now, never sleep past the deadline
+                waited = f" (asked to retry after {asked:g}s, more than the {max(left, 0):.1f}s left)"
+                detail = _error_detail(resp)
                 resp.close()
-                time.sleep(delay)
-                continue
+                self._fail(f"HTTP {resp.status_code} {resp.reason or ''} from {shown}{waited}"
+                           + (f": {detail}" if detail else ""))
             if resp.status_code >= 400:
                 detail = _error_detail(resp)
                 hint = {401: " (check the username and password/token)",
@@ -113,6 +151,9 @@ class HttpClient:
                 retried = f" after {attempt} retries" if attempt else ""
                 self._fail(f"HTTP {resp.status_code} {resp.reason or ''} from {shown}{retried}{hint}"
                            + (f": {detail}" if detail else ""))
+            if 300 <= resp.status_code < 400:
+                resp.close()
+                self._fail(f"HTTP {resp.status_code} {resp.reason or ''} from {shown} without a usable Location")
             return resp
 
     def get_json(self, path: str, params: dict | None = None):
@@ -180,6 +221,30 @@ class HttpClient:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    p = urlsplit(url)
+    port = p.port or {"http": 80, "https": 443}.get(p.scheme.lower())
+    return f"{p.scheme.lower()}://{(p.hostname or '').lower()}:{port}"
+
+
+def _retry_after(value: str, default: float) -> float:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from email.utils import parsedate_to_datetime
+
+        from policycheck.timeutil import now_utc
+
+        return max(0.0, (parsedate_to_datetime(value) - now_utc()).total_seconds())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return default
 
 
 def _root(exc: BaseException) -> str:

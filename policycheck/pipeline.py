@@ -97,13 +97,16 @@ def load_snapshot(path) -> dict:
         raise UsageError(f"{path}: facts snapshot not found (write one with `policycheck collect -o FILE`)")
     try:
         with open(p, "rb") as fh, gc_paused():
-            doc = json.load(fh)
+            doc = json.load(fh, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read: {exc}") from None
     except RecursionError:
-        raise UsageError(f"{path}: nested too deeply to be a facts snapshot") from None
+        raise UsageError(f"{path}:1:1: nested too deeply: not a facts snapshot") from None
+    except ValueError as exc:  # NaN / Infinity
+        raise UsageError(f"{path}: invalid JSON: {exc}") from None
+    _check_snapshot_shape(doc, path)
     from policycheck.model import check_document, format_path
 
     problems = check_document(doc)
@@ -120,13 +123,62 @@ def load_snapshot(path) -> dict:
     return doc
 
 
+def _no_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _check_snapshot_shape(doc, path) -> None:
+    """The envelope a snapshot must have before anything reads it (a located input error instead of a
+    crash deeper in): an object, ``sources`` a list of objects with a name, ``entities`` an object of
+    lists of objects."""
+    def bad(jpath, what):
+        raise UsageError(f"{path}: {jpath}: {what} (a snapshot is what `policycheck collect -o FILE` writes)")
+
+    if not isinstance(doc, dict):
+        bad("<root>", "expected an object")
+    sources = doc.get("sources", [])
+    if not isinstance(sources, list):
+        bad("sources", "expected a list")
+    for i, s in enumerate(sources):
+        if not isinstance(s, dict):
+            bad(f"sources[{i}]", f"expected an object, found {_json_type(s)}")
+        if not isinstance(s.get("name"), str):
+            bad(f"sources[{i}].name", "expected a string")
+        for key in ("kinds", "warnings"):
+            if key in s and not isinstance(s[key], list):
+                bad(f"sources[{i}].{key}", "expected a list")
+    ents = doc.get("entities")
+    if not isinstance(ents, dict):
+        bad("entities", "expected an object of kind: [entity, ...]")
+    for kind, lst in ents.items():
+        if not isinstance(lst, list):
+            bad(f"entities.{kind}", f"expected a list, found {_json_type(lst)}")
+        for i, e in enumerate(lst):
+            if not isinstance(e, dict):
+                bad(f"entities.{kind}[{i}]", f"expected an object, found {_json_type(e)}")
+    if "conflicts" in doc and not isinstance(doc["conflicts"], list):
+        bad("conflicts", "expected a list")
+
+
+def _json_type(v) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
+
+
 def build_facts(doc: dict, plugins=None, where="facts") -> Facts:
     try:
         facts = Facts(doc)
+        with gc_paused():
+            derive(facts)
     except FactsError as exc:
         raise UsageError(f"{where}: {exc}") from None
-    with gc_paused():
-        derive(facts)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as exc:
+        # a value of the wrong shape that validation did not catch: an input error, never a crash
+        names = [str(s.get("name")) for s in doc.get("sources") or () if isinstance(s, dict)] \
+            if isinstance(doc, dict) else []
+        origin = f" (from source {', '.join(names)})" if names and not str(where).endswith(".json") else ""
+        raise UsageError(f"{where}{origin}: malformed facts ({type(exc).__name__}: {str(exc)[:200]}); check the "
+                         "values against docs/facts.md") from None
     if plugins is not None:
         plugins.pm.hook.policycheck_derive_facts(facts=facts)
     return facts

@@ -1,9 +1,20 @@
-"""Secrets in config: resolve ``${ENV_VAR}`` and ``*_file`` settings, and redact them from text."""
+"""Secrets in config: resolve ``${ENV_VAR}`` and ``*_file`` settings, and redact them from text.
+
+Redaction covers every encoding in which a server or a library may echo a secret back: the raw value,
+base64 (alone and as HTTP Basic's ``user:secret``), URL-encoded, XML/HTML-escaped and JSON-escaped (and
+these escapes combined). Every secret the runtime resolves is also registered for the whole process, and
+:func:`redact_all` (which every output path of the CLI goes through) masks every registered one."""
 from __future__ import annotations
 
+import base64
+import html
+import json
 import os
 import re
+import threading
+from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote, quote_plus, urlsplit
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SECRET_WORDS = ("password", "passwd", "token", "secret", "api_key", "apikey", "credential")
@@ -14,12 +25,20 @@ class SecretError(ValueError):
     """A secret could not be resolved (unset variable, unreadable file); never carries the value."""
 
 
-def is_secret_key(key: str) -> bool:
-    k = key.lower()
-    return any(w in k for w in SECRET_WORDS) and not k.endswith("_file") and not k.endswith("_env")
+USER_KEYS = ("username", "user", "login", "account", "client_id")
+MIN_LEN = 3  # shorter values are not masked (they would mask every "a" of a report)
 
 
-def resolve(settings: dict, base_dir: str | Path = ".") -> tuple[dict, list[str]]:
+def is_secret_key(key: str, secret_keys=()) -> bool:
+    """True for a setting that holds a secret: a name containing a secret word, or one of the
+    collector's own ``secret_keys`` (:class:`policycheck.api.Collector`)."""
+    k = str(key).lower()
+    if k.endswith("_file") or k.endswith("_env"):
+        return False
+    return any(w in k for w in SECRET_WORDS) or any(k == str(w).lower() for w in secret_keys)
+
+
+def resolve(settings: dict, base_dir: str | Path = ".", secret_keys=()) -> tuple[dict, list[str]]:
     """Return (settings with ``${VAR}`` expanded and ``X_file`` read into ``X``, secrets found).
 
     Every value that came from a secret key, an ``${ENV}`` reference inside a secret key, or a
@@ -43,13 +62,13 @@ def resolve(settings: dict, base_dir: str | Path = ".") -> tuple[dict, list[str]
             return os.environ[name]
 
         out = _ENV_REF.sub(sub, value)
-        if is_secret_key(key) and out:
+        if is_secret_key(key, secret_keys) and out:
             secrets.append(out)
         return out
 
     result = {}
     for key, value in settings.items():
-        if key.endswith("_file") and is_secret_key(key[: -len("_file")]):
+        if key.endswith("_file") and is_secret_key(key[: -len("_file")], secret_keys):
             target = key[: -len("_file")]
             p = Path(os.path.expanduser(str(expand(value, key, key))))
             if not p.is_absolute():
@@ -63,27 +82,140 @@ def resolve(settings: dict, base_dir: str | Path = ".") -> tuple[dict, list[str]
             result[target] = secret
         else:
             result[key] = expand(value, key, key)
+    users = [str(v) for k, v in result.items() if str(k).lower() in USER_KEYS and isinstance(v, (str, int))]
+    register(secrets, users)
     return result, secrets
 
 
-def redact(text, secrets) -> str:
-    """``text`` with each secret (longest first) replaced by ``***``."""
-    if text is None:
-        return text
-    text = str(text)
-    for s in sorted({s for s in secrets if s}, key=len, reverse=True):
-        if len(s) >= 3:
-            text = text.replace(s, MASK)
+def _encodings(s: str) -> set:
+    """The one-step encodings of ``s`` a server, a URL, a document or a Python error message may carry."""
+    out = {s, quote(s, safe=""), quote(s), quote_plus(s), html.escape(s, quote=False), html.escape(s),
+           s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+           .replace("'", "&apos;"),
+           "".join(f"&#{ord(c)};" if c in "&<>\"'" else c for c in s),
+           json.dumps(s)[1:-1], json.dumps(s, ensure_ascii=False)[1:-1],
+           repr(s)[1:-1], repr(s + "'")[1:-3], repr(s + '"')[1:-2]}  # Python reprs (error messages)
+    lower = re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), quote(s, safe=""))
+    out.add(lower)
+    return out
+
+
+def _b64(raw: str) -> set:
+    b = raw.encode("utf-8")
+    return {base64.b64encode(b).decode(), base64.urlsafe_b64encode(b).decode(),
+            base64.b64encode(b).decode().rstrip("=")}
+
+
+@lru_cache(maxsize=4096)
+def variants(secret: str, users: tuple = ()) -> frozenset:
+    """Every form of ``secret`` to mask: raw, URL-, XML-, JSON-escaped and two of these combined,
+    base64 of the secret and of ``user:secret`` for each known user name."""
+    if not secret or len(secret) < MIN_LEN:
+        return frozenset()
+    first = _encodings(secret)
+    forms = set(first)
+    for f in first:
+        forms |= _encodings(f)
+    forms |= _b64(secret)
+    for u in users:
+        forms |= _b64(f"{u}:{secret}")
+    return frozenset(f for f in forms if len(f) >= MIN_LEN)
+
+
+_REGISTRY: set = set()
+_LOCK = threading.Lock()
+_SNAPSHOT: tuple = ()
+
+
+def register(secrets, users=()) -> None:
+    """Remember every form of ``secrets`` for this process: :func:`redact_all` masks them in any output."""
+    global _SNAPSHOT
+    users = tuple(sorted({str(u) for u in users if u}))
+    new = set()
+    for s in secrets or ():
+        if s:
+            new |= variants(str(s), users)
+    if not new:
+        return
+    with _LOCK:
+        if new <= _REGISTRY:
+            return
+        _REGISTRY.update(new)
+        _SNAPSHOT = tuple(sorted(_REGISTRY, key=len, reverse=True))
+
+
+def registered() -> tuple:
+    return _SNAPSHOT
+
+
+def _mask(text: str, forms) -> str:
+    for f in forms:
+        if f in text:
+            text = text.replace(f, MASK)
     return text
 
 
-def redact_settings(settings: dict) -> dict:
+def redact(text, secrets) -> str:
+    """``text`` with every form of each secret (longest first) replaced by ``***``."""
+    if text is None:
+        return text
+    text = str(text)
+    forms = set()
+    for s in secrets or ():
+        if s:
+            forms |= variants(str(s))
+    return _mask(text, sorted(forms, key=len, reverse=True))
+
+
+def redact_all(text, extra=()) -> str:
+    """``text`` with every registered secret (and ``extra``) masked in every encoding: the last step
+    before anything is printed or written."""
+    if text is None:
+        return text
+    text = str(text)
+    if extra:
+        text = redact(text, extra)
+    return _mask(text, _SNAPSHOT)
+
+
+def url_credentials(value) -> str | None:
+    """The user name (or ``"?"``) when ``value`` is a URL that carries credentials (``user:pass@``),
+    else None."""
+    if not isinstance(value, str) or "@" not in value or "://" not in value:
+        return None
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        m = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)@", value.strip())
+        return (m.group(1).split(":", 1)[0] or "?") if m else None
+    if "@" not in parts.netloc:
+        return None
+    return parts.username or "?"
+
+
+def find_url_credentials(settings, path=()):
+    """Yield the settings path of every URL with credentials in (nested) ``settings``."""
+    if isinstance(settings, dict):
+        for k, v in settings.items():
+            yield from find_url_credentials(v, path + (k,))
+    elif isinstance(settings, list):
+        for i, v in enumerate(settings):
+            yield from find_url_credentials(v, path + (i,))
+    elif url_credentials(settings) is not None:
+        yield path
+
+
+URL_CREDENTIALS_HINT = ("the URL carries credentials (user:password@host): remove them from the URL, "
+                        "put the password in password/password_file (or ${ENV_VAR}) and the user in username:")
+
+
+def redact_settings(settings: dict, secret_keys=()) -> dict:
     """A copy of settings safe to print: secret keys masked."""
     out = {}
     for k, v in settings.items():
         if isinstance(v, dict):
-            out[k] = redact_settings(v)
-        elif is_secret_key(k) and v:
+            out[k] = redact_settings(v, secret_keys)
+        elif is_secret_key(k, secret_keys) and v:
             out[k] = MASK
         else:
             out[k] = v

@@ -3,6 +3,8 @@
 Use from a plugin's tests::
 
     from policycheck.testing import assert_valid_fragment, run_source, assert_no_secret
+    from policycheck.testing import FaultProxy, faults      # a fault-injecting proxy (faultproxy.py)
+    from policycheck.testing import secret_forms             # every encoding a leak scan looks for
 """
 from __future__ import annotations
 
@@ -10,7 +12,17 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from policycheck.faultproxy import ALL_TRANSPORT_FAULTS, Fault, FaultProxy, corrupt_json, faults  # noqa: F401
+
 SCHEMAS = Path(__file__).parent / "schemas"
+
+
+def secret_forms(secret: str, users=()) -> list:
+    """Every encoding of ``secret`` a leak scan must not find: raw, base64 (and of ``user:secret``),
+    URL-, XML- and JSON-escaped."""
+    from policycheck.secrets import variants
+
+    return sorted(variants(secret, tuple(users)), key=len, reverse=True)
 
 
 @lru_cache(maxsize=None)
@@ -46,15 +58,18 @@ def assert_valid_facts(document: dict) -> None:
     assert not errors, "facts document does not validate:\n" + "\n".join(errors[:50])
 
 
-def assert_no_secret(secret: str, *texts) -> None:
-    """Fail if ``secret`` appears in any of ``texts`` (str, bytes, or objects dumped as JSON)."""
+def assert_no_secret(secret: str, *texts, users=()) -> None:
+    """Fail if ``secret`` appears, in any encoding (:func:`secret_forms`), in any of ``texts`` (str,
+    bytes, or objects dumped as JSON)."""
     assert secret, "assert_no_secret needs a non-empty secret"
+    forms = secret_forms(secret, users) or [secret]
     for i, t in enumerate(texts):
         if isinstance(t, bytes):
             t = t.decode("utf-8", "replace")
         elif not isinstance(t, str):
             t = json.dumps(t, default=str)
-        assert secret not in t, f"secret found in output #{i}"
+        for f in forms:
+            assert f not in t, f"secret found in output #{i} (as {'raw' if f == secret else 'an encoding'})"
 
 
 class SourceRun:

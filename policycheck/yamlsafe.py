@@ -26,6 +26,7 @@ _DataLoader.yaml_implicit_resolvers = {
 MAX_BYTES = 4 * 1024 * 1024
 MAX_NODES = 2_000_000
 MAX_ALIASES = 1000
+MAX_DEPTH = 200  # nesting levels: no policy, config or facts file needs more, and recursion stays bounded
 _ANCHOR = re.compile(r"(^|[\s\[{,:-])&[^\s\[\]{},]+", re.M)
 _STD = "tag:yaml.org,2002:"
 _PLAIN_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null", "timestamp", "binary")}
@@ -75,6 +76,7 @@ def load_documents(path, text: str | None = None, max_bytes: int = MAX_BYTES) ->
             raise YamlError(path, 1, 1, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     elif len(text.encode("utf-8", "replace")) > max_bytes:
         raise YamlError(path, 1, 1, f"text is over the {max_bytes}-byte limit")
+    _check_depth(path, text)
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
@@ -83,6 +85,8 @@ def load_documents(path, text: str | None = None, max_bytes: int = MAX_BYTES) ->
         raise YamlError(path, line, col, f"invalid YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
         raise YamlError(path, 1, 1, f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise YamlError(path, 1, 1, f"nested too deeply (more than {MAX_DEPTH} levels): refused") from None
     docs = []
     for node in nodes:
         if node is None:
@@ -102,14 +106,45 @@ def load_data(path, max_bytes: int = 1 << 30):
     if _ANCHOR.search(text):
         docs = load_documents(path, text, max_bytes)
         return docs[0].data if docs else None
+    _check_depth(path, text)
     try:
         return yaml.load(text, Loader=_DataLoader)  # noqa: S506 - a safe loader
+    except RecursionError:
+        raise YamlError(path, 1, 1, f"nested too deeply (more than {MAX_DEPTH} levels): refused") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise YamlError(path, line, col, f"invalid YAML: {exc.problem or exc}") from None
     except yaml.constructor.ConstructorError as exc:  # pragma: no cover
         raise YamlError(path, 1, 1, str(exc)) from None
+
+
+def _check_depth(path, text: str) -> None:
+    """Refuse flow nesting (``[[[...``, ``{{{...``) deeper than MAX_DEPTH before a recursive parser
+    sees it (block nesting is bounded by indentation and checked by the converter)."""
+    if len(text) > (1 << 20) or text.count("[") + text.count("{") <= MAX_DEPTH:
+        return  # big files: the RecursionError guard around the parser catches what this would
+    depth = 0
+    line, col = 1, 0
+    quote = None
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+            if quote == "'" or quote == '"':
+                continue
+        if quote:
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"" and depth:
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlError(path, line, col, f"nested more than {MAX_DEPTH} levels deep: refused")
+        elif ch in "]}":
+            depth = max(0, depth - 1)
 
 
 class _Converter:
@@ -119,6 +154,7 @@ class _Converter:
         self.nodes = 0
         self.aliases = 0
         self.seen: set = set()
+        self.open: set = set()  # the collections being converted: a node inside itself is a cycle
         self.ctor = yaml.constructor.SafeConstructor()
 
     def err(self, node, msg):
@@ -128,6 +164,20 @@ class _Converter:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise self.err(node, f"more than {MAX_NODES} YAML nodes (an alias bomb?): refused")
+        if len(jpath) > MAX_DEPTH:
+            raise self.err(node, f"nested more than {MAX_DEPTH} levels deep: refused")
+        if id(node) in self.open:
+            raise self.err(node, "an alias refers to the collection that contains it (a recursive "
+                                 "structure): refused")
+        if isinstance(node, yaml.ScalarNode):
+            return self._convert(node, jpath)
+        self.open.add(id(node))
+        try:
+            return self._convert(node, jpath)
+        finally:
+            self.open.discard(id(node))
+
+    def _convert(self, node, jpath):
         if id(node) in self.seen:
             self.aliases += 1
             if self.aliases > MAX_ALIASES:

@@ -44,6 +44,10 @@ def collect(settings, ctx):
             raise CollectorError(f"{p}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
         except OSError as exc:
             raise CollectorError(f"cannot read {p}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise CollectorError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        except RecursionError:
+            raise CollectorError(f"{p}: nested too deeply: refused") from None
         if not isinstance(data, dict) or not isinstance(data.get("entities"), dict):
             raise CollectorError(f"{p}: a facts file is a mapping with 'entities: {{kind: [...]}}' "
                                  "(see docs/facts.md)")

@@ -8,6 +8,7 @@ from policycheck import hookimpl
 from policycheck.api import Reporter
 from policycheck.conditions import describe
 from policycheck.results import ERROR, FAIL, SKIP, WAIVED
+from policycheck.textsafe import guard, line
 
 MESSAGE_MAX = 500          # one-line messages (XML attributes)
 VALUE_MAX = 2000           # one observed value in a body
@@ -16,6 +17,7 @@ BODY_MAX = 64 * 1024       # one failure/error/skipped body
 # Characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF) and
 # the C1 controls (invisible, and mostly stripped by junit-xml): written as visible \xNN / \uNNNN escapes.
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufddf\ufffe\uffff"
+                      "\u2028\u2029\u202a-\u202e\u2066-\u2069"  # and the bidi overrides that reorder text
                       + "".join(chr(p * 0x10000 + 0xFFFE) + chr(p * 0x10000 + 0xFFFF) for p in range(1, 17))
                       + "]")  # and the non-characters of planes 1-16 (U+1FFFE ...), which junit-xml drops
 
@@ -41,6 +43,12 @@ def one_line(text, limit: int = MESSAGE_MAX) -> str:
     return clean(" ".join(str(text).split()), limit)
 
 
+def _v(value) -> str:
+    """A value inside a multi-line body: on one line (its own line breaks shown as \\n), so no value
+    can start a line a CI runner reads as a command when the report is printed."""
+    return line(value)
+
+
 def _evidence(r) -> list[str]:
     out = []
     for e in r.evidence_dicts():
@@ -49,23 +57,23 @@ def _evidence(r) -> list[str]:
         obs = f"missing ({e['missing']})" if e.get("missing") else describe(e.get("observed"), VALUE_MAX)
         where = [x for x in (e.get("entity") and f"on {e['entity']}", e.get("source") and f"source {e['source']}",
                              e.get("observed_at") and f"observed {e['observed_at']}") if x]
-        out.append(f"  {e.get('fact')} = {obs}; expected {e.get('expected')}"
-                   + (f"  [{', '.join(where)}]" if where else ""))
+        out.append(f"  {_v(e.get('fact'))} = {_v(obs)}; expected {_v(e.get('expected'))}"
+                   + (f"  [{_v(', '.join(where))}]" if where else ""))
     return out
 
 
 def _waiver_lines(w: dict) -> list[str]:
-    return [f"  reason: {w.get('reason')}", f"  owner: {w.get('owner')}", f"  expires: {w.get('expires')}",
-            f"  waiver: {w.get('where')}"]
+    return [f"  reason: {_v(w.get('reason'))}", f"  owner: {_v(w.get('owner'))}",
+            f"  expires: {_v(w.get('expires'))}", f"  waiver: {_v(w.get('where'))}"]
 
 
 def _body(r, report) -> str:
     p = r.policy
-    lines = [f"{p.id} {p.title}", f"severity: {p.severity}   target: {r.target_kind} {r.target_id}"]
+    lines = [f"{_v(p.id)} {_v(p.title)}", f"severity: {p.severity}   target: {_v(r.target_kind)} {_v(r.target_id)}"]
     if r.message:
-        lines.append(f"why: {r.message}")
+        lines.append(f"why: {_v(r.message)}")
     if r.status == WAIVED and r.waiver:
-        lines.append(f"waived (it was {r.waiver.get('was')}):")
+        lines.append(f"waived (it was {_v(r.waiver.get('was'))}):")
         lines += _waiver_lines(r.waiver)
     elif r.waiver and r.waiver.get("state") in ("expired", "too_far"):
         what = "expired" if r.waiver["state"] == "expired" else "expires too far ahead and was not applied"
@@ -76,15 +84,15 @@ def _body(r, report) -> str:
     if r.target_kind == "source":
         src = next((s for s in report.sources if s.get("name") == r.target_id), None)
         if src:
-            lines.append(f"source {src.get('name')} ({src.get('plugin', '?')}): {src.get('status')}: "
-                         f"{src.get('error') or 'unknown error'}")
+            lines.append(f"source {_v(src.get('name'))} ({_v(src.get('plugin', '?'))}): {_v(src.get('status'))}: "
+                         f"{_v(src.get('error') or 'unknown error')}")
     ev = _evidence(r)
     if ev:
         lines.append("evidence:")
         lines += ev
     if r.status in (FAIL, ERROR) and p.remediation:
-        lines.append("remediation: " + " ".join(p.remediation.split()))
-    return clean("\n".join(lines), BODY_MAX)
+        lines.append("remediation: " + _v(" ".join(p.remediation.split())))
+    return clean(guard("\n".join(lines)), BODY_MAX)
 
 
 def _message(r) -> str:

@@ -15,7 +15,7 @@ VALUE_MAX = 300
 ICON = {FAIL: "❌", ERROR: "⚠️", PASS: "✅", SKIP: "➖", WAIVED: "🔕"}
 HEAD = {PASS: "passed", FAIL: "failed", ERROR: "errors", SKIP: "not applicable", WAIVED: "waived"}
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-_CTRL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # controls and lone surrogates: a space
+_CTRL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # controls and lone surrogates: a space
 
 
 def esc(text, limit: int | None = None) -> str:
@@ -27,14 +27,22 @@ def esc(text, limit: int | None = None) -> str:
     return _SPECIAL.sub(r"\\\1", s)
 
 
+_TICKS = re.compile("`+")
+
+
 def code(text, limit: int = VALUE_MAX) -> str:
-    """``text`` as an inline code span (shown literally), on one line."""
+    """``text`` as an inline code span (shown literally, whatever backticks it holds), on one line.
+
+    CommonMark closes a code span only at a backtick run as long as the opening one, so the fence is
+    one backtick longer than the longest run inside; the padding spaces keep a leading or trailing
+    backtick off the fence (spans are used in list items, never in table cells)."""
     s = _CTRL.sub(" ", str(text))
     if len(s) > limit:
         s = s[:limit - 1] + "…"
     if "`" not in s:
-        return f"`{s}`"
-    return f"`` {s.replace('``', '` `')} ``"
+        return f"`{s}`" if s.strip() else "` `"
+    fence = "`" * (max(len(m) for m in _TICKS.findall(s)) + 1)
+    return f"{fence} {s} {fence}"
 
 
 def _counts(report) -> list[str]:
@@ -67,8 +75,8 @@ def _problem(r) -> list[str]:
     p = r.policy
     tags = [p.severity] + ([f"baseline: {r.baseline}"] if r.baseline else [])
     w = r.waiver or {}
-    lines = [(f"- {ICON[r.status]} **{esc(p.id)}** `{r.target_kind}` {esc(r.target_id)} — {esc(p.title)} "
-             f"({', '.join(tags)})"), f"  - why: {esc(r.message or r.status, 1000)}"]
+    lines = [(f"- {ICON[r.status]} **{esc(p.id)}** {code(r.target_kind)} {esc(r.target_id)} — {esc(p.title)} "
+             f"({esc(', '.join(tags))})"), f"  - why: {esc(r.message or r.status, 1000)}"]
     if w.get("state") in ("expired", "too_far"):
         lines.append(f"  - waiver {'expired on' if w['state'] == 'expired' else 'not applied, expires'} "
                      f"{esc(w.get('expires'))}: {esc(w.get('reason'))} (owner {esc(w.get('owner'))})")
@@ -79,7 +87,7 @@ def _problem(r) -> list[str]:
 
 
 def _line(r) -> str:
-    return f"- {ICON[r.status]} {esc(r.policy.id)} `{r.target_kind}` {esc(r.target_id)} — {esc(r.policy.title)}"
+    return f"- {ICON[r.status]} {esc(r.policy.id)} {code(r.target_kind)} {esc(r.target_id)} — {esc(r.policy.title)}"
 
 
 def _folded(title: str, results) -> list[str]:

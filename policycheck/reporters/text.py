@@ -8,6 +8,8 @@ from policycheck import hookimpl
 from policycheck.api import Reporter
 from policycheck.conditions import describe
 from policycheck.results import ERROR, FAIL, PASS, SEVERITIES, SKIP, WAIVED
+from policycheck.textsafe import guard
+from policycheck.textsafe import line as _v  # every value printed: one line, controls made visible
 
 COLORS = {FAIL: "31", ERROR: "35", PASS: "32", SKIP: "90", WAIVED: "36", "head": "1"}
 
@@ -22,9 +24,10 @@ def _sources(report):
     lines = []
     for s in report.sources:
         if s.get("status") == "ok":
-            lines.append(f"  {s['name']} ({s.get('plugin', '?')}): ok, {s.get('objects', 0)} objects")
+            lines.append(f"  {_v(s['name'])} ({_v(s.get('plugin', '?'))}): ok, {s.get('objects', 0)} objects")
         else:
-            lines.append(f"  {s['name']} ({s.get('plugin', '?')}): " + _c(report, ERROR, "ERROR") + f" {s.get('error')}")
+            lines.append(f"  {_v(s['name'])} ({_v(s.get('plugin', '?'))}): " + _c(report, ERROR, "ERROR")
+                         + f" {_v(s.get('error'))}")
     return lines
 
 
@@ -47,20 +50,20 @@ def _evidence_lines(r, indent="        "):
             where.append(f"source {e['source']}")
         if e.get("observed_at"):
             where.append(f"observed {e['observed_at']}")
-        out.append(f"{indent}{e['fact']} = {obs}; expected {e['expected']}"
-                   + (f"  [{', '.join(where)}]" if where else ""))
+        out.append(f"{indent}{_v(e['fact'])} = {_v(obs)}; expected {_v(e['expected'])}"
+                   + (f"  [{_v(', '.join(where))}]" if where else ""))
     return out
 
 
 def render_text(report) -> str:
     lines = [_c(report, "head", f"policycheck {report.tool_version}: audit of {len(report.policies)} policies "
-                f"(facts collected {report.collected_at})")]
-    lines.append(f"Judged as of {report.clock_text()}")
+                f"(facts collected {_v(report.collected_at)})")]
+    lines.append(f"Judged as of {_v(report.clock_text())}")
     if report.sources:
         lines.append("Sources:")
         lines += _sources(report)
     for n in report.notes:
-        lines.append(f"note: {n}")
+        lines.append(f"note: {_v(n)}")
     problems = [r for r in report.results if r.status in (FAIL, ERROR)]
     verbose = report.options.get("verbose")
     for sev in reversed(SEVERITIES):
@@ -71,17 +74,17 @@ def render_text(report) -> str:
         lines.append(_c(report, "head", sev.upper()))
         for r in sorted(group, key=lambda r: (r.policy.id, r.status, r.target_id)):
             tag = _c(report, r.status, f"{r.status.upper():5}")
-            lines.append(f"  {tag} {r.policy.id} {r.target_kind}:{r.target_id}  {r.policy.title}")
-            lines.append(f"        why: {r.message}")
+            lines.append(f"  {tag} {_v(r.policy.id)} {_v(r.target_kind)}:{_v(r.target_id)}  {_v(r.policy.title)}")
+            lines.append(f"        why: {_v(r.message)}")
             ev = _evidence_lines(r)
             if ev:
                 lines.append("        evidence:")
                 lines += ["  " + x for x in ev]
             if r.baseline:
-                lines.append(f"        baseline: {r.baseline}")
+                lines.append(f"        baseline: {_v(r.baseline)}")
             fix = textwrap.fill(r.policy.remediation, 96, initial_indent="        fix: ",
-                                subsequent_indent="             ")
-            lines.append(fix)
+                                subsequent_indent="             ")  # line breaks became spaces
+            lines += [_v(x) for x in fix.split("\n")]
     waived = [r for r in report.results if r.status == WAIVED]
     if waived:
         lines.append("")
@@ -93,43 +96,46 @@ def render_text(report) -> str:
                              + ", ".join(w["targets"]))
         for r in waived:
             w = r.waiver or {}
-            lines.append(f"  {_c(report, WAIVED, 'WAIVED')} {r.policy.id} {r.target_kind}:{r.target_id}  "
-                         f"{w.get('reason', '')} (owner {w.get('owner', '?')}, expires {w.get('expires', '?')})")
+            lines.append(f"  {_c(report, WAIVED, 'WAIVED')} {_v(r.policy.id)} {_v(r.target_kind)}:{_v(r.target_id)}  "
+                         f"{_v(w.get('reason', ''))} (owner {_v(w.get('owner', '?'))}, "
+                         f"expires {_v(w.get('expires', '?'))})")
     skipped = [r for r in report.results if r.status == SKIP]
     passed = [r for r in report.results if r.status == PASS]
     if skipped:
         lines.append("")
         lines.append(_c(report, "head", "NOT APPLICABLE"))
         for r in skipped:
-            lines.append(f"  {_c(report, SKIP, 'SKIP ')} {r.policy.id} {r.target_kind}:{r.target_id}  {r.message}")
+            lines.append(f"  {_c(report, SKIP, 'SKIP ')} {_v(r.policy.id)} {_v(r.target_kind)}:{_v(r.target_id)}  "
+                         f"{_v(r.message)}")
     if passed:
         lines.append("")
         lines.append(_c(report, "head", "PASSED"))
         for r in passed:
-            lines.append(f"  {_c(report, PASS, 'PASS ')} {r.policy.id} {r.target_kind}:{r.target_id}  {r.policy.title}")
+            lines.append(f"  {_c(report, PASS, 'PASS ')} {_v(r.policy.id)} {_v(r.target_kind)}:{_v(r.target_id)}  "
+                         f"{_v(r.policy.title)}")
             if verbose:
                 lines += ["  " + x for x in _evidence_lines(r)]
     lines.append("")
     lines.append(_c(report, "head", "Summary: ") + summary_line(report))
-    return "\n".join(lines) + "\n"
+    return guard("\n".join(lines) + "\n")
 
 
 def render_brief(report) -> str:
     lines = []
     for s in report.sources:
         if s.get("status") != "ok":
-            lines.append(f"SOURCE-ERROR {s['name']} ({s.get('plugin')}): {s.get('error')}")
+            lines.append(f"SOURCE-ERROR {_v(s['name'])} ({_v(s.get('plugin'))}): {_v(s.get('error'))}")
     for r in report.results:
         if r.status in (FAIL, ERROR):
-            lines.append(f"{r.status.upper():5} {r.policy.severity:8} {r.policy.id} {r.target_kind}:{r.target_id}: "
-                         f"{r.message}")
+            lines.append(f"{r.status.upper():5} {r.policy.severity:8} {_v(r.policy.id)} "
+                         f"{_v(r.target_kind)}:{_v(r.target_id)}: {_v(r.message)}")
         elif r.status == WAIVED:
             w = r.waiver or {}
-            lines.append(f"WAIVED {r.policy.severity:8} {r.policy.id} {r.target_kind}:{r.target_id}: "
-                         f"{w.get('reason')} (owner {w.get('owner')}, expires {w.get('expires')})")
-    lines.append(f"judged as of {report.clock_text()}")
+            lines.append(f"WAIVED {r.policy.severity:8} {_v(r.policy.id)} {_v(r.target_kind)}:{_v(r.target_id)}: "
+                         f"{_v(w.get('reason'))} (owner {_v(w.get('owner'))}, expires {_v(w.get('expires'))})")
+    lines.append(f"judged as of {_v(report.clock_text())}")
     lines.append(summary_line(report))
-    return "\n".join(lines) + "\n"
+    return guard("\n".join(lines) + "\n")
 
 
 @hookimpl

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from policycheck.api import CollectorError
 from policycheck.testing import assert_valid_fragment
 from policycheck_netbox.collect import build
 from policycheck_netbox.config import effective
