@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from policycheck.api import CollectContext, CollectorError
 from policycheck.facts import FactsError, check_fragment, merge
-from policycheck.secrets import (SecretError, find_url_credentials, redact, resolve)
+from policycheck.secrets import URL_CREDENTIALS_HINT, SecretError, find_url_credentials, redact, resolve
 from policycheck.timeutil import iso, now_utc
 
 RESERVED = ("name", "plugin", "timeout", "enabled")
@@ -59,13 +59,8 @@ def plan_sources(config, plugins) -> list[SourcePlan]:
         except SecretError as exc:
             raise SourceConfigError(f"{config.where(('sources', i))}: source '{name}': {exc}") from None
         for cred in find_url_credentials(settings):  # requests would send them as Basic auth
-            props = (col.config_schema.get("properties") or {})
-            keys = [k for k in col.secret_keys if k in props] or ["password"]
-            put = " or ".join(f"the {k} in {k}/{k}_file" for k in keys)
             raise SourceConfigError(f"{config.where(('sources', i) + cred)}: source '{name}' ({plugin}): "
-                                    f"setting '{'.'.join(map(str, cred))}' has credentials in the URL "
-                                    f"(user:password@host; the URL is not shown): remove them and put {put} "
-                                    "(or ${ENV_VAR})")
+                                    f"{'.'.join(map(str, cred))}: {URL_CREDENTIALS_HINT}")
         validator = jsonschema.Draft202012Validator(col.config_schema)
         errs = sorted(validator.iter_errors(settings), key=lambda e: list(map(str, e.path)))
         if errs:

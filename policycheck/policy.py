@@ -231,7 +231,7 @@ def parse_document(doc: Document) -> tuple[Policy | None, list]:
     raw_params = data.get("parameters")
     for i, p in enumerate(raw_params if isinstance(raw_params, list) else []):
         if not isinstance(p, dict) or not all(k in p for k in ("name", "type", "default", "description")) \
-                or p["type"] not in ("string", "integer", "number", "boolean", "list", "duration"):
+                or not isinstance(p["name"], str) or p["type"] not in ("string", "integer", "number", "boolean", "list", "duration"):
             continue  # the schema reported it
         spec = Parameter(p["name"], p["type"], p["default"], p["description"])
         try:

@@ -205,8 +205,9 @@ def find_url_credentials(settings, path=()):
         yield path
 
 
-URL_CREDENTIALS_HINT = ("the URL carries credentials (user:password@host): remove them from the URL, "
-                        "put the password in password/password_file (or ${ENV_VAR}) and the user in username:")
+URL_CREDENTIALS_HINT = ("the URL carries credentials (user:password@host; the URL is not shown): remove them "
+                        "from the URL, put the password in password/password_file or the token in "
+                        "token/token_file (or ${ENV_VAR}), and the user in username:")
 
 
 def redact_settings(settings: dict, secret_keys=()) -> dict:

@@ -117,6 +117,11 @@ def load_data(path, max_bytes: int = 1 << 30):
         raise YamlError(path, line, col, f"invalid YAML: {exc.problem or exc}") from None
     except yaml.constructor.ConstructorError as exc:  # pragma: no cover
         raise YamlError(path, 1, 1, str(exc)) from None
+    except yaml.YAMLError as exc:  # a reader error (control characters), ...
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        reason = getattr(exc, "reason", None) or str(exc).splitlines()[0]
+        raise YamlError(path, line, col, f"invalid YAML: {reason}") from None
 
 
 def _check_depth(path, text: str) -> None:

@@ -21,6 +21,12 @@ INVENTORY = {
                "device": [{"id": "nsr03.corp.example:/nsr/bootstrap", "on_system_disk": False}]},
     "empty": {"host": [{"id": "nsr04.corp.example", "platform": "virtual"}]},
 }
+# VIRT-001 also reads the server's VM (a tape drive passed through to it is not director mode): the
+# hypervisor's view, recorded by hand here, says each VM has no host-bound device
+for _zone in INVENTORY.values():
+    _fqdn = _zone["host"][0]["id"]
+    _zone["vm"] = [{"id": _fqdn.split(".")[0], "name": _fqdn.split(".")[0], "guest_hostname": _fqdn,
+                    "passthrough_devices": []}]
 EXPECTED = {
     "director": {"BOOT-001": "pass", "BOOT-002": "pass", "BOOT-003": "pass", "VIRT-001": "pass"},
     "local_bootstrap": {"BOOT-001": "pass", "BOOT-002": "fail", "BOOT-003": "fail", "VIRT-001": "fail"},
@@ -133,8 +139,7 @@ def test_check_verdicts_large_datazone(server, tmp_path):
     from policycheck_networker.fakeserver import generate_datazone
 
     srv = server(generate_datazone(20000, 3000))
-    cfg = write_config(tmp_path, srv, {"host": [{"id": "nsr01.corp.example", "platform": "virtual"}]},
-                       extra=", max_response_mb: 64")
+    cfg = write_config(tmp_path, srv, INVENTORY["director"], extra=", max_response_mb: 64")
     cfg.write_text(cfg.read_text().replace("timeout: 3,", "timeout: 60,"))
     p = run_cli(cfg, "check", "--format", "json")
     got = {k: v["status"] for k, v in verdicts(p.stdout).items()}
