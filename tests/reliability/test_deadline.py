@@ -7,6 +7,8 @@ import json
 import os
 import time
 
+import pytest
+
 from relhelpers import run_cli, write_config
 
 
@@ -18,6 +20,7 @@ def _gone(pid: int) -> bool:
         return True
 
 
+@pytest.mark.realtime
 def test_stuck_collector_thread_and_subprocess_do_not_outlive_the_run(tmp_path):
     pidfile = tmp_path / "child.pid"
     cfg = write_config(tmp_path, "http://127.0.0.1:9", timeout=1, hang=True, pidfile=str(pidfile))
