@@ -160,8 +160,15 @@ def collect(plans, base_dir=".", concurrency: int = 4, on_event=None) -> dict:
         entry = {"name": plan.name, "plugin": plan.plugin, "status": st, "error": err,
                  "kinds": kinds, "objects": _count(frag) if frag else 0, "duration_s": round(dur, 3)}
         ctx = contexts.get(plan.name)
-        if ctx is not None and ctx.warnings:
-            entry["warnings"] = [redact(w, plan.secrets) for w in ctx.warnings]
+        warnings = list(ctx.warnings) if ctx is not None else []
+        if st == "ok" and frag.get("incomplete"):
+            inc = frag["incomplete"]
+            bad_kinds = sorted({x["kind"] for x in inc})
+            entry["malformed"] = len(inc)
+            warnings.append(f"{len(inc)} element(s) could not be read ({', '.join(bad_kinds)}); the facts that depend "
+                            f"on them are unknown, e.g. {inc[0]['reason']}")
+        if warnings:
+            entry["warnings"] = [redact(w, plan.secrets) for w in warnings]
         sources.append(entry)
     for plan, t in threads:
         if t.is_alive():

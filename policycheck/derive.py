@@ -71,14 +71,21 @@ def _join_vms(facts):
     vms = facts.entities("vm")
     hidx = facts.alias_index("host")
     provided, failed = facts.kind_state("vm")
+    claims: dict = {}
     for vm in vms:
         for name in (vm.get("guest_hostname"), vm.get("name"), vm["id"], *(vm.get("aliases") or ())):
-            hid = hidx.lookup(name) if name else None
+            hid = hidx.lookup(name) if isinstance(name, str) and name else None
             if hid is not None:
-                h = facts.get("host", hid)
-                if "vm" not in h:
-                    h["vm"] = vm["id"]
+                claims.setdefault(hid, []).append(vm["id"])
                 break
+    for hid, vm_ids in claims.items():
+        h = facts.get("host", hid)
+        if _has(h, "vm"):
+            continue
+        if len(vm_ids) == 1:
+            h["vm"] = vm_ids[0]
+        else:  # two VMs answer to one host's names (same name in two datacenters): never pick one
+            _unknown(h, "vm", f"several virtual machines match host {hid}: {', '.join(sorted(vm_ids)[:5])}")
     for h in hosts:
         if _has(h, "vm"):
             continue
@@ -156,8 +163,13 @@ def _devices(facts):
         if not _has(d, "local_to_server"):
             if s is not None and "host" in d and s.get("host"):
                 _derived(d, "local_to_server", _same_host(facts, d["host"], s["host"]))
+            elif s is not None and s.get("host"):
+                _unknown(d, "local_to_server", f"device {d['id']}: " + why_unknown(d, "host", "its host is unknown"))
+            elif s is not None:
+                _unknown(d, "local_to_server", f"device {d['id']}: the host of backup server {s['id']} is unknown")
             else:
-                _unknown(d, "local_to_server", "its host or its backup server's host is unknown")
+                _unknown(d, "local_to_server", f"device {d['id']}: " + why_unknown(
+                    d, "backup_server", f"its backup server {d.get('backup_server')!r} is not described"))
         if not _has(d, "on_system_disk") and s is not None:
             vm = facts.get("vm", s.get("vm")) if s.get("vm") else None
             if d.get("vm_disk") is None and "vm_disk" in d:

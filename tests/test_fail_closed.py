@@ -405,3 +405,31 @@ def test_malformed_snapshot_is_exit_2_located(tmp_path):
     assert "entities.client[0].backup_server is a list; expected the id (or a name) of a backup_server" in err
     assert "entities.client[0].last_filesystem_backup is an object" in err
     assert all(x.startswith(f"policycheck: error: {p}:") for x in err.splitlines()), err
+
+
+def test_runtime_warns_with_the_count_of_unreadable_elements():
+    from policycheck.api import Collector
+    from policycheck.collect import collect, plan_sources
+    from policycheck.config import Config
+    from policycheck.plugins import make_plugins
+
+    def bad(settings, ctx):
+        return {"entities": {"backup_server": [server()]},
+                "incomplete": [{"kind": "bootstrap", "reason": "save set 1: unparseable saveTime"},
+                               {"kind": "device", "reason": "device without a name"}]}
+
+    plugins = make_plugins(load_entry_points=False)
+    plugins.collectors["bad"] = Collector("bad", bad)
+    plans = plan_sources(Config(path=None, base_dir=".", sources=[{"name": "b", "plugin": "bad"}]), plugins)
+    doc = collect(plans)
+    src = doc["sources"][0]
+    assert src["malformed"] == 2 and "2 element(s) could not be read (bootstrap, device)" in src["warnings"][0]
+    assert [x["source"] for x in doc["incomplete"]] == ["b", "b"]
+
+
+def test_two_vms_answering_to_one_host_leave_its_vm_unknown():
+    facts = Facts(facts_doc({"host": [{"id": "nsr01.corp.example", "platform": "virtual"}],
+                             "vm": [{"id": "vm-1@vc", "name": "nsr01"}, {"id": "vm-9@vc", "name": "nsr01"}]}))
+    derive(facts)
+    h = facts.get("host", "nsr01.corp.example")
+    assert "vm" not in h and "vm-1@vc" in h["_unknown"]["vm"] and "vm-9@vc" in h["_unknown"]["vm"]
