@@ -339,9 +339,79 @@ def _describe_type(base: str) -> str:
     return {"str": "a string", "bool": "true or false", "num": "a number", "time": "an ISO 8601 time"}.get(base, base)
 
 
-def check_entities(entities, prefix=("entities",), limit=MAX_PROBLEMS, per_source_ids=None) -> list:
+_TIME_OK = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d"
+                      r"(:[0-5]\d(\.\d+)?)?(Z|z|[+-]([01]\d|2[0-3]):?[0-5]\d)").fullmatch
+
+
+def _fast(t: str, objects: dict):
+    """A predicate that is True when a value of type ``t`` is surely valid: the common case costs one
+    check, and only a value it rejects goes through the slow path that explains what is wrong."""
+    nullable, base = t.endswith("?"), t.rstrip("?")
+    if base.startswith("["):
+        inner = _fast(base[1:-1], objects)
+        if base[1:-1].startswith(("ref:", "str")):
+            return lambda v: v.__class__ is list and all(x.__class__ is str for x in v)
+        return lambda v: v.__class__ is list and all(inner(x) for x in v)
+    if base == "str" or base.startswith("ref:"):
+        one = lambda v: v.__class__ is str  # noqa: E731
+    elif base == "bool":
+        one = lambda v: v.__class__ is bool  # noqa: E731
+    elif base == "num":
+        one = lambda v: v.__class__ is int or v.__class__ is float  # noqa: E731
+    elif base == "time":
+        if nullable:
+            return lambda v: v is None or v.__class__ is str and _TIME_OK(v) is not None
+        one = lambda v: v.__class__ is str and _TIME_OK(v) is not None  # noqa: E731
+    elif base.startswith("enum:"):
+        allowed = frozenset(base[5:].split("|"))
+        one = lambda v: v.__class__ is str and v in allowed  # noqa: E731
+    elif base.startswith("obj:"):
+        fields = objects[base[4:]]
+
+        def one(v):
+            if v.__class__ is not dict:
+                return False
+            for k, x in v.items():
+                f = fields.get(k)
+                if f is not None and not f(x):
+                    return False
+            return k != "_unknown" or v["_unknown"].__class__ is dict
+    else:  # pragma: no cover
+        raise ValueError(t)
+    if nullable or base.startswith("["):
+        return lambda v: v is None or one(v)
+    return one
+
+
+_FAST_OBJECTS: dict = {}
+for _name, _fields in OBJECTS.items():
+    _FAST_OBJECTS[_name] = {}
+for _name, _fields in OBJECTS.items():
+    _FAST_OBJECTS[_name].update({k: _fast(t, _FAST_OBJECTS) for k, t in _fields.items()})
+FAST = {kind: {k: _fast(t, _FAST_OBJECTS) for k, t in attrs.items()} for kind, attrs in KINDS_MODEL.items()}
+#: attributes whose every valid value has one class (a string, a reference, a boolean): checked inline
+PLAIN = {kind: {k: (bool if t == "bool" else str) for k, t in attrs.items()
+                if t in ("str", "bool") or (t.startswith("ref:") and not t.endswith("?"))}
+         for kind, attrs in KINDS_MODEL.items()}
+
+
+_RESERVED_CHECKED = frozenset(("aliases", "_unknown", "_partial", "_sources"))
+
+
+def _reserved_ok(k, v) -> bool:
+    if k == "aliases":
+        return v.__class__ is list and all(x.__class__ is str for x in v)
+    if k in ("_unknown", "_partial"):
+        return v.__class__ is dict and all(x.__class__ is str for x in v.values())
+    if k == "_sources":
+        return v.__class__ is list
+    return True
+
+
+def check_entities(entities, prefix=("entities",), limit=MAX_PROBLEMS) -> list:
     """Problems ``[(json_path, message)]`` of an ``entities`` mapping against the model: types, enums,
-    times with an offset, references that are names, reserved keys, duplicate ids within a kind."""
+    times with an offset, references that are names, reserved keys, duplicate ids within a kind.
+    Fast: one predicate per attribute; paths and messages are built only for what fails."""
     c = _Checker(limit)
     if not isinstance(entities, dict):
         c.add(prefix, "must be an object {kind: [entity, ...]}")
@@ -351,7 +421,7 @@ def check_entities(entities, prefix=("entities",), limit=MAX_PROBLEMS, per_sourc
     for kind, ents in entities.items():
         jp = prefix + (kind,)
         if kind not in KINDS_MODEL and kind not in KINDS:
-            m = difflib.get_close_matches(kind, list(KINDS_MODEL), n=1, cutoff=0.6)
+            m = difflib.get_close_matches(str(kind), list(KINDS_MODEL), n=1, cutoff=0.6)
             if m:  # a near-miss of a documented kind is a typo; other kinds are a plugin's own
                 c.add(jp + ("<key>",), f"unknown entity kind '{kind}' (did you mean '{m[0]}'?)")
                 continue
@@ -359,34 +429,38 @@ def check_entities(entities, prefix=("entities",), limit=MAX_PROBLEMS, per_sourc
             c.add(jp, f"is {_typename(ents)}; expected a list of entities")
             continue
         model = KINDS_MODEL.get(kind, {})
-        seen: dict = {}
+        fast = FAST.get(kind, {})
+        plain = PLAIN.get(kind, {})
+        seen: set = set()
         for i, e in enumerate(ents):
-            ep = jp + (i,)
             if e.__class__ is not dict:
-                c.add(ep, f"is {_typename(e)}; expected an entity (an object with an id)")
+                c.add(jp + (i,), f"is {_typename(e)}; expected an entity (an object with an id)")
                 continue
             eid = e.get("id")
             if eid.__class__ is not str or not eid:
-                c.add(ep + ("id",) if "id" in e else ep, "needs a non-empty string 'id'")
+                c.add(jp + (i, "id") if "id" in e else jp + (i,), "needs a non-empty string 'id'")
                 continue
             if eid in seen:
-                c.add(ep + ("id",), f"duplicate {kind} id '{eid}' (also at index {seen[eid]}): the verdict would "
-                                    "depend on the order of entries; merge them or give them distinct ids")
+                first = next(j for j, x in enumerate(ents) if x.__class__ is dict and x.get("id") == eid)
+                c.add(jp + (i, "id"), f"duplicate {kind} id '{eid}' (also at index {first}): the verdict would "
+                                      "depend on the order of entries; merge them or give them distinct ids")
             else:
-                seen[eid] = i
+                seen.add(eid)
             for k, v in e.items():
-                t = model.get(k)
-                if t is not None:
-                    c.value(v, t, ep + (k,))
-                elif k == "aliases":
-                    if v.__class__ is not list or any(x.__class__ is not str for x in v):
-                        c.add(ep + (k,), "must be a list of names (strings)")
-                elif k in ("_unknown", "_partial"):
-                    if v.__class__ is not dict or any(x.__class__ is not str for x in v.values()):
-                        c.add(ep + (k,), "must be an object {attribute: reason}")
-                elif k in ("_sources",):
-                    if v.__class__ is not list:
-                        c.add(ep + (k,), "must be a list of source names")
+                cls = plain.get(k)
+                if cls is not None and v.__class__ is cls:
+                    continue
+                f = fast.get(k)
+                if f is not None:
+                    if not f(v):
+                        before = len(c.problems)
+                        c.value(v, model[k], jp + (i, k))
+                        if len(c.problems) == before:  # the slow path found nothing precise to say
+                            c.add(jp + (i, k), f"is {_short(v)}; expected {_describe_type(model[k].rstrip('?'))}")
+                elif k in _RESERVED_CHECKED and not _reserved_ok(k, v):
+                    c.add(jp + (i, k), "must be a list of names (strings)" if k == "aliases" else
+                          "must be an object {attribute: reason}" if k in ("_unknown", "_partial") else
+                          "must be a list of source names")
             if len(c.problems) >= limit:
                 return c.problems
     return c.problems
