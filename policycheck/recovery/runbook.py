@@ -151,6 +151,25 @@ def _how(g: _Graph, hid: str, server_id: str, now) -> tuple[list, list]:
     return paths, unknown
 
 
+#: bare-metal methods that restore through the backup server itself: no way out of a deadlock
+NEEDS_BACKUP_SERVER = {"networker_bmr", "windows_bmr", "bacula_bmr", "bareos_bmr"}
+
+
+def _way_out(g: _Graph, hid: str) -> list:
+    """Ways to bring ``hid`` back that need no restore from a backup server (for a deadlock)."""
+    h = g.host(hid) or {}
+    out = []
+    methods = [m for m in _lst(h.get("bmr_methods")) if m not in NEEDS_BACKUP_SERVER]
+    if methods:
+        out.append("rebuild with " + ", ".join(methods))
+    vm = g.facts.get("vm", h.get("vm")) if isinstance(h.get("vm"), str) else None
+    if vm is not None and vm.get("template"):
+        out.append(f"redeploy VM {vm['id']} from template {vm['template']}")
+    if vm is not None and [s for s in vm.get("snapshots") or () if isinstance(s, dict)]:
+        out.append(f"revert VM {vm['id']} to its latest snapshot (if its datastore survived)")
+    return out
+
+
 def _age(t, now) -> str:
     try:
         return format_duration((now - parse_time(t)).total_seconds())
@@ -243,8 +262,8 @@ def _server(g, s, results, now) -> dict:
             st["notes"].append("DEADLOCK: " + ("only " + sid + " can restore it" if hid in circular
                                                 else "in a depends_on cycle with " + sid + "'s host")
                                + (f"; BSRV-003 {bsrv3['status']}: {bsrv3['message']}" if bsrv3 else ""))
-            others = [p for p in st["how"] if not p.startswith("restore from " + sid)]
-            st["notes"].append("way out: " + ("; ".join(others) + ", without a restore" if others else
+            others = _way_out(g, hid)
+            st["notes"].append("way out: " + ("; ".join(others) + ", without a restore from " + sid if others else
                                               "rebuild it by hand (a documented build, a replica elsewhere) or "
                                               f"bring {sid} up without it (e.g. static name resolution)"))
         steps.append(st)
