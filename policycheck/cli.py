@@ -752,7 +752,7 @@ def cmd_guard(args) -> int:
     from policycheck.pipeline import UsageError, build_facts, load_snapshot
     from policycheck.recovery import guard
 
-    command = list(args.command or [])
+    command = list(args.restore_command or [])
     if command and command[0] == "--":
         command = command[1:]
     facts = build_facts(load_snapshot(args.facts), None, args.facts)

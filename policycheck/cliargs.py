@@ -196,5 +196,5 @@ def _recovery_commands(sub, common_sources) -> None:
     gd.add_argument("--allow-unknown", action="store_true",
                     help="go ahead although the facts cannot tell what this host is (printed loudly)")
     gd.add_argument("--format", choices=("text", "json"), default="text", help="the verdict on stderr as text or JSON")
-    gd.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
+    gd.add_argument("restore_command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
                     help="the restore command, run only when the guard lets it")
