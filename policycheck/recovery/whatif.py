@@ -73,8 +73,8 @@ def resolve_names(doc: dict, names) -> list:
         if not found:
             import difflib
 
-            every = sorted({e["id"] for k in kinds for e in ents.get(k) or ()
-                            if isinstance(e, dict) and isinstance(e.get("id"), str)})
+            every = sorted({n for k in kinds for e in ents.get(k) or () if isinstance(e, dict)
+                            for n in (e.get("id"), *(e.get("aliases") or ())) if isinstance(n, str)})
             close = difflib.get_close_matches(name, every, n=3, cutoff=0.6)
             hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
             raise LoseError(f"--lose {raw}: names no {' or '.join(k.replace('_', ' ') for k in kinds)} "
@@ -170,6 +170,12 @@ def lose(doc: dict, targets) -> tuple[dict, Loss]:
             if vm is None and s is not None:
                 h = hosts.get(host_idx.lookup(s.get("host")) if isinstance(s.get("host"), str) else None)
                 vm = h.get("vm") if h else None
+                if vm is None and h is not None:  # facts not derived yet: the VM that answers to its names
+                    names = {norm(n) for n in (h["id"], *(h.get("aliases") or ())) if isinstance(n, str)}
+                    names |= {n.split(".", 1)[0] for n in names}
+                    vm = next((v.get("id") for v in ents.get("vm") or () if isinstance(v, dict) and any(
+                        isinstance(x, str) and norm(x) in names for x in (v.get("guest_hostname"), v.get("name"),
+                                                                          v.get("id")))), None)
             if d.get("vm_disk") and vm in on_ds and d["vm_disk"] in on_ds[vm]:
                 lose_device(d["id"], f"on virtual disk {d['vm_disk']} of VM {vm}, stored on lost datastore {dsid}")
 
