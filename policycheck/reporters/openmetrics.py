@@ -1,0 +1,1 @@
+"""The ``openmetrics`` format (written below)."""
