@@ -684,7 +684,7 @@ def cmd_explain(args) -> int:
     tree = explain.explain(policy, facts, ent["id"], result=result, origins=origins, waivers=states,
                            clock=clock or {"time": facts.collected_at, "source": "collected_at", "where": None})
     if args.format == "json":
-        _emit(json.dumps(tree, indent=1, ensure_ascii=False, default=str) + "\n", trusted_escapes=True)
+        _emit(json.dumps(tree, indent=1, ensure_ascii=True, default=str) + "\n", trusted_escapes=True)
     else:
         _emit(explain.render_text(tree))
     return EXIT_OK

@@ -54,11 +54,20 @@ def test_unknown_is_shown_with_its_reason(tmp_path, capsys):
         if c["id"] == "db01.corp.example":
             del c["last_image_backup"]
             c["last_bmr_backup"] = None
+    evil = "nw\x1b[2J\x9b\u202e"  # a source name with controls: shown, never executed
+    doc["sources"][1]["name"] = evil
+    for kind in ("backup_server", "bootstrap", "client", "device", "storage_node"):
+        for e in doc["entities"][kind]:
+            e["_sources"] = [evil]
     snap.write_text(json.dumps(doc))
     rc, out, err = run(capsys, ["explain", "BMR-001", "db01.corp.example", "--facts", snap, "--as-of", AS_OF,
                                 "--format", "json"])
     assert rc == 0, err
+    assert not any(c in out for c in "\x1b\x9b\u202e")
     t = json.loads(out)
+    assert t["require"]["children"][1]["source"] == evil
+    rc, text, _ = run(capsys, ["explain", "BMR-001", "db01.corp.example", "--facts", snap, "--as-of", AS_OF])
+    assert rc == 0 and not any(c in text for c in "\x1b\x9b\u202e") and "\\x1b[2J" in text
     first = t["require"]["children"][0]
     assert first["value"] == "unknown" and "missing fact 'last_image_backup'" in first["why"]
     assert t["require"]["value"] == "unknown" and t["status"] == t["tree_status"] == "error"

@@ -53,15 +53,16 @@ def test_label_values_are_escaped_and_a_failed_source_is_down(tmp_path, capsys):
     snap = tmp_path / "f.json"
     run(capsys, ["collect", "-c", EXAMPLE_CONFIG, "-o", snap])
     doc = json.loads(snap.read_text())
-    doc["sources"][2].update(name='vc "east"\\1\nx', status="error", error="timeout")
+    doc["sources"][2].update(name='vc "east"\\1\nx\x1b[2J\x9b', status="error", error="timeout")
     for kind in ("cluster", "datastore", "hypervisor_host", "vm"):
         for e in doc["entities"][kind]:
-            e["_sources"] = ['vc "east"\\1\nx']
+            e["_sources"] = ['vc "east"\\1\nx\x1b[2J\x9b']
     snap.write_text(json.dumps(doc))
     rc, out, err = run(capsys, ["check", "--facts", snap, "--as-of", AS_OF, "--format", "openmetrics"])
     assert rc == 1, err
     fams = _families(out)
+    assert "\x1b" not in out and "\x9b" not in out  # a label is one line, every control visible
     up = {s.labels["source"]: s.value for s in fams["policycheck_source_up"].samples}
-    assert up['vc "east"\\1\nx'] == 0 and up["inventory"] == 1
+    assert up['vc "east"\\1\\nx\\x1b[2J\\x9b'] == 0 and up["inventory"] == 1
     errors = sum(s.value for s in fams["policycheck_results"].samples if s.labels["status"] == "error")
     assert errors > 0

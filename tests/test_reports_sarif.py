@@ -72,7 +72,7 @@ def test_errors_are_open_results_and_a_snapshot_has_logical_locations_only(tmp_p
         if c["id"] == "fs01.corp.example":
             del c["last_image_backup"]
             c["last_bmr_backup"] = None
-    doc["sources"][0]["status"], doc["sources"][0]["error"] = "error", "connection refused\x1b[31m"
+    doc["sources"][0]["status"], doc["sources"][0]["error"] = "error", "connection refused\x1b[31m\x9b\u202e"
     snap.write_text(json.dumps(doc))
     rc, out, err = run(capsys, ["check", "--facts", snap, "--as-of", AS_OF, "--format", "sarif"])
     assert rc == 1, err
@@ -83,7 +83,7 @@ def test_errors_are_open_results_and_a_snapshot_has_logical_locations_only(tmp_p
     assert errors and all(r["kind"] == "open" and r["level"] == "none" for r in errors)
     fs01 = [r for r in errors if r["properties"]["targetId"] == "fs01.corp.example"]
     assert fs01 and "source inventory failed: connection refused" in fs01[0]["message"]["text"]
-    assert "\x1b" not in out  # JSON escapes every control character
+    assert not any(c in out for c in "\x1b\x9b\u202e")  # every control character escaped
     assert all("physicalLocation" not in r["locations"][0] for r in results)
     src = [r for r in errors if r["properties"]["targetKind"] == "source"]
     assert src and src[0]["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == "inventory/source/inventory"

@@ -11,12 +11,14 @@ from __future__ import annotations
 from policycheck import hookimpl
 from policycheck.api import Reporter
 from policycheck.results import STATUSES
+from policycheck.textsafe import line
 from policycheck.timeutil import parse_time
 
 
 def label(value) -> str:
-    """A label value escaped as the exposition format requires (backslash, double quote, line feed)."""
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A label value on one line with every control character visible (textsafe.line: the file may be
+    printed on a terminal), then escaped as the exposition format requires (backslash, double quote)."""
+    return line(value).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _ts(text):

@@ -192,7 +192,8 @@ def _utc(text) -> str:
 
 
 def render_sarif(report) -> str:
-    return json.dumps(sarif_log(report), indent=1, ensure_ascii=False, default=str) + "\n"
+    # ASCII with \u escapes: no C1 control or bidi override reaches a terminal that shows the log
+    return json.dumps(sarif_log(report), indent=1, ensure_ascii=True, default=str) + "\n"
 
 
 @hookimpl
