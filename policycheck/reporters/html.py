@@ -133,7 +133,7 @@ def _evidence(r) -> str:
 
 def _details(r) -> str:
     p = r.policy
-    out = [f"<details><summary>evidence and explanation</summary>"]
+    out = ["<details><summary>evidence and explanation</summary>"]
     if r.message:
         out.append(f"<p><b>why:</b> {_e(r.message, 2000)}</p>")
     out.append(_evidence(r))
@@ -157,7 +157,6 @@ def render_html(report) -> str:
     results = sorted(report.results, key=lambda r: (ORDER[r.status], -SEV_RANK[r.policy.severity], r.policy.id,
                                                     str(r.target_id)))
     shown = results[:MAX_ROWS]
-    clock = report.clock
     problems = s[FAIL]
     verdict = (f"{problems} failure(s), {s[ERROR]} error(s)" if problems or s[ERROR] else "no failures, no errors")
     h = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
