@@ -232,12 +232,18 @@ def _umask() -> int:
     return mask
 
 
-def check_outputs(outputs) -> None:
+def check_outputs(outputs, inputs=()) -> None:
     """Every output path checked before the first is written (exit 2 means nothing was produced):
-    not a directory, its directory can be created and written, no two outputs on one file."""
+    not a directory, its directory can be created and written, no two outputs on one file, no output
+    on one of the run's input files (``inputs``: (option, path), e.g. the --facts snapshot)."""
     from policycheck.pipeline import UsageError
 
     seen: dict = {}
+    ins = {os.path.realpath(p): (o, p) for o, p in inputs if p}
+    for option, path in outputs:
+        if path and os.path.realpath(path) in ins:
+            o, p = ins[os.path.realpath(path)]
+            raise UsageError(f"{option} {path} would overwrite the input {o} {p}: write the report elsewhere")
     for option, path in outputs:
         if not path:
             continue
@@ -381,8 +387,12 @@ def _check_formats(args, reporters) -> None:
 
             raise UsageError(f"unknown format '{fmt}'" + suggest(fmt, reporters)
                              + f" (formats: {', '.join(sorted(reporters))})")
+    inputs = [(o, getattr(args, a, None)) for o, a in (("--facts", "facts"), ("--baseline", "baseline"),
+                                                         ("--waivers", "waivers"))]
+    inputs += [("REPORT", spec.partition("=")[2] if "=" in spec and not os.path.exists(spec) else spec)
+               for spec in getattr(args, "reports", None) or ()]
     check_outputs([(opt, getattr(args, attr, None)) for opt, attr, _ in EXTRA_OUTPUTS]
-                  + [("-o/--output", args.output)])
+                  + [("-o/--output", args.output)], inputs)
 
 
 def _write_outputs(args, report, reporters) -> None:

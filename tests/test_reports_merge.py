@@ -115,4 +115,10 @@ def test_inputs_that_are_not_reports_are_exit_2(tmp_path, capsys):
     assert rc == 2 and "no such report" in err
     rc, _, err = run(capsys, ["merge", east, "--sarif", tmp_path])
     assert rc == 2 and "is a directory" in err
+    before = east.read_bytes()
+    rc, _, err = run(capsys, ["merge", east, west, "--json", east])
+    assert rc == 2 and f"--json {east} would overwrite the input REPORT {east}" in err
+    assert east.read_bytes() == before
+    rc, _, err = run(capsys, ["check", "--facts", snap, "-o", snap, "--format", "json"])
+    assert rc == 2 and "would overwrite the input --facts" in err
     assert AS_OF  # the example's clock is pinned (no test reads the wall clock)
