@@ -122,3 +122,23 @@ def test_inputs_that_are_not_reports_are_exit_2(tmp_path, capsys):
     rc, _, err = run(capsys, ["check", "--facts", snap, "-o", snap, "--format", "json"])
     assert rc == 2 and "would overwrite the input --facts" in err
     assert AS_OF  # the example's clock is pinned (no test reads the wall clock)
+
+
+def test_documented_commands_parse():
+    """Every `policycheck explain|merge|check|audit` line of README.md and docs/ci.md that uses the new
+    reports is accepted by the real parser."""
+    import re
+
+    from policycheck.cliargs import build_parser
+
+    parser = build_parser()
+    n = 0
+    for doc in (ROOT / "README.md", ROOT / "docs" / "ci.md"):
+        for block in re.findall(r"```\w*\n(.*?)```", doc.read_text(encoding="utf-8"), re.S):
+            for cmd in re.findall(r"^(policycheck [^#\n]*)", block, re.M):
+                if not re.search(r"explain|merge|--sarif|--html|openmetrics|sarif", cmd):
+                    continue
+                args = parser.parse_args(cmd.split()[1:])
+                assert args.command in ("check", "audit", "explain", "merge"), cmd
+                n += 1
+    assert n >= 10
