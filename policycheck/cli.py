@@ -38,6 +38,12 @@ def main(argv=None) -> int:
             return cmd_explain(args)
         if args.command == "merge":
             return cmd_merge(args)
+        if args.command == "runbook":
+            return cmd_runbook(args)
+        if args.command == "what-if":
+            return cmd_whatif(args)
+        if args.command == "guard":
+            return cmd_guard(args)
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
@@ -738,6 +744,175 @@ def cmd_plugins(args) -> int:
         if i.error and i.error != "disabled":
             _emit(f"{'':22} error: {i.error}\n")
     return EXIT_OK
+
+
+# ---- disaster recovery: runbook, what-if, guard (policycheck/recovery/, docs/disaster-recovery.md) ----
+EXIT_REFUSED = 4  # guard: the restore was refused and its command not run
+
+
+def _recovery_doc(args):
+    """(the facts document before derivation, config, plugins, clock) from --facts or the config's sources."""
+    config = _config(args, required=not args.facts)
+    plugins = _plugins(args)
+    clock = _as_of(args, config)
+    doc = load_snapshot_or_collect(args, config, plugins)
+    return doc, config, plugins, clock
+
+
+def load_snapshot_or_collect(args, config, plugins):
+    from policycheck.pipeline import load_snapshot
+
+    return load_snapshot(args.facts) if args.facts else _collect_doc(config, plugins)
+
+
+def _recovery_facts(doc, plugins, where, clock):
+    from policycheck.pipeline import build_facts
+
+    facts = build_facts(doc, plugins, where)
+    if clock:
+        facts.as_of = clock["time"]
+    return facts
+
+
+def cmd_runbook(args) -> int:
+    from policycheck.engine import evaluate
+    from policycheck.pipeline import UsageError, load_all_policies, select_policies
+    from policycheck.recovery import runbook
+
+    check_outputs((("-o/--output", args.output),))
+    doc, config, plugins, clock = _recovery_doc(args)
+    facts = _recovery_facts(doc, plugins, args.facts or "collected facts", clock)
+    params, origins = _params(argparse_ns(param=[]), config)
+    policies = select_policies(load_all_policies(plugins=plugins, parameters=params, origins=origins,
+                                                 where=str(config.path) if config else None),
+                               list(runbook.POLICIES))
+    results = {(r.policy.id, r.target_id): (r.status, r.message) for r in evaluate(policies, facts)
+               if r.target_kind == "backup_server"}
+    book = runbook.build(facts, results)
+    if args.server:
+        wanted = {(facts.get("backup_server", n) or {}).get("id") for n in args.server}
+        unknown = [n for n in args.server if facts.get("backup_server", n) is None]
+        if unknown:
+            from policycheck.conditions import suggest
+
+            raise UsageError(f"--server {unknown[0]}: no such backup server" + suggest(
+                unknown[0], [s["id"] for s in facts.entities("backup_server")]))
+        book["servers"] = [s for s in book["servers"] if s["server"] in wanted]
+    if args.format == "json":
+        text = json.dumps(book, indent=1, ensure_ascii=False, default=str) + "\n"
+    elif args.format == "markdown":
+        text = runbook.render_markdown(book)
+    else:
+        text = runbook.render_text(book)
+    if args.output:
+        _write(args.output, text)
+    else:
+        _emit(text, trusted_escapes=args.format == "json")
+    return EXIT_OK
+
+
+def cmd_whatif(args) -> int:
+    import copy
+
+    from policycheck.engine import evaluate
+    from policycheck.pipeline import UsageError, load_all_policies
+    from policycheck.recovery import whatif
+
+    doc, config, plugins, clock = _recovery_doc(args)
+    try:
+        targets = whatif.resolve_names(doc, args.lose)
+    except whatif.LoseError as exc:
+        raise UsageError(str(exc)) from None
+    lost_doc, loss = whatif.lose(doc, targets)
+    params, origins = _params(argparse_ns(param=[]), config)
+    policies = load_all_policies(list(config.policies if config else []) + args.policies, plugins=plugins,
+                                 parameters=params, origins=origins, where=str(config.path) if config else None)
+    where = args.facts or "collected facts"
+    before = evaluate(policies, _recovery_facts(copy.deepcopy(doc), plugins, where, clock))
+    after = evaluate(policies, _recovery_facts(lost_doc, plugins, where + " (what-if)", clock))
+    changes = whatif.compare(before, after)
+    if args.format == "json":
+        out = {"lose": args.lose, "lost": [{"kind": k, "id": i, "why": w} for k, i, w in loss.lost],
+               "copies_lost": [{"bootstrap": b, "copy": c, "why": w} for b, c, w in loss.copies],
+               **{k: [c.to_dict() for c in v] for k, v in changes.items()}}
+        _emit(json.dumps(out, indent=1, ensure_ascii=False) + "\n", trusted_escapes=True)
+    else:
+        lines = [f"What if {', '.join(args.lose)} were lost (as of {clock['time'] if clock else 'the facts collection'}):"]
+        lines += ["  lost: " + d for d in loss.describe()]
+        titles = (("broken", "Passes now, would not"), ("worse", "Already failing, the reason would change"),
+                  ("other", "Other changes"))
+        for key, title in titles:
+            if changes[key]:
+                lines += ["", title + ":"]
+                for c in changes[key]:
+                    lines.append(f"  {c.policy} {c.severity} {c.target}: {c.before} -> {c.after}")
+                    if c.after_message:
+                        lines.append(f"      now: {c.after_message}")
+                    if key == "worse" and c.before_message:
+                        lines.append(f"      was: {c.before_message}")
+        if not any(changes.values()):
+            lines += ["", "No result changes."]
+        else:
+            lines += ["", f"{len(changes['broken'])} result(s) would break, {len(changes['worse'])} already failing "
+                      f"would fail otherwise, {len(changes['other'])} other change(s)."]
+        _emit("\n".join(lines) + "\n")
+    return EXIT_FAIL if changes["broken"] else EXIT_OK
+
+
+def cmd_guard(args) -> int:
+    import subprocess
+
+    from policycheck.pipeline import UsageError, build_facts, load_snapshot
+    from policycheck.recovery import guard
+
+    command = list(args.restore_command or [])
+    if command and command[0] == "--":
+        command = command[1:]
+    facts = build_facts(load_snapshot(args.facts), None, args.facts)
+    if not guard.client_known(facts, args.source):
+        from policycheck.conditions import suggest
+
+        raise UsageError(f"--from {args.source}: no host or client in the facts has this name" + suggest(
+            args.source, [h["id"] for h in facts.entities("host")]))
+    me = guard.local()
+    v = guard.check(facts, me, args.source, args.path, to=args.to, relocate=args.relocate,
+                    allow_unknown=args.allow_unknown)
+
+    def say(text):
+        sys.stderr.write(f"policycheck guard: {_one_line(text)}\n")
+
+    local_desc = f"{me.fqdn or me.hostname} ({me.os or 'os unknown'}" + (
+        f", {', '.join(me.addresses[:4])}" if me.addresses else "") + (", from POLICYCHECK_GUARD_*" if me.overridden else "") + ")"
+    if args.format == "json":
+        sys.stderr.write(json.dumps({"local": me.__dict__, **v.to_dict()}, ensure_ascii=False) + "\n")
+    if v.here.host is not None:
+        say(f"you are on {guard.describe(facts, v.here.host)}")
+    else:
+        say(f"you are on {local_desc}: THE FACTS CANNOT TELL WHAT THIS HOST IS ({v.here.why})")
+    say(f"restore of {args.path} from {args.source}"
+        + (f" onto {v.destination['id']}" if v.destination else "") + (" (a system location)" if v.system_path else ""))
+    for code, why in v.overridden:
+        say(f"WARNING: --allow-unknown overrides '{code}': {why}. PROCEEDING ON A HOST THE FACTS DO NOT KNOW")
+    if v.refused:
+        for code, why in v.reasons:
+            say(f"REFUSED ({code}): {why}")
+        say("nothing was run" + (f": {' '.join(command)}" if command else ""))
+        return EXIT_REFUSED
+    if not command:
+        say("ok: no reason to refuse (no command given)")
+        return EXIT_OK
+    say(f"ok: running {' '.join(command)}")
+    sys.stderr.flush()
+    sys.stdout.flush()
+    try:
+        rc = subprocess.run(command).returncode
+    except FileNotFoundError:
+        _err(f"guard: command not found: {command[0]}")
+        return 127
+    except PermissionError:
+        _err(f"guard: command not executable: {command[0]}")
+        return 126
+    return 128 - rc if rc < 0 else rc
 
 
 def entry(argv=None) -> None:

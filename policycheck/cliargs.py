@@ -177,8 +177,80 @@ def build_parser() -> argparse.ArgumentParser:
     mg.add_argument("--no-color", action="store_true", help="no colour (also NO_COLOR=1)")
     mg.add_argument("-v", "--verbose", action="store_true", help="show the evidence of passes too")
     mg.add_argument("--disable-plugin", action="append", default=[], metavar="NAME")
+    _recovery_commands(sub, common_sources)
 
     pg = sub.add_parser("plugins", help="list plugins, what they provide, and load errors")
     pg.add_argument("--format", choices=("text", "json"), default="text")
     pg.add_argument("--disable-plugin", action="append", default=[], metavar="NAME")
     return p
+
+
+GUARD_EXIT_HELP = """exit codes:
+  0 (or COMMAND's own code)  the restore may go ahead; with COMMAND, its exit code is returned
+  2  invalid invocation or snapshot: nothing was checked, COMMAND not run
+  4  refused: the restore would land on the wrong machine, or the facts cannot tell (COMMAND not run)
+
+environment: POLICYCHECK_GUARD_HOSTNAME (and _FQDN, _ADDRESSES=a,b, _OS) replace what the local
+system says it is (tests, a rescue system booted under another name).
+"""
+
+
+def _recovery_commands(sub, common_sources) -> None:
+    """runbook, what-if, guard (docs/disaster-recovery.md)."""
+    def facts_input(sp):
+        common_sources(sp)
+        sp.add_argument("--facts", metavar="FILE", help="a saved facts snapshot instead of collecting")
+        sp.add_argument("--as-of", metavar="TIME", help="measure ages as of this ISO 8601 time (default: the "
+                        "config's as_of, else the facts' collection time)")
+
+    rb = sub.add_parser("runbook", help="the order of recovery after a total loss, per backup server",
+                        description="For each backup server: the hosts its recovery needs (in dependency order, "
+                        "with how each comes back without it), the server itself with its BMR path and where its "
+                        "latest bootstrap copies are, its storage nodes, then its clients in dependency order. "
+                        "Deadlocks (BSRV-003) and unknown recovery paths are named. Exit 0 when written, 2 on "
+                        "invalid input.", formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="examples:\n  policycheck runbook -c examples/datazone/policycheck.yaml\n"
+                        "  policycheck runbook --facts facts.json --format markdown -o runbook.md\n")
+    facts_input(rb)
+    rb.add_argument("--server", action="append", default=[], metavar="ID",
+                    help="only this backup server (repeatable)")
+    rb.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    rb.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    wi = sub.add_parser("what-if", help="what fails if hosts, datastores, devices ... were lost",
+                        description="Judge the facts as they are and as if the named things were gone (the same "
+                        "pipeline on transformed facts), and report the results that change: pass -> fail or "
+                        "error, with the reason. Exit 0: nothing breaks; 1: something passes now and would "
+                        "not; 2: invalid input.", formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="examples:\n  policycheck what-if -c examples/datazone/policycheck.yaml --lose dd01\n"
+                        "  policycheck what-if --facts facts.json --lose esx01 --lose datastore:ds-local-esx01\n")
+    facts_input(wi)
+    wi.add_argument("--lose", action="append", default=[], metavar="NAME", required=True,
+                    help="a host, hypervisor host, cluster, datastore, device or storage node (repeatable; "
+                    "KIND:NAME to pick one kind, e.g. datastore:ds01)")
+    wi.add_argument("--policies", action="append", default=[], metavar="PATH",
+                    help="extra policy file or directory (repeatable)")
+    wi.add_argument("--format", choices=("text", "json"), default="text")
+
+    gd = sub.add_parser("guard", help="pre-flight for a restore: refuse to restore onto the wrong machine",
+                        description="Find which host this runs on (hostname, FQDN, addresses, OS) in a facts "
+                        "snapshot, print it, and refuse (exit 4, COMMAND not run) a restore of PATH from CLIENT "
+                        "that would land on a backup server, storage node or hypervisor manager, on another OS, "
+                        "or on another machine (without --relocate) when PATH is a system location, or when the "
+                        "facts cannot tell what this host is. Otherwise run COMMAND and return its exit code.",
+                        epilog="example:\n  policycheck guard --facts facts.json --from web01 --path /srv/www "
+                        "-- recover -s nsr01 -c web01 -a /srv/www\n\n" + GUARD_EXIT_HELP,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    gd.add_argument("--facts", metavar="SNAPSHOT", required=True,
+                    help="facts snapshot (`policycheck collect -o`): works when the sources are down")
+    gd.add_argument("--from", dest="source", metavar="CLIENT", required=True, help="the client the backup is of")
+    gd.add_argument("--path", metavar="PATH", required=True, help="what is restored (/, /etc, C:\\Windows, /srv/data)")
+    gd.add_argument("--to", metavar="HOST", help="the host you mean to restore onto (refused if this is not it)")
+    gd.add_argument("--relocate", action="store_true",
+                    help="a system location may be restored onto another machine of the same OS (not a backup "
+                    "server, storage node or hypervisor manager)")
+    gd.add_argument("--allow-unknown", action="store_true",
+                    help="go ahead although the facts cannot tell what this host is (printed loudly)")
+    gd.add_argument("--format", choices=("text", "json"), default="text", help="the verdict on stderr as text or JSON")
+    gd.add_argument("restore_command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
+                    help="the restore command, run only when the guard lets it")

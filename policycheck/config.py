@@ -91,6 +91,17 @@ def load_config(path) -> Config:
             line, col = doc.where(("sources", i) + jp)
             raise ConfigError(f"{path}:{line}:{col}: source '{s['name']}': {'.'.join(map(str, jp))}: "
                               + URL_CREDENTIALS_HINT)
+    problems = []
+    for i, p in enumerate(data.get("policies") or []):
+        if not _rel(base, p).exists():
+            line, col = doc.where(("policies", i))
+            problems.append(f"{path}:{line}:{col}: policies[{i}]: {_rel(base, p)} does not exist (a policy file or "
+                            "directory, relative to this config file)")
+    if data.get("waivers") and not _rel(base, data["waivers"]).is_file():
+        line, col = doc.where(("waivers",))
+        problems.append(f"{path}:{line}:{col}: waivers: {_rel(base, data['waivers'])} does not exist")
+    if problems:
+        raise ConfigError("\n".join(problems))
     cfg = Config(path=path, base_dir=base, sources=list(data.get("sources") or []),
                  policies=[str(_rel(base, p)) for p in data.get("policies") or []],
                  builtin_policies=data.get("builtin_policies", True),

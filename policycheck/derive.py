@@ -71,21 +71,24 @@ def _join_vms(facts):
     vms = facts.entities("vm")
     hidx = facts.alias_index("host")
     provided, failed = facts.kind_state("vm")
-    claims: dict = {}
+    claims: dict = {}  # host -> [(strength, vm id)]: a guest host name beats a VM name, which beats an alias
     for vm in vms:
-        for name in (vm.get("guest_hostname"), vm.get("name"), vm["id"], *(vm.get("aliases") or ())):
+        names = (vm.get("guest_hostname"), vm.get("name"), vm["id"], *(vm.get("aliases") or ()))
+        for rank, name in enumerate(names):
             hid = hidx.lookup(name) if isinstance(name, str) and name else None
             if hid is not None:
-                claims.setdefault(hid, []).append(vm["id"])
+                claims.setdefault(hid, []).append((min(rank, 3), vm["id"]))
                 break
-    for hid, vm_ids in claims.items():
+    for hid, found in claims.items():
         h = facts.get("host", hid)
         if _has(h, "vm"):
             continue
+        best = min(r for r, _ in found)
+        vm_ids = sorted(v for r, v in found if r == best)
         if len(vm_ids) == 1:
             h["vm"] = vm_ids[0]
-        else:  # two VMs answer to one host's names (same name in two datacenters): never pick one
-            _unknown(h, "vm", f"several virtual machines match host {hid}: {', '.join(sorted(vm_ids)[:5])}")
+        else:  # two VMs answer to one host's names equally well (same name in two datacenters): never pick one
+            _unknown(h, "vm", f"several virtual machines match host {hid}: {', '.join(vm_ids[:5])}")
     for h in hosts:
         if _has(h, "vm"):
             continue
