@@ -34,6 +34,10 @@ def main(argv=None) -> int:
             return cmd_policies(args, parser)
         if args.command == "plugins":
             return cmd_plugins(args)
+        if args.command == "explain":
+            return cmd_explain(args)
+        if args.command == "merge":
+            return cmd_merge(args)
         if args.command == "runbook":
             return cmd_runbook(args)
         if args.command == "what-if":
@@ -234,12 +238,18 @@ def _umask() -> int:
     return mask
 
 
-def check_outputs(outputs) -> None:
+def check_outputs(outputs, inputs=()) -> None:
     """Every output path checked before the first is written (exit 2 means nothing was produced):
-    not a directory, its directory can be created and written, no two outputs on one file."""
+    not a directory, its directory can be created and written, no two outputs on one file, no output
+    on one of the run's input files (``inputs``: (option, path), e.g. the --facts snapshot)."""
     from policycheck.pipeline import UsageError
 
     seen: dict = {}
+    ins = {os.path.realpath(p): (o, p) for o, p in inputs if p}
+    for option, path in outputs:
+        if path and os.path.realpath(path) in ins:
+            o, p = ins[os.path.realpath(path)]
+            raise UsageError(f"{option} {path} would overwrite the input {o} {p}: write the report elsewhere")
     for option, path in outputs:
         if not path:
             continue
@@ -279,15 +289,7 @@ def _evaluate(args) -> int:
     config = _config(args, required=not args.facts)
     plugins = _plugins(args)
     reporters = plugins.reporters
-    for fmt in [args.format] + [f for f, v in (("json", args.json), ("junit", args.junit),
-                                               ("markdown", args.markdown)) if v]:
-        if fmt not in reporters:
-            from policycheck.conditions import suggest
-
-            raise UsageError(f"unknown format '{fmt}'" + suggest(fmt, reporters)
-                             + f" (formats: {', '.join(sorted(reporters))})")
-    check_outputs((("--json", args.json), ("--junit", args.junit), ("--markdown", args.markdown),
-                   ("-o/--output", args.output)))
+    _check_formats(args, reporters)
     where = str(config.path) if config else "--param"
     problems: list = []  # every input problem at once, then exit 2 before any source is contacted
     loaded = policies = None
@@ -357,15 +359,9 @@ def _evaluate(args) -> int:
     report = make_report(results, policies, facts, fail_on=fail_on, notes=notes, waivers=waivers_out,
                          evaluated_at=evaluated_at,
                          options={"color": _color(sys.stdout) and not args.no_color and not args.output,
-                                  "verbose": args.verbose, "github": os.environ.get("GITHUB_ACTIONS") == "true"})
-    for fmt, path in (("json", args.json), ("junit", args.junit), ("markdown", args.markdown)):
-        if path:
-            _write(path, reporters[fmt].render(_plain(report)))
-    text = reporters[args.format].render(report if not args.output else _plain(report))
-    if args.output:
-        _write(args.output, text)
-    else:
-        _emit(text, trusted_escapes=True)
+                                  "verbose": args.verbose, "github": os.environ.get("GITHUB_ACTIONS") == "true",
+                                  "source_files": _source_files(config)})
+    _write_outputs(args, report, reporters)
     for n in notes:
         _warn(n)
     if report.options.get("github"):  # on stderr when stdout carries JSON/XML/Markdown
@@ -384,6 +380,48 @@ def _evaluate(args) -> int:
 
 
 CONFIG_AS_OF_MAX_LAG_S = 86400
+
+
+def _check_formats(args, reporters) -> None:
+    """Every format asked for exists and every output path can be written, before anything runs."""
+    from policycheck.cliargs import EXTRA_OUTPUTS
+    from policycheck.pipeline import UsageError
+
+    for fmt in [args.format] + [f for _, attr, f in EXTRA_OUTPUTS if getattr(args, attr, None)]:
+        if fmt not in reporters:
+            from policycheck.conditions import suggest
+
+            raise UsageError(f"unknown format '{fmt}'" + suggest(fmt, reporters)
+                             + f" (formats: {', '.join(sorted(reporters))})")
+    inputs = [(o, getattr(args, a, None)) for o, a in (("--facts", "facts"), ("--baseline", "baseline"),
+                                                         ("--waivers", "waivers"))]
+    inputs += [("REPORT", spec.partition("=")[2] if "=" in spec and not os.path.exists(spec) else spec)
+               for spec in getattr(args, "reports", None) or ()]
+    check_outputs([(opt, getattr(args, attr, None)) for opt, attr, _ in EXTRA_OUTPUTS]
+                  + [("-o/--output", args.output)], inputs)
+
+
+def _write_outputs(args, report, reporters) -> None:
+    from policycheck.cliargs import EXTRA_OUTPUTS
+
+    for _, attr, fmt in EXTRA_OUTPUTS:
+        if getattr(args, attr, None):
+            _write(getattr(args, attr), reporters[fmt].render(_plain(report)))
+    text = reporters[args.format].render(report if not args.output else _plain(report))
+    if args.output:
+        _write(args.output, text)
+    else:
+        _emit(text, trusted_escapes=True)
+
+
+def _source_files(config) -> dict:
+    """{source name: [file, ...]} for the config's `file` sources (SARIF's physical locations)."""
+    out: dict = {}
+    for s in (config.sources if config else ()):
+        if isinstance(s, dict) and s.get("plugin") == "file":
+            files = s.get("paths") or ([s["path"]] if s.get("path") else [])
+            out[str(s.get("name"))] = [str(config.base_dir / f) for f in files if isinstance(f, str)]
+    return out
 
 
 def _as_of(args, config) -> dict | None:
@@ -612,6 +650,81 @@ def _policy_dirs(root: Path) -> list:
         if Path(dirpath).name == "policies":
             out.append(Path(dirpath))
     return out
+
+
+def cmd_explain(args) -> int:
+    """``explain POLICY TARGET``: the evaluation of one result as a tree (policycheck/explain.py)."""
+    from policycheck import explain
+    from policycheck.engine import evaluate
+    from policycheck.pipeline import UsageError, build_facts, load_all_policies, load_snapshot
+
+    config = _config(args, required=not args.facts)
+    plugins = _plugins(args)
+    params, origins = _params(args, config)
+    loaded = load_all_policies(list(config.policies if config else []) + args.policies,
+                               builtin=not args.no_builtin and (config.builtin_policies if config else True),
+                               plugins=plugins, parameters=params, where=str(config.path) if config else "--param",
+                               origins=origins)
+    match = [p for p in loaded if p.id == args.policy.upper()]
+    if not match:
+        from policycheck.conditions import suggest
+
+        raise UsageError(f"no policy '{args.policy}'" + suggest(args.policy.upper(), [p.id for p in loaded]))
+    policy = match[0]
+    clock = _as_of(args, config)
+    wlist = None
+    waiver_path = args.waivers or (config.waivers if config else None)
+    if waiver_path:
+        from policycheck import waivers
+
+        try:
+            wlist = waivers.load_waivers(waiver_path, max_days=config.waiver_max_days if config else None)
+        except waivers.WaiverError as exc:
+            raise UsageError(str(exc)) from None
+    doc = load_snapshot(args.facts) if args.facts else _collect_doc(config, plugins)
+    facts = build_facts(doc, plugins, args.facts or "collected facts")
+    if clock:
+        facts.as_of = clock["time"]
+    try:
+        ent = explain.find_target(facts, policy, args.target)
+    except explain.ExplainError as exc:
+        raise UsageError(str(exc)) from None
+    results = [r for r in evaluate([policy], facts) if r.target_kind == policy.target]
+    states: list = []
+    if wlist is not None:
+        from policycheck import waivers
+
+        states = waivers.apply_waivers(results, wlist, facts.as_of or facts.collected_at,
+                                       loaded=[p.id for p in loaded], evaluated=[policy.id])
+    result = next((r for r in results if r.target_id == ent["id"]), None)
+    tree = explain.explain(policy, facts, ent["id"], result=result, origins=origins, waivers=states,
+                           clock=clock or {"time": facts.collected_at, "source": "collected_at", "where": None})
+    if args.format == "json":
+        _emit(json.dumps(tree, indent=1, ensure_ascii=True, default=str) + "\n", trusted_escapes=True)
+    else:
+        _emit(explain.render_text(tree))
+    return EXIT_OK
+
+
+def cmd_merge(args) -> int:
+    """``merge REPORT.json...``: one report from several runs' JSON reports (policycheck/merge.py)."""
+    from policycheck import merge
+
+    plugins = _plugins(args)
+    _check_formats(args, plugins.reporters)
+    try:
+        report = merge.merge_files(args.reports)
+    except merge.MergeError as exc:
+        from policycheck.pipeline import UsageError
+
+        raise UsageError(str(exc)) from None
+    report.fail_on = args.fail_on
+    report.options = {"color": _color(sys.stdout) and not args.no_color and not args.output,
+                      "verbose": args.verbose, "github": False}
+    _write_outputs(args, report, plugins.reporters)
+    for n in report.notes:
+        _warn(n)
+    return gate(report, args.fail_on, args.fail_on_error, args.soft_fail)
 
 
 def cmd_plugins(args) -> int:

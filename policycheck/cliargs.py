@@ -24,6 +24,8 @@ EPILOG = """examples:
   policycheck audit --facts facts.json                       judge a saved snapshot, contacting nothing
   policycheck policies list                                  the built-in catalog
   policycheck policies validate my-policies/                 check policy files before committing them
+  policycheck explain BOOT-001 nsr01 -c policycheck.yaml     how one verdict was reached, as a tree
+  policycheck merge dz1.json dz2.json --html all.html        one report from several datazones' JSON
 
 """ + EXIT_CODES_HELP
 
@@ -33,6 +35,16 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         sys.stderr.write(f"policycheck: error: {message}\n")
         sys.exit(EXIT_USAGE)
+
+
+def extra_outputs(sp) -> None:
+    sp.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 log to FILE (GitHub code scanning)")
+    sp.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report to FILE")
+
+
+#: the report files beside -o: (option, args attribute, format)
+EXTRA_OUTPUTS = (("--json", "json", "json"), ("--junit", "junit", "junit"), ("--markdown", "markdown", "markdown"),
+                 ("--sarif", "sarif", "sarif"), ("--html", "html", "html"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,11 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--param", action="append", default=[], metavar="ID.NAME=VALUE",
                         help="override a policy parameter, e.g. BOOT-001.max_age=48h (value read as YAML)")
         sp.add_argument("--format", default=default_format, metavar="FMT",
-                        help=f"report format on stdout: text, brief, json, junit, markdown (default: {default_format})")
+                        help="report format on stdout: text, brief, json, junit, markdown, sarif, html, openmetrics "
+                        f"(default: {default_format})")
         sp.add_argument("-o", "--output", metavar="FILE", help="write the --format report to FILE instead of stdout")
         sp.add_argument("--json", metavar="FILE", help="also write the JSON report to FILE")
         sp.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE")
         sp.add_argument("--markdown", metavar="FILE", help="also write a Markdown summary to FILE")
+        extra_outputs(sp)
         sp.add_argument("--fail-on", choices=SEVERITIES, metavar="SEVERITY",
                         help="lowest severity whose failures fail the gate (default: low)")
         g = sp.add_mutually_exclusive_group()
@@ -121,6 +135,48 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--policies", action="append", default=[], metavar="PATH",
                     help="policy files the tests refer to, besides the built-in catalog")
 
+    ex = sub.add_parser("explain", help="how one result was reached: every condition, fact, parameter, waiver",
+                        description="Evaluate POLICY on TARGET again and print the whole evaluation as a "
+                        "tree: every condition with its value (true, false, unknown and why), every fact read "
+                        "with its value, source and observation time, the parameter values and where they "
+                        "came from, and each waiver considered. Exit 0 when explained (whatever the verdict), "
+                        "2 for an invalid invocation or a target the policy does not judge.",
+                        epilog="example:\n  policycheck explain BMR-001 db01.corp.example -c "
+                        "examples/datazone/policycheck.yaml",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ex.add_argument("policy", metavar="POLICY", help="policy id, e.g. BOOT-001")
+    ex.add_argument("target", metavar="TARGET", help="the target's id or one of its aliases")
+    common_sources(ex)
+    ex.add_argument("--facts", metavar="FILE", help="explain on a saved facts snapshot instead of collecting")
+    ex.add_argument("--policies", action="append", default=[], metavar="PATH")
+    ex.add_argument("--no-builtin", action="store_true", help="do not load the built-in policy catalog")
+    ex.add_argument("--param", action="append", default=[], metavar="ID.NAME=VALUE")
+    ex.add_argument("--waivers", metavar="FILE", help="waiver file (overrides the config's waivers:)")
+    ex.add_argument("--as-of", metavar="TIME", help="judge ages as of this ISO 8601 time")
+    ex.add_argument("--format", choices=("text", "json"), default="text")
+
+    mg = sub.add_parser("merge", help="combine the JSON reports of several runs (datazones) into one report",
+                        description="Read JSON reports (`check --json FILE`), one per datazone, and write one "
+                        "report in any format. Each input's targets and sources are prefixed by its label "
+                        "(default: the file name without .json; LABEL=FILE to choose), so two datazones' "
+                        "hosts never merge. Exit codes as for check.",
+                        epilog="example:\n  policycheck merge dz-east=east.json dz-west=west.json --html all.html "
+                        "--format text\n\n" + EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mg.add_argument("reports", nargs="+", metavar="[LABEL=]REPORT.json")
+    mg.add_argument("--format", default="text", metavar="FMT", help="report format on stdout (default: text)")
+    mg.add_argument("-o", "--output", metavar="FILE", help="write the --format report to FILE instead of stdout")
+    mg.add_argument("--json", metavar="FILE", help="also write the merged JSON report to FILE")
+    mg.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE")
+    mg.add_argument("--markdown", metavar="FILE", help="also write a Markdown summary to FILE")
+    extra_outputs(mg)
+    mg.add_argument("--fail-on", choices=SEVERITIES, metavar="SEVERITY", default="low",
+                    help="lowest severity whose failures fail the gate (default: low)")
+    mg.add_argument("--no-fail-on-error", dest="fail_on_error", action="store_false", default=True,
+                    help="results in error do not change the exit code")
+    mg.add_argument("--soft-fail", action="store_true", help="always exit 0 (except 2)")
+    mg.add_argument("--no-color", action="store_true", help="no colour (also NO_COLOR=1)")
+    mg.add_argument("-v", "--verbose", action="store_true", help="show the evidence of passes too")
+    mg.add_argument("--disable-plugin", action="append", default=[], metavar="NAME")
     _recovery_commands(sub, common_sources)
 
     pg = sub.add_parser("plugins", help="list plugins, what they provide, and load errors")

@@ -19,7 +19,8 @@ def policycheck_collectors():
 def policycheck_reporters():
     """Return a list of :class:`policycheck.api.Reporter` (output formats) this plugin provides.
 
-    The built-in ``text``, ``json``, ``junit`` and ``markdown`` formats come through this hook.
+    The built-in ``text``, ``json``, ``junit``, ``markdown``, ``sarif``, ``html`` and ``openmetrics``
+    formats come through this hook.
     """
 
 

@@ -23,7 +23,8 @@ KNOWN_COLLECTORS = {"networker": "policycheck-networker", "bacula": "policycheck
 class PluginConfigError(ValueError):
     """A plugin named in the invocation or config that does not exist (exit 2: nothing evaluated)."""
 BUILTINS = ("policycheck.collectors.file", "policycheck.reporters.text", "policycheck.reporters.json",
-            "policycheck.reporters.junit", "policycheck.reporters.markdown")
+            "policycheck.reporters.junit", "policycheck.reporters.markdown", "policycheck.reporters.sarif",
+            "policycheck.reporters.openmetrics", "policycheck.reporters.html")
 
 
 @dataclass

@@ -1,0 +1,282 @@
+"""``policycheck explain POLICY TARGET``: how one verdict was reached, as a tree.
+
+Pure (no I/O, no clock): the one policy is evaluated again on the one target, walking its condition
+tree node by node with the compiled leaves the engine uses, but without short-circuiting, so every
+condition shows its value (true, false or unknown with the reason), every fact read its value, source
+and observation time, every quantifier each item it ranged over. The engine's own verdict for the
+target is reported beside the tree (the two agree: the same Kleene logic, see conditions.py), with
+the parameter values in force and where each came from, and every waiver that was considered."""
+from __future__ import annotations
+
+from policycheck.conditions import (QUANTIFIERS, Ctx, FactPath, Missing, QuantLeaf, _resolve, compile_condition,
+                                    describe, suggest)
+from policycheck.results import evidence_dict
+from policycheck.timeutil import parse_time
+
+MAX_ITEMS = 50  # items of a quantifier shown in full; the rest are counted
+
+
+class ExplainError(ValueError):
+    """No such target for the policy (the CLI turns it into exit 2)."""
+
+
+def _value_word(v) -> str:
+    return {True: "true", False: "false", None: "unknown"}[v]
+
+
+def _leaf(node, jpath, item, ctx, params) -> dict:
+    fn = compile_condition(node, jpath, params)
+    ctx.evidence = []
+    ok = fn(item, ctx)
+    leaf, observed, owner, _ = ctx.evidence[-1]
+    ev = evidence_dict((leaf, observed, owner, ok))
+    out = {"node": "fact", "path": _jp(jpath), "value": _value_word(ok), "fact": ev["fact"],
+           "expected": ev["expected"], "observed": ev.get("observed"),
+           "entity": ev.get("entity"), "source": ev.get("source"), "observed_at": ev.get("observed_at")}
+    if isinstance(observed, Missing):
+        out["why"] = observed.reason
+        out["observed"] = None
+        if leaf.has_default and not observed.explicit:
+            out["default_used"] = True
+    elif leaf.has_default and ok is not None and _absent(item, ctx, leaf):
+        out["default_used"] = True
+        out["why"] = f"'{leaf.path.text}' is absent; the policy's default {describe(leaf.default)} is used"
+    if ok is False and getattr(leaf, "message", None):
+        out["message"] = leaf.message
+    return out
+
+
+def _absent(item, ctx, leaf) -> bool:
+    root = ctx.target if leaf.path.from_target else item
+    obs, _ = _resolve(root, leaf.path.steps, 0, root, ctx.facts, leaf.path.text)
+    return isinstance(obs, Missing)
+
+
+def _jp(jpath) -> str:
+    out = ""
+    for p in jpath:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _kleene(head, values):
+    if head == "all":
+        return False if False in values else (None if None in values else True)
+    any_ = True if True in values else (None if None in values else False)
+    if head == "any":
+        return any_
+    return None if any_ is None else not any_  # none
+
+
+def _node(node, jpath, item, ctx, params) -> tuple:
+    """(value, tree) of one condition node, every child evaluated."""
+    if "fact" in node:
+        t = _leaf(node, jpath, item, ctx, params)
+        return {"true": True, "false": False, "unknown": None}[t["value"]], t
+    head = next(k for k in node if k != "require")
+    body = node[head]
+    if head == "not":
+        v, child = _node(body, jpath + ("not",), item, ctx, params)
+        v = None if v is None else not v
+        return v, {"node": "not", "path": _jp(jpath), "value": _value_word(v), "children": [child]}
+    if head in QUANTIFIERS:
+        return _quantifier(head, node, jpath, item, ctx, params)
+    values, children = [], []
+    for i, c in enumerate(body):
+        v, t = _node(c, jpath + (head, i), item, ctx, params)
+        values.append(v)
+        children.append(t)
+    v = _kleene(head, values)
+    tree = {"node": head, "path": _jp(jpath), "value": _value_word(v), "children": children}
+    if head == "any" and v is not True:
+        tree["why"] = ("no branch holds" if v is False else "no branch holds and some cannot be decided")
+    elif head == "all" and v is not True:
+        bad = [c["path"] for c, x in zip(children, values) if x is not True]
+        tree["why"] = ("fails at " if v is False else "undecided at ") + ", ".join(bad)
+    return v, tree
+
+
+def _quantifier(head, node, jpath, item, ctx, params) -> tuple:
+    path = FactPath(node[head], jpath + (head,))
+    root = ctx.target if path.from_target else item
+    items, owner = _resolve(root, path.steps, 0, root, ctx.facts, path.text)
+    ql = QuantLeaf(head, path)
+    tree = {"node": head, "path": _jp(jpath), "fact": path.text, "expected": ql.expected_text(),
+            "entity": owner.get("id") if isinstance(owner, dict) else None}
+    if isinstance(items, Missing):
+        tree.update(value="unknown", why=items.reason, items=[])
+        return None, tree
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        items = [items]
+    want = head != "for_all"
+    values, shown = [], []
+    for n, it in enumerate(items):
+        v, t = _node(node["require"], jpath + ("require",), it, ctx, params)
+        values.append(v)
+        if n < MAX_ITEMS:
+            shown.append({"item": it.get("id") if isinstance(it, dict) and "id" in it else describe(it, 120),
+                          "value": _value_word(v), "condition": t})
+    if want in values:
+        res = head == "for_any"
+    elif None in values:
+        res = None
+    else:
+        res = head != "for_any"
+    part = owner.get("_partial") if isinstance(owner, dict) else None
+    part = part.get(path.steps[-1][0]) if part else None
+    tree.update(observed=len(items), items=shown)
+    if len(items) > MAX_ITEMS:
+        tree["items_not_shown"] = len(items) - MAX_ITEMS
+    if part and res is not None and want not in values:
+        res = None
+        tree["why"] = (f"'{path.text}' is only partly known on {owner.get('id', '?')} ({part}): {len(items)} "
+                       f"item(s) seen, so '{ql.expected_text()}' cannot be decided")
+    elif res is None:
+        tree["why"] = "some items cannot be decided and none decides"
+    tree["value"] = _value_word(res)
+    return res, tree
+
+
+def find_target(facts, policy, target_id):
+    """The target entity ``target_id`` names (an id or an alias), or ExplainError with a suggestion."""
+    ent = facts.get(policy.target, target_id)
+    if ent is None:
+        ids = [e["id"] for e in facts.entities(policy.target)]
+        raise ExplainError(f"no {policy.target} '{target_id}' in the facts" + suggest(target_id, ids)
+                           + f" ({policy.id} judges {policy.target}s: {', '.join(ids[:10]) or 'none'}"
+                           + (", ..." if len(ids) > 10 else "") + ")")
+    return ent
+
+
+def explain(policy, facts, target_id, result=None, origins=None, waivers=None, clock=None) -> dict:
+    """The evaluation of ``policy`` on the target ``target_id`` as a JSON-ready tree.
+
+    ``result``: the engine's :class:`~policycheck.results.Result` for this target (after waivers);
+    ``origins``: {(policy id, name): where a parameter value was given} (config line, --param);
+    ``waivers``: the waiver states apply_waivers returned for this run (those concerning this
+    policy and target are listed); ``clock``: the report clock dict (time and where it came from)."""
+    ent = find_target(facts, policy, target_id)
+    now = parse_time(facts.as_of or facts.collected_at)
+    ctx = Ctx(facts, now, ent)
+    params = policy.values
+    origins = origins or {}
+    out = {"policy": {"id": policy.id, "title": policy.title, "severity": policy.severity,
+                      "target": policy.target, "file": str(policy.path)},
+           "target": {"kind": policy.target, "id": ent["id"], "sources": list(ent.get("_sources") or []),
+                      "observed_at": ent.get("_observed_at")},
+           "evaluated_at": clock or {"time": facts.as_of or facts.collected_at,
+                                     "source": "as_of" if facts.as_of else "collected_at", "where": None},
+           "parameters": []}
+    specs = {p.name: p for p in policy.parameters}
+    for name, value in params.items():
+        where = origins.get((policy.id, name))
+        given = where is not None or (specs.get(name) is not None and value != specs[name].default)
+        out["parameters"].append({"name": name, "value": value,
+                                  "from": where or ("configuration" if given else "default"),
+                                  "default": specs[name].default if name in specs else None})
+    applies = True
+    if policy.when:
+        v, tree = _node(policy.when, ("when",), ent, ctx, params)
+        out["when"] = tree
+        applies = v
+    if applies is True:
+        v, tree = _node(policy.require, ("require",), ent, ctx, params)
+        out["require"] = tree
+        status = {True: "pass", False: "fail", None: "error"}[v]
+    else:
+        status = "skip" if applies is False else "error"
+    out["tree_status"] = status
+    if result is not None:
+        out["status"] = result.status
+        out["message"] = result.message
+        if result.waiver:
+            out["waiver"] = result.waiver
+        if result.status == "error" and status == "pass":
+            out["why_error"] = result.message  # a failed source that feeds this policy
+    else:
+        out["status"] = status
+    out["waivers_considered"] = [w for w in (waivers or ()) if _concerns(w, policy.id, ent)]
+    return out
+
+
+def _concerns(w, pid, ent) -> bool:
+    import fnmatch
+
+    if not fnmatch.fnmatchcase(pid.upper(), str(w.get("policy", "")).upper()):
+        return False
+    pat = str(w.get("target", "")).lower()
+    names = [ent["id"]] + [a for a in ent.get("aliases") or () if isinstance(a, str)]
+    return any(fnmatch.fnmatchcase(str(n).lower(), pat) for n in names)
+
+
+# ---- text -----------------------------------------------------------------------------------------
+MARK = {"true": "✓", "false": "✗", "unknown": "?"}
+
+
+def render_text(tree: dict) -> str:
+    """The tree as indented text; every value on one line (textsafe.line)."""
+    from policycheck.textsafe import line
+
+    p, t = tree["policy"], tree["target"]
+    out = [line(f"{p['id']} on {t['kind']} {t['id']}: {tree['status'].upper()}"
+                + (f" — {tree['message']}" if tree.get("message") else "")),
+           line(f"  {p['title']} (severity {p['severity']}, {p['file']})"),
+           line(f"  judged as of {tree['evaluated_at'].get('time')} (from {tree['evaluated_at'].get('source')}"
+                + (f", {tree['evaluated_at']['where']}" if tree['evaluated_at'].get('where') else "") + ")"),
+           line(f"  target described by {', '.join(t['sources']) or 'no source'}, observed {t['observed_at']}")]
+    if tree.get("why_error"):
+        out.append(line(f"  error although the conditions hold: {tree['why_error']}"))
+    out.append("parameters:" if tree["parameters"] else "parameters: none")
+    for prm in tree["parameters"]:
+        out.append(line(f"  {prm['name']} = {describe(prm['value'])} (from {prm['from']}; default "
+                        f"{describe(prm['default'])})"))
+    if "when" in tree:
+        out.append(f"applies when: {tree['when']['value']}")
+        _text_node(tree["when"], 1, out)
+    if "require" in tree:
+        out.append(f"requires: {tree['require']['value']}")
+        _text_node(tree["require"], 1, out)
+    if tree.get("waiver"):
+        w = tree["waiver"]
+        out.append(line(f"waiver: {w.get('state')} (was {w.get('was')}), owner {w.get('owner')}, expires "
+                        f"{w.get('expires')}: {w.get('reason')} ({w.get('where')})"))
+    considered = tree.get("waivers_considered") or []
+    out.append("waivers considered:" if considered else "waivers considered: none")
+    for w in considered:
+        out.append(line(f"  {w['policy']} {w['target']}: {w['state']}, expires {w['expires']}, owner "
+                        f"{w['owner']} ({w['where']})"))
+    return "\n".join(out) + "\n"
+
+
+def _text_node(n, depth, out) -> None:
+    from policycheck.textsafe import line
+
+    pad = "  " * depth
+    mark = MARK[n["value"]]
+    if n["node"] == "fact":
+        obs = describe(n["observed"], 200) if n.get("observed") is not None or "why" not in n else "(unknown)"
+        where = ", ".join(x for x in (n.get("entity") and f"on {n['entity']}",
+                                      n.get("source") and f"source {n['source']}",
+                                      n.get("observed_at") and f"observed {n['observed_at']}") if x)
+        out.append(line(f"{pad}{mark} {n['fact']} {n['expected']}: {n['value']}"))
+        out.append(line(f"{pad}    value {obs}" + (f" ({where})" if where else "")))
+        if n.get("why"):
+            out.append(line(f"{pad}    why: {n['why']}"))
+        if n.get("message"):
+            out.append(line(f"{pad}    message: {n['message']}"))
+        return
+    if n["node"] in QUANTIFIERS:
+        cnt = f"{n.get('observed')} item(s)" if n.get("observed") is not None else "no list"
+        out.append(line(f"{pad}{mark} {n['node']} {n['fact']} ({cnt}; {n['expected']}): {n['value']}"
+                        + (f" — {n['why']}" if n.get("why") else "")))
+        for it in n.get("items") or ():
+            out.append(line(f"{pad}  item {it['item']}: {it['value']}"))
+            _text_node(it["condition"], depth + 2, out)
+        if n.get("items_not_shown"):
+            out.append(f"{pad}  ... {n['items_not_shown']} more item(s)")
+        return
+    out.append(line(f"{pad}{mark} {n['node']}: {n['value']}" + (f" — {n['why']}" if n.get("why") else "")))
+    for c in n.get("children") or ():
+        _text_node(c, depth + 1, out)
