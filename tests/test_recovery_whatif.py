@@ -6,7 +6,7 @@ import copy
 import json
 
 import pytest
-from pchelpers import ROOT, facts_doc, run_cli
+from pchelpers import facts_doc, run_cli
 from test_recovery_runbook import ANSIBLE, DZ, needs_ansible
 
 from policycheck.engine import evaluate
