@@ -12,14 +12,16 @@ from policycheck.facts import Facts, FactsError, gc_paused
 from policycheck.policy import Policy, builtin_dir, load_policies
 from policycheck.results import Report
 from policycheck.timeutil import iso, now_utc
+from policycheck.controls import policy_matches
 
 
 class UsageError(ValueError):
     """A mistake in the invocation, config, policies or input files: nothing was evaluated (exit 2)."""
 
 
-def select_policies(policies, select=(), skip=()) -> list[Policy]:
-    """Keep policies matching any ``select`` (id glob, tag or severity), minus any matching ``skip``."""
+def select_policies(policies, select=(), skip=(), frameworks=()) -> list[Policy]:
+    """Keep policies matching any ``select`` (id glob, tag or severity), minus any matching ``skip``;
+    with ``frameworks`` (``NAME`` or ``NAME:CONTROL-GLOB``) only those mapped to one of them."""
     def match(p, pats):
         return any(fnmatch.fnmatchcase(p.id, pat) or pat in p.tags or pat == p.severity for pat in pats)
 
@@ -31,6 +33,27 @@ def select_policies(policies, select=(), skip=()) -> list[Policy]:
             from policycheck.conditions import suggest
 
             raise UsageError(f"--select/--skip '{pat}' matches no policy id, tag or severity" + suggest(pat, known))
+    if frameworks:
+        sel = parse_frameworks(frameworks, policies)
+        for text, one in zip(frameworks, sel):
+            if not any(policy_matches(p, [one]) for p in policies):
+                raise UsageError(f"--framework {text!r}: no policy is mapped to it (see `policycheck policies "
+                                 "list` for each policy's controls)")
+        out = [p for p in out if policy_matches(p, sel)]
+    return out
+
+
+def parse_frameworks(frameworks, policies=()) -> list:
+    """``--framework`` values as (framework, control glob or None); an unknown framework is a UsageError."""
+    from policycheck.controls import parse_selector
+
+    seen = sorted({fw for p in policies for fw in (p.controls or {})})
+    out = []
+    for text in frameworks:
+        try:
+            out.append(parse_selector(text, seen))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     return out
 
 

@@ -70,6 +70,7 @@ class Policy:
     remediation: str
     tags: list = field(default_factory=list)
     references: list = field(default_factory=list)
+    controls: dict = field(default_factory=dict)  # {framework: [control id, ...]} (policycheck/controls.py)
     parameters: list = field(default_factory=list)
     when: dict | None = None
     require: dict = field(default_factory=dict)
@@ -85,7 +86,7 @@ class Policy:
     def to_dict(self) -> dict:
         d = {"id": self.id, "title": self.title, "severity": self.severity, "target": self.target,
              "tags": self.tags, "rationale": self.rationale, "remediation": self.remediation,
-             "references": self.references,
+             "references": self.references, "controls": self.controls,
              "parameters": [{"name": p.name, "type": p.type, "default": p.default,
                              "description": p.description, "value": self.values.get(p.name, p.default)}
                             for p in self.parameters]}
@@ -173,8 +174,30 @@ def _schema_errors(doc: Document, pid):
             msg = f"{err.message} (every policy needs id, title, severity, target, rationale, remediation, require)"
         elif err.validator == "pattern" and jp == ("id",):
             msg = f"id {err.instance!r} must look like BOOT-001 (capitals, a dash, three digits)"
+        elif jp[:1] == ("controls",):
+            msg = _controls_message(err, jp) or msg
         errors.append(PolicyError(doc.path, line, col, pid, jp, msg))
     return errors
+
+
+def _controls_message(err, jp) -> str | None:
+    from policycheck.controls import FRAMEWORKS
+
+    if err.validator == "additionalProperties" and len(jp) == 1:
+        extra = [k for k in err.instance if k not in FRAMEWORKS and not str(k).startswith("x-")]
+        if extra:
+            return (f"unknown framework '{extra[0]}'" + suggest(extra[0], FRAMEWORKS)
+                    + f" (frameworks: {', '.join(FRAMEWORKS)}; a site's own framework starts with x-)")
+    if len(jp) == 3 and jp[1] in FRAMEWORKS:
+        title, _, example = FRAMEWORKS[jp[1]]
+        if err.validator == "pattern":
+            return f"{err.instance!r} is not a {title} control id (write it like {example!r})"
+        if err.validator == "type":
+            return (f"{err.instance!r} is a {type(err.instance).__name__}: write control ids as quoted strings "
+                    f"(\"{err.instance}\"; 11.10 read as a number is 11.1)")
+    if err.validator == "type" and len(jp) == 2:
+        return f"controls of {jp[1]} must be a list of control ids, e.g. [{FRAMEWORKS.get(jp[1], ('', '', 'ID'))[2]}]"
+    return None
 
 
 MAX_PROBLEMS = 50  # problems listed per policy file (and per run of load_policies)
@@ -251,7 +274,7 @@ def parse_document(doc: Document) -> tuple[Policy | None, list]:
         return None, errors
     pol = Policy(id=data["id"], title=data["title"], severity=data["severity"], target=data["target"],
                  rationale=data["rationale"], remediation=data["remediation"], tags=data.get("tags") or [],
-                 references=data.get("references") or [], parameters=params, when=data.get("when"),
+                 references=data.get("references") or [], controls=data.get("controls") or {}, parameters=params, when=data.get("when"),
                  require=data["require"], path=doc.path, line=doc.line, doc=doc)
     try:
         pol.compile()

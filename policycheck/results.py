@@ -149,6 +149,7 @@ class Report:
     options: dict = field(default_factory=dict)
     tool_version: str = ""
     evaluated_at: dict | None = None  # {"time", "source": collected_at | config as_of | --as-of, "where"}
+    frameworks: list | None = None  # --framework: the per-control summary shows only these
 
     @property
     def clock(self) -> dict:
@@ -164,3 +165,13 @@ class Report:
     @property
     def summary(self):
         return summarize(self.results)
+
+    @property
+    def controls(self) -> list:
+        """The per-control summary: each control of the evaluated policies (only --framework's
+        frameworks when given), its policies and their pass/fail/error/skip/waived counts."""
+        if getattr(self, "_controls", None) is None:
+            from policycheck.controls import control_summary
+
+            self._controls = control_summary(self.results, self.policies, self.frameworks)
+        return self._controls

@@ -64,7 +64,7 @@ def test_report_envelope_contract_keys():
     a key added (optional in the schema, so version-1 readers and older reports stay valid) is listed here."""
     code, out, _ = run_cli("check", "-c", CONFIG, "--format", "json")
     data = json.loads(out)
-    assert sorted(data) == ["collected_at", "evaluated_at", "generated_at", "notes", "policies", "results",
+    assert sorted(data) == ["collected_at", "controls", "evaluated_at", "generated_at", "notes", "policies", "results",
                             "schema_version", "sources", "summary", "tool", "waivers"]
     assert data["schema_version"] == 1
     assert data["evaluated_at"]["time"] == "2026-11-25T06:00:00+00:00"
