@@ -193,7 +193,7 @@ def _controls_message(err, jp) -> str | None:
         if err.validator == "pattern":
             return f"{err.instance!r} is not a {title} control id (write it like {example!r})"
         if err.validator == "type":
-            return (f"{err.instance!r} is a {type(err.instance).__name__}: write control ids as quoted strings "
+            return (f"{err.instance!r} is a {'number' if isinstance(err.instance, (int, float)) else type(err.instance).__name__}: write control ids as quoted strings "
                     f"(\"{err.instance}\"; 11.10 read as a number is 11.1)")
     if err.validator == "type" and len(jp) == 2:
         return f"controls of {jp[1]} must be a list of control ids, e.g. [{FRAMEWORKS.get(jp[1], ('', '', 'ID'))[2]}]"
