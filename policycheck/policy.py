@@ -74,6 +74,7 @@ class Policy:
     parameters: list = field(default_factory=list)
     when: dict | None = None
     require: dict = field(default_factory=dict)
+    context: list = field(default_factory=list)  # fact paths shown in the evidence, never judged
     path: str = ""
     line: int = 1
     doc: Document | None = None
@@ -117,7 +118,40 @@ class Policy:
         self.values = values
         self.kinds = {self.target} | self.require_fn.kinds | (self.when_fn.kinds if self.when_fn else set())
         self.attrs = self.require_fn.attrs | (self.when_fn.attrs if self.when_fn else set())
+        if self.context:
+            try:
+                paths = [conditions.FactPath(t, ("context", i)) for i, t in enumerate(self.context)]
+            except CompileError as exc:
+                raise self.error(exc.jpath, exc.message) from None
+            for fp in paths:
+                self.kinds |= fp.kinds
+            self.require_fn = _with_context(self.require_fn, paths)
         return self
+
+
+def context_evidence(fp, ent, ctx) -> dict:
+    """One context fact as evidence: its value (or why it is unknown), never judged (``ok`` null)."""
+    from policycheck.results import _jsonable, evidence_source
+
+    obs, owner = fp.resolve(ent, ctx)
+    d = {"fact": fp.text, "observed": None, "expected": "context (not judged)", "ok": None}
+    if obs.__class__ is conditions.Missing:
+        d["missing"] = obs.reason
+    else:
+        d["observed"] = _jsonable(obs)
+    if owner.__class__ is dict:
+        d["entity"] = owner.get("id")
+        d["source"] = evidence_source(owner, fp.steps[-1][0])
+        d["observed_at"] = owner.get("_observed_at")
+    return d
+
+
+def _with_context(require_fn, paths):
+    def f(ent, ctx):
+        r = require_fn(ent, ctx)
+        ctx.evidence.extend(context_evidence(fp, ent, ctx) for fp in paths)
+        return r
+    return f
 
 
 def check_param_value(spec: Parameter, value, where: str):
@@ -275,7 +309,7 @@ def parse_document(doc: Document) -> tuple[Policy | None, list]:
     pol = Policy(id=data["id"], title=data["title"], severity=data["severity"], target=data["target"],
                  rationale=data["rationale"], remediation=data["remediation"], tags=data.get("tags") or [],
                  references=data.get("references") or [], controls=data.get("controls") or {}, parameters=params, when=data.get("when"),
-                 require=data["require"], path=doc.path, line=doc.line, doc=doc)
+                 require=data["require"], context=data.get("context") or [], path=doc.path, line=doc.line, doc=doc)
     try:
         pol.compile()
     except PolicyError as exc:

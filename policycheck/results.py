@@ -74,18 +74,23 @@ def evidence_dict(e) -> dict:
              "expected": leaf.expected_text(), "ok": ok}
     if owner.__class__ is dict:
         d["entity"] = owner.get("id")
-        srcs = owner.get("_attr_sources")
-        src = srcs.get(leaf.path.steps[-1][0]) if srcs and leaf.path.steps else None
-        if src is None:
-            names = owner.get("_sources")
-            if names:
-                key = tuple(names)
-                src = _joined_sources.get(key)
-                if src is None:
-                    src = _joined_sources.setdefault(key, ", ".join(names))
-        d["source"] = src
+        d["source"] = evidence_source(owner, leaf.path.steps[-1][0] if leaf.path.steps else None)
         d["observed_at"] = owner.get("_observed_at")
     return d
+
+
+def evidence_source(owner: dict, attr):
+    """Where an entity's attribute came from: its own source (or derivation), else the entity's sources."""
+    srcs = owner.get("_attr_sources")
+    src = srcs.get(attr) if srcs and attr else None
+    if src is None:
+        names = owner.get("_sources")
+        if names:
+            key = tuple(names)
+            src = _joined_sources.get(key)
+            if src is None:
+                src = _joined_sources.setdefault(key, ", ".join(names))
+    return src
 
 
 def _jsonable(v):
