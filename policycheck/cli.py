@@ -517,8 +517,9 @@ def cmd_policies(args, parser) -> int:
         return EXIT_FAIL if failed else EXIT_OK
     config = _config(args, required=False) if getattr(args, "config", None) else None
     plugins = _plugins(args)
+    params, origins = _params(argparse_ns(param=[]), config) if config else ({}, {})
     policies = load_all_policies(args.policies + (config.policies if config else []), plugins=plugins,
-                                 parameters=config.parameters if config else None)
+                                 parameters=params, origins=origins, where=str(config.path) if config else None)
     if action == "list":
         if args.framework:
             from policycheck.pipeline import select_policies
@@ -552,8 +553,13 @@ def cmd_policies(args, parser) -> int:
                 "remediation:", textwrap.indent(textwrap.fill(p.remediation, 96), "  ")]
         if p.parameters:
             out += ["", "parameters (override in the config under parameters: {%s: {...}}):" % p.id]
+            rules = p.target_params.describe() if p.target_params else {}
             for prm in p.parameters:
                 out.append(f"  {prm.name} ({prm.type}, default {prm.default!r}): {prm.description}")
+                if prm.name in rules:
+                    out.append("    per target (the config's by_target, first match wins):")
+                    out += [f"      {i}. {sel} -> {v!r}" if sel != "otherwise" else f"      otherwise -> {v!r}"
+                            for i, (sel, v) in enumerate(rules[prm.name], 1)]
         if p.when:
             out += ["", "applies when:", textwrap.indent(yaml.safe_dump(p.when, sort_keys=False), "  ").rstrip()]
         out += ["", "requires:", textwrap.indent(yaml.safe_dump(p.require, sort_keys=False), "  ").rstrip()]

@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     ps = psub.add_parser("show", help="show one policy: rationale, parameters, rule")
     ps.add_argument("id")
     ps.add_argument("--policies", action="append", default=[], metavar="PATH")
+    ps.add_argument("-c", "--config", metavar="FILE", help="show the parameter values (and per-target values) "
+                    "this config gives")
     pv = psub.add_parser("validate", help="validate policy files as check would load them (exit 2 on any problem)",
                          description="Validate policy files: schema, conditions, parameters, fact paths against "
                          "the facts model (docs/facts.md), ids against the built-in catalog, the plugins' "

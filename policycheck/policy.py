@@ -75,6 +75,7 @@ class Policy:
     when: dict | None = None
     require: dict = field(default_factory=dict)
     context: list = field(default_factory=list)  # fact paths shown in the evidence, never judged
+    target_params: object = None  # targetparams.TargetParams: the config's per-target parameter values
     path: str = ""
     line: int = 1
     doc: Document | None = None
@@ -89,7 +90,10 @@ class Policy:
              "tags": self.tags, "rationale": self.rationale, "remediation": self.remediation,
              "references": self.references, "controls": self.controls,
              "parameters": [{"name": p.name, "type": p.type, "default": p.default,
-                             "description": p.description, "value": self.values.get(p.name, p.default)}
+                             "description": p.description, "value": self.values.get(p.name, p.default),
+                             **({"by_target": [{"selector": sel, "value": v} for sel, v in
+                                               self.target_params.describe()[p.name]]}
+                                if self.target_params and p.name in self.target_params.rules else {})}
                             for p in self.parameters]}
         if self.when is not None:
             d["when"] = self.when
