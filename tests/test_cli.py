@@ -164,7 +164,7 @@ def test_unknown_plugin_is_a_config_error_not_a_verdict(tmp_path):
 
 def test_policies_list_show_and_builtin_tests():
     code, out, _ = run_cli("policies", "list")
-    assert code == 0 and len(out.splitlines()) == 10 and "BOOT-002" in out
+    assert code == 0 and len(out.splitlines()) == 15 and "BOOT-002" in out and "COV-001" in out
     code, out, _ = run_cli("policies", "show", "VIRT-002")
     assert code == 0 and "rationale:" in out and "min_hosts" in out
     code, out, _ = run_cli("policies", "test")
