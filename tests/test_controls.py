@@ -107,14 +107,14 @@ def test_per_control_summary_in_every_format(tmp_path):
             assert row[st] == sum(1 for r in data["results"] if r["policy_id"] in mapped and r["status"] == st)
     assert rows[("cis-v8", "11.4")]["fail"] >= 1  # BOOT-002 fails on the example's nsr-dir
     suites = ET.parse(tmp_path / "r.xml").getroot()
-    ctl = next(s for s in suites if s.get("name") == "policycheck controls")
-    assert ctl.get("tests") == "0"
-    props = {p.get("name"): p.get("value") for p in ctl.iter("property")}
-    r = rows[("cis-v8", "11.4")]
-    assert props["cis-v8 11.4"].startswith(f"pass={r['pass']} fail={r['fail']} error={r['error']}")
+    assert all(s.get("id") in {p["id"] for p in data["policies"]} for s in suites)  # a suite per policy only
     boot2 = next(s for s in suites if s.get("id") == "BOOT-002")
-    assert {p.get("name"): p.get("value") for p in boot2.iter("property")}["controls.cis-v8"] == "11.4"
+    props = {p.get("name"): p.get("value") for p in boot2.iter("property")}
+    r = rows[("cis-v8", "11.4")]
+    assert props["controls.cis-v8"] == "11.4"
+    assert props["control cis-v8 11.4"] == (f"pass={r['pass']} fail={r['fail']} error={r['error']} skip={r['skip']} "
+                                            f"waived={r['waived']} policies={','.join(r['policies'])}")
     md = (tmp_path / "r.md").read_text()
-    assert "### Controls" in md and "| cis-v8 | 11.4 | BOOT-002, BOOT-003 |" in md
+    assert "### Controls" in md and "| cis-v8 | 11.4 | BOOT-002, BOOT-003, CPY-001, IMM-001 |" in md
     code, out, _ = run_cli("audit", "-c", CONFIG, "--framework", "cis-v8")
     assert "CONTROLS" in out and "cis-v8 11.4" in out and "nist-800-53" not in out.split("CONTROLS")[1]
