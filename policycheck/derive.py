@@ -406,7 +406,10 @@ def _clients(facts):
         for c in per_server.get(s["id"], ()):
             copies = c.get("latest_backup_copies")
             if isinstance(copies, list):
-                out += [dict(cp, client=c["id"]) for cp in copies if isinstance(cp, dict)]
+                for cp in copies:  # the client's own copy objects (no second copy of 100k dicts), named
+                    if isinstance(cp, dict):
+                        cp.setdefault("client", c["id"])
+                        out.append(cp)
             elif c.get("last_successful_backup", "?") is not None:
                 partial = partial or f"client {c['id']}: " + why_unknown(
                     c, "latest_backup_copies", "the copies of its latest backup are unknown")
