@@ -38,6 +38,11 @@ class Gen:
                                      "vm", "hypervisor_host", "cluster", "datastore", "dr_test")}
         self.n_sites = max(1, min(10, self.n_servers // 5 or 1))
         self.vm_seq = 1000
+        # the facts of the catalog's coverage/recency/copy/immutability/restore policies come from a second
+        # stream, so the verdicts of the first ten policies stay what they were for a given seed
+        self.r2 = random.Random(seed * 7919 + 1)
+        self.devs: dict = {}
+        self.imm: dict = {}
 
     # ---- helpers ----------------------------------------------------------------------------------
     def ago(self, seconds) -> str:
@@ -67,6 +72,10 @@ class Gen:
     def new_vm_id(self):
         self.vm_seq += 1
         return f"vm-{self.vm_seq}"
+
+    def pick(self, fail=0.1, error=0.1) -> str:
+        r = self.r2.random()
+        return "fail" if r < fail else "error" if r < fail + error else "pass"
 
     def modes(self, candidates, policies):
         """policy -> {target index: 'fail'|'error'} for about one target in ten each."""
@@ -122,6 +131,11 @@ class Gen:
         if S == 1:
             self.virtual = [True]
         self.mode = self.modes(range(S), SERVER_POLICIES)
+        order = list(range(S))
+        self.r2.shuffle(order)
+        k = max(1, round(S * 0.1)) if S >= 3 else 0
+        self.imm_mode = {i: "fail" for i in order[:k]} | {i: "error" for i in order[k:2 * k]}
+        self.pending: list = []
         self.infra = {}
         n = 1
         for j in range(self.n_sites):
@@ -210,7 +224,18 @@ class Gen:
         boot = dev(f"rd={sid}:/nsr/bootstrap", storage_node=None, host=sid, media_type="disk", client_data=False,
                    vm_disk=boot_disk if virtual else None)
         dedup = dev(f"rd={sns[0]}:dd01", storage_node=sns[0], host=sns[0], media_type="dedup", client_data=True)
-        dev(f"rd={sns[1]}:/dev/nst0", storage_node=sns[1], host=sns[1], media_type="tape", client_data=True)
+        tape = dev(f"rd={sns[1]}:/dev/nst0", storage_node=sns[1], host=sns[1], media_type="tape", client_data=True)
+        imm = self.imm[sid] = self.imm_mode.get(i, "pass")
+        by_id = {d["id"]: d for d in self.ents["device"][-3:]}
+        by_id[boot]["immutable"] = by_id[tape]["immutable"] = False
+        if imm == "error":  # the S3/DD API user may not read the retention lock
+            by_id[dedup]["_unknown"] = {"immutable": "networker: the retention lock state of dd01 is not readable"}
+        else:
+            by_id[dedup]["immutable"] = imm == "pass"
+        self.devs[sid] = {"local": boot, "dedup": dedup, "tape": tape}
+        for c in self.pending:
+            self.client_recency(c, sid)
+        self.pending = []
         if m["VIRT-001"] == "fail":
             dev(f"rd={sid}:/nsr/aftd01", storage_node=None, host=sid, media_type="disk", client_data=True,
                 vm_disk="Hard disk 2")
@@ -230,7 +255,10 @@ class Gen:
                                "offsite": False})
             elif k == 0:
                 copies.append({"device": None, "volume": None, "clone": False, "location": f"{sid}:/root/bsr",
-                               "location_host": sid, "offsite": False})
+                               "location_host": sid, "offsite": False, "immutable": False, "offline": False})
+            if imm == "error":  # a vaulted tape of the bootstrap: the client data decides (unknown)
+                copies.append({"device": tape, "volume": f"V{k:05d}", "clone": True, "location": None,
+                               "offsite": True, "offline": True})
             b = {"id": f"{sid}/bootstrap/{4_000_000 + k}", "backup_server": sid,
                  "time": self.ago(start + k * 86400 + self.rng.randrange(600)),
                  "level": "full" if k % 7 == 0 else "incr", "copies": copies}
@@ -257,7 +285,49 @@ class Gen:
         if aliases:
             c["aliases"] = [fqdn.split(".", 1)[0]]
         c.update(times)
+        self.client_recency(c, server)
         return self.add("client", c, "networker")
+
+    def client_recency(self, c, server):
+        """RPO-001 and CPY-001 facts: the latest successful and failed runs, the latest backup's copies."""
+        if server not in self.devs:  # a client made before its server's devices: filled in after them
+            self.pending.append(c)
+            return
+        r2, rpo, cpy = self.r2, self.pick(), self.pick()
+        ago = lambda lo, hi: (COLLECTED_AT - timedelta(hours=r2.uniform(lo, hi))).isoformat()  # noqa: E731
+        if rpo == "pass":
+            c["last_successful_backup"] = ago(1, 20)
+            c["last_failed_backup"] = ago(30, 300) if r2.random() < 0.3 else None
+        elif rpo == "fail":
+            never = r2.random() < 0.5  # never succeeded (only failed runs, or never ran), or too old
+            c["last_successful_backup"] = None if never else ago(30, 400)
+            c["last_failed_backup"] = ago(1, 20) if not never or r2.random() < 0.7 else None
+        else:
+            c["_unknown"] = {"last_successful_backup": "networker: the job history of this client timed out"}
+            c["last_failed_backup"] = None
+        devs = self.devs[server]
+        if c.get("last_successful_backup", "?") is None:
+            c["latest_backup_copies"] = []
+        elif cpy == "pass":
+            c["latest_backup_copies"] = [{"device": devs["dedup"], "volume": "dd.c", "clone": False},
+                                         {"device": devs["tape"], "volume": "T0001", "clone": True,
+                                          "offline": self.imm[server] == "pass" and r2.random() < 0.2}]
+        elif cpy == "fail":
+            c["latest_backup_copies"] = [{"device": devs["local"], "volume": "aftd.c", "clone": False,
+                                          "offline": False}]
+        else:
+            c["latest_backup_copies"] = [{"device": devs["dedup"], "volume": "dd.c", "clone": False,
+                                          "_unknown": {"local_to_server": "networker: clone target not mapped"}}]
+
+    def restore_test(self, fqdn):
+        """RST-001: restore tests of a client's host (the latest decides)."""
+        r = self.r2.random()
+        if r < 0.65:
+            self.add("dr_test", {"id": f"rt-{fqdn}", "host": fqdn, "time": self.ago(self.r2.uniform(5, 150) * 86400),
+                                 "result": "success", "kind": "file_restore"}, "inventory")
+        elif r < 0.8:
+            self.add("dr_test", {"id": f"rt-{fqdn}", "host": fqdn, "time": self.ago(self.r2.uniform(1, 20) * 86400),
+                                 "result": "failure", "kind": "image_restore"}, "inventory")
 
     def clients(self):
         N, rng = self.n_clients, self.rng
@@ -317,10 +387,17 @@ class Gen:
                 c.pop("aliases", None)
                 continue
             role = rng.choice(ROLES)
+            self.restore_test(fqdn)
+            cov = self.r2.random()
+            extra = {}
+            if cov < 0.03:  # COV-001: exempt with a reason (not applicable), or an exemption not readable
+                extra["backup"] = {"exempt": True, "reason": "stateless, rebuilt from template", "owner": "ops"}
+            elif cov < 0.05:
+                extra["_unknown"] = {"backup": "ansible: vaulted variable backup_exemption"}
             self.host(fqdn, 100_000 + k, os=os, platform="virtual" if is_vm else rng.choice(["physical", "blade"]),
                       roles=[role], services=["smb"] if role == "file_server" else [],
                       depends_on=[self.infra[j]["dns"], self.infra[j]["ldap"]], bmr_methods=bmr_methods,
-                      os_version=rng.choice(versions))
+                      os_version=rng.choice(versions), **extra)
             if is_vm:
                 cl = clusters[j_cl % len(clusters)]
                 j_cl += 1

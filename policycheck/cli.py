@@ -283,7 +283,7 @@ def cmd_evaluate(args) -> int:
 def _evaluate(args) -> int:
     from policycheck.engine import evaluate
     from policycheck.pipeline import (UsageError, build_facts, load_all_policies, load_snapshot, make_report,
-                                      select_policies)
+                                      parse_frameworks, select_policies)
 
     # Every input is validated before the first source is contacted (or the snapshot read).
     config = _config(args, required=not args.facts)
@@ -299,7 +299,7 @@ def _evaluate(args) -> int:
                                    builtin=not args.no_builtin and (config.builtin_policies if config else True),
                                    plugins=plugins, parameters=params, where=where, origins=origins)
         policies = select_policies(loaded, (config.select if config else []) + args.select,
-                                   (config.skip if config else []) + args.skip)
+                                   (config.skip if config else []) + args.skip, args.framework)
     except _USAGE_ERRORS() as exc:
         problems.append(str(exc))
     clock = wlist = base = None
@@ -356,7 +356,9 @@ def _evaluate(args) -> int:
 
         notes.extend(baseline.apply_baseline(results, base))
     fail_on = args.fail_on or (config.fail_on if config else None) or "low"
+    frameworks = sorted({fw for fw, _ in parse_frameworks(args.framework)}) or None
     report = make_report(results, policies, facts, fail_on=fail_on, notes=notes, waivers=waivers_out,
+                         frameworks=frameworks,
                          evaluated_at=evaluated_at,
                          options={"color": _color(sys.stdout) and not args.no_color and not args.output,
                                   "verbose": args.verbose, "github": os.environ.get("GITHUB_ACTIONS") == "true",
@@ -559,14 +561,22 @@ def cmd_policies(args, parser) -> int:
         return EXIT_FAIL if failed else EXIT_OK
     config = _config(args, required=False) if getattr(args, "config", None) else None
     plugins = _plugins(args)
+    params, origins = _params(argparse_ns(param=[]), config) if config else ({}, {})
     policies = load_all_policies(args.policies + (config.policies if config else []), plugins=plugins,
-                                 parameters=config.parameters if config else None)
+                                 parameters=params, origins=origins, where=str(config.path) if config else None)
     if action == "list":
+        if args.framework:
+            from policycheck.pipeline import select_policies
+
+            policies = select_policies(policies, frameworks=args.framework)
         if args.format == "json":
             _emit(json.dumps([p.to_dict() for p in policies], indent=1) + "\n")
         else:
+            from policycheck.controls import controls_text
+
             for p in sorted(policies, key=lambda p: p.id):
-                _emit(f"{p.id:10} {p.severity:8} {p.target:14} {p.title}\n")
+                ctl = f"  [{controls_text(p.controls)}]" if p.controls else ""
+                _emit(f"{p.id:10} {p.severity:8} {p.target:14} {p.title}{ctl}\n")
         return EXIT_OK
     if action == "show":
         match = [p for p in policies if p.id == args.id.upper()]
@@ -579,13 +589,21 @@ def cmd_policies(args, parser) -> int:
         import yaml
 
         p = match[0]
+        from policycheck.controls import controls_text
+
         out = [f"{p.id}  {p.title}", f"severity: {p.severity}   target: {p.target}   tags: {', '.join(p.tags)}",
-               f"file: {p.path}", "", "rationale:", textwrap.indent(textwrap.fill(p.rationale, 96), "  "), "",
-               "remediation:", textwrap.indent(textwrap.fill(p.remediation, 96), "  ")]
+               f"file: {p.path}"] + ([f"controls: {controls_text(p.controls)}"] if p.controls else [])
+        out += ["", "rationale:", textwrap.indent(textwrap.fill(p.rationale, 96), "  "), "",
+                "remediation:", textwrap.indent(textwrap.fill(p.remediation, 96), "  ")]
         if p.parameters:
             out += ["", "parameters (override in the config under parameters: {%s: {...}}):" % p.id]
+            rules = p.target_params.describe() if p.target_params else {}
             for prm in p.parameters:
                 out.append(f"  {prm.name} ({prm.type}, default {prm.default!r}): {prm.description}")
+                if prm.name in rules:
+                    out.append("    per target (the config's by_target, first match wins):")
+                    out += [f"      {i}. {sel} -> {v!r}" if sel != "otherwise" else f"      otherwise -> {v!r}"
+                            for i, (sel, v) in enumerate(rules[prm.name], 1)]
         if p.when:
             out += ["", "applies when:", textwrap.indent(yaml.safe_dump(p.when, sort_keys=False), "  ").rstrip()]
         out += ["", "requires:", textwrap.indent(yaml.safe_dump(p.require, sort_keys=False), "  ").rstrip()]

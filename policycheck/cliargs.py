@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only policies whose id (glob), tag or severity matches (repeatable)")
         sp.add_argument("--skip", action="append", default=[], metavar="PAT",
                         help="leave out policies whose id (glob), tag or severity matches (repeatable)")
+        sp.add_argument("--framework", action="append", default=[], metavar="NAME[:ID]",
+                        help="only policies mapped to this control framework (nist-800-53, cis-v8, iso-27001, "
+                        "nis2, dora, or a site's x-...), or to its controls matching ID (a glob: "
+                        "nist-800-53:CP-9*); repeatable; the per-control summary shows only these frameworks")
         sp.add_argument("--param", action="append", default=[], metavar="ID.NAME=VALUE",
                         help="override a policy parameter, e.g. BOOT-001.max_age=48h (value read as YAML)")
         sp.add_argument("--format", default=default_format, metavar="FMT",
@@ -119,9 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--policies", action="append", default=[], metavar="PATH")
     pl.add_argument("-c", "--config", metavar="FILE")
     pl.add_argument("--format", choices=("text", "json"), default="text")
+    pl.add_argument("--framework", action="append", default=[], metavar="NAME[:ID]",
+                    help="only policies mapped to this control framework (or its controls matching ID)")
     ps = psub.add_parser("show", help="show one policy: rationale, parameters, rule")
     ps.add_argument("id")
     ps.add_argument("--policies", action="append", default=[], metavar="PATH")
+    ps.add_argument("-c", "--config", metavar="FILE", help="show the parameter values (and per-target values) "
+                    "this config gives")
     pv = psub.add_parser("validate", help="validate policy files as check would load them (exit 2 on any problem)",
                          description="Validate policy files: schema, conditions, parameters, fact paths against "
                          "the facts model (docs/facts.md), ids against the built-in catalog, the plugins' "

@@ -20,6 +20,9 @@ DERIVED_FROM = {
     ("backup_server", "hosted_services"): {"host"},
     ("vm", "eligible_hosts"): {"hypervisor_host", "cluster", "datastore"},
     ("client", "host"): {"host"},
+    ("host", "protected_by"): {"client"},
+    ("client", "latest_restore_test"): {"dr_test"},
+    ("backup_server", "client_backup_copies"): {"client", "device"},
 }
 
 
@@ -31,6 +34,7 @@ def derive(facts: Facts) -> None:
     _servers(facts)
     _devices(facts)
     _bootstraps(facts)
+    _clients(facts)
     _datastores_and_vms(facts)
     _dependencies(facts)
 
@@ -213,24 +217,7 @@ def _bootstraps(facts):
         sid = b.get("backup_server")
         s = facts.get("backup_server", sid) if sid else None
         for c in b.get("copies") or ():
-            if not isinstance(c, dict):
-                continue
-            if c.get("offsite") is True:  # a clone sent to a vault is off the server, whatever device wrote it
-                if c.get("local_to_server") is not False:
-                    c["local_to_server"] = False
-                    (c.get("_unknown") or {}).pop("local_to_server", None)
-                continue
-            if _has(c, "local_to_server"):
-                continue
-            dev = facts.get("device", c.get("device")) if c.get("device") else None
-            if dev is not None and dev.get("local_to_server") is not None:
-                c["local_to_server"] = dev["local_to_server"]
-            elif dev is not None:
-                _unknown(c, "local_to_server", why_unknown(dev, "local_to_server",
-                                                           f"locality of device {dev['id']} is unknown"))
-            elif c.get("device") is None and c.get("location"):
-                c["local_to_server"] = bool(s is not None and c.get("location_host")
-                                            and _same_host(facts, c["location_host"], s.get("host")))
+            _copy(facts, c, s)
         if s is None:
             continue
         if not b.get("time"):
@@ -294,6 +281,167 @@ def _bootstraps(facts):
                 _derived(s, attr, None)
             else:
                 _unknown(s, attr, "no source records DR tests (add dr_test facts)")
+
+
+_FIXED_MEDIA = ("disk", "file", "dedup", "cloud")
+
+
+def _copy(facts, c, s):
+    """A copy's derived facts: ``local_to_server`` (from its device, or from where it was sent) and
+    ``immutable`` (from its device: retention lock, object lock, WORM)."""
+    if not isinstance(c, dict):
+        return
+    dev = facts.get("device", c.get("device")) if c.get("device") else None
+    if dev is not None and not _has(c, "offline") and dev.get("media_type") in _FIXED_MEDIA:
+        c["offline"] = False  # data on a disk, dedup or cloud device cannot be ejected or vaulted
+    if dev is not None and not _has(c, "immutable"):
+        if "immutable" in dev:
+            c["immutable"] = dev["immutable"]
+        elif (dev.get("_unknown") or {}).get("immutable"):
+            _unknown(c, "immutable", dev["_unknown"]["immutable"])
+    if c.get("offsite") is True:  # a clone sent to a vault is off the server, whatever device wrote it
+        if c.get("local_to_server") is not False:
+            c["local_to_server"] = False
+            (c.get("_unknown") or {}).pop("local_to_server", None)
+        return
+    if _has(c, "local_to_server"):
+        return
+    if dev is not None and dev.get("local_to_server") is not None:
+        c["local_to_server"] = dev["local_to_server"]
+    elif dev is not None:
+        _unknown(c, "local_to_server", why_unknown(dev, "local_to_server",
+                                                   f"locality of device {dev['id']} is unknown"))
+    elif c.get("device") is None and c.get("location"):
+        c["local_to_server"] = bool(s is not None and c.get("location_host")
+                                    and _same_host(facts, c["location_host"], s.get("host")))
+
+
+_BACKUP_TIMES = ("last_filesystem_backup", "last_image_backup", "last_bmr_backup")
+
+
+def _clients(facts):
+    """Per client: ``last_successful_backup`` (from the per-level times when the collector gave none),
+    the derived facts of its latest backup's copies, ``latest_restore_test``; per backup server:
+    ``client_backup_copies``; per host: ``protected_by``. Fail closed: what cannot be told is unknown
+    (or, for a list seen in part, partial) with the reason."""
+    clients = facts.entities("client")
+    hidx = facts.alias_index("host")
+    provided, failed = facts.kind_state("client")
+    inc_all = facts.incomplete("client")
+    # restore tests of any kind per host: the latest decides
+    dr_latest: dict = {}
+    dr_bad: dict = {}
+    for t in facts.entities("dr_test"):
+        host = t.get("host")
+        key = (hidx.lookup(host) or norm(host)) if isinstance(host, str) else None
+        if key is None:
+            continue
+        try:
+            when = parse_time(t["time"])
+        except (KeyError, ValueError, TypeError):
+            dr_bad.setdefault(key, f"dr_test {t['id']} has no readable time")
+            continue
+        if key not in dr_latest or when > dr_latest[key][0]:
+            dr_latest[key] = (when, t["id"])
+    dr_provided, dr_failed = facts.kind_state("dr_test")
+    per_server: dict = {}
+    protected: dict = {}
+    unattributed = None  # a client record whose host cannot be told: it may be any host's
+    for c in clients:
+        if not _has(c, "last_successful_backup"):
+            if all(k in c for k in _BACKUP_TIMES[:2]):
+                best = None
+                try:
+                    for k in _BACKUP_TIMES:
+                        if c.get(k):
+                            t = parse_time(c[k])
+                            if best is None or t > best[0]:
+                                best = (t, c[k])
+                except (ValueError, TypeError):
+                    _unknown(c, "last_successful_backup", f"client {c['id']}: an unreadable backup time")
+                else:
+                    _derived(c, "last_successful_backup", best[1] if best else None)
+            else:
+                miss = [k for k in _BACKUP_TIMES[:2] if k not in c]
+                _unknown(c, "last_successful_backup", why_unknown(
+                    c, miss[0], f"client {c['id']}: no source gives its last successful backup "
+                                f"(nor {' and '.join(miss)})"))
+        sid = c.get("backup_server")
+        s = facts.get("backup_server", sid) if isinstance(sid, str) else None
+        copies = c.get("latest_backup_copies")
+        if isinstance(copies, list):
+            for cp in copies:
+                _copy(facts, cp, s)
+        hid = c.get("host")
+        key = hidx.lookup(hid) if isinstance(hid, str) else None
+        if not _has(c, "latest_restore_test"):
+            if key is None:
+                _unknown(c, "latest_restore_test", why_unknown(c, "host", f"client {c['id']}: its host is unknown"))
+            elif dr_failed:
+                _unknown(c, "latest_restore_test", dr_failed)
+            elif key in dr_bad:
+                _unknown(c, "latest_restore_test", dr_bad[key])
+            elif key in dr_latest:
+                _derived(c, "latest_restore_test", dr_latest[key][1])
+            elif dr_provided:
+                _derived(c, "latest_restore_test", None)
+            else:
+                _unknown(c, "latest_restore_test", "no source records restore tests (add dr_test facts)")
+        if s is not None:
+            per_server.setdefault(s["id"], []).append(c)
+        if key is not None and isinstance(sid, str):
+            protected.setdefault(key, set()).add(s["id"] if s is not None else sid)
+        elif key is None and ("host" in (c.get("_unknown") or ()) or "host" in (c.get("_conflicts") or ())):
+            unattributed = unattributed or f"client {c['id']}: " + why_unknown(c, "host", "its host is unknown")
+        elif key is not None:
+            unattributed = unattributed or f"client {c['id']}: " + why_unknown(
+                c, "backup_server", "its backup server is unknown")
+    for s in facts.entities("backup_server"):
+        if _has(s, "client_backup_copies"):
+            continue
+        if failed:
+            _unknown(s, "client_backup_copies", failed)
+            continue
+        if not provided:
+            _unknown(s, "client_backup_copies", "no source describes its clients")
+            continue
+        out, partial = [], facts.incomplete("client", s["id"])
+        for c in per_server.get(s["id"], ()):
+            copies = c.get("latest_backup_copies")
+            if isinstance(copies, list):
+                for cp in copies:  # the client's own copy objects (no second copy of 100k dicts), named
+                    if isinstance(cp, dict):
+                        cp.setdefault("client", c["id"])
+                        out.append(cp)
+            elif c.get("last_successful_backup", "?") is not None:
+                partial = partial or f"client {c['id']}: " + why_unknown(
+                    c, "latest_backup_copies", "the copies of its latest backup are unknown")
+        _derived(s, "client_backup_copies", out)
+        if partial:
+            _partial(s, "client_backup_copies", partial)
+    servers = sorted(s["id"] for s in facts.entities("backup_server"))
+    for h in facts.entities("host"):
+        if _has(h, "protected_by"):
+            continue
+        if failed:
+            _unknown(h, "protected_by", failed)
+            continue
+        if not provided:
+            _unknown(h, "protected_by", "no source describes backup clients")
+            continue
+        by = sorted(protected.get(h["id"], ()))
+        h["protected_by"] = by
+        if by:
+            h.setdefault("_attr_sources", {})["protected_by"] = "derived from client records of " + ", ".join(by)
+        else:
+            shown = ", ".join(servers[:10]) + (f" and {len(servers) - 10} more" if len(servers) > 10 else "")
+            known = ", ".join(h.get("_sources") or ()) or "the facts"
+            h.setdefault("_attr_sources", {})["protected_by"] = (
+                f"derived: no client record of {shown or 'any backup server (none is described)'} names this "
+                f"host; the host is known to {known}")
+        why = inc_all or unattributed
+        if why:
+            _partial(h, "protected_by", why)
 
 
 def _datastores_and_vms(facts):

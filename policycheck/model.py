@@ -21,21 +21,24 @@ KINDS_MODEL: dict[str, dict[str, str]] = {
              "os": "enum:linux|windows|solaris|aix|hpux|macos|esxi|other?", "os_version": "str?",
              "platform": "enum:physical|blade|virtual", "roles": "[str]", "services": "[str]",
              "depends_on": "[ref:host]", "bmr_methods": "[str]", "independent_recovery": "bool",
-             "vm": "ref:vm?"},
+             "vm": "ref:vm?", "tags": "[str]", "backup": "obj:backup_exemption?",
+             "protected_by": "[ref:backup_server]"},
     "backup_server": {"host": "ref:host", "product": "str", "version": "str?", "virtual": "bool",
                       "vm": "ref:vm?", "latest_bootstrap": "ref:bootstrap?", "last_dr_test": "time?",
                       "latest_dr_test": "ref:dr_test?", "dependency_closure": "[ref:host]",
                       "circular_dependencies": "[ref:host]", "client_devices_local": "[ref:device]",
-                      "hosted_roles": "[str]", "hosted_services": "[str]"},
+                      "hosted_roles": "[str]", "hosted_services": "[str]", "client_backup_copies": "[obj:copy]"},
     "storage_node": {"host": "ref:host", "backup_server": "ref:backup_server"},
     "device": {"backup_server": "ref:backup_server", "storage_node": "ref:storage_node?", "host": "ref:host?",
                "media_type": "enum:disk|file|tape|vtl|dedup|cloud", "enabled": "bool", "client_data": "bool",
-               "vm_disk": "str?", "on_system_disk": "bool", "local_to_server": "bool"},
+               "vm_disk": "str?", "on_system_disk": "bool", "local_to_server": "bool", "immutable": "bool"},
     "bootstrap": {"backup_server": "ref:backup_server", "time": "time", "level": "str?",
                   "copies": "[obj:copy]"},
     "client": {"hostname": "str", "host": "ref:host", "backup_server": "ref:backup_server",
                "os": "enum:linux|windows|solaris|aix|hpux|macos|esxi|other?", "last_filesystem_backup": "time?",
-               "last_image_backup": "time?", "last_bmr_backup": "time?"},
+               "last_image_backup": "time?", "last_bmr_backup": "time?", "last_successful_backup": "time?",
+               "last_failed_backup": "time?", "latest_backup_copies": "[obj:copy]",
+               "latest_restore_test": "ref:dr_test?"},
     "vm": {"name": "str", "datacenter": "str?", "guest_hostname": "str?", "power_state": "enum:on|off|suspended",
            "is_template": "bool", "template": "str?", "cluster": "ref:cluster?", "host": "ref:hypervisor_host?",
            "disks": "[obj:disk]", "passthrough_devices": "[obj:passthrough_device]", "host_rules": "[obj:host_rule]",
@@ -52,7 +55,9 @@ KINDS_MODEL: dict[str, dict[str, str]] = {
 
 OBJECTS: dict[str, dict[str, str]] = {
     "copy": {"device": "ref:device?", "volume": "str?", "clone": "bool", "location": "str?",
-             "location_host": "str?", "offsite": "bool", "local_to_server": "bool"},
+             "location_host": "str?", "offsite": "bool", "local_to_server": "bool", "immutable": "bool",
+             "offline": "bool", "client": "ref:client"},
+    "backup_exemption": {"exempt": "bool", "reason": "str?", "owner": "str?"},
     "disk": {"label": "str", "datastore": "ref:datastore", "system": "bool", "size_gb": "num", "shared": "bool"},
     "passthrough_device": {"type": "enum:pci|usb|scsi|serial|parallel|cdrom", "name": "str", "id": "str",
                            "label": "str", "description": "str?", "backing": "str?",
@@ -85,7 +90,9 @@ DERIVED = {("host", "vm"), ("backup_server", "virtual"), ("backup_server", "vm")
            ("backup_server", "latest_dr_test"), ("backup_server", "client_devices_local"),
            ("backup_server", "hosted_roles"), ("backup_server", "hosted_services"),
            ("device", "on_system_disk"), ("device", "local_to_server"), ("client", "host"),
-           ("vm", "eligible_hosts"), ("datastore", "shared"), ("copy", "local_to_server"), ("disk", "shared")}
+           ("vm", "eligible_hosts"), ("datastore", "shared"), ("copy", "local_to_server"), ("disk", "shared"),
+           ("host", "protected_by"), ("client", "last_successful_backup"), ("client", "latest_restore_test"),
+           ("backup_server", "client_backup_copies"), ("copy", "client")}
 
 
 def _attr(scope: str, name: str, t: str) -> Attr:
@@ -95,8 +102,8 @@ def _attr(scope: str, name: str, t: str) -> Attr:
     inner = base[1:-1] if many else base
     if inner.startswith("ref:"):
         return Attr(ref=inner[4:], many=many, derived=derived)
-    if inner.startswith("obj:") and many:
-        return Attr(items=inner[4:], many=True, derived=derived)
+    if inner.startswith("obj:"):
+        return Attr(items=inner[4:], many=many, derived=derived)
     return Attr(many=many, derived=derived)
 
 
@@ -104,7 +111,7 @@ MODEL: dict = {scope: {name: _attr(scope, name, t) for name, t in attrs.items()}
                for scope, attrs in {**KINDS_MODEL, **OBJECTS}.items()}
 
 ITEM_SCOPES = {"copy": "bootstrap.copies", "disk": "vm.disks", "passthrough_device": "vm.passthrough_devices",
-               "host_rule": "vm.host_rules", "snapshot": "vm.snapshots"}
+               "host_rule": "vm.host_rules", "snapshot": "vm.snapshots", "backup_exemption": "host.backup"}
 RESERVED_ATTRS = {"id": Attr(), "aliases": Attr(many=True), "_sources": Attr(many=True), "_observed_at": Attr(),
             "_unknown": Attr(loose=True), "_attr_sources": Attr(loose=True), "_partial": Attr(loose=True)}
 # The plugins of this repository: their attributes (networker_resource_id, ...) are accepted even
@@ -151,6 +158,8 @@ class ModelChecker:
             node = getattr(policy, key)
             if node is not None:
                 self._walk(node, (key,), policy.target, policy.target, out)
+        for i, text in enumerate(getattr(policy, "context", None) or ()):
+            self._path(text, ("context", i), policy.target, policy.target, out)
         return out
 
     def _walk(self, node, jpath, scope, target, out):

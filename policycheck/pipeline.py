@@ -12,14 +12,17 @@ from policycheck.facts import Facts, FactsError, gc_paused
 from policycheck.policy import Policy, builtin_dir, load_policies
 from policycheck.results import Report
 from policycheck.timeutil import iso, now_utc
+from policycheck.controls import policy_matches
+from policycheck.targetparams import TargetParams, check_rules, is_rules
 
 
 class UsageError(ValueError):
     """A mistake in the invocation, config, policies or input files: nothing was evaluated (exit 2)."""
 
 
-def select_policies(policies, select=(), skip=()) -> list[Policy]:
-    """Keep policies matching any ``select`` (id glob, tag or severity), minus any matching ``skip``."""
+def select_policies(policies, select=(), skip=(), frameworks=()) -> list[Policy]:
+    """Keep policies matching any ``select`` (id glob, tag or severity), minus any matching ``skip``;
+    with ``frameworks`` (``NAME`` or ``NAME:CONTROL-GLOB``) only those mapped to one of them."""
     def match(p, pats):
         return any(fnmatch.fnmatchcase(p.id, pat) or pat in p.tags or pat == p.severity for pat in pats)
 
@@ -31,6 +34,27 @@ def select_policies(policies, select=(), skip=()) -> list[Policy]:
             from policycheck.conditions import suggest
 
             raise UsageError(f"--select/--skip '{pat}' matches no policy id, tag or severity" + suggest(pat, known))
+    if frameworks:
+        sel = parse_frameworks(frameworks, policies)
+        for text, one in zip(frameworks, sel):
+            if not any(policy_matches(p, [one]) for p in policies):
+                raise UsageError(f"--framework {text!r}: no policy is mapped to it (see `policycheck policies "
+                                 "list` for each policy's controls)")
+        out = [p for p in out if policy_matches(p, sel)]
+    return out
+
+
+def parse_frameworks(frameworks, policies=()) -> list:
+    """``--framework`` values as (framework, control glob or None); an unknown framework is a UsageError."""
+    from policycheck.controls import parse_selector
+
+    seen = sorted({fw for p in policies for fw in (p.controls or {})})
+    out = []
+    for text in frameworks:
+        try:
+            out.append(parse_selector(text, seen))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     return out
 
 
@@ -56,6 +80,7 @@ def load_all_policies(extra_paths=(), builtin=True, plugins=None, parameters=Non
         return origins.get((pid, name)) or origins.get((pid, None)) or where or "parameters"
 
     good: dict = {}
+    by_target: dict = {}
     for pid, values in params.items():
         if pid not in by_id:
             problems.append(f"{at(pid)}: parameters for unknown policy '{pid}'" + suggest(pid, by_id))
@@ -69,6 +94,13 @@ def load_all_policies(extra_paths=(), builtin=True, plugins=None, parameters=Non
                 problems.append(f"{at(pid, name)}: {pid}: unknown parameter '{name}'" + suggest(name, specs)
                                 + f" (parameters: {', '.join(specs) or 'none'})")
                 continue
+            if is_rules(value):  # a value per class of target (policycheck/targetparams.py)
+                rules, default, errs = check_rules(pid, name, specs[name], value, at(pid, name), check_param_value)
+                problems.extend(errs)
+                if not errs:
+                    by_target.setdefault(pid, {})[name] = (rules, default)
+                    good.setdefault(pid, {})[name] = default
+                continue
             try:
                 check_param_value(specs[name], value, f"{pid}.{name}")
             except ValueError as exc:
@@ -81,14 +113,33 @@ def load_all_policies(extra_paths=(), builtin=True, plugins=None, parameters=Non
             p.compile(good.get(p.id))  # the values in error are reported above; compile with the rest
         except PolicyError as exc:
             problems.append(f"{at(p.id)}: {exc}")
+            continue
         except ValueError as exc:
             problems.append(f"{at(p.id)}: {exc}")
+            continue
+        if p.id in by_target:
+            rules = {name: r for name, (r, _) in by_target[p.id].items()}
+            defaults = {name: d for name, (_, d) in by_target[p.id].items()}
+            try:
+                p.target_params = TargetParams(p, rules, defaults)
+                p.target_params.install()
+                for values in _rule_values(rules, defaults, p.values):
+                    p.target_params.variant(values)  # every value compiles (a bad one is exit 2, not error)
+            except (ValueError, PolicyError) as exc:
+                problems.append(str(exc))
     if problems:
         lines = problems[:MAX_PROBLEMS]
         if len(problems) > MAX_PROBLEMS:
             lines.append(f"... and {len(problems) - MAX_PROBLEMS} more problem(s)")
         raise UsageError("\n".join(lines))
     return policies
+
+
+def _rule_values(rules, defaults, base):
+    for name, rs in rules.items():
+        for *_, value, _label in rs:
+            yield dict(base, **{name: value})
+        yield dict(base, **{name: defaults[name]})
 
 
 def load_snapshot(path) -> dict:

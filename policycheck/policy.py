@@ -70,9 +70,12 @@ class Policy:
     remediation: str
     tags: list = field(default_factory=list)
     references: list = field(default_factory=list)
+    controls: dict = field(default_factory=dict)  # {framework: [control id, ...]} (policycheck/controls.py)
     parameters: list = field(default_factory=list)
     when: dict | None = None
     require: dict = field(default_factory=dict)
+    context: list = field(default_factory=list)  # fact paths shown in the evidence, never judged
+    target_params: object = None  # targetparams.TargetParams: the config's per-target parameter values
     path: str = ""
     line: int = 1
     doc: Document | None = None
@@ -85,9 +88,12 @@ class Policy:
     def to_dict(self) -> dict:
         d = {"id": self.id, "title": self.title, "severity": self.severity, "target": self.target,
              "tags": self.tags, "rationale": self.rationale, "remediation": self.remediation,
-             "references": self.references,
+             "references": self.references, "controls": self.controls,
              "parameters": [{"name": p.name, "type": p.type, "default": p.default,
-                             "description": p.description, "value": self.values.get(p.name, p.default)}
+                             "description": p.description, "value": self.values.get(p.name, p.default),
+                             **({"by_target": [{"selector": sel, "value": v} for sel, v in
+                                               self.target_params.describe()[p.name]]}
+                                if self.target_params and p.name in self.target_params.rules else {})}
                             for p in self.parameters]}
         if self.when is not None:
             d["when"] = self.when
@@ -116,7 +122,40 @@ class Policy:
         self.values = values
         self.kinds = {self.target} | self.require_fn.kinds | (self.when_fn.kinds if self.when_fn else set())
         self.attrs = self.require_fn.attrs | (self.when_fn.attrs if self.when_fn else set())
+        if self.context:
+            try:
+                paths = [conditions.FactPath(t, ("context", i)) for i, t in enumerate(self.context)]
+            except CompileError as exc:
+                raise self.error(exc.jpath, exc.message) from None
+            for fp in paths:
+                self.kinds |= fp.kinds
+            self.require_fn = _with_context(self.require_fn, paths)
         return self
+
+
+def context_evidence(fp, ent, ctx) -> dict:
+    """One context fact as evidence: its value (or why it is unknown), never judged (``ok`` null)."""
+    from policycheck.results import _jsonable, evidence_source
+
+    obs, owner = fp.resolve(ent, ctx)
+    d = {"fact": fp.text, "observed": None, "expected": "context (not judged)", "ok": None}
+    if obs.__class__ is conditions.Missing:
+        d["missing"] = obs.reason
+    else:
+        d["observed"] = _jsonable(obs)
+    if owner.__class__ is dict:
+        d["entity"] = owner.get("id")
+        d["source"] = evidence_source(owner, fp.steps[-1][0])
+        d["observed_at"] = owner.get("_observed_at")
+    return d
+
+
+def _with_context(require_fn, paths):
+    def f(ent, ctx):
+        r = require_fn(ent, ctx)
+        ctx.evidence.extend(context_evidence(fp, ent, ctx) for fp in paths)
+        return r
+    return f
 
 
 def check_param_value(spec: Parameter, value, where: str):
@@ -173,8 +212,30 @@ def _schema_errors(doc: Document, pid):
             msg = f"{err.message} (every policy needs id, title, severity, target, rationale, remediation, require)"
         elif err.validator == "pattern" and jp == ("id",):
             msg = f"id {err.instance!r} must look like BOOT-001 (capitals, a dash, three digits)"
+        elif jp[:1] == ("controls",):
+            msg = _controls_message(err, jp) or msg
         errors.append(PolicyError(doc.path, line, col, pid, jp, msg))
     return errors
+
+
+def _controls_message(err, jp) -> str | None:
+    from policycheck.controls import FRAMEWORKS
+
+    if err.validator == "additionalProperties" and len(jp) == 1:
+        extra = [k for k in err.instance if k not in FRAMEWORKS and not str(k).startswith("x-")]
+        if extra:
+            return (f"unknown framework '{extra[0]}'" + suggest(extra[0], FRAMEWORKS)
+                    + f" (frameworks: {', '.join(FRAMEWORKS)}; a site's own framework starts with x-)")
+    if len(jp) == 3 and jp[1] in FRAMEWORKS:
+        title, _, example = FRAMEWORKS[jp[1]]
+        if err.validator == "pattern":
+            return f"{err.instance!r} is not a {title} control id (write it like {example!r})"
+        if err.validator == "type":
+            return (f"{err.instance!r} is a {'number' if isinstance(err.instance, (int, float)) else type(err.instance).__name__}: write control ids as quoted strings "
+                    f"(\"{err.instance}\"; 11.10 read as a number is 11.1)")
+    if err.validator == "type" and len(jp) == 2:
+        return f"controls of {jp[1]} must be a list of control ids, e.g. [{FRAMEWORKS.get(jp[1], ('', '', 'ID'))[2]}]"
+    return None
 
 
 MAX_PROBLEMS = 50  # problems listed per policy file (and per run of load_policies)
@@ -251,8 +312,8 @@ def parse_document(doc: Document) -> tuple[Policy | None, list]:
         return None, errors
     pol = Policy(id=data["id"], title=data["title"], severity=data["severity"], target=data["target"],
                  rationale=data["rationale"], remediation=data["remediation"], tags=data.get("tags") or [],
-                 references=data.get("references") or [], parameters=params, when=data.get("when"),
-                 require=data["require"], path=doc.path, line=doc.line, doc=doc)
+                 references=data.get("references") or [], controls=data.get("controls") or {}, parameters=params, when=data.get("when"),
+                 require=data["require"], context=data.get("context") or [], path=doc.path, line=doc.line, doc=doc)
     try:
         pol.compile()
     except PolicyError as exc:

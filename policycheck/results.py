@@ -74,18 +74,23 @@ def evidence_dict(e) -> dict:
              "expected": leaf.expected_text(), "ok": ok}
     if owner.__class__ is dict:
         d["entity"] = owner.get("id")
-        srcs = owner.get("_attr_sources")
-        src = srcs.get(leaf.path.steps[-1][0]) if srcs and leaf.path.steps else None
-        if src is None:
-            names = owner.get("_sources")
-            if names:
-                key = tuple(names)
-                src = _joined_sources.get(key)
-                if src is None:
-                    src = _joined_sources.setdefault(key, ", ".join(names))
-        d["source"] = src
+        d["source"] = evidence_source(owner, leaf.path.steps[-1][0] if leaf.path.steps else None)
         d["observed_at"] = owner.get("_observed_at")
     return d
+
+
+def evidence_source(owner: dict, attr):
+    """Where an entity's attribute came from: its own source (or derivation), else the entity's sources."""
+    srcs = owner.get("_attr_sources")
+    src = srcs.get(attr) if srcs and attr else None
+    if src is None:
+        names = owner.get("_sources")
+        if names:
+            key = tuple(names)
+            src = _joined_sources.get(key)
+            if src is None:
+                src = _joined_sources.setdefault(key, ", ".join(names))
+    return src
 
 
 def _jsonable(v):
@@ -149,6 +154,7 @@ class Report:
     options: dict = field(default_factory=dict)
     tool_version: str = ""
     evaluated_at: dict | None = None  # {"time", "source": collected_at | config as_of | --as-of, "where"}
+    frameworks: list | None = None  # --framework: the per-control summary shows only these
 
     @property
     def clock(self) -> dict:
@@ -164,3 +170,13 @@ class Report:
     @property
     def summary(self):
         return summarize(self.results)
+
+    @property
+    def controls(self) -> list:
+        """The per-control summary: each control of the evaluated policies (only --framework's
+        frameworks when given), its policies and their pass/fail/error/skip/waived counts."""
+        if getattr(self, "_controls", None) is None:
+            from policycheck.controls import control_summary
+
+            self._controls = control_summary(self.results, self.policies, self.frameworks)
+        return self._controls

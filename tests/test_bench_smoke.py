@@ -59,7 +59,7 @@ def test_sizes_follow_the_arguments():
 
 def test_every_policy_sees_failures_errors_and_passes(small):
     st = statuses(small)
-    assert len(st) == 10
+    assert len(st) == 15
     for pid, per_target in st.items():
         c = Counter(per_target.values())
         assert c["fail"] >= 1 and c["error"] >= 1 and c["pass"] >= 1, (pid, c)

@@ -64,7 +64,7 @@ def test_report_envelope_contract_keys():
     a key added (optional in the schema, so version-1 readers and older reports stay valid) is listed here."""
     code, out, _ = run_cli("check", "-c", CONFIG, "--format", "json")
     data = json.loads(out)
-    assert sorted(data) == ["collected_at", "evaluated_at", "generated_at", "notes", "policies", "results",
+    assert sorted(data) == ["collected_at", "controls", "evaluated_at", "generated_at", "notes", "policies", "results",
                             "schema_version", "sources", "summary", "tool", "waivers"]
     assert data["schema_version"] == 1
     assert data["evaluated_at"]["time"] == "2026-11-25T06:00:00+00:00"
@@ -164,7 +164,7 @@ def test_unknown_plugin_is_a_config_error_not_a_verdict(tmp_path):
 
 def test_policies_list_show_and_builtin_tests():
     code, out, _ = run_cli("policies", "list")
-    assert code == 0 and len(out.splitlines()) == 10 and "BOOT-002" in out
+    assert code == 0 and len(out.splitlines()) == 15 and "BOOT-002" in out and "COV-001" in out
     code, out, _ = run_cli("policies", "show", "VIRT-002")
     assert code == 0 and "rationale:" in out and "min_hosts" in out
     code, out, _ = run_cli("policies", "test")

@@ -71,7 +71,7 @@ def test_action_check_step_fails_the_gate_and_writes_reports(runner):
     assert p.returncode == 1, p.stderr
     assert outputs == {"exit-code": "1"}
     assert (runner / "out" / "junit.xml").read_text().startswith('<?xml version="1.0" encoding="UTF-8"?>')
-    assert json.loads((runner / "out" / "report.json").read_text())["summary"]["fail"] == 6
+    assert json.loads((runner / "out" / "report.json").read_text())["summary"]["fail"] == 18
     assert "::error title=BSRV-001 nsr-dir.corp.example::" in p.stdout
     assert summary.read_text().startswith("## policycheck: ❌")
 
@@ -131,7 +131,7 @@ def test_pre_commit_hook_matches_policies_not_their_tests_and_validates(tmp_path
     env = dict(os.environ, POLICYCHECK_NO_ENTRY_POINTS="1")
     exe = [sys.executable, "-m", "policycheck"] + cmd[1:]
     p = subprocess.run(exe, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0 and "10 policies valid" in p.stdout, p.stderr
+    assert p.returncode == 0 and "15 policies valid" in p.stdout, p.stderr
     bad = tmp_path / "policies" / "bad.yaml"
     bad.parent.mkdir()
     bad.write_text("id: BAD-001\ntitle: no severity\n", encoding="utf-8")

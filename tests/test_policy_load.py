@@ -27,7 +27,7 @@ def errors_of(tmp_path, text, name="p.yaml"):
 
 def test_builtin_catalog_loads_and_every_policy_has_rationale_and_remediation():
     pols = load_policies([builtin_dir()])
-    assert len(pols) == 10
+    assert len(pols) == 15
     for p in pols:
         assert len(p.rationale) > 80 and len(p.remediation) > 80, p.id
 
@@ -40,7 +40,7 @@ def test_yaml_syntax_error_is_located(tmp_path):
 def test_unknown_key_with_suggestion(tmp_path):
     errs = errors_of(tmp_path, GOOD + "remedation: x\n")
     assert errs == ["p.yaml:10:1 TEST-001 remedation: unknown key 'remedation' (did you mean 'remediation'?) "
-                    "(allowed: id, title, severity, target, tags, rationale, remediation, references, parameters, "
+                    "(allowed: id, title, severity, target, tags, rationale, remediation, references, controls, parameters, context, "
                     "when, require)"]
 
 

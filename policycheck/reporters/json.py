@@ -20,7 +20,9 @@ def envelope(report) -> dict:
                     for s in report.sources],
         "summary": report.summary,
         "policies": [{"id": p.id, "title": p.title, "severity": p.severity, "target": p.target,
-                      "tags": p.tags, "parameters": p.values} for p in report.policies],
+                      "tags": p.tags, "controls": getattr(p, "controls", None) or {}, "parameters": p.values}
+                     for p in report.policies],
+        "controls": report.controls,
         "results": [r.to_dict() for r in report.results],
         "waivers": report.waivers,
         "notes": report.notes,

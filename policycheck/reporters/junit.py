@@ -151,6 +151,16 @@ def suites(report) -> list:
                  "evaluated_at_source": report.clock["source"]
                  + (f" ({report.clock['where']})" if report.clock.get("where") else ""),
                  "fail_on": report.fail_on}
+        rows = {(r["framework"], r["control"]): r for r in report.controls}
+        for fw, ids in sorted((getattr(p, "controls", None) or {}).items()):
+            props[f"controls.{fw}"] = ", ".join(ids)
+        for fw, ids in sorted((getattr(p, "controls", None) or {}).items()):
+            for cid in ids:  # the per-control summary: each control's counts over all policies mapped to it
+                r = rows.get((fw, cid))
+                if r is not None:
+                    props[f"control {fw} {cid}"] = (f"pass={r['pass']} fail={r['fail']} error={r['error']} "
+                                                    f"skip={r['skip']} waived={r['waived']} "
+                                                    f"policies={','.join(r['policies'])}")
         out.append(TestSuite(name=one_line(f"{p.id} {p.title}"), test_cases=cases, id=clean(p.id),
                              package="policycheck", timestamp=clean(report.generated_at),
                              properties={k: clean(v) for k, v in props.items()}))

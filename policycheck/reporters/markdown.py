@@ -58,6 +58,19 @@ def _counts(report) -> list[str]:
     return rows
 
 
+def _controls(report) -> list[str]:
+    """The per-control summary as a table: control, its policies, pass/fail/error (and waived)."""
+    rows = report.controls
+    if not rows:
+        return []
+    out = ["", f"### Controls ({len(rows)})", "", "| framework | control | policies | pass | fail | error | waived |",
+           "|---|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append(f"| {esc(r['framework'])} | {esc(r['control'])} | {esc(', '.join(r['policies']))} | {r['pass']} | "
+                   f"{'**%d**' % r['fail'] if r['fail'] else 0} | {r['error']} | {r['waived']} |")
+    return out
+
+
 def _evidence(r) -> list[str]:
     out = []
     for e in r.evidence_dicts():
@@ -148,6 +161,7 @@ def render_markdown(report) -> str:
             w = r.waiver or {}
             lines.append(f"| {esc(r.policy.id)} | {esc(r.target_id)} | {esc(w.get('reason'), 300)} | "
                          f"{esc(w.get('owner'))} | {esc(w.get('expires'))} |")
+    lines += _controls(report)
     lines += _folded(f"{s['pass']} passed", [r for r in report.results if r.status == PASS])
     lines += _folded(f"{s['skip']} not applicable", [r for r in report.results if r.status == SKIP])
     return "\n".join(lines) + "\n"

@@ -115,9 +115,26 @@ def render_text(report) -> str:
                          f"{_v(r.policy.title)}")
             if verbose:
                 lines += ["  " + x for x in _evidence_lines(r)]
+    lines += control_lines(report)
     lines.append("")
     lines.append(_c(report, "head", "Summary: ") + summary_line(report))
     return guard("\n".join(lines) + "\n")
+
+
+def control_lines(report) -> list:
+    """The per-control summary: one line per control with its policies and their counts."""
+    rows = report.controls
+    if not rows:
+        return []
+    out = ["", _c(report, "head", "CONTROLS") + " (pass/fail/error per control, from the policies mapped to it)"]
+    width = max(len(f"{r['framework']} {r['control']}") for r in rows)
+    for r in rows:
+        name = f"{r['framework']} {r['control']}"
+        status = FAIL if r[FAIL] else ERROR if r[ERROR] else PASS
+        mark = _c(report, status, f"{status.upper():5}")
+        out.append(f"  {mark} {_v(name):{width}}  {r[PASS]} pass, {r[FAIL]} fail, {r[ERROR]} error"
+                   + (f", {r[WAIVED]} waived" if r[WAIVED] else "") + f"  ({_v(', '.join(r['policies']))})")
+    return out
 
 
 def render_brief(report) -> str:
