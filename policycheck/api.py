@@ -81,3 +81,6 @@ class Reporter:
     render: Callable[[Any], str]
     extension: str = "txt"
     description: str = ""
+    #: optional ``chunks(report) -> iterable of str``: the same text in pieces, so a large report is
+    #: written to its file without ever being held whole (``render`` is then ``"".join(chunks(report))``)
+    chunks: Callable[[Any], Any] | None = None

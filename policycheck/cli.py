@@ -199,20 +199,22 @@ def _params(args, config) -> tuple[dict, dict]:
 
 def _write(path, text) -> None:
     """Write an output file atomically: secrets masked, then a temporary file in the same directory,
-    flushed to disk, renamed into place. A run killed mid-write leaves the previous file intact."""
+    flushed to disk, renamed into place. A run killed mid-write leaves the previous file intact.
+    ``text`` is a string or an iterable of chunks (each masked on its own: a chunk holds whole lines)."""
     import tempfile
 
     from policycheck.pipeline import UsageError
     from policycheck.secrets import redact_all
 
-    data = redact_all(text).encode("utf-8", errors="backslashreplace")
+    chunks = (text,) if isinstance(text, str) else text
     p = Path(path)
     tmp = None
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent))
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in chunks:
+                fh.write(redact_all(chunk).encode("utf-8", errors="backslashreplace"))
             fh.flush()
             os.fsync(fh.fileno())
         try:
@@ -406,14 +408,17 @@ def _check_formats(args, reporters) -> None:
 def _write_outputs(args, report, reporters) -> None:
     from policycheck.cliargs import EXTRA_OUTPUTS
 
+    def rendered(fmt, rep):
+        rend = reporters[fmt]
+        return rend.chunks(rep) if rend.chunks is not None else rend.render(rep)
+
     for _, attr, fmt in EXTRA_OUTPUTS:
         if getattr(args, attr, None):
-            _write(getattr(args, attr), reporters[fmt].render(_plain(report)))
-    text = reporters[args.format].render(report if not args.output else _plain(report))
+            _write(getattr(args, attr), rendered(fmt, _plain(report)))
     if args.output:
-        _write(args.output, text)
-    else:
-        _emit(text, trusted_escapes=True)
+        _write(args.output, rendered(args.format, _plain(report)))
+        return
+    _emit(reporters[args.format].render(report), trusted_escapes=True)
 
 
 def _source_files(config) -> dict:

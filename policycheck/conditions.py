@@ -77,15 +77,24 @@ class FactPath:
         return _resolve(root, self.steps, 0, root, ctx.facts, self.text)
 
 
+def _name_of(v) -> str:
+    """How to name an entity, or an item without an id (a copy, a disk) by its identifying fields."""
+    if v.get("id") is not None:
+        return str(v["id"])
+    parts = [f"{k} {v[k]}" for k in ("device", "volume", "label", "name", "datastore", "location", "time")
+             if isinstance(v.get(k), str)][:2]
+    return f"the item with {', '.join(parts)}" if parts else "an item without an id"
+
+
 def _missing_attr(v, attr, text):
     unknown = v.get("_unknown")
     if unknown and attr in unknown:
-        return Missing(f"'{text}' unknown on {v.get('id', '?')}: {unknown[attr]}", True)
+        return Missing(f"'{text}' unknown on {_name_of(v)}: {unknown[attr]}", True)
     conflicts = v.get("_conflicts")
     if conflicts and attr in conflicts:
         vals = ", ".join(f"{c['value']!r} ({c['source']})" for c in conflicts[attr])
-        return Missing(f"'{text}': sources disagree on {attr} of {v.get('id', '?')}: {vals}", True)
-    return Missing(f"missing fact '{attr}' on {v.get('id', '?')} (path '{text}')")
+        return Missing(f"'{text}': sources disagree on {attr} of {_name_of(v)}: {vals}", True)
+    return Missing(f"missing fact '{attr}' on {_name_of(v)} (path '{text}')")
 
 
 def _resolve(v, steps, i, owner, facts, text):

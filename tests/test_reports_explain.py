@@ -135,10 +135,9 @@ def test_the_tree_agrees_with_the_engine_on_every_example_result(example_facts):
     facts.as_of = AS_OF
     policies = load_all_policies(parameters=cfg.parameters)
     n = 0
-    for r in evaluate(policies, facts):
-        if r.target_kind == "source":
-            continue
+    results = [r for r in evaluate(policies, facts) if r.target_kind != "source"]
+    for r in results:
         t = explain.explain(r.policy, facts, r.target_id, result=r)
         assert t["tree_status"] == r.status, (r.policy.id, r.target_id)
         n += 1
-    assert n == 26  # every result of the example datazone
+    assert n == len(results) >= 70  # every result of the example datazone (77 with the 15 policies)

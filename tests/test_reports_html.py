@@ -45,7 +45,7 @@ def test_self_contained_with_counts_equal_to_the_json_summary(tmp_path, capsys):
         bars = doc.xpath(f"//*[local-name()='svg'][@id='{chart}']//*[local-name()='rect'][@class='bar']")
         assert sum(int(b.get("data-count")) for b in bars) == rep["summary"]["total"]
     servers = doc.xpath("//*[local-name()='svg'][@id='chart-server']//*[local-name()='text'][@text-anchor='end']")
-    assert sorted(t.text for t in servers) == ["nsr-dir.corp.example", "nsr01.corp.example"]
+    assert sorted(t.text for t in servers) == ["(host)", "nsr-dir.corp.example", "nsr01.corp.example"]
     # each result's evidence is folded under it, with source and time
     boot = [r for r in rows if r.get("data-policy") == "BOOT-001" and r.get("data-status") == "fail"][0]
     ev = boot.xpath(".//details//table[@class='ev']//tr/td/text()")

@@ -86,19 +86,26 @@ def resolve_names(doc: dict, names) -> list:
 
 
 def strip_derived(doc: dict) -> None:
-    """Drop every attribute the core derived (``_attr_sources: derived``), so derive computes it again."""
-    for lst in (doc.get("entities") or {}).values():
-        for e in lst or ():
-            if not isinstance(e, dict):
-                continue
-            srcs = e.get("_attr_sources")
-            if not isinstance(srcs, dict):
-                continue
+    """Drop every attribute the core derived (``_attr_sources: derived``), on entities and on the items
+    of their lists (a bootstrap's copies, a VM's disks), so derive computes it again."""
+    def strip(e):
+        srcs = e.get("_attr_sources")
+        if isinstance(srcs, dict):
             for attr in [a for a, s in srcs.items() if s == "derived"]:
                 e.pop(attr, None)
                 del srcs[attr]
             if not srcs:
                 del e["_attr_sources"]
+        for v in e.values():
+            if isinstance(v, list):
+                for item in v:
+                    if isinstance(item, dict):
+                        strip(item)
+
+    for lst in (doc.get("entities") or {}).values():
+        for e in lst or ():
+            if isinstance(e, dict):
+                strip(e)
 
 
 def lose(doc: dict, targets) -> tuple[dict, Loss]:

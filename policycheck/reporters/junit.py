@@ -135,6 +135,12 @@ def _unique_names(results) -> list[str]:
 
 
 def suites(report) -> list:
+    return list(iter_suites(report))
+
+
+def iter_suites(report):
+    """One junit-xml TestSuite per policy, built only when asked for (a big report never holds every
+    suite's test cases at once)."""
     from junit_xml import TestSuite
 
     by_policy: dict = {}
@@ -142,7 +148,6 @@ def suites(report) -> list:
         by_policy.setdefault(r.policy.id, (r.policy, []))[1].append(r)
     policies = list(report.policies) + [pol for pid, (pol, _) in by_policy.items()
                                          if pid not in {p.id for p in report.policies}]
-    out = []
     for p in policies:
         results = by_policy.get(p.id, (p, []))[1]
         cases = [_case(r, n, report) for r, n in zip(results, _unique_names(results))]
@@ -161,45 +166,47 @@ def suites(report) -> list:
                     props[f"control {fw} {cid}"] = (f"pass={r['pass']} fail={r['fail']} error={r['error']} "
                                                     f"skip={r['skip']} waived={r['waived']} "
                                                     f"policies={','.join(r['policies'])}")
-        out.append(TestSuite(name=one_line(f"{p.id} {p.title}"), test_cases=cases, id=clean(p.id),
-                             package="policycheck", timestamp=clean(report.generated_at),
-                             properties={k: clean(v) for k, v in props.items()}))
-    return out
+        yield TestSuite(name=one_line(f"{p.id} {p.title}"), test_cases=cases, id=clean(p.id),
+                        package="policycheck", timestamp=clean(report.generated_at),
+                        properties={k: clean(v) for k, v in props.items()})
 
 
-def render_junit(report) -> str:
-    """junit-xml builds each <testsuite>; the <testsuites> root is assembled here as junit-xml's
-    to_xml_report_string does, less its second whole-document cleaning pass (every string was
-    already cleaned by ``clean``) and less the ``disabled`` attribute the Jenkins/Ant XSD rejects."""
+def junit_chunks(report):
+    """The document in pieces, one <testsuite> at a time. junit-xml builds each suite; the <testsuites>
+    root is written here as junit-xml's to_xml_report_string does, less its second whole-document
+    cleaning pass (every string was already cleaned by ``clean``) and less the ``disabled`` attribute
+    the Jenkins/Ant XSD rejects. The root's totals are counted from the results first."""
     import xml.etree.ElementTree as ET
+    from xml.sax.saxutils import quoteattr
 
-    root = ET.Element("testsuites", {"name": "policycheck"})
-    totals = {"errors": 0, "failures": 0, "tests": 0}
-    for ts in suites(report):
+    totals = {"errors": 0, "failures": 0, "tests": len(report.results)}
+    for r in report.results:
+        if r.status == ERROR:
+            totals["errors"] += 1
+        elif r.status == FAIL:
+            totals["failures"] += 1
+    yield ('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="policycheck" '
+           + " ".join(f"{k}={quoteattr(str(v))}" for k, v in totals.items()) + ' time="0">')
+    first = True
+    for ts in iter_suites(report):
         el = ts.build_xml_doc(encoding="utf-8")
         el.attrib.pop("disabled", None)
-        for key in totals:
-            totals[key] += int(el.get(key, 0))
         el.text = "\n  "
         for child in el:
             child.tail = "\n  "
         if len(el):
             el[-1].tail = "\n "
-        el.tail = "\n "
-        root.append(el)
-    for key, value in totals.items():
-        root.set(key, str(value))
-    root.set("time", "0")
-    root.text = "\n "
-    if len(root):
-        root[-1].tail = "\n"
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+        el.tail = None
+        yield "\n " + ET.tostring(el, encoding="unicode")
+        first = False
+    yield ("\n" if not first else "") + "</testsuites>\n"
 
 
-
+def render_junit(report) -> str:
+    return "".join(junit_chunks(report))
 
 
 @hookimpl
 def policycheck_reporters():
     return [Reporter("junit", render_junit, "xml", "JUnit XML: a suite per policy, a case per target "
-                     "(Jenkins, GitLab, GitHub test reporters)")]
+                     "(Jenkins, GitLab, GitHub test reporters)", chunks=junit_chunks)]
