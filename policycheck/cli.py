@@ -557,7 +557,7 @@ def cmd_policies(args, parser) -> int:
             failed += not o.ok
         _emit(f"{len(outcomes) - failed} passed, {failed} failed\n")
         return EXIT_FAIL if failed else EXIT_OK
-    config = _config(args, required=False) if getattr(args, "config", None) else None
+    config = _config(args, required=False)  # -c FILE, else ./policycheck.yaml when there is one
     plugins = _plugins(args)
     policies = load_all_policies(args.policies + (config.policies if config else []), plugins=plugins,
                                  parameters=config.parameters if config else None)
@@ -573,7 +573,8 @@ def cmd_policies(args, parser) -> int:
         if not match:
             from policycheck.conditions import suggest
 
-            raise UsageError(f"no policy '{args.id}'" + suggest(args.id.upper(), [p.id for p in policies]))
+            hint = "" if config else " (a site policy? pass -c CONFIG or --policies PATH)"
+            raise UsageError(f"no policy '{args.id}'" + suggest(args.id.upper(), [p.id for p in policies]) + hint)
         import textwrap
 
         import yaml
@@ -584,8 +585,10 @@ def cmd_policies(args, parser) -> int:
                "remediation:", textwrap.indent(textwrap.fill(p.remediation, 96), "  ")]
         if p.parameters:
             out += ["", "parameters (override in the config under parameters: {%s: {...}}):" % p.id]
+            given = ((config.parameters or {}).get(p.id) or {}) if config else {}
             for prm in p.parameters:
-                out.append(f"  {prm.name} ({prm.type}, default {prm.default!r}): {prm.description}")
+                value = f", {config.path}: {given[prm.name]!r}" if isinstance(given, dict) and prm.name in given else ""
+                out.append(f"  {prm.name} ({prm.type}, default {prm.default!r}{value}): {prm.description}")
         if p.when:
             out += ["", "applies when:", textwrap.indent(yaml.safe_dump(p.when, sort_keys=False), "  ").rstrip()]
         out += ["", "requires:", textwrap.indent(yaml.safe_dump(p.require, sort_keys=False), "  ").rstrip()]
