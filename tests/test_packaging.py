@@ -202,3 +202,83 @@ def test_build_twine_check_and_install_the_wheels_into_a_fresh_venv(tmp_path):
         p = subprocess.run([str(venv / "bin" / "policycheck"), *argv], capture_output=True, text=True,
                            timeout=120, cwd=tmp_path, env=env)
         assert p.returncode == 0, (argv, p.stderr[-2000:])
+
+
+# ---- item 9: --version with the plugins; policies list/show with -c ----------------------------------
+def _fake_plugin_site(tmp_path: Path) -> Path:
+    """An installed plugin as pip leaves it (a dist-info with an entry point), whose module would fail
+    loudly if imported: --version reads the metadata only."""
+    site = tmp_path / "site"
+    info = site / "policycheck_fakecmdb-2.3.4.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: policycheck-fakecmdb\nVersion: 2.3.4\n")
+    (info / "entry_points.txt").write_text("[policycheck]\nfakecmdb = policycheck_fakecmdb.plugin\n")
+    (site / "policycheck_fakecmdb").mkdir()
+    (site / "policycheck_fakecmdb" / "__init__.py").write_text("")
+    (site / "policycheck_fakecmdb" / "plugin.py").write_text("raise SystemExit('imported by --version')\n")
+    return site
+
+
+def _cli(*args, env=None, cwd=None):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("POLICYCHECK_")}
+    e.update(env or {})
+    p = subprocess.run([sys.executable, "-m", "policycheck", *map(str, args)], cwd=cwd or ROOT, env=e,
+                       capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_version_lists_the_installed_plugins_and_their_versions_without_importing_them(tmp_path):
+    from policycheck import __version__
+
+    site = _fake_plugin_site(tmp_path)
+    pythonpath = os.pathsep.join([str(site)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    rc, out, err = _cli("--version", env={"PYTHONPATH": pythonpath})
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith(f"policycheck {__version__} (Python ")
+    assert lines[1] == "plugins:"
+    assert re.search(r"^  fakecmdb\s+2\.3\.4\s+policycheck-fakecmdb$", out, re.M), out
+    assert "imported by --version" not in out + err
+    # every plugin the plugin manager would load is listed, with the version `policycheck plugins` shows
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="policycheck"):
+        assert re.search(rf"^  {re.escape(ep.name)}\s+{re.escape(ep.dist.version)}\s", out, re.M), (ep.name, out)
+    rc, out, _ = _cli("--version", env={"PYTHONPATH": pythonpath, "POLICYCHECK_DISABLE_PLUGINS": "fakecmdb"})
+    assert re.search(r"^  fakecmdb\s+2\.3\.4\s+policycheck-fakecmdb \(disabled", out, re.M), out
+    rc, out, _ = _cli("--version", env={"PYTHONPATH": pythonpath, "POLICYCHECK_NO_ENTRY_POINTS": "1"})
+    assert rc == 0 and "fakecmdb" not in out and "plugins: not loaded" in out
+
+
+def _site_config(tmp_path: Path) -> Path:
+    pol = tmp_path / "site-policies"
+    pol.mkdir()
+    text = (ROOT / "policies" / "boot-001-recent.yaml").read_text(encoding="utf-8")
+    (pol / "site-001.yaml").write_text(text.replace("id: BOOT-001", "id: SITE-001").replace(
+        "title: The latest bootstrap backup is recent", "title: Site rule - the bootstrap is recent"),
+        encoding="utf-8")
+    cfg = tmp_path / "site.yaml"
+    cfg.write_text("version: 1\nsources: []\npolicies: [site-policies/]\nparameters:\n  SITE-001: {max_age: 48h}\n",
+                   encoding="utf-8")
+    return cfg
+
+
+def test_policies_list_and_show_take_c_and_find_the_config_site_policies(tmp_path):
+    cfg = _site_config(tmp_path)
+    env = {"POLICYCHECK_NO_ENTRY_POINTS": "1"}
+    rc, out, err = _cli("policies", "show", "site-001", "-c", cfg, env=env)
+    assert rc == 0, err
+    assert out.startswith("SITE-001  Site rule - the bootstrap is recent\n")
+    assert f"max_age (duration, default '26h', {cfg}: '48h')" in out, "the config's value beside the default"
+    rc, out, err = _cli("policies", "list", "--config", cfg, env=env)
+    assert rc == 0 and re.search(r"^SITE-001\s+high\s+backup_server\s+Site rule", out, re.M), out + err
+    assert "BOOT-001" in out, "the catalog too"
+    # like the other commands, ./policycheck.yaml is the default config
+    (tmp_path / "policycheck.yaml").write_text(cfg.read_text(encoding="utf-8"), encoding="utf-8")
+    rc, out, err = _cli("policies", "show", "SITE-001", env=env, cwd=tmp_path)
+    assert rc == 0 and out.startswith("SITE-001"), err
+    # without a config the site policy is not found, and the error says where it may be
+    rc, out, err = _cli("policies", "show", "SITE-001", env=env, cwd=ROOT)
+    assert rc == 2 and "no policy 'SITE-001'" in err and "pass -c CONFIG or --policies PATH" in err
+    rc, _, err = _cli("policies", "show", "SITE-001", "-c", tmp_path / "missing.yaml", env=env)
+    assert rc == 2 and "missing.yaml" in err
