@@ -282,3 +282,32 @@ def test_policies_list_and_show_take_c_and_find_the_config_site_policies(tmp_pat
     assert rc == 2 and "no policy 'SITE-001'" in err and "pass -c CONFIG or --policies PATH" in err
     rc, _, err = _cli("policies", "show", "SITE-001", "-c", tmp_path / "missing.yaml", env=env)
     assert rc == 2 and "missing.yaml" in err
+
+
+@pytest.mark.integration
+@needs_plugins
+def test_the_documented_git_subdirectory_install_resolves_before_any_release(tmp_path):
+    """README's and docs/ci.md's `pip install "policycheck @ git+URL@REF" "policycheck-networker @
+    git+URL@REF#subdirectory=plugins/policycheck-networker"`, against a clone of this commit: the plugin's
+    bounded requirement on the core is met by the core of the same command, nothing comes from PyPI's
+    policycheck projects."""
+    if shutil.which("git") is None or subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT,
+                                                     capture_output=True).returncode != 0:
+        pytest.skip("needs git and a git checkout")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, capture_output=True, timeout=120)
+    ref = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True).stdout.strip()
+    url = f"git+file://localhost{clone}@{ref}"
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    p = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", f"policycheck @ {url}",
+                        f"policycheck-networker @ {url}#subdirectory=plugins/policycheck-networker"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLICYCHECK_", "PYTHON"))}
+    p = subprocess.run([str(venv / "bin" / "policycheck"), "--version"], capture_output=True, text=True,
+                       timeout=60, cwd=tmp_path, env=env)
+    assert p.returncode == 0 and re.search(r"^  networker\s+0\.1\.0\s+policycheck-networker$", p.stdout, re.M), \
+        p.stdout + p.stderr
+    for doc in ("README.md", "docs/ci.md"):
+        assert "#subdirectory=plugins/policycheck-networker" in (ROOT / doc).read_text(encoding="utf-8")
