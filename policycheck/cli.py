@@ -492,7 +492,15 @@ def gate(report, fail_on: str, fail_on_error: bool = True, soft_fail: bool = Fal
     return EXIT_OK
 
 
-def _github_annotations(report, out=None) -> None:
+#: GitHub shows a handful of annotations per step (10 errors, 10 warnings) and keeps at most 50 per job:
+#: the worst results are annotated, the rest counted in one notice (every report lists them all).
+ANNOTATION_LIMIT = 50
+
+
+def _github_annotations(report, out=None, limit: int = ANNOTATION_LIMIT) -> None:
+    """``::error`` per failure at or above --fail-on, ``::warning`` per failure below it and per error:
+    the worst ``limit`` of them (errors-level first, then by severity, failures before errors), then
+    one ``::notice`` counting the rest."""
     from policycheck.secrets import redact_all
     from policycheck.textsafe import line
 
@@ -504,15 +512,30 @@ def _github_annotations(report, out=None) -> None:
     def esc_prop(s):
         return esc(s).replace(":", "%3A").replace(",", "%2C")
 
-    for r in report.results:
+    threshold = SEVERITIES.index(report.fail_on)
+    found = []
+    for i, r in enumerate(report.results):
+        sev = SEVERITIES.index(r.policy.severity)
         if r.status == "fail":
-            level = "error" if SEVERITIES.index(r.policy.severity) >= SEVERITIES.index(report.fail_on) else "warning"
+            level = "error" if sev >= threshold else "warning"
         elif r.status == "error":
             level = "warning"
         else:
             continue
+        found.append(((level != "error", -sev, r.status != "fail", i), level, r))
+    found.sort(key=lambda t: t[0])
+    for _, level, r in found[:limit]:
         out.write(f"::{level} title={esc_prop(r.policy.id + ' ' + r.target_id)}::"
-                         f"{esc(r.policy.title + ': ' + (r.message or r.status))}\n")
+                  f"{esc(r.policy.title + ': ' + (r.message or r.status))}\n")
+    rest = found[limit:]
+    if rest:
+        fails = sum(1 for _, _, r in rest if r.status == "fail")
+        errors = len(rest) - fails
+        worst = max((r.policy.severity for _, _, r in rest), key=SEVERITIES.index)
+        title = esc_prop(f"policycheck: {len(rest)} more not annotated")
+        out.write(f"::notice title={title}::{len(rest)} more result(s) not "
+                  f"annotated ({fails} failed, {errors} error; the worst of them {worst}): the {limit} worst "
+                  "are above; every result is in the step summary and the reports\n")
 
 
 def cmd_collect(args) -> int:
@@ -564,7 +587,7 @@ def cmd_policies(args, parser) -> int:
             failed += not o.ok
         _emit(f"{len(outcomes) - failed} passed, {failed} failed\n")
         return EXIT_FAIL if failed else EXIT_OK
-    config = _config(args, required=False) if getattr(args, "config", None) else None
+    config = _config(args, required=False)  # -c FILE, else ./policycheck.yaml when there is one
     plugins = _plugins(args)
     params, origins = _params(argparse_ns(param=[]), config) if config else ({}, {})
     policies = load_all_policies(args.policies + (config.policies if config else []), plugins=plugins,
@@ -588,7 +611,8 @@ def cmd_policies(args, parser) -> int:
         if not match:
             from policycheck.conditions import suggest
 
-            raise UsageError(f"no policy '{args.id}'" + suggest(args.id.upper(), [p.id for p in policies]))
+            hint = "" if config else " (a site policy? pass -c CONFIG or --policies PATH)"
+            raise UsageError(f"no policy '{args.id}'" + suggest(args.id.upper(), [p.id for p in policies]) + hint)
         import textwrap
 
         import yaml
@@ -603,8 +627,10 @@ def cmd_policies(args, parser) -> int:
         if p.parameters:
             out += ["", "parameters (override in the config under parameters: {%s: {...}}):" % p.id]
             rules = p.target_params.describe() if p.target_params else {}
+            given = ((config.parameters or {}).get(p.id) or {}) if config else {}
             for prm in p.parameters:
-                out.append(f"  {prm.name} ({prm.type}, default {prm.default!r}): {prm.description}")
+                value = f", {config.path}: {given[prm.name]!r}" if isinstance(given, dict) and prm.name in given else ""
+                out.append(f"  {prm.name} ({prm.type}, default {prm.default!r}{value}): {prm.description}")
                 if prm.name in rules:
                     out.append("    per target (the config's by_target, first match wins):")
                     out += [f"      {i}. {sel} -> {v!r}" if sel != "otherwise" else f"      otherwise -> {v!r}"

@@ -33,7 +33,26 @@ def runner(tmp_path):
     exe = bindir / "policycheck"
     exe.write_text(f"#!/bin/sh\nexec {sys.executable} -m policycheck \"$@\"\n", encoding="utf-8")
     exe.chmod(0o755)
+    (bindir / "python").symlink_to(sys.executable)
     return tmp_path
+
+
+def parse_github_output(text: str) -> dict:
+    """$GITHUB_OUTPUT's two forms: ``name=value`` and ``name<<DELIM`` ... ``DELIM``."""
+    out, lines = {}, iter(text.splitlines())
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delim = line.split("<<", 1)
+            value = []
+            for more in lines:
+                if more == delim:
+                    break
+                value.append(more)
+            out[name] = "\n".join(value)
+        else:
+            name, value = line.split("=", 1)
+            out[name] = value
+    return out
 
 
 def _run_check_step(runner: Path, inputs: dict):
@@ -52,7 +71,7 @@ def _run_check_step(runner: Path, inputs: dict):
                GITHUB_STEP_SUMMARY=str(summary), POLICYCHECK_NO_ENTRY_POINTS="1")
     p = subprocess.run(["bash", "-c", step["run"]], cwd=runner, env=env, capture_output=True, text=True,
                        timeout=300)
-    outputs = dict(line.split("=", 1) for line in out.read_text().splitlines()) if out.exists() else {}
+    outputs = parse_github_output(out.read_text()) if out.exists() else {}
     return p, outputs, summary
 
 
@@ -69,7 +88,8 @@ def test_action_check_step_fails_the_gate_and_writes_reports(runner):
     p, outputs, summary = _run_check_step(runner, {"config": str(EXAMPLE), "junit": "out/junit.xml",
                                                    "json": "out/report.json"})
     assert p.returncode == 1, p.stderr
-    assert outputs == {"exit-code": "1"}
+    assert outputs["exit-code"] == "1" and outputs["fail"] == "15"
+    assert outputs["reports"].splitlines() == ["out/junit.xml", "out/report.json"]
     assert (runner / "out" / "junit.xml").read_text().startswith('<?xml version="1.0" encoding="UTF-8"?>')
     assert json.loads((runner / "out" / "report.json").read_text())["summary"]["fail"] == 15
     assert "::error title=BSRV-001 nsr-dir.corp.example::" in p.stdout
@@ -117,7 +137,8 @@ def test_workflow_has_lint_all_pythons_and_a_job_per_plugin(tmp_path):
 
 
 def test_pre_commit_hook_matches_policies_not_their_tests_and_validates(tmp_path):
-    [hook] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    hook = next(h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+                if h["id"] == "policycheck-validate")
     files, exclude = re.compile(hook["files"]), re.compile(hook["exclude"])
 
     def selected(path):
