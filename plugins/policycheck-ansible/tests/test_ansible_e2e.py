@@ -96,7 +96,10 @@ def test_fixing_the_inventory_fixes_the_verdicts(zone):
     failed = '  - {time: "2026-11-07T10:30:00+01:00", result: failure, kind: bmr}'
     edit(inv / "host_vars" / "nsr-dir.yml", failed,
          failed + '\n  - {time: "2026-11-20T10:30:00+01:00", result: success, kind: bmr}')
-    rc, res, _ = check(zone)
+    # the catalog's coverage policies (COV/RPO/CPY/IMM/RST) read backup-product facts (client records,
+    # copies, restore tests) that this inventory-only datazone does not have: judged elsewhere
+    basics = [x for pid in ("COV-001", "RPO-001", "CPY-001", "IMM-001", "RST-001") for x in ("--skip", pid)]
+    rc, res, _ = check(zone, *basics)
     assert res[("BSRV-001", BS)]["status"] == "pass"
     assert rc == 0, [r for r in res.values() if r["status"] not in ("pass", "skip")]
     assert res[("BSRV-003", BS)]["status"] == "pass"
