@@ -128,8 +128,9 @@ def describe_failure(evidence, unknown_first=True) -> str:
         else:
             others += 1
         i = end
-    if not fails:
-        return ""
+    if not fails:  # decided by a `none`/`not`: what matched that should not have
+        held = [_short(_leaf_text(x[0], x[1], x[2])) for x in items if x[3] is True and not _is_quant(x[0])]
+        return _cap("matched what must not: " + "; ".join(held), len(held)) if held else ""
     if len(fails) == 1:
         return _cap(fails[0])
     shown = [_short(f) for f in fails]
