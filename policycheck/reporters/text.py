@@ -103,7 +103,7 @@ def _rollup_lines(report, rows) -> list:
     order = sorted(rows.values(), key=lambda x: (-SEVERITY_RANK.get(x["policy"].severity, 0), x["policy"].id))
     w = max(6, *(len(_v(x["policy"].id)) for x in order))
     out = ["", _c(report, "head", "POLICIES") + " (results per policy)",
-           f"  {'POLICY':{w}}  {'SEVERITY':8}  {'PASS':>5} {'FAIL':>5} {'ERROR':>5} {'SKIP':>5} {'WAIVED':>6}  TITLE"]
+           f"  {'policy':{w}}  {'severity':8}  {'pass':>5} {'fail':>5} {'error':>5} {'skip':>5} {'waived':>6}  title"]
     for x in order:
         p = x["policy"]
         out.append(f"  {_v(p.id):{w}}  {p.severity:8}  {x[PASS]:5} {x[FAIL]:5} {x[ERROR]:5} {x[SKIP]:5} "
