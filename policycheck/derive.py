@@ -444,6 +444,15 @@ def _clients(facts):
             _partial(h, "protected_by", why)
 
 
+def _disk_dss(disks, dss):
+    """The VM's disks (the mappings among them) paired with their datastores, in order."""
+    return zip([d for d in disks if isinstance(d, dict)], dss)
+
+
+def _disk_name(d) -> str:
+    return str(d.get("label") or d.get("name") or d.get("datastore") or "?")
+
+
 def _datastores_and_vms(facts):
     for ds in facts.entities("datastore"):
         if not _has(ds, "shared"):
@@ -488,8 +497,11 @@ def _datastores_and_vms(facts):
             continue
         mandatory = [set(x for x in (r.get("hosts") or ()) if isinstance(x, str)) for r in rules or ()
                      if isinstance(r, dict) and r.get("mandatory") and r.get("enabled", True)]
+        mandatory_names = [str(r.get("name") or "?") for r in rules or ()
+                           if isinstance(r, dict) and r.get("mandatory") and r.get("enabled", True)]
         eligible = []
         unknown = None
+        why = {}  # host -> why it is not eligible (what made the derived list so; results unchanged)
         for hid in candidates:
             h = facts.get("hypervisor_host", hid)
             if h is None:
@@ -499,16 +511,26 @@ def _datastores_and_vms(facts):
                 if "connection_state" not in h or "maintenance" not in h:
                     unknown = f"state of host {hid} is unknown"
                     break
+                why[h["id"]] = ("in maintenance" if h.get("connection_state") == "connected"
+                                else f"connection state {h.get('connection_state')}"
+                                + (", in maintenance" if h.get("maintenance") else ""))
                 continue
             if any(ds.get("hosts") is not None and h["id"] not in ds["hosts"] for ds in dss):
+                why[h["id"]] = "; ".join(
+                    f"does not mount datastore {ds['id']} of disk '{_disk_name(d)}'" for d, ds in _disk_dss(disks, dss)
+                    if ds.get("hosts") is not None and h["id"] not in ds["hosts"])
                 continue
             if any(h["id"] not in rule for rule in mandatory):
+                why[h["id"]] = "excluded by mandatory rule " + ", ".join(
+                    f"'{n}'" for n, rule in zip(mandatory_names, mandatory) if h["id"] not in rule)
                 continue
             eligible.append(h["id"])
         if unknown:
             _unknown(vm, "eligible_hosts", unknown)
         else:
             _derived(vm, "eligible_hosts", eligible)
+            if why:
+                vm.setdefault("_why", {})["eligible_hosts"] = why
 
 
 def _dependencies(facts):

@@ -105,8 +105,13 @@ def _jsonable(v):
     return v
 
 
+WHY_CAP = 600  # characters: the "why" stays one line
+
+
 def describe_failure(evidence, unknown_first=True) -> str:
-    """One line: the first unknown (or, for a failure, the first failing) check and what was observed."""
+    """One line: the first unknown check (for an error), or every failing check (for a failure: each
+    branch of an ``any`` that failed, a quantifier with an item that shows why) with what was observed,
+    and for a derived fact what made it so."""
     for e in (evidence if unknown_first else ()):
         if isinstance(e, dict):
             continue
@@ -114,20 +119,90 @@ def describe_failure(evidence, unknown_first=True) -> str:
         if ok is None and isinstance(observed, Missing):
             return observed.reason
     items = [e for e in evidence if not isinstance(e, dict)]
-    for i, (leaf, observed, owner, ok) in enumerate(items):
+    fails, others, i = [], 0, 0
+    while i < len(items):
+        leaf, observed, owner, ok = items[i]
+        end = _block_end(items, i) if _is_quant(leaf) else i + 1
         if ok is False:
-            if getattr(leaf, "message", None):
-                return leaf.message
-            if leaf.path.__class__.__name__ == "FactPath" and leaf.op in ("for_any", "for_all", "for_none"):
-                head = f"{leaf.path.text}: {leaf.expected_text()} is not met ({observed} items)"
-                inner = next((x for x in items[i + 1:] if x[3] is False), None)
-                if inner is not None:
-                    head += f"; e.g. {inner[0].path.text} is {describe(inner[1], 80)}, expected " \
-                            f"{inner[0].expected_text()}" + (f" (on {inner[2].get('id')})"
-                                                             if isinstance(inner[2], dict) and inner[2].get('id') else "")
-                return head
-            return f"{leaf.path.text} is {describe(observed, 120)}; expected {leaf.expected_text()}"
-    return ""
+            fails.append(_quant_text(items, i, end) if _is_quant(leaf) else _leaf_text(leaf, observed, owner))
+        else:
+            others += 1
+        i = end
+    if not fails:  # decided by a `none`/`not`: what matched that should not have
+        held = [_short(_leaf_text(x[0], x[1], x[2])) for x in items if x[3] is True and not _is_quant(x[0])]
+        return _cap("matched what must not: " + "; ".join(held), len(held)) if held else ""
+    if len(fails) == 1:
+        return _cap(fails[0])
+    shown = [_short(f) for f in fails]
+    return _cap(("none of: " if not others else "failed: ") + "; ".join(shown), len(shown))
+
+
+def _is_quant(leaf) -> bool:
+    return leaf.__class__.__name__ == "QuantLeaf"
+
+
+def _members(leaf, owner):
+    """The items a quantifier ranged over, as its owner holds them (dicts, or ids of entities)."""
+    attr = leaf.path.steps[-1][0] if leaf.path.steps else None
+    raw = owner.get(attr) if owner.__class__ is dict and attr else None
+    if raw is None:
+        return (), ()
+    raw = raw if raw.__class__ is list else [raw]
+    return raw, {x for x in raw if isinstance(x, str)}
+
+
+def _block_end(items, i) -> int:
+    """The end of a quantifier's evidence: the tuples after it whose owner is one of its items."""
+    raw, ids = _members(items[i][0], items[i][2])
+    j = i + 1
+    while j < len(items):
+        o = items[j][2]
+        if not (any(o is x for x in raw) or (o.__class__ is dict and o.get("id") in ids)):
+            break
+        j = _block_end(items, j) if _is_quant(items[j][0]) else j + 1
+    return j
+
+
+def _derived_why(leaf, owner) -> str:
+    why = (owner.get("_why") or {}).get(leaf.path.steps[-1][0]) if owner.__class__ is dict and leaf.path.steps \
+        else None
+    if not why:
+        return ""
+    return " (excluded: " + "; ".join(f"{k} {v}" for k, v in why.items()) + ")"
+
+
+def _leaf_text(leaf, observed, owner) -> str:
+    if getattr(leaf, "message", None):
+        return leaf.message
+    return f"{leaf.path.text} is {describe(observed, 120)}; expected {leaf.expected_text()}" + _derived_why(leaf, owner)
+
+
+def _short(text) -> str:
+    """``X is V; expected E`` as ``X is V (E)`` for a list of alternatives."""
+    head, sep, rest = text.partition("; expected ")
+    if not sep:
+        return text
+    exp, sep2, why = rest.partition(" (excluded: ")
+    return f"{head} ({exp})" + (f" (excluded: {why}" if sep2 else "")
+
+
+def _quant_text(items, i, end) -> str:
+    leaf, observed, owner, ok = items[i]
+    head = f"{leaf.path.text}: {leaf.expected_text()} is not met ({observed} items)"
+    inner = next((x for x in items[i + 1:end] if x[3] is False and not _is_quant(x[0])), None)
+    if inner is not None:
+        head += f"; e.g. {inner[0].path.text} is {describe(inner[1], 80)}, expected " \
+                f"{inner[0].expected_text()}" + (f" (on {inner[2].get('id')})"
+                                                 if isinstance(inner[2], dict) and inner[2].get('id') else "")
+    return head
+
+
+def _cap(text, n=1) -> str:
+    if len(text) <= WHY_CAP:
+        return text
+    cut = text[: WHY_CAP - 20]
+    more = n - cut.count("; ") - 1 if n > 1 else 0
+    return cut + "…" + (f" (+{more} more)" if more > 0 else "")
 
 
 def summarize(results) -> dict:

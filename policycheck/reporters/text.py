@@ -7,7 +7,7 @@ import textwrap
 from policycheck import hookimpl
 from policycheck.api import Reporter
 from policycheck.conditions import describe
-from policycheck.results import ERROR, FAIL, PASS, SEVERITIES, SKIP, WAIVED
+from policycheck.results import ERROR, FAIL, PASS, SEVERITIES, SEVERITY_RANK, SKIP, STATUSES, WAIVED
 from policycheck.textsafe import guard
 from policycheck.textsafe import line as _v  # every value printed: one line, controls made visible
 
@@ -55,6 +55,67 @@ def _evidence_lines(r, indent="        "):
     return out
 
 
+def _where(r) -> str:
+    """The decisive evidence's whereabouts (entity, source, observation time), for a target's one line."""
+    want = None if r.status == ERROR else False
+    ev = r.evidence_dicts()
+    e = next((x for x in ev if x.get("ok") is want), None) or next((x for x in ev if x.get("ok") is not True), None)
+    if not e:
+        return ""
+    where = [f"on {e['entity']}"] if e.get("entity") else []
+    if e.get("source"):
+        where.append(f"source {e['source']}")
+    if e.get("observed_at"):
+        where.append(f"observed {e['observed_at']}")
+    return f"  [evidence: {_v(', '.join(where))}]" if where else ""
+
+
+def _short_rationale(text, limit=200) -> str:
+    text = " ".join((text or "").split())
+    first = text.split(". ")[0].rstrip(".")
+    if len(first) > limit:
+        return first[: limit - 1] + "…"
+    return first + "." if first else ""
+
+
+def _target_line(report, r) -> str:
+    tag = _c(report, r.status, f"{r.status.upper():5}")
+    line = f"    {tag} {_v(r.policy.id)} {_v(r.target_kind)}:{_v(r.target_id)}  {_v(r.message)}" + _where(r)
+    if r.baseline:
+        line += f"  [baseline: {_v(r.baseline)}]"
+    return line
+
+
+def rollup(report) -> dict:
+    """Per policy id: the policy and its pass/fail/error/skip/waived counts (every evaluated policy)."""
+    rows = {p.id: {"policy": p, **{s: 0 for s in STATUSES}} for p in report.policies}
+    for r in report.results:
+        row = rows.get(r.policy.id)
+        if row is None:
+            row = rows[r.policy.id] = {"policy": r.policy, **{s: 0 for s in STATUSES}}
+        row[r.status] += 1
+    return rows
+
+
+def _rollup_lines(report, rows) -> list:
+    if not rows:
+        return []
+    order = sorted(rows.values(), key=lambda x: (-SEVERITY_RANK.get(x["policy"].severity, 0), x["policy"].id))
+    w = max(6, *(len(_v(x["policy"].id)) for x in order))
+    out = ["", _c(report, "head", "POLICIES") + " (results per policy)",
+           f"  {'policy':{w}}  {'severity':8}  {'pass':>5} {'fail':>5} {'error':>5} {'skip':>5} {'waived':>6}  title"]
+    for x in order:
+        p = x["policy"]
+        out.append(f"  {_v(p.id):{w}}  {p.severity:8}  {x[PASS]:5} {x[FAIL]:5} {x[ERROR]:5} {x[SKIP]:5} "
+                   f"{x[WAIVED]:6}  {_v(p.title)}")
+    return out
+
+
+def _counts(x, keys=(FAIL, ERROR, PASS, SKIP, WAIVED)) -> str:
+    names = {FAIL: "failed", ERROR: "errors", PASS: "passed", SKIP: "not applicable", WAIVED: "waived"}
+    return ", ".join(f"{x[k]} {names[k]}" for k in keys if x[k])
+
+
 def render_text(report) -> str:
     lines = [_c(report, "head", f"policycheck {report.tool_version}: audit of {len(report.policies)} policies "
                 f"(facts collected {_v(report.collected_at)})")]
@@ -64,57 +125,75 @@ def render_text(report) -> str:
         lines += _sources(report)
     for n in report.notes:
         lines.append(f"note: {_v(n)}")
-    problems = [r for r in report.results if r.status in (FAIL, ERROR)]
     verbose = report.options.get("verbose")
+    rows = rollup(report)
+    lines += _rollup_lines(report, rows)
+    by_policy: dict = {}
+    for r in report.results:
+        by_policy.setdefault(r.policy.id, {}).setdefault(r.status, []).append(r)
     for sev in reversed(SEVERITIES):
-        group = [r for r in problems if r.policy.severity == sev]
+        group = sorted((x for x in rows.values() if x["policy"].severity == sev and (x[FAIL] or x[ERROR])),
+                       key=lambda x: x["policy"].id)
         if not group:
             continue
         lines.append("")
         lines.append(_c(report, "head", sev.upper()))
-        for r in sorted(group, key=lambda r: (r.policy.id, r.status, r.target_id)):
-            tag = _c(report, r.status, f"{r.status.upper():5}")
-            lines.append(f"  {tag} {_v(r.policy.id)} {_v(r.target_kind)}:{_v(r.target_id)}  {_v(r.policy.title)}")
-            lines.append(f"        why: {_v(r.message)}")
-            ev = _evidence_lines(r)
-            if ev:
-                lines.append("        evidence:")
-                lines += ["  " + x for x in ev]
-            if r.baseline:
-                lines.append(f"        baseline: {_v(r.baseline)}")
-            fix = textwrap.fill(r.policy.remediation, 96, initial_indent="        fix: ",
-                                subsequent_indent="             ")  # line breaks became spaces
-            lines += [_v(x) for x in fix.split("\n")]
+        for x in group:
+            p = x["policy"]
+            lines.append(f"  {_c(report, 'head', _v(p.id))}  {_v(p.title)}  ({sev}; {_counts(x)})")
+            why = _short_rationale(p.rationale)
+            if why:
+                lines.append(f"    rationale: {_v(why)}")
+            fix = textwrap.fill(" ".join((p.remediation or "").split()), 96, initial_indent="    fix: ",
+                                subsequent_indent="         ")  # line breaks became spaces
+            lines += [_v(ln) for ln in fix.split("\n")]
+            mine = by_policy.get(p.id, {})
+            for status in (FAIL, ERROR):
+                for r in sorted(mine.get(status, ()), key=lambda r: (r.target_kind, str(r.target_id))):
+                    lines.append(_target_line(report, r))
     waived = [r for r in report.results if r.status == WAIVED]
     if waived:
         lines.append("")
         lines.append(_c(report, "head", "WAIVED"))
         for w in report.waivers:
             if w.get("state") == "active" and len(w.get("targets") or ()) > 1:
-                lines.append(f"  waiver {w.get('where')} ({w.get('policy')} {w.get('target')}, match: "
-                             f"{w.get('match', 'one')}) waived {len(w['targets'])} target(s): "
-                             + ", ".join(w["targets"]))
+                lines.append(f"  waiver {_v(w.get('where'))} ({_v(w.get('policy'))} {_v(w.get('target'))}, match: "
+                             f"{_v(w.get('match', 'one'))}) waived {len(w['targets'])} target(s): "
+                             + _v(", ".join(w["targets"])))
         for r in waived:
             w = r.waiver or {}
             lines.append(f"  {_c(report, WAIVED, 'WAIVED')} {_v(r.policy.id)} {_v(r.target_kind)}:{_v(r.target_id)}  "
                          f"{_v(w.get('reason', ''))} (owner {_v(w.get('owner', '?'))}, "
                          f"expires {_v(w.get('expires', '?'))})")
     skipped = [r for r in report.results if r.status == SKIP]
-    passed = [r for r in report.results if r.status == PASS]
     if skipped:
         lines.append("")
         lines.append(_c(report, "head", "NOT APPLICABLE"))
-        for r in skipped:
-            lines.append(f"  {_c(report, SKIP, 'SKIP ')} {_v(r.policy.id)} {_v(r.target_kind)}:{_v(r.target_id)}  "
-                         f"{_v(r.message)}")
+        if verbose:
+            for r in skipped:
+                lines.append(f"  {_c(report, SKIP, 'SKIP ')} {_v(r.policy.id)} {_v(r.target_kind)}:{_v(r.target_id)}  "
+                             f"{_v(r.message)}")
+        else:  # one line per policy and reason
+            reasons: dict = {}
+            for r in skipped:
+                reasons.setdefault((r.policy.id, r.message), []).append(r)
+            for (pid, msg), rs in sorted(reasons.items(), key=lambda kv: (kv[0][0], -len(kv[1]), kv[0][1])):
+                who = (f"{_v(rs[0].target_kind)}:{_v(rs[0].target_id)}" if len(rs) == 1
+                       else f"{len(rs)} {_v(rs[0].target_kind)} targets")
+                lines.append(f"  {_c(report, SKIP, 'SKIP ')} {_v(pid)} {who}  {_v(msg)}")
+    passed = [r for r in report.results if r.status == PASS]
     if passed:
         lines.append("")
-        lines.append(_c(report, "head", "PASSED"))
-        for r in passed:
-            lines.append(f"  {_c(report, PASS, 'PASS ')} {_v(r.policy.id)} {_v(r.target_kind)}:{_v(r.target_id)}  "
-                         f"{_v(r.policy.title)}")
-            if verbose:
+        if verbose:
+            lines.append(_c(report, "head", "PASSED"))
+            for r in passed:
+                lines.append(f"  {_c(report, PASS, 'PASS ')} {_v(r.policy.id)} {_v(r.target_kind)}:{_v(r.target_id)}  "
+                             f"{_v(r.policy.title)}")
                 lines += ["  " + x for x in _evidence_lines(r)]
+        else:
+            counts = [f"{_v(pid)} {x[PASS]}" for pid, x in sorted(rows.items()) if x[PASS]]
+            lines.append(_c(report, "head", "PASSED") + f" {len(passed)} results (per policy: "
+                         + ", ".join(counts) + "; -v lists them)")
     lines += control_lines(report)
     lines.append("")
     lines.append(_c(report, "head", "Summary: ") + summary_line(report))
@@ -157,5 +236,5 @@ def render_brief(report) -> str:
 
 @hookimpl
 def policycheck_reporters():
-    return [Reporter("text", render_text, "txt", "the audit report: problems by severity with evidence"),
+    return [Reporter("text", render_text, "txt", "the audit report: a roll-up per policy, then failures and errors grouped by policy"),
             Reporter("brief", render_brief, "txt", "one line per failure or error, then the summary (CI logs)")]
