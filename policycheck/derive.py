@@ -210,6 +210,32 @@ def _devices(facts):
             _derived(s, "client_devices_local", local)
 
 
+def _dr_tests(facts, hidx):
+    """The dr_test records per host (by canonical id): the latest of any result ``{host: (time, id)}``,
+    the latest success ``{host: (time, text)}``, and the hosts whose records cannot be read
+    ``{host: reason}`` (for them, which test is latest cannot be told)."""
+    latest: dict = {}
+    ok: dict = {}
+    bad: dict = {}
+    for t in facts.entities("dr_test"):
+        host = t.get("host")
+        key = (hidx.lookup(host) or norm(host)) if isinstance(host, str) else None
+        if key is None:
+            continue
+        try:
+            when = parse_time(t["time"])
+        except (KeyError, ValueError, TypeError):
+            bad.setdefault(key, f"dr_test {t['id']} has no readable time")
+            continue
+        if t.get("result") not in ("success", "failure"):
+            bad.setdefault(key, f"dr_test {t['id']}: result {t.get('result')!r} is neither success nor failure")
+        if key not in latest or when > latest[key][0]:
+            latest[key] = (when, t["id"])
+        if t.get("result") == "success" and (key not in ok or when > ok[key][0]):
+            ok[key] = (when, t["time"])
+    return latest, ok, bad
+
+
 def _bootstraps(facts):
     latest: dict = {}
     bad_time: dict = {}
@@ -232,26 +258,8 @@ def _bootstraps(facts):
         if cur is None or t > cur[0]:
             latest[s["id"]] = (t, b["id"])
     provided, failed = facts.kind_state("bootstrap")
-    dr_latest: dict = {}
-    dr_ok: dict = {}
-    dr_bad: dict = {}
     hidx = facts.alias_index("host")
-    for t in facts.entities("dr_test"):
-        host = t.get("host")
-        key = (hidx.lookup(host) or norm(host)) if isinstance(host, str) else None
-        if key is None:
-            continue
-        try:
-            when = parse_time(t["time"])
-        except (KeyError, ValueError, TypeError):
-            dr_bad.setdefault(key, f"dr_test {t['id']} has no readable time")
-            continue
-        if t.get("result") not in ("success", "failure"):
-            dr_bad.setdefault(key, f"dr_test {t['id']}: result {t.get('result')!r} is neither success nor failure")
-        if key not in dr_latest or when > dr_latest[key][0]:
-            dr_latest[key] = (when, t["id"])
-        if t.get("result") == "success" and (key not in dr_ok or when > dr_ok[key][0]):
-            dr_ok[key] = (when, t["time"])
+    dr_latest, dr_ok, dr_bad = _dr_tests(facts, hidx)
     dr_provided, dr_failed = facts.kind_state("dr_test")
     for s in facts.entities("backup_server"):
         if not _has(s, "latest_bootstrap"):
@@ -329,20 +337,7 @@ def _clients(facts):
     provided, failed = facts.kind_state("client")
     inc_all = facts.incomplete("client")
     # restore tests of any kind per host: the latest decides
-    dr_latest: dict = {}
-    dr_bad: dict = {}
-    for t in facts.entities("dr_test"):
-        host = t.get("host")
-        key = (hidx.lookup(host) or norm(host)) if isinstance(host, str) else None
-        if key is None:
-            continue
-        try:
-            when = parse_time(t["time"])
-        except (KeyError, ValueError, TypeError):
-            dr_bad.setdefault(key, f"dr_test {t['id']} has no readable time")
-            continue
-        if key not in dr_latest or when > dr_latest[key][0]:
-            dr_latest[key] = (when, t["id"])
+    dr_latest, _, dr_bad = _dr_tests(facts, hidx)
     dr_provided, dr_failed = facts.kind_state("dr_test")
     per_server: dict = {}
     protected: dict = {}
