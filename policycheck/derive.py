@@ -391,14 +391,17 @@ def _clients(facts):
         elif key is not None:
             unattributed = unattributed or f"client {c['id']}: " + why_unknown(
                 c, "backup_server", "its backup server is unknown")
+    def knowable(e, attr, none_reason) -> bool:
+        """Whether ``attr`` of ``e`` can be derived from the client records; else it is made unknown."""
+        if _has(e, attr):
+            return False
+        if failed or not provided:
+            _unknown(e, attr, failed or none_reason)
+            return False
+        return True
+
     for s in facts.entities("backup_server"):
-        if _has(s, "client_backup_copies"):
-            continue
-        if failed:
-            _unknown(s, "client_backup_copies", failed)
-            continue
-        if not provided:
-            _unknown(s, "client_backup_copies", "no source describes its clients")
+        if not knowable(s, "client_backup_copies", "no source describes its clients"):
             continue
         out, partial = [], facts.incomplete("client", s["id"])
         for c in per_server.get(s["id"], ()):
@@ -416,13 +419,7 @@ def _clients(facts):
             _partial(s, "client_backup_copies", partial)
     servers = sorted(s["id"] for s in facts.entities("backup_server"))
     for h in facts.entities("host"):
-        if _has(h, "protected_by"):
-            continue
-        if failed:
-            _unknown(h, "protected_by", failed)
-            continue
-        if not provided:
-            _unknown(h, "protected_by", "no source describes backup clients")
+        if not knowable(h, "protected_by", "no source describes backup clients"):
             continue
         by = sorted(protected.get(h["id"], ()))
         h["protected_by"] = by

@@ -25,3 +25,16 @@ def run_cli(*args, cwd=None, env=None, input=None):
     p = subprocess.run([sys.executable, "-m", "policycheck", *map(str, args)], cwd=cwd or ROOT, env=e,
                        capture_output=True, text=True, input=input, timeout=120)
     return p.returncode, p.stdout, p.stderr
+
+
+def run_in_process(capsys, argv) -> tuple[int, str, str]:
+    """The real CLI in-process: (exit code, stdout, stderr)."""
+    from policycheck import cli
+
+    capsys.readouterr()
+    try:
+        rc = cli.main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse usage errors
+        rc = exc.code
+    out, err = capsys.readouterr()
+    return rc, out, err

@@ -3,23 +3,14 @@ from __future__ import annotations
 
 import json
 
-from pchelpers import ROOT
+from pchelpers import ROOT, run_in_process
 
-from policycheck import cli
 
 EXAMPLE_CONFIG = ROOT / "examples" / "datazone" / "policycheck.yaml"
 AS_OF = "2026-11-25T06:00:00+00:00"
 
 
-def run(capsys, argv) -> tuple[int, str, str]:
-    """The real CLI in-process: (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    try:
-        rc = cli.main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse usage errors
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
+run = run_in_process
 
 
 def example_report(tmp_path, capsys, *extra) -> tuple[int, dict, str]:

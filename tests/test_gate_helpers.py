@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from policycheck import cli
+from pchelpers import run_in_process
 from policycheck.results import SEVERITIES
 
 DATA = Path(__file__).parent / "data" / "gate"
@@ -67,12 +67,4 @@ def gate_args(facts: Path, *extra) -> list:
     return ["--facts", str(facts), "--no-builtin", "--policies", str(GATE_POLICIES), *map(str, extra)]
 
 
-def run(capsys, argv) -> tuple[int, str, str]:
-    """Run the real CLI in-process: (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    try:
-        rc = cli.main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse usage errors
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
+run = run_in_process
