@@ -58,6 +58,10 @@ def load_waivers(path, max_days: int | None = None) -> list[dict]:
         hint = " (each waiver needs policy, target, reason, owner, expires)" if e.validator == "required" else ""
         if e.validator == "pattern" and jp and jp[-1] == "expires":
             hint = " (write a date, YYYY-MM-DD, or a time, YYYY-MM-DDTHH:MM:SS+00:00)"
+        if not jp and e.validator in ("type", "additionalProperties", "required"):
+            problems.append((line, col, "a waiver file is a mapping with one key, waivers: a list of "
+                                        "{policy, target, reason, owner, expires} (see docs/ci.md)"))
+            continue
         problems.append((line, col, f"{shown}: {e.message}{hint}"))
     if not isinstance(doc.data, dict) or not isinstance(doc.data.get("waivers"), list):
         _raise(path, problems)

@@ -433,3 +433,9 @@ def test_two_vms_answering_to_one_host_leave_its_vm_unknown():
     derive(facts)
     h = facts.get("host", "nsr01.corp.example")
     assert "vm" not in h and "vm-1@vc" in h["_unknown"]["vm"] and "vm-9@vc" in h["_unknown"]["vm"]
+
+
+def test_a_waiver_file_of_the_wrong_shape_says_what_it_should_be(tmp_path, write_facts):
+    (tmp_path / "w.yaml").write_text("- {policy: BSRV-001, target: h1}\n")
+    code, out, err = run_cli("check", "--facts", write_facts({}), "--waivers", tmp_path / "w.yaml")
+    assert code == 2 and out == "" and "w.yaml:1:1: a waiver file is a mapping with one key, waivers:" in err
