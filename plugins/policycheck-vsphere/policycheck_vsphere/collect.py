@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 
 from policycheck.api import CollectorError
-
 from policycheck_vsphere import connect, mapping, retrieve
 
 
@@ -21,8 +20,9 @@ def collect(settings: dict, ctx) -> dict:
                         f"vCenter {settings['host']}:{settings.get('port', 443)}: no datacenter named "
                         f"{settings['datacenter']!r} visible to {settings['username']!r}; check the "
                         "source's datacenter setting and the user's permissions"))
-            raw = retrieve.retrieve(si, container)
+            raw = retrieve.retrieve(si, container, retrieve.properties_for(settings))
         events = _clone_events(si, container, settings, ctx)
+        custom = _custom_field(si, settings, ctx)
     finally:
         connect.disconnect(si)
     _check_session(raw, settings, ctx)
@@ -35,7 +35,7 @@ def collect(settings: dict, ctx) -> dict:
         raise CollectorError(f"vCenter {settings['host']}:{settings.get('port', 443)}: reading the inventory "
                              f"took longer than the source's timeout ({ctx.timeout:g} s); raise the timeout "
                              "or scope the source to a datacenter or cluster")
-    fragment = mapping.build(raw, settings, scope_dc, events)
+    fragment = mapping.build(raw, settings, scope_dc, events, custom)
     ctx.progress(sum(len(v) for v in fragment["entities"].values()))
     return fragment
 
@@ -62,3 +62,23 @@ def _clone_events(si, container, settings, ctx):
         from policycheck_vsphere.connect import describe
 
         return ctx.redact(describe(e, settings, "reading clone events (EventManager.QueryEvents)", ctx.timeout))
+
+
+def _custom_field(si, settings, ctx) -> dict | None:
+    """The exemption custom attribute's keys, or why they cannot be read (every VM's exemption is
+    then unknown, not absent); None when no exemption attribute is configured."""
+    name = settings.get("backup_exempt_attribute")
+    if not name:
+        return None
+    where = f"vCenter {settings['host']}:{settings.get('port', 443)}"
+    try:
+        keys = retrieve.custom_field_keys(si, name)
+    except Exception as e:  # noqa: BLE001 - an unreadable definition makes the exemptions unknown
+        from policycheck_vsphere.connect import describe
+
+        return {"error": ctx.redact(describe(e, settings, "reading custom attribute definitions "
+                                                           "(CustomFieldsManager.field)", ctx.timeout))}
+    if not keys:
+        return {"error": f"{where}: no custom attribute named {name!r} applies to virtual machines "
+                         "(backup_exempt_attribute); check its spelling in vCenter's Custom Attributes"}
+    return {"keys": keys}

@@ -1,8 +1,10 @@
-"""Maps retrieved vSphere managed-object properties onto the facts kinds vm, hypervisor_host, cluster, datastore."""
+"""Maps retrieved vSphere managed-object properties onto the facts kinds vm, host, hypervisor_host, cluster, datastore."""
 from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+
+from policycheck_vsphere.hosts import vm_hosts
 
 CONNECTION = {"connected": "connected", "disconnected": "disconnected", "notResponding": "not_responding"}
 POWER = {"poweredOn": "on", "poweredOff": "off", "suspended": "suspended"}
@@ -138,11 +140,12 @@ def _vmotion(obj) -> bool | None:
     return v if isinstance(v, bool) else None
 
 
-def build(raw: dict, settings: dict, scope_dc=None, events=None) -> dict:
+def build(raw: dict, settings: dict, scope_dc=None, events=None, custom: dict | None = None) -> dict:
     """The fragment for everything in ``raw`` (type -> [Obj]), limited to ``settings['cluster']`` if set.
 
     ``scope_dc``: Datacenter/Folder Objs above a datacenter scope (not in the scoped views);
-    ``events``: (clone events, why older ones may be missing) or an exception text (unreadable)."""
+    ``events``: (clone events, why older ones may be missing) or an exception text (unreadable);
+    ``custom``: the exemption custom attribute's keys ({"keys": {int}}) or {"error": reason}, when set."""
     m = Mapper(raw, settings, scope_dc)
     clusters_raw = raw.get("ClusterComputeResource", [])
     hosts_raw = raw.get("HostSystem", [])
@@ -311,7 +314,8 @@ def build(raw: dict, settings: dict, scope_dc=None, events=None) -> dict:
         if isinstance(iu, str) and iu:
             instance_uuids[iu.lower()] = instance_uuids.get(iu.lower(), 0) + 1
     declared = {k.lower(): v for k, v in (settings.get("vm_aliases") or {}).items()}
-    vms = []
+    vms: list[dict] = []
+    said: list[tuple[dict, dict]] = []
     for v in vms_raw:
         name = v.get("name")
         dc = m.datacenter(v.moid)
@@ -329,10 +333,12 @@ def build(raw: dict, settings: dict, scope_dc=None, events=None) -> dict:
             aliases.add(iu)  # vCenter keeps it unique (config.uuid is not); a repeated one joins nothing
         if v.get("config.uuid"):
             e["vsphere_uuid"] = v.get("config.uuid")
+        mine_declared: set = set()
         if isinstance(name, str):
             unique_name = len(vm_names[name.lower()]) == 1
             for key in ((f"{dc}/{name}".lower(),) + ((name.lower(),) if unique_name else ())):
-                aliases.update(a.lower() for a in declared.get(key, []))
+                mine_declared.update(a.lower() for a in declared.get(key, []))
+        aliases.update(mine_declared)
         aliases.discard(e["id"])
         e["aliases"] = sorted(aliases)
         ps = v.get("runtime.powerState")
@@ -377,8 +383,20 @@ def build(raw: dict, settings: dict, scope_dc=None, events=None) -> dict:
         e["vsphere_datastores"] = sorted({ds_id[_moid(r)] for r in (v.get("datastore") or []) if _moid(r) in ds_id})
         m.unknown(v, "VirtualMachine", e)
         vms.append(e)
+        said.append((e, {"name": name, "guest": hn, "template": v.get("config.template") is True,
+                         "declared": sorted(mine_declared), "custom": v.get("customValue"),
+                         "custom_error": _fault(v.missing.get("customValue"))}))
 
-    return {"entities": {"vm": vms, "hypervisor_host": hosts, "cluster": clusters, "datastore": datastores}}
+    machines = vm_hosts(m.vc, said, custom)
+    return {"entities": {"vm": vms, "host": machines, "hypervisor_host": hosts, "cluster": clusters,
+                         "datastore": datastores}}
+
+
+def _fault(fault) -> str | None:
+    if fault is None:
+        return None
+    priv = getattr(fault, "privilegeId", None)
+    return f"{type(fault).__name__}, privilege {priv}" if priv else type(fault).__name__
 
 
 def _templates(m, vms_raw, vm_id, events):

@@ -1,10 +1,9 @@
 """Registers the vsphere collector with policycheck through the pluggy hook."""
 from policycheck import hookimpl
 from policycheck.api import Collector
-
 from policycheck_vsphere.schema import SCHEMA
 
-KINDS = ("vm", "hypervisor_host", "cluster", "datastore")
+KINDS = ("vm", "host", "hypervisor_host", "cluster", "datastore")
 
 
 def collect(settings, ctx):
@@ -16,5 +15,5 @@ def collect(settings, ctx):
 @hookimpl
 def policycheck_collectors():
     return [Collector(name="vsphere", collect=collect, config_schema=SCHEMA, kinds=KINDS,
-                      description="vSphere clusters, hosts, datastores and VMs through vCenter's "
+                      description="vSphere clusters, hosts, datastores and VMs (each VM also as a machine) through vCenter's "
                                   "PropertyCollector (pyVmomi, read-only)")]

@@ -1,6 +1,8 @@
 """Bulk, read-only inventory reads: one ContainerView per type and one RetrievePropertiesEx for all."""
 from __future__ import annotations
 
+import contextlib
+
 # The only properties read, per managed-object type (see README.md for what each feeds).
 PROPERTIES = {
     "ClusterComputeResource": ["name", "host", "parent", "configurationEx"],
@@ -33,6 +35,39 @@ class Obj:
 
     def get(self, path, default=None):
         return self.props.get(path, default)
+
+
+def properties_for(settings: dict) -> dict[str, list[str]]:
+    """PROPERTIES, plus VirtualMachine.customValue when an exemption custom attribute is configured."""
+    if not settings.get("backup_exempt_attribute"):
+        return PROPERTIES
+    props = {k: list(v) for k, v in PROPERTIES.items()}
+    props["VirtualMachine"].append("customValue")
+    return props
+
+
+def custom_field_keys(si, name: str) -> set[int]:
+    """The keys of the custom attribute definitions called ``name`` that apply to VMs (global or
+    VirtualMachine ones), read in one PropertyCollector call on the CustomFieldsManager."""
+    from pyVmomi import vim, vmodl
+
+    cfm = si.content.customFieldsManager
+    if cfm is None:
+        return set()
+    PC = vmodl.query.PropertyCollector
+    spec = PC.FilterSpec(objectSet=[PC.ObjectSpec(obj=cfm, skip=False)],
+                         propSet=[PC.PropertySpec(type=vim.CustomFieldsManager, pathSet=["field"], all=False)])
+    result = si.content.propertyCollector.RetrievePropertiesEx([spec], PC.RetrieveOptions())
+    keys: set[int] = set()
+    for oc in (result.objects if result is not None else None) or []:
+        for fault in (m.fault for m in oc.missingSet or []):
+            raise fault
+        for p in oc.propSet or []:
+            for d in p.val or []:
+                mo_type = getattr(d, "managedObjectType", None)
+                if d.name == name and (mo_type is None or issubclass(vim.VirtualMachine, mo_type)):
+                    keys.add(d.key)
+    return keys
 
 
 def find_datacenter(si, name: str):
@@ -106,10 +141,8 @@ def retrieve(si, container, properties=PROPERTIES, page_size: int = 1000) -> dic
         return out
     finally:
         for v in views:
-            try:
+            with contextlib.suppress(Exception):  # a view left behind expires with the session
                 v.DestroyView()
-            except Exception:  # noqa: BLE001 - a view left behind expires with the session
-                pass
 
 
 def _type_key(ref, properties) -> str:

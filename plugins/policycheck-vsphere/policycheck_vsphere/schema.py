@@ -13,6 +13,11 @@ SCHEMA = {
         "ca_bundle": {"type": "string", "description": "PEM file of the CA(s) that signed vCenter's certificate"},
         "datacenter": {"type": "string", "description": "only read this datacenter"},
         "cluster": {"type": "string", "description": "only read this cluster (its hosts, their VMs and datastores)"},
+        "backup_exempt_attribute": {
+            "type": "string", "minLength": 1,
+            "description": "a VM custom attribute whose non-empty value exempts the machine from needing a "
+                           "backup (host backup: {exempt: true, reason: <value>, owner: null})",
+        },
         "vm_aliases": {
             "type": "object",
             "description": "declared extra names per VM name, used to join a machine to its VM",
