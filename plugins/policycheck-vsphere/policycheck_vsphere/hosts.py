@@ -116,3 +116,13 @@ def exemption(h: dict[str, Any], vc: str, x: dict[str, Any], custom: dict[str, A
             if isinstance(value, str) and value.strip():
                 h["backup"] = {"exempt": True, "reason": value.strip(), "owner": None}
             return
+
+
+def exempt_keys(defs: list, name: str) -> set[int]:
+    """The keys of the custom attribute definitions (CustomFieldDef) called ``name`` that apply to
+    VMs: global ones (no managedObjectType) and VirtualMachine ones."""
+    from pyVmomi import vim
+
+    return {d.key for d in defs
+            if getattr(d, "name", None) == name
+            and (getattr(d, "managedObjectType", None) is None or issubclass(vim.VirtualMachine, d.managedObjectType))}

@@ -7,10 +7,10 @@ import threading
 import time
 
 import pytest
+from policycheck_vsphere.plugin import collect
 
 from policycheck.api import CollectorError
 from policycheck.testing import assert_no_secret
-from policycheck_vsphere.plugin import collect
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import yaml
-from policycheck_vsphere.connect import ssl_context
+from policycheck_vsphere.client import ssl_context
 from policycheck_vsphere.plugin import collect
 
 from policycheck.testing import assert_no_secret, assert_valid_fragment

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
-from policycheck_vsphere import mapping
+from policycheck_vsphere import devices, mapping
+from policycheck_vsphere.client import Obj
 from policycheck_vsphere.plugin import KINDS, policycheck_collectors
-from policycheck_vsphere.retrieve import Obj
 from pyVmomi import vim
 
 from policycheck.api import CollectorError
@@ -13,7 +13,7 @@ from policycheck.api import CollectorError
 
 def schema():
     (c,) = policycheck_collectors()
-    assert c.name == "vsphere" and c.kinds == KINDS
+    assert c.name == "vsphere" and c.kinds == KINDS and c.attributes == {"host": ["power_state", "is_template"]}
     return c.config_schema
 
 
@@ -38,7 +38,7 @@ def _disk(key, ctrl, unit, label):
 
 def test_system_disk_is_first_in_boot_order_and_host_bound_devices_only():
     vd = vim.vm.device
-    devices = [
+    devs = [
         vd.VirtualIDEController(key=200, busNumber=0),
         vd.ParaVirtualSCSIController(key=1000, busNumber=0),
         vd.ParaVirtualSCSIController(key=1001, busNumber=1),
@@ -58,7 +58,7 @@ def test_system_disk_is_first_in_boot_order_and_host_bound_devices_only():
         vd.VirtualParallelPort(key=9000, deviceInfo=vim.Description(label="LPT", summary=""),
                                backing=vd.VirtualParallelPort.FileBackingInfo(fileName="[ds1] lpt.out")),
     ]
-    disks, passthrough = mapping._devices(devices, {}, {("DC1", "ds1"): {"datastore-9@vc"}}, "DC1")
+    disks, passthrough = devices.devices(devs, {}, {("DC1", "ds1"): {"datastore-9@vc"}}, "DC1")
     assert [(d["label"], d["system"], d["unit"]) for d in disks] == [
         ("Hard disk 1", True, "scsi0:1"), ("Hard disk 2", False, "scsi1:0"), ("Hard disk 3", False, "ide0:0")]
     # from the file name, within the VM's datacenter, when backing.datastore is unset
@@ -83,14 +83,14 @@ def test_missing_cluster_scope_is_an_error(monkeypatch):
 
     from policycheck.api import CollectContext
 
-    monkeypatch.setattr(collect_mod.connect, "disconnect", lambda si: None)
-    monkeypatch.setattr(collect_mod.retrieve, "retrieve", lambda si, cont, props: {"ClusterComputeResource": []})
+    monkeypatch.setattr(collect_mod.client, "disconnect", lambda si: None)
+    monkeypatch.setattr(collect_mod.client, "retrieve", lambda si, cont, props: {"ClusterComputeResource": []})
 
     class SI:
         class content:
             rootFolder = None
 
-    monkeypatch.setattr(collect_mod.connect, "connect", lambda s, c: SI())
+    monkeypatch.setattr(collect_mod.client, "connect", lambda s, c: SI())
     ctx = CollectContext(source="vc", timeout=5, secrets=["pw"])
     with pytest.raises(CollectorError, match="no cluster named 'nope'"):
         collect_mod.collect({"host": "vc", "username": "u", "password": "pw", "cluster": "nope"}, ctx)
@@ -145,7 +145,7 @@ def test_template_link_from_clone_events():
 
 def test_secret_in_a_soap_fault_is_redacted_in_every_error_path():
     """Issue 16: a fault text that echoes the password (raw or XML-escaped) never reaches the message."""
-    from policycheck_vsphere import connect
+    from policycheck_vsphere import client
 
     from policycheck.api import CollectContext
 
@@ -153,7 +153,7 @@ def test_secret_in_a_soap_fault_is_redacted_in_every_error_path():
     ctx = CollectContext(source="vc", timeout=5, secrets=[pw])
     for text in (pw, "p&amp;&lt;&gt;&apos;&quot;w-1"):
         with pytest.raises(CollectorError) as ei, \
-                connect.guarded({"host": "vc", "username": "u", "password": pw}, ctx, "login"):
+                client.guarded({"host": "vc", "username": "u", "password": pw}, ctx, "login"):
             raise vim.fault.InvalidArgument(msg=f"bad login for u/{text}\nline two")
         msg = str(ei.value)
         assert "\n" not in msg and "InvalidArgument" in msg
@@ -223,7 +223,7 @@ def test_exemption_custom_value_unreadable_is_unknown():
 def test_retrieve_pages_through_continue_tokens_with_only_the_listed_properties():
     """vCenter answers a large inventory in pages (RetrievePropertiesEx, then ContinueRetrievePropertiesEx
     while it hands back a token); the simulator never pages, so this pins the loop on vCenter's shapes."""
-    from policycheck_vsphere import retrieve
+    from policycheck_vsphere import client
     from pyVmomi import vmodl
 
     PC = vmodl.query.PropertyCollector
@@ -251,7 +251,7 @@ def test_retrieve_pages_through_continue_tokens_with_only_the_listed_properties(
                 def CreateContainerView(container, types, recursive):
                     return vim.view.ContainerView("session[x]view-1")  # DestroyView fails: ignored
 
-    out = retrieve.retrieve(SI(), None, {"VirtualMachine": ["name", "runtime.powerState"]})
+    out = client.retrieve(SI(), None, {"VirtualMachine": ["name", "runtime.powerState"]})
     assert [o.moid for o in out["VirtualMachine"]] == [f"vm-{i}" for i in range(2500)]
     assert [c[:2] for c in calls] == [("first", 1000), ("continue", "t1"), ("continue", "t2")]
     (spec,) = calls[0][2]
