@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from policycheck.api import CollectorError
+from policycheck.api import CollectContext, CollectorError
 from policycheck_vsphere import client, mapping
 from policycheck_vsphere.hosts import exempt_keys
 
@@ -63,7 +64,7 @@ def _clone_events(si, container, settings, ctx):
         return ctx.redact(client.describe(e, settings, "reading clone events (EventManager.QueryEvents)", ctx.timeout))
 
 
-def _custom_field(si, settings, ctx) -> dict | None:
+def _custom_field(si: Any, settings: dict[str, Any], ctx: CollectContext) -> dict[str, Any] | None:
     """The exemption custom attribute's keys, or why they cannot be read (every VM's exemption is
     then unknown, not absent); None when no exemption attribute is configured."""
     name = settings.get("backup_exempt_attribute")
@@ -81,7 +82,7 @@ def _custom_field(si, settings, ctx) -> dict | None:
     return {"keys": keys}
 
 
-def _find_datacenter(si, name: str):
+def _find_datacenter(si: Any, name: str) -> tuple[Any, list[Any]]:
     """The Datacenter named ``name`` (or whose folder path is ``name``) and the Datacenter and Folder
     objects above it: (ref, [Obj]), or (None, [])."""
     found = client.datacenters_and_folders(si)

@@ -118,7 +118,7 @@ def exemption(h: dict[str, Any], vc: str, x: dict[str, Any], custom: dict[str, A
             return
 
 
-def exempt_keys(defs: list, name: str) -> set[int]:
+def exempt_keys(defs: list[Any], name: str) -> set[int]:
     """The keys of the custom attribute definitions (CustomFieldDef) called ``name`` that apply to
     VMs: global ones (no managedObjectType) and VirtualMachine ones."""
     from pyVmomi import vim

@@ -1,6 +1,8 @@
 """Registration only: the vsphere collector (name, kinds, settings schema, attributes) for the pluggy hook."""
 from __future__ import annotations
 
+from typing import Any
+
 from policycheck import hookimpl
 from policycheck.api import CollectContext, Collector
 
@@ -37,7 +39,7 @@ SCHEMA = {
 }
 
 
-def collect(settings: dict, ctx: CollectContext) -> dict:
+def collect(settings: dict[str, Any], ctx: CollectContext) -> dict[str, Any]:
     from policycheck_vsphere.collect import collect as _collect
 
     return _collect(settings, ctx)
