@@ -193,7 +193,37 @@ def test_ctx_http_returns_the_kit_client():
     assert isinstance(c, HttpClient) and c.timeout[1] == 5
 
 
-def test_the_old_import_path_is_the_same_class():
-    import policycheck.http
+def test_the_old_module_is_gone():
+    """Nothing imports policycheck.http any more: the client lives in the kit."""
+    import importlib.util
 
-    assert policycheck.http.HttpClient is HttpClient
+    assert importlib.util.find_spec("policycheck.http") is None
+
+
+def test_a_count_that_differs_from_the_items_read_is_an_error_after_what_was_read(srv):
+    """Fail closed: objects added while paging (DRF's count) make the list partial, not complete."""
+    pages = {"0": {"count": 5, "next": "/api/d/?offset=2", "results": [1, 2]},
+             "2": {"count": 6, "next": None, "results": [3, 4]}}
+    srv.routes[("GET", "/api/d/")] = lambda req: json_answer(pages[req.arg("offset", "0")])
+    got = []
+    with pytest.raises(HttpError, match=r"announced 5 items \('count'\) but the pages held 4") as exc:
+        got.extend(HttpClient(srv.url).paginate("/api/d/"))
+    assert got == [1, 2, 3, 4] and exc.value.endpoint == "/api/d/"
+    assert list(HttpClient(srv.url).paginate("/api/d/", count_key=None)) == [1, 2, 3, 4]
+
+
+def test_an_empty_page_that_links_to_a_next_one_is_an_error(srv):
+    srv.routes[("GET", "/api/d/")] = json_answer({"count": 1, "next": "/api/d/?offset=0", "results": []})
+    with pytest.raises(HttpError, match="page 1 from .*/api/d/ is empty but links to a next page"):
+        list(HttpClient(srv.url).paginate("/api/d/"))
+
+
+def test_an_offset_list_shorter_than_its_count_is_an_error(srv):
+    def page(req):
+        off = int(req.arg("offset"))
+        return json_answer({"total": 10, "jobs": list(range(off, min(off + 3, 7)))})
+    srv.routes[("GET", "/api/jobs")] = page
+    c = HttpClient(srv.url)
+    with pytest.raises(HttpError, match=r"announced 10 items \('total'\) but the pages held 7"):
+        list(c.paginate("/api/jobs", style="offset", results_key="jobs", page_size=3, count_key="total"))
+    assert len(list(c.paginate("/api/jobs", style="offset", results_key="jobs", page_size=3))) == 7

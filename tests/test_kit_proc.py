@@ -94,3 +94,12 @@ def test_a_child_holding_the_output_pipe_does_not_outlive_the_deadline(tmp_path)
             break
         time.sleep(0.01)
     assert not _alive(child)
+
+
+@pytest.mark.realtime
+def test_what_a_command_printed_before_its_deadline_comes_with_the_timeout():
+    script = "import sys, time\nprint('1000 OK: dir Version: 13', flush=True)\nprint('connecting', file=sys.stderr, flush=True)\ntime.sleep(600)\n"
+    with pytest.raises(ProcTimeout) as exc:
+        run([sys.executable, "-c", script], input="status dir\n", timeout=3, what="bconsole", grace=0.2)
+    assert exc.value.stdout == "1000 OK: dir Version: 13\n" and exc.value.stderr == "connecting\n"
+    assert "did not answer within 3s (timeout)" in str(exc.value)

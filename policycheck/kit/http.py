@@ -222,8 +222,8 @@ class HttpClient:
     def paginate(self, path: str, params: Params | None = None, *,
                  style: Literal["next-link", "offset"] = "next-link", results_key: str | None = "results",
                  next_key: str = "next", limit_param: str = "limit", offset_param: str = "offset",
-                 page_size: int | None = None, max_pages: int = 100000,
-                 max_bytes: int = MAX_BYTES) -> Iterator[Any]:
+                 page_size: int | None = None, max_pages: int = 100000, max_bytes: int = MAX_BYTES,
+                 count_key: str | None = "count") -> Iterator[Any]:
         """Yield the items of a paginated list, page by page.
 
         ``style="next-link"`` (NetBox, Django REST framework): each page is ``{results_key: [...],
@@ -235,10 +235,13 @@ class HttpClient:
         ``offset_param=0, page_size, ...``; a page is ``{results_key: [...]}`` (or a bare list when
         ``results_key`` is None); the list ends at the first page shorter than ``page_size``.
 
-        A page of another shape, or more than ``max_pages`` pages, raises :class:`HttpError`."""
+        Fail closed: a page of another shape, an empty page that links to a next one, more than
+        ``max_pages`` pages, or (when the first page announces ``count_key``, e.g. DRF's ``count``) a
+        total that differs from the items read raise :class:`HttpError` (after the items read so far
+        were yielded: the list was seen only in part)."""
         if style == "offset":
             yield from self._paginate_offset(path, params, results_key, limit_param, offset_param,
-                                             page_size or 100, max_pages, max_bytes)
+                                             page_size or 100, max_pages, max_bytes, count_key)
             return
         if style != "next-link":
             raise ValueError(f"unknown pagination style {style!r} (next-link or offset)")
@@ -247,27 +250,42 @@ class HttpClient:
             first[limit_param] = page_size
         url: str = path
         p: dict[str, Any] | None = first or None
-        for _ in range(max_pages):
+        announced: object = None
+        seen = 0
+        for number in range(1, max_pages + 1):
             page = self.get_json(url, params=p, max_bytes=max_bytes)
+            shown = self.url(url).split("?", 1)[0]
             key = results_key or "results"
             items = page.get(key) if isinstance(page, dict) else None
             if not isinstance(items, list):
-                self._fail(f"unexpected page shape from {self.url(url).split('?', 1)[0]}: "
-                           f"no '{key}' list", self.url(url))
+                self._fail(f"unexpected page shape from {shown}: no '{key}' list", self.url(url))
+            if number == 1 and count_key:
+                announced = page.get(count_key)
+            seen += len(items)
             yield from items
             link = page.get(next_key)
             if not link:
+                self._check_count(announced, seen, count_key, path)
                 return
             if not isinstance(link, str):
-                self._fail(f"unexpected '{next_key}' link from {self.url(url).split('?', 1)[0]}: "
-                           f"{json.dumps(link)[:100]}", self.url(url))
+                self._fail(f"unexpected '{next_key}' link from {shown}: {json.dumps(link)[:100]}", self.url(url))
+            if not items:
+                self._fail(f"page {number} from {shown} is empty but links to a next page", self.url(url))
             url, p = self._same_origin(link), None
         self._fail(f"more than {max_pages} pages from {self.url(path).split('?', 1)[0]}", self.url(path))
 
+    def _check_count(self, announced: object, seen: int, count_key: str | None, path: str) -> None:
+        if count_key and type(announced) is int and announced != seen:
+            self._fail(f"{self.url(path).split('?', 1)[0]} announced {announced} items ('{count_key}') but the "
+                       f"pages held {seen} (items changed while reading, or an answer was cut short); "
+                       "run again", self.url(path))
+
     def _paginate_offset(self, path: str, params: Params | None, results_key: str | None, limit_param: str,
-                         offset_param: str, page_size: int, max_pages: int, max_bytes: int) -> Iterator[Any]:
+                         offset_param: str, page_size: int, max_pages: int, max_bytes: int,
+                         count_key: str | None) -> Iterator[Any]:
         shown = self.url(path).split("?", 1)[0]
         offset = 0
+        announced: object = None
         for _ in range(max_pages):
             p = dict(params or {})
             p[limit_param] = page_size
@@ -278,10 +296,13 @@ class HttpClient:
                 what = "not a list" if results_key is None else f"no '{results_key}' list"
                 self._fail(f"unexpected page shape from {shown} at {offset_param}={offset}: {what}",
                            self.url(path))
+            if offset == 0 and count_key and isinstance(page, dict):
+                announced = page.get(count_key)
             yield from items
-            if len(items) < page_size:
-                return
             offset += len(items)
+            if len(items) < page_size:
+                self._check_count(announced, offset, count_key, path)
+                return
         self._fail(f"more than {max_pages} pages from {shown}", self.url(path))
 
     def _same_origin(self, link: str) -> str:

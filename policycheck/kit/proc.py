@@ -17,12 +17,15 @@ GRACE = 1.0
 
 
 class ProcTimeout(CollectorError):
-    """The command did not finish within its deadline/timeout; its process group was killed."""
+    """The command did not finish within its deadline/timeout; its process group was killed.
+    ``stdout``/``stderr`` hold what it printed until then (not redacted: redact before showing)."""
 
-    def __init__(self, message: str, what: str, seconds: float) -> None:
+    def __init__(self, message: str, what: str, seconds: float, stdout: str = "", stderr: str = "") -> None:
         super().__init__(message)
         self.what = what
         self.seconds = seconds
+        self.stdout = stdout
+        self.stderr = stderr
 
 
 class CommandNotFound(CollectorError):
@@ -81,18 +84,19 @@ def run(cmd: Sequence[str], *, input: str | bytes | None = None, deadline: float
     try:
         out, err = proc.communicate(input=data, timeout=budget)
     except subprocess.TimeoutExpired:
-        kill_group(proc, grace)
-        raise ProcTimeout(f"{label} did not answer within {_secs(budget or 0.0)}s (timeout)",
-                          label, budget or 0.0) from None
+        out, err = kill_group(proc, grace)
+        raise ProcTimeout(f"{label} did not answer within {_secs(budget or 0.0)}s (timeout)", label,
+                          budget or 0.0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")) from None
     except BaseException:  # KeyboardInterrupt, a thread's exit: never leave the group running
         kill_group(proc, 0.0)
         raise
     return Completed(proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
 
-def kill_group(proc: subprocess.Popen[bytes], grace: float = GRACE) -> None:
+def kill_group(proc: subprocess.Popen[bytes], grace: float = GRACE) -> tuple[bytes, bytes]:
     """End ``proc``'s whole process group: SIGTERM, then SIGKILL once ``grace`` seconds have passed
-    with any member left; then reap ``proc`` and close its pipes."""
+    with any member left; then reap ``proc``, close its pipes and return what it printed (stdout,
+    stderr; everything since the start when ``communicate`` was used before)."""
     pgid = proc.pid  # start_new_session: the leader's pid is the group's id
     _signal_group(pgid, signal.SIGTERM)
     end = time.monotonic() + grace
@@ -102,8 +106,10 @@ def kill_group(proc: subprocess.Popen[bytes], grace: float = GRACE) -> None:
             break
         time.sleep(0.02)
     _signal_group(pgid, signal.SIGKILL)
+    out: bytes | None = None
+    err: bytes | None = None
     try:
-        proc.communicate(timeout=5)
+        out, err = proc.communicate(timeout=5)
     except (subprocess.TimeoutExpired, ValueError, OSError):
         proc.kill()
     for pipe in (proc.stdin, proc.stdout, proc.stderr):
@@ -112,6 +118,7 @@ def kill_group(proc: subprocess.Popen[bytes], grace: float = GRACE) -> None:
                 pipe.close()
     with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL cannot be ignored
         proc.wait(timeout=5)
+    return out or b"", err or b""
 
 
 def _signal_group(pgid: int, sig: int) -> None:
