@@ -1,34 +1,18 @@
 """Every VM as a machine (facts kind ``host``): its id and names, platform, power state, template flag, exemption."""
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
+
+from policycheck.kit.names import is_ip, norm_host, short_name
 
 #: what VMware Tools reports for a guest whose name was never set: not a name of this machine
 PLACEHOLDER_NAMES = frozenset({"localhost", "localhost.localdomain", "localhost6", "localhost6.localdomain6"})
 
 
-def norm(name: object) -> str:
-    """Lower-case, stripped, without one trailing dot ("" for anything but a string)."""
-    return name.strip().rstrip(".").lower() if isinstance(name, str) else ""
-
-
-def short(name: str) -> str:
-    return name.split(".", 1)[0]
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-        return True
-    except ValueError:
-        return False
-
-
 def guest_name(raw: object) -> str:
     """guest.hostName as a machine name, or "" (unset, an address, a placeholder such as localhost)."""
-    n = norm(raw)
-    if not n or _is_ip(n) or n in PLACEHOLDER_NAMES:
+    n = norm_host(raw) if isinstance(raw, str) else ""
+    if not n or is_ip(n) or n in PLACEHOLDER_NAMES:
         return ""
     return n
 
@@ -52,8 +36,8 @@ def vm_hosts(vc: str, vms: list[tuple[dict[str, Any], dict[str, Any]]],
         names = []
         guest = "" if x["template"] else guest_name(x["guest"])
         if guest:
-            names += [guest, short(guest)]
-        vm_name = norm(x["name"])
+            names += [guest, short_name(guest)]
+        vm_name = norm_host(x["name"]) if isinstance(x["name"], str) else ""
         if vm_name:
             names.append(vm_name)
         names = list(dict.fromkeys(names))

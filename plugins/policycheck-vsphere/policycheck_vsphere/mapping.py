@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from policycheck.kit.names import norm_host, short_name
 from policycheck_vsphere.devices import devices as _devices
 from policycheck_vsphere.hosts import vm_hosts
 
@@ -94,7 +95,7 @@ class Mapper:
     """Maps one vCenter's retrieved objects to facts; ids are ``<moref>@<vCenter host>``."""
 
     def __init__(self, raw, settings, scope_dc=None):
-        self.vc = str(settings.get("host", "vcenter")).strip().lower()
+        self.vc = norm_host(settings.get("host", "vcenter"))
         self.raw = raw
         self.places = Places(raw, scope_dc or ())
 
@@ -207,12 +208,12 @@ def build(raw: dict, settings: dict, scope_dc=None, events=None, custom: dict | 
     host_names: dict = {}
     for h in hosts_raw:
         if isinstance(h.get("name"), str):
-            host_names.setdefault(h.get("name").lower(), []).append(h.moid)
+            host_names.setdefault(norm_host(h.get("name")), []).append(h.moid)
     hosts = []
     for h in hosts_raw:
         name = h.get("name")
         e = {"id": host_id[h.moid], "name": name, "datacenter": m.datacenter(h.moid),
-             "aliases": [name.lower()] if isinstance(name, str) and len(host_names[name.lower()]) == 1 else [],
+             "aliases": [norm_host(name)] if isinstance(name, str) and len(host_names[norm_host(name)]) == 1 else [],
              "vsphere_moid": h.moid, "cluster": host_cluster.get(h.moid)}
         state = h.get("runtime.connectionState")
         if state in CONNECTION:
@@ -298,7 +299,7 @@ def build(raw: dict, settings: dict, scope_dc=None, events=None, custom: dict | 
     for v in vms_raw:
         hn = v.get("guest.hostName")
         if isinstance(hn, str) and hn:
-            for n in {hn.lower(), hn.split(".")[0].lower()}:
+            for n in {norm_host(hn), short_name(hn)}:
                 guest_names.setdefault(n, set()).add(v.moid)
     vm_names: dict = {}
     for v in vms_raw:
@@ -323,7 +324,7 @@ def build(raw: dict, settings: dict, scope_dc=None, events=None, custom: dict | 
         hn = v.get("guest.hostName")
         e["guest_hostname"] = hn if isinstance(hn, str) and hn else None
         if e["guest_hostname"]:
-            aliases.update(n for n in {hn.lower(), hn.split(".")[0].lower()} if len(guest_names[n]) == 1)
+            aliases.update(n for n in {norm_host(hn), short_name(hn)} if len(guest_names[n]) == 1)
         iu = v.get("config.instanceUuid")
         if isinstance(iu, str) and iu and instance_uuids.get(iu.lower()) == 1:
             aliases.add(iu)  # vCenter keeps it unique (config.uuid is not); a repeated one joins nothing

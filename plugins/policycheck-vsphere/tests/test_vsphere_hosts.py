@@ -3,16 +3,13 @@ hypervisor; the opt-in exemption custom attribute; COV-001 end to end against th
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import yaml
 from policycheck_vsphere.client import ssl_context
 from policycheck_vsphere.plugin import collect
 
-from policycheck.testing import assert_no_secret, assert_valid_fragment
+from policycheck.testing import assert_no_secret, assert_valid_fragment, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -136,14 +133,13 @@ def coverage_inventory() -> dict:
 def check_coverage(tmp_path, sim, **settings):
     inv = tmp_path / "backup.yaml"
     inv.write_text(yaml.safe_dump(coverage_inventory()))
-    env = dict(os.environ, VC_PW=sim.settings()["password"])
+    env = {"VC_PW": sim.settings()["password"]}
     src = {"name": "vc", "plugin": "vsphere", "timeout": 20, **sim.settings(**settings), "password": "${VC_PW}"}
     cfg = {"version": 1, "sources": [src, {"name": "backup", "plugin": "file", "path": str(inv)}]}
     path = tmp_path / "policycheck.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    r = subprocess.run([sys.executable, "-m", "policycheck", "check", "-c", str(path), "--format", "json",
-                        "--select", "COV-001"], capture_output=True, text=True, env=env, timeout=120)
-    assert r.stdout.strip(), f"no JSON report (exit {r.returncode}): {r.stderr}"
+    r = run_cli(["check", "-c", str(path), "--format", "json", "--select", "COV-001"], env=env)
+    assert r.stdout.strip(), f"no JSON report (exit {r.code}): {r.stderr}"
     report = json.loads(r.stdout)
     return r, {x["target_id"]: x for x in report["results"] if x["policy_id"] == "COV-001"}
 
@@ -168,7 +164,7 @@ def test_cov001_end_to_end_against_the_simulator(vcsim, tmp_path, secret):
     (ev,) = v["lonely"]["evidence"]
     assert ev["source"].endswith("known to vc"), ev
     assert "shares the name(s) db01" in next(v[t]["message"] for t in db if got[t] == "error")
-    assert r.returncode == 1, r.stderr
+    assert r.code == 1, r.stderr
 
 
 def test_cov001_exempted_vm_is_not_applicable_end_to_end(vcsim, tmp_path):

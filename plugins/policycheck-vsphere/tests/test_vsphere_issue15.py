@@ -72,7 +72,7 @@ def test_virt002_does_not_count_the_other_datacenters_hosts(vcsim, tmp_path):
     r, report, v = run_check(tmp_path, sim, select=("VIRT-002",))
     res = v[("VIRT-002", "nsr01")]
     assert res["status"] == "fail", res["message"]
-    assert r.returncode == 1, r.stderr
+    assert r.code == 1, r.stderr
     # and with every DC0 host usable it passes (the other datacenter changes nothing)
     sim = vcsim(two_datacenters(hosts={"DC1_C0_H1": {"maintenance": True}}))
     r, report, v = run_check(tmp_path, sim, select=("VIRT-002",))
