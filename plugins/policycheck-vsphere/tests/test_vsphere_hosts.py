@@ -90,6 +90,19 @@ def _set_custom(sim, name: str, values: dict) -> None:
         Disconnect(si)
 
 
+def _suspend(sim, vm_name: str) -> None:
+    """Suspend a running VM through the API (SuspendVM_Task), as an operator does."""
+    from pyVim.connect import Disconnect
+    from pyVim.task import WaitForTask
+    from pyVmomi import vim
+
+    si = _login(sim)
+    try:
+        WaitForTask(vim.VirtualMachine(sim.vms[vm_name], si._stub).SuspendVM_Task())
+    finally:
+        Disconnect(si)
+
+
 def test_exemption_custom_attribute_exempts_with_its_value_as_reason(vcsim, ctx_factory):
     sim = vcsim(estate())
     _set_custom(sim, "Backup-Exempt", {"web02": "stateless web node, rebuilt from tpl-rhel9", "app03": "  "})
@@ -144,14 +157,16 @@ def check_coverage(tmp_path, sim, **settings):
     return r, {x["target_id"]: x for x in report["results"] if x["policy_id"] == "COV-001"}
 
 
-def test_cov001_end_to_end_against_the_simulator(vcsim, tmp_path, secret):
+def test_cov001_end_to_end_against_the_simulator(vcsim, tmp_path, secret, ctx_factory):
     sim = vcsim(estate())
+    _suspend(sim, "web02")  # a suspended VM still needs its backup
+    assert machines(collect(sim.settings(), ctx_factory()))["web02.corp.example"]["power_state"] == "suspended"
     r, v = check_coverage(tmp_path, sim)
     assert_no_secret(secret, r.stdout, r.stderr)
     got = {t: x["status"] for t, x in v.items()}
     assert got["web01.corp.example"] == "pass"        # a powered-on VM that bkp01 protects
     assert got["app03"] == "pass"                      # joined by the VM name to bkp02's client record
-    assert got["web02.corp.example"] == "fail"        # powered on, no server protects it
+    assert got["web02.corp.example"] == "fail"        # suspended, no server protects it
     assert got["lonely"] == "fail"
     assert got["stopped01.corp.example"] == "skip"    # powered off: not applicable
     assert got["tpl-rhel9"] == "skip"                  # a template: not applicable
