@@ -140,8 +140,13 @@ class HostMapper:
         if ok:
             ent["independent_recovery"] = ind
 
+        exemption, ok = attr("backup", lambda var, v: exemption_of(h.name, var, v))
+        if ok:
+            ent["backup"] = exemption
+
         ent["aliases"] = _uniq(aliases)
         ent["ansible_groups"] = list(h.groups)
+        ent["tags"] = list(h.groups)  # every group it is in (ancestors included), less all/ungrouped
         exported = {}
         for var in self.m.export_vars:
             try:
@@ -235,6 +240,38 @@ class HostMapper:
                 t["kind"] = norm(str(item["kind"]))
             out.append(t)
         return out
+
+
+EXEMPTION_KEYS = ("exempt", "reason", "owner")
+
+
+def exemption_of(host: str, var: str, value: object) -> dict | None:
+    """The host's backup exemption from ``{exempt: true, reason: ..., owner: ...}`` (``exempt`` may be left
+    out: the variable declares the exemption). None (no exemption) for null; Unreadable, naming the host
+    and the variable, for any other shape or an exemption without a reason: never a silent exemption."""
+    where = f"host {host}: ansible variable {var}"
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Unreadable(f"{where} should be {{exempt: true, reason: ..., owner: ...}}, got "
+                         f"{type(value).__name__}")
+    extra = sorted(str(k) for k in value if k not in EXEMPTION_KEYS)
+    if extra:
+        raise Unreadable(f"{where} has key(s) {', '.join(extra)[:80]}; only exempt, reason and owner are read")
+    exempt = value.get("exempt", True)
+    if not isinstance(exempt, bool):
+        raise Unreadable(f"{where}.exempt should be true or false, got {type(exempt).__name__}")
+    reason, owner = value.get("reason"), value.get("owner")
+    if reason is not None and not isinstance(reason, str):
+        raise Unreadable(f"{where}.reason should be text, got {type(reason).__name__}")
+    if owner is not None and not isinstance(owner, str):
+        raise Unreadable(f"{where}.owner should be text, got {type(owner).__name__}")
+    reason = reason.strip() if reason else None
+    owner = owner.strip() if owner and owner.strip() else None
+    if exempt and not reason:
+        raise Unreadable(f"{where} exempts the host from backup without a reason; an exemption needs one "
+                         "(reason: why this machine needs no backup)")
+    return {"exempt": exempt, "reason": reason, "owner": owner}
 
 
 def _bad(var, expected):

@@ -47,6 +47,8 @@ DEFAULT_VARS: dict[str, list[str]] = {
     "dr_tests": ["dr_tests"],
     "backup_product": ["backup_product"],
     "backup_server": ["backup_server"],
+    # the inventory's backup exemption: {exempt: true, reason: ..., owner: ...} (COV-001)
+    "backup": ["backup"],
     # opt-in (no default): a variable holding the DNS domain that qualifies short inventory names
     "domain": [],
 }

@@ -74,5 +74,5 @@ def collect(settings: dict, ctx) -> dict:
 def policycheck_collectors():
     return [Collector(
         name="ansible", collect=collect, config_schema=SCHEMA, kinds=KINDS,
-        description="Hosts, roles, platform, services, dependencies, BMR methods and DR tests from an "
+        description="Hosts (with their groups as tags and backup exemptions), roles, platform, services, dependencies, BMR methods and DR tests from an "
                     "Ansible inventory (runs ansible-inventory --list; never decrypts vaulted values)")]

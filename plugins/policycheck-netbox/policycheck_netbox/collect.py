@@ -54,7 +54,11 @@ def collect(settings: dict, ctx) -> dict:
                        {"fields": IP_FIELDS, "assigned_to_interface": "true"})
     finally:
         api.close()
-    fragment = build(cfg, devices, vms, services, ips, fhrp, malformed)
+    notes: list[str] = []
+    fragment = build(cfg, devices, vms, services, ips, fhrp, malformed, notes)
+    if notes:
+        shown = "; ".join(notes[:5]) + (f"; ... ({len(notes) - 5} more)" if len(notes) > 5 else "")
+        ctx.warn(f"netbox: {len(notes)} backup exemption(s) without a reason (an exemption needs one): {shown}")
     if malformed:
         shown = "; ".join(malformed[:3]) + (f"; ... ({len(malformed) - 3} more)" if len(malformed) > 3 else "")
         ctx.warn(f"netbox: {len(malformed)} malformed element(s) in NetBox's answers; the facts they feed "
@@ -140,12 +144,13 @@ def _service_owners(s: dict, fhrp) -> tuple[list, str | None]:
 
 
 def build(cfg: dict, devices: list, vms: list, services: list, ips: list, fhrp=None,
-          malformed: list | None = None) -> dict:
+          malformed: list | None = None, note_list: list | None = None) -> dict:
     """The fragment from the NetBox lists (pure; unit-testable without a server).
 
     A malformed element is never dropped: the facts it feeds become ``_unknown`` with a reason naming
     the endpoint, the element and the field (or, when not even its host can be told, the fragment's
-    ``incomplete`` list gets an entry). Each reason is also appended to ``malformed``.
+    ``incomplete`` list gets an entry). Each reason is also appended to ``malformed``; ``note_list``
+    gets what the site should fix that is not malformed (an exemption tag without a reason).
     """
     bad = malformed if malformed is not None else []
     incomplete: list[dict] = []
@@ -271,6 +276,8 @@ def build(cfg: dict, devices: list, vms: list, services: list, ips: list, fhrp=N
     hosts: dict[str, dict] = {}
     backup_servers, vm_ents, clusters = [], [], {}
     bs_cfg = cfg["backup_server"]
+    ex_cfg = cfg["backup_exemption"]
+    notes = note_list if note_list is not None else []
     complete = set(cfg.get("complete") or ())
     for otype, key, o in objs:
         hid, fqdn = ident[key]
@@ -362,6 +369,28 @@ def build(cfg: dict, devices: list, vms: list, services: list, ips: list, fhrp=N
             bad.append(r)
             for a in ("depends_on", "bmr_methods", "independent_recovery"):
                 unknown[a] = r
+            if ex_cfg.get("reason_custom_field") or ex_cfg.get("owner_custom_field"):
+                unknown["backup"] = r
+
+        # tags (their slugs) and the backup exemption (a reason custom field and/or a tag)
+        if tags_ok:
+            ent["tags"] = _uniq(slug or name for name, slug in m.tag_names(o))
+        else:
+            unknown["tags"] = tag_reason
+        if "backup" not in unknown:
+            tag_keys = {t.lower() for pair in m.tag_names(o) for t in pair if t} if tags_ok else set()
+            try:
+                exemption, note = m.exemption(o, ex_cfg, tag_keys)
+            except ValueError as exc:
+                unknown["backup"] = f"{where}: {exc}"
+                bad.append(unknown["backup"])
+            else:
+                if exemption is None and not tags_ok and ex_cfg.get("tag"):
+                    unknown["backup"] = f"{tag_reason}, so the '{ex_cfg['tag']}' exemption tag cannot be read"
+                elif exemption is not None:
+                    ent["backup"] = exemption
+                if note:
+                    notes.append(f"{label} {name!r} {note}")
         for attr in ("depends_on", "bmr_methods"):
             if attr in unknown:
                 continue

@@ -168,3 +168,48 @@ def bool_attr(obj: dict, cf_name: str | None):
     if isinstance(v, str) and v.lower() in ("true", "yes", "1", "false", "no", "0"):
         return True, v.lower() in ("true", "yes", "1")
     raise ValueError(f"custom field '{cf_name}' holds {str(v)[:60]!r}, not a boolean (make it a Boolean field)")
+
+
+def _text_value(v: object, what: str) -> str | None:
+    """A text-like custom field value: text, a selection choice {"value", "label"}, or a brief object
+    (user, contact: display / name / username). None when empty; ValueError for any other shape."""
+    if v is None:
+        return None
+    if isinstance(v, dict):
+        for key in ("label", "value", "display", "name", "username"):
+            got = v.get(key)
+            if isinstance(got, str) and got.strip():
+                return got.strip()
+        raise ValueError(f"{what} holds an object without a name or label ({repr(v)[:60]})")
+    if isinstance(v, str):
+        return v.strip() or None
+    raise ValueError(f"{what} holds {type(v).__name__} {repr(v)[:60]}, not text (make it a Text field)")
+
+
+def exemption(obj: dict, spec: dict, tag_keys: set[str]) -> tuple[dict | None, str | None]:
+    """(the backup exemption or None, a note when the exemption tag is set without a reason).
+
+    A non-empty reason custom field exempts the object with that reason; the exemption tag alone has
+    no reason, so it is reported as ``{exempt: true, reason: null}`` (which counts for nothing: COV-001
+    judges the host) with a note. ValueError (the reason, naming the field) for a malformed value:
+    never a silent exemption. ``tag_keys``: the object's tag slugs and names, lower-cased."""
+    cfs = obj.get("custom_fields")
+    cfs = cfs if isinstance(cfs, dict) else {}
+    rcf, ocf, tag = spec.get("reason_custom_field"), spec.get("owner_custom_field"), spec.get("tag")
+    reason = owner = None
+    if rcf and rcf in cfs:
+        v = cfs[rcf]
+        if isinstance(v, dict) and not ("value" in v and "url" not in v):  # a selection choice is text
+            raise ValueError(f"custom field '{rcf}' holds an object, not text (make it a Text field)")
+        reason = _text_value(v, f"custom field '{rcf}'")
+    if ocf and ocf in cfs:
+        owner = _text_value(cfs[ocf], f"custom field '{ocf}'")
+    tagged = bool(tag) and tag.lower() in tag_keys
+    if reason:
+        return {"exempt": True, "reason": reason, "owner": owner}, None
+    if tagged:
+        where = f"custom field '{rcf}'" if rcf else "a reason custom field (backup_exemption.reason_custom_field)"
+        return ({"exempt": True, "reason": None, "owner": owner},
+                f"tagged '{tag}' without a reason in {where}: not an exemption until the reason is recorded, "
+                "so COV-001 judges it")
+    return None, None

@@ -17,4 +17,4 @@ def collect(settings, ctx):
 def policycheck_collectors():
     return [Collector(name="netbox", collect=collect, config_schema=SCHEMA, kinds=KINDS,
                       description="NetBox REST API (read-only token): devices, virtual machines, platforms, "
-                                  "roles, tags, custom fields, IPAM services and IP addresses")]
+                                  "roles, tags, custom fields (backup exemptions), IPAM services and IP addresses")]
