@@ -7,7 +7,7 @@ from importlib.metadata import entry_points
 
 import jsonschema
 import pytest
-from policycheck_ansible import facts, inventory, mapping
+from policycheck_ansible import mapping, parse, tables
 from policycheck_ansible.plugin import SCHEMA, collect, policycheck_collectors
 
 from policycheck.api import CollectorError
@@ -38,17 +38,7 @@ def fake_inventory(write):
 
 def run(data: dict, mapping_config: dict | None = None) -> dict:
     """Map an ansible-inventory --list document as collect() does, without running anything."""
-    hosts = inventory.parse(data)
-    m = mapping.build(mapping_config)
-    ids = {h.name: facts.host_id(h, m)[0] for h in hosts}
-    mapper = facts.HostMapper(m, ids)
-    out: dict = {"host": [], "backup_server": [], "storage_node": [], "dr_test": []}
-    for h in hosts:
-        ent, extra = mapper.host(h)
-        out["host"].append(ent)
-        for kind, e in extra:
-            out[kind].append(e)
-    frag = {"entities": {k: v for k, v in out.items() if v}}
+    frag = mapping.fragment(parse.parse(data), tables.build(mapping_config))
     assert_valid_fragment(frag)
     return frag
 

@@ -23,8 +23,8 @@ def _unavailable(reason: str):
 
 @pytest.fixture(scope="session")
 def netbox_real():
-    import nbserver
     import nbseed as seed
+    import nbserver
 
     reuse = os.environ.get("POLICYCHECK_NETBOX_REUSE")  # JSON {url, tokens, ids} of a seeded dev server
     if reuse:

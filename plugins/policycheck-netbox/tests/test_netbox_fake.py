@@ -10,11 +10,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fakenetbox import FakeNetBox, sample_data  # noqa: E402
+from policycheck_netbox.plugin import collect, policycheck_collectors  # noqa: E402
+from policycheck_netbox.schema import SCHEMA  # noqa: E402
 
 from policycheck.api import CollectContext, CollectorError  # noqa: E402
 from policycheck.testing import assert_no_secret, assert_valid_fragment  # noqa: E402
-from policycheck_netbox.config import SCHEMA  # noqa: E402
-from policycheck_netbox.plugin import collect, policycheck_collectors  # noqa: E402
 
 TOKEN = "nbt_abcdefghijkl.SECRETsecretSECRETsecret00"
 
@@ -148,10 +148,9 @@ def test_failures_raise_collector_error_without_secret(fault, words):
 
 
 def test_wrong_token_is_refused():
-    with FakeNetBox(sample_data(), TOKEN) as fake:
-        with pytest.raises(CollectorError) as ei:
-            collect({"url": fake.url, "token": "nbt_wrongwrongwr.nottherightsecret"},
-                    CollectContext(source="nb", timeout=5, secrets=["nbt_wrongwrongwr.nottherightsecret"]))
+    with FakeNetBox(sample_data(), TOKEN) as fake, pytest.raises(CollectorError) as ei:
+        collect({"url": fake.url, "token": "nbt_wrongwrongwr.nottherightsecret"},
+                CollectContext(source="nb", timeout=5, secrets=["nbt_wrongwrongwr.nottherightsecret"]))
     assert "403" in str(ei.value) and "Invalid v2 token" in str(ei.value)
     assert "nottherightsecret" not in str(ei.value)
 
@@ -187,7 +186,7 @@ def test_next_link_to_another_host_is_refused():
 
 def test_next_link_with_other_scheme_is_pinned_to_configured_origin():
     """NetBox behind a TLS proxy writes http:// next links; we keep our scheme and host."""
-    from policycheck_netbox.api import NetBoxAPI
+    from policycheck_netbox.client import NetBoxAPI
 
     api = NetBoxAPI(CollectContext(source="nb", timeout=5), "https://nb.example:8443/", "x")
     assert api._pin("http://nb.example/api/dcim/devices/?offset=50") == \

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
+from policycheck_netbox.mapping import build
+from policycheck_netbox.schema import SCHEMA, effective
 
 from policycheck.testing import assert_valid_fragment
-from policycheck_netbox.collect import build
-from policycheck_netbox.config import SCHEMA, effective
 
 
 def dev(i, name, **kw):

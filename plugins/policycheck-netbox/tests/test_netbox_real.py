@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from policycheck_netbox.plugin import collect
 
 from policycheck.api import CollectContext, CollectorError
 from policycheck.testing import assert_no_secret, assert_valid_facts, assert_valid_fragment
-from policycheck_netbox.plugin import collect
 
 pytestmark = pytest.mark.integration
 

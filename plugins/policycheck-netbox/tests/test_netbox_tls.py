@@ -10,9 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fakenetbox import FakeNetBox, sample_data  # noqa: E402
+from policycheck_netbox.plugin import collect  # noqa: E402
 
 from policycheck.api import CollectContext, CollectorError  # noqa: E402
-from policycheck_netbox.plugin import collect  # noqa: E402
 
 TOKEN = "nbt_abcdefghijkl.SECRETsecretSECRETsecret00"
 

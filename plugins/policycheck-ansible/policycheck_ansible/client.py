@@ -1,7 +1,8 @@
-"""Runs the real `ansible-inventory -i SOURCE... --list` (no vault password, bounded time) and parses its JSON."""
+"""Transport: runs the real `ansible-inventory -i SOURCE... --list` (no vault password, bounded time), returns its JSON."""
 from __future__ import annotations
 
 import configparser
+import contextlib
 import json
 import os
 import re
@@ -189,7 +190,5 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.communicate(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass

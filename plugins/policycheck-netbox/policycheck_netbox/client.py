@@ -1,4 +1,4 @@
-"""Reads NetBox list endpoints through the core's HttpClient: pagination by `next`, a whole-run deadline,
+"""Transport: reads NetBox list endpoints through the core's HttpClient: pagination by `next`, a whole-run deadline,
 bounded body reads, count checks, and errors that say what failed where and how to fix it."""
 from __future__ import annotations
 
