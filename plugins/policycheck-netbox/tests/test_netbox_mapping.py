@@ -171,3 +171,28 @@ def test_malformed_exemption_is_unknown_naming_the_object_and_field(cfs, tags, w
     assert "backup" not in h
     assert h["_unknown"]["backup"].startswith("GET /api/dcim/devices/: device 'web01'")
     assert why in h["_unknown"]["backup"] and any(why in r for r in malformed)
+
+
+HOSTILE = [None, "", " ", "x", 0, -1, True, 1.5, [], [None], ["a"], {}, {"id": "x"}, {"value": []},
+           {"value": "v", "label": "L"}, {"id": 1, "url": "https://nb/api/users/users/1/", "display": "Ana"},
+           [[[]]], "\x1b[31m\r\n::error::pwned", "a" * 5000]
+
+
+@pytest.mark.parametrize("field", ["backup_exempt_reason", "backup_owner"])
+def test_every_hostile_exemption_value_is_an_exemption_with_a_reason_or_unknown(field):
+    """A reason or owner of any shape: the host gets a text reason, no exemption, or `_unknown` with the
+    field named; never an exemption without a text reason and never backup both known and unknown."""
+    cfg = effective({"url": "https://nb", "token": "t"})
+    for value in HOSTILE:
+        base = {"backup_exempt_reason": "stateless", "backup_owner": "ops"}
+        frag = build(cfg, [dev(1, "web01", custom_fields=_cf(**{**base, field: value}))], [], [], [])
+        assert_valid_fragment(frag)
+        h = host(frag, "web01")
+        if "backup" in h.get("_unknown", {}):
+            assert "backup" not in h and f"custom field '{field}'" in h["_unknown"]["backup"], value
+        elif "backup" in h:
+            b = h["backup"]
+            assert isinstance(b["reason"], str) and b["reason"].strip(), value
+            assert b["owner"] is None or isinstance(b["owner"], str), value
+        else:
+            assert field == "backup_exempt_reason" and value in (None, "", " "), value
