@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import jsonschema
@@ -167,11 +166,10 @@ def test_transient_503_is_retried():
 def test_page_that_never_finishes_hits_the_time_budget(fault):
     with FakeNetBox(sample_data(), TOKEN) as fake:
         fake.faults["/api/dcim/devices/"] = fault
-        t0 = time.monotonic()
         with pytest.raises(CollectorError) as ei:
             run(fake, timeout=2.0)
-        took = time.monotonic() - t0
-    assert took < 6, took
+    # the source's own deadline ended it (the fake would stall for 30 s), not the fake giving up
+    assert ("Read timed out" if fault == "hang" else "time budget of the source ran out") in str(ei.value)
     assert "devices" in str(ei.value) and TOKEN not in str(ei.value)
 
 
