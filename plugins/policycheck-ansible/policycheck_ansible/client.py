@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 import configparser
-import contextlib
 import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from policycheck.api import CollectorError
+from policycheck.kit import proc
 
 # Variables that could hand ansible-inventory a vault password or make it prompt for one.
 _VAULT_ENV = (
@@ -114,10 +113,13 @@ def build_env(ansible_config: Path | None, scratch: Path) -> dict:
 
 
 def run_inventory(sources: list[str], *, binary: str | None, ansible_config: str | None, base_dir: str,
-                  timeout: float, redact, limit: str | None = None, log=lambda msg: None) -> dict:
+                  timeout: float, redact: Callable[[str], str], limit: str | None = None,
+                  log: Callable[[str], None] = lambda msg: None, deadline: float | None = None) -> dict:
     """Run ansible-inventory over ``sources`` and return its parsed ``--list`` JSON.
 
-    Raises CollectorError when the binary is missing, it fails, times out or prints invalid JSON.
+    Runs through policycheck.kit.proc (own process group, killed whole at ``timeout`` seconds or the
+    ``deadline``, a time.monotonic() value). Raises CollectorError when the binary is missing, it fails,
+    times out or prints invalid JSON.
     """
     exe = find_binary(binary)
     base = Path(base_dir or ".")
@@ -148,22 +150,18 @@ def run_inventory(sources: list[str], *, binary: str | None, ansible_config: str
     with tempfile.TemporaryDirectory(prefix="policycheck-ansible-") as scratch:
         env = build_env(cfg, Path(scratch))
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, env=env, cwd=str(base),
-                                    start_new_session=True)
-        except OSError as exc:
-            raise CollectorError(f"cannot start {exe}: {exc.strerror}; check the ansible_inventory "
-                                 "setting and that ansible-core is installed") from None
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            done = proc.run(cmd, timeout=timeout, deadline=deadline, env=env, cwd=str(base),
+                            what="ansible-inventory")
+        except proc.ProcTimeout as exc:
             raise CollectorError(
-                f"`{redact(shown)}` did not finish within {timeout:g}s (source timeout); a dynamic "
+                f"`{redact(shown)}` did not finish within {exc.seconds:.0f}s (source timeout); a dynamic "
                 "inventory script or plugin may hang: run the command by hand, or raise timeout") from None
-    full_stderr = scrub(err.decode("utf-8", "replace"), redact, limit=None)
+        except proc.CommandNotFound:
+            raise CollectorError(f"cannot start {exe}: not found or not executable; check the "
+                                 "ansible_inventory setting and that ansible-core is installed") from None
+    full_stderr = scrub(done.stderr, redact, limit=None)
     stderr = scrub(condense(full_stderr), redact)
-    if proc.returncode != 0:
+    if done.returncode != 0:
         log(f"ansible-inventory stderr:\n{full_stderr}")
         if "vault" in stderr.lower():
             hint = ("a vault-encrypted vars file or value needed a password; policycheck never decrypts: "
@@ -171,11 +169,13 @@ def run_inventory(sources: list[str], *, binary: str | None, ansible_config: str
         else:
             hint = "fix the inventory (run the same command by hand to reproduce)"
         raise CollectorError(
-            f"`{redact(shown)}` failed with exit code {proc.returncode}: {stderr or '(no stderr)'} -- {hint}")
+            f"`{redact(shown)}` failed with exit code {done.returncode}: {stderr or '(no stderr)'} -- {hint}")
+    if "\ufffd" in done.stdout:
+        raise CollectorError(f"`{redact(shown)}` printed output that is not UTF-8; stderr: {stderr or '(empty)'}")
     try:
-        data = json.loads(out.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        head = scrub(out[:200].decode("utf-8", "replace"), redact)
+        data = json.loads(done.stdout)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        head = scrub(done.stdout[:200], redact)
         raise CollectorError(
             f"`{redact(shown)}` printed invalid JSON ({exc}); output starts with {head!r}; "
             f"stderr: {stderr or '(empty)'}") from None
@@ -183,12 +183,3 @@ def run_inventory(sources: list[str], *, binary: str | None, ansible_config: str
         raise CollectorError(f"`{redact(shown)}` printed JSON without the 'all' group / '_meta' of "
                              "ansible-inventory --list output")
     return data
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.communicate(timeout=5)

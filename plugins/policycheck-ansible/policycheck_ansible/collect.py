@@ -14,7 +14,7 @@ def collect(settings: dict, ctx: CollectContext) -> dict:
     data = client.run_inventory(
         sources, binary=settings.get("ansible_inventory"), ansible_config=settings.get("ansible_config"),
         base_dir=getattr(ctx, "base_dir", "."), timeout=float(ctx.timeout or 60), redact=ctx.redact,
-        limit=settings.get("limit"), log=ctx.log)
+        limit=settings.get("limit"), log=ctx.log, deadline=ctx.deadline)
     hosts = parse.parse(data)
     fragment = mapping.fragment(hosts, tables.build(settings.get("mapping")), settings.get("complete") or ())
     ctx.log(f"ansible: {len(hosts)} hosts from {len(sources)} inventory source(s)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from policycheck.api import CollectorError
+from policycheck.kit.names import norm_host, short_name
 
 from .parse import InventoryHost
 from .tables import DEFAULT_RESULT_VALUES, Mapping, norm
@@ -15,34 +16,30 @@ PARTIAL_REASON = ("the Ansible inventory holds the {attr} the site recorded (gro
                   "records every one")
 
 
-def _short(name: str) -> str:
-    return name if is_ip(name) else name.split(".", 1)[0]
-
-
 def host_id(h: InventoryHost, mapping: Mapping) -> tuple[str, str | None]:
     """(id, fqdn or None): the lower-case FQDN where the inventory knows it, else the inventory name."""
     fqdn = None
     try:
         _, value = lookup(h.vars, mapping.vars["fqdn"])
         if isinstance(value, str) and "." in value and not is_ip(value):
-            fqdn = value.strip().rstrip(".").lower()
+            fqdn = norm_host(value)
     except Unreadable:
         pass
     if fqdn is None and "." in h.name and not is_ip(h.name):
-        fqdn = h.name.lower()
+        fqdn = norm_host(h.name)
     if fqdn is None and not is_ip(h.name) and mapping.vars.get("domain"):
         try:
             _, domain = lookup(h.vars, mapping.vars["domain"])
             if isinstance(domain, str) and domain.strip(". ") and " " not in domain.strip():
-                fqdn = f"{h.name.lower()}.{domain.strip('. ').lower()}"
+                fqdn = f"{norm_host(h.name)}.{norm_host(domain.strip('. '))}"
         except Unreadable:
             pass
     if fqdn is None:
         ah = h.vars.get("ansible_host")
         if (isinstance(ah, str) and "." in ah and not is_ip(ah)
-                and _short(ah).lower() == h.name.lower() and "{{" not in ah):
-            fqdn = ah.strip().rstrip(".").lower()
-    return (fqdn or h.name.lower()), fqdn
+                and short_name(ah) == norm_host(h.name) and "{{" not in ah):
+            fqdn = norm_host(ah)
+    return (fqdn or norm_host(h.name)), fqdn
 
 
 def fragment(hosts: list[InventoryHost], tables: Mapping, complete: Iterable[str] = ()) -> dict:
@@ -89,9 +86,9 @@ class HostMapper:
         unknown: dict[str, str] = {}
         if fqdn:
             ent["fqdn"] = fqdn
-        aliases = [h.name, _short(h.name)]
+        aliases = [h.name, short_name(h.name)]
         if fqdn:
-            aliases += [fqdn, _short(fqdn)]
+            aliases += [fqdn, short_name(fqdn)]
         addresses: list[str] | None = None
 
         # ansible_host: connection address, an alias and (if an IP) an address

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from policycheck.testing import CliResult, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -51,10 +52,10 @@ INVENTORY = {
 }
 
 
-def pc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run([sys.executable, "-m", "policycheck", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, env=env, check=False)
+def pc(*args: str, cwd: Path) -> CliResult:
+    """`policycheck ARGS` in this process, ansible-inventory found beside this Python."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return run_cli(list(args), cwd=cwd, env={"PATH": path})
 
 
 @pytest.fixture
@@ -80,12 +81,12 @@ def test_cov001_verdicts_from_inventory_exemptions(zone):
         r = res[host]
         assert r["status"] == "error", host                        # never a silent exemption
         assert f"host {host}: ansible variable backup" in r["message"] and why in r["message"], r["message"]
-    assert p.returncode == 1
+    assert p.code == 1
 
 
 def test_collected_tags_and_exemption(zone):
     p = pc("collect", "-c", "policycheck.yaml", "-o", "facts.json", cwd=zone)
-    assert p.returncode == 0, p.stderr
+    assert p.code == 0, p.stderr
     hosts = {h["id"]: h for h in json.loads((zone / "facts.json").read_text())["entities"]["host"]}
     assert hosts["web01"]["tags"] == ["tier1", "web"]
     assert hosts["bkp01"]["tags"] == ["backup_servers"]
