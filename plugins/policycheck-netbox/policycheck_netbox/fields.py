@@ -1,7 +1,6 @@
 """Pure readers of one NetBox object's fields: platform -> os, role, tags, services, custom fields, exemption."""
 from __future__ import annotations
 
-import ipaddress
 import re
 
 DEVICE = "dcim.device"
@@ -14,14 +13,6 @@ def norm(text: str) -> str:
 
 def strip_prefix(address: str) -> str:
     return address.split("/", 1)[0]
-
-
-def short(name: str) -> str:
-    try:
-        ipaddress.ip_address(name)
-        return name
-    except ValueError:
-        return name.split(".", 1)[0]
 
 
 def map_os(platform: dict | None, cfg: dict, rules) -> str | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from policycheck.kit.names import is_fqdn, norm_host, short_name
 from policycheck_netbox import fields as m
 from policycheck_netbox.owners import EP_FHRP, FHRP, fhrp_members, is_id, owner_of, service_owners, show
 from policycheck_netbox.schema import DEFAULT_OS_RULES
@@ -129,12 +130,12 @@ def build(cfg: dict, devices: list, vms: list, services: list, ips: list, fhrp=N
                 dns = (ip_by_id.get(pip.get("id")) or {}).get("dns_name") or pip.get("dns_name")
                 if dns and not isinstance(dns, str):
                     fqdn_bad[key] = f"the dns_name of its {fld} is {show(dns)}, not text"
-                elif dns and dns.strip().rstrip("."):
-                    fqdn = dns.strip().rstrip(".").lower()
+                elif dns and norm_host(dns):
+                    fqdn = norm_host(dns)
                     break
-        if fqdn is None and "." in name and m.short(name) != name:
-            fqdn = name.strip().rstrip(".").lower()
-        ident[key] = (fqdn or name.strip().lower(), fqdn)
+        if fqdn is None and is_fqdn(name):
+            fqdn = norm_host(name)
+        ident[key] = (fqdn or norm_host(name), fqdn)
 
     def resolve(brief: dict) -> str:
         mt = _URL_REF.search(str(brief.get("url") or ""))
@@ -146,7 +147,7 @@ def build(cfg: dict, devices: list, vms: list, services: list, ips: list, fhrp=N
         got = brief.get("name") or brief.get("display")
         if not isinstance(got, str) or not got.strip():
             raise ValueError(f"references an object without a name or a device/VM url ({show(brief)})")
-        return got.strip().lower()
+        return norm_host(got)
 
     hosts: dict[str, dict] = {}
     backup_servers, vm_ents, clusters = [], [], {}
@@ -167,9 +168,9 @@ def build(cfg: dict, devices: list, vms: list, services: list, ips: list, fhrp=N
         if key in fqdn_bad:
             unknown["fqdn"] = f"{where}: {fqdn_bad[key]}"
             bad.append(unknown["fqdn"])
-        aliases = [name, name.lower(), m.short(name).lower()]
+        aliases = [name, name.lower(), short_name(name)]
         if fqdn:
-            aliases += [fqdn, m.short(fqdn)]
+            aliases += [fqdn, short_name(fqdn)]
         ips_here = []
         for fld in ("primary_ip4", "primary_ip6"):
             pip = o.get(fld)

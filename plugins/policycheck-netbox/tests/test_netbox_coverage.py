@@ -3,12 +3,12 @@ judged by COV-001 with a file source naming a backup server and its clients (`po
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+
+from policycheck.testing import CliResult, run_cli
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fakenetbox import FakeNetBox  # noqa: E402
@@ -44,7 +44,7 @@ BACKUP = {"entities": {
                {"id": "bkp/web01", "hostname": "web01", "backup_server": "bkp"}]}}
 
 
-def check(tmp: Path, url: str) -> tuple[subprocess.CompletedProcess, dict]:
+def check(tmp: Path, url: str) -> tuple[CliResult, dict]:
     (tmp / "nb.token").write_text(TOKEN + "\n")
     (tmp / "backup.yaml").write_text(yaml.safe_dump(BACKUP))
     cfg = {"version": 1, "sources": [
@@ -52,10 +52,7 @@ def check(tmp: Path, url: str) -> tuple[subprocess.CompletedProcess, dict]:
          "include_virtual_machines": False},
         {"name": "backup", "plugin": "file", "path": "backup.yaml"}]}
     (tmp / "policycheck.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    p = subprocess.run([sys.executable, "-m", "policycheck", "check", "-c", "policycheck.yaml", "--select",
-                        "COV-001", "--format", "json"], cwd=tmp, capture_output=True, text=True, timeout=120,
-                       env=env, check=False)
+    p = run_cli(["check", "-c", "policycheck.yaml", "--select", "COV-001", "--format", "json"], cwd=tmp)
     assert p.stdout.strip(), p.stderr
     return p, json.loads(p.stdout)
 
@@ -81,4 +78,4 @@ def test_cov001_verdicts_from_netbox_exemptions(tmp_path):
     assert bad["status"] == "error"
     assert "device 'badreason01': custom field 'backup_exempt_reason' holds list" in bad["message"], bad
     assert TOKEN not in p.stdout + p.stderr and "SECRETsecret" not in p.stdout + p.stderr
-    assert p.returncode == 1
+    assert p.code == 1
