@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from policycheck.api import CollectorError
 from policycheck.kit import proc
@@ -50,7 +51,7 @@ def find_binary(setting: str | None) -> str:
     return found
 
 
-def scrub(text: str, redact, limit: int | None = _STDERR_MAX) -> str:
+def scrub(text: str, redact: Callable[[str], str], limit: int | None = _STDERR_MAX) -> str:
     """stderr made safe to report: vault ciphertext removed, secrets redacted, length bounded."""
     text = _VAULT_BLOCK.sub("$ANSIBLE_VAULT;<ciphertext removed>", text or "")
     text = redact(text).strip()
@@ -90,7 +91,8 @@ def _check_config(path: Path) -> None:
                     "data; use an ansible.cfg without vault settings for this source")
 
 
-def build_env(ansible_config: Path | None, scratch: Path) -> dict:
+def build_env(ansible_config: Path | None, scratch: Path) -> dict[str, str]:
+    """The environment for ansible-inventory: no vault variables, an isolated config and home."""
     env = {k: v for k, v in os.environ.items() if k not in _VAULT_ENV}
     if ansible_config is None:
         empty = scratch / "ansible.cfg"
@@ -114,7 +116,7 @@ def build_env(ansible_config: Path | None, scratch: Path) -> dict:
 
 def run_inventory(sources: list[str], *, binary: str | None, ansible_config: str | None, base_dir: str,
                   timeout: float, redact: Callable[[str], str], limit: str | None = None,
-                  log: Callable[[str], None] = lambda msg: None, deadline: float | None = None) -> dict:
+                  log: Callable[[str], None] = lambda msg: None, deadline: float | None = None) -> dict[str, Any]:
     """Run ansible-inventory over ``sources`` and return its parsed ``--list`` JSON.
 
     Runs through policycheck.kit.proc (own process group, killed whole at ``timeout`` seconds or the
@@ -141,8 +143,8 @@ def run_inventory(sources: list[str], *, binary: str | None, ansible_config: str
             raise CollectorError(f"ansible_config {cfg} does not exist")
         _check_config(cfg)
     cmd = [exe]
-    for p in paths:
-        cmd += ["-i", p]
+    for path in paths:
+        cmd += ["-i", path]
     if limit:
         cmd += ["--limit", limit]
     cmd.append("--list")

@@ -1,12 +1,14 @@
 """Orchestration of the `ansible` collector: run ansible-inventory (client), parse, map hosts to a fragment."""
 from __future__ import annotations
 
+from typing import Any
+
 from policycheck.api import CollectContext
 
 from . import client, mapping, parse, tables
 
 
-def collect(settings: dict, ctx: CollectContext) -> dict:
+def collect(settings: dict[str, Any], ctx: CollectContext) -> dict[str, Any]:
     """Run ansible-inventory over the configured sources and return a facts fragment."""
     sources = settings["inventory"]
     if isinstance(sources, str):

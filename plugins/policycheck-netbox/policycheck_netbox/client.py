@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from policycheck.api import CollectContext, CollectorError
@@ -50,10 +51,10 @@ class NetBoxAPI:
     def close(self) -> None:
         self.client.close()
 
-    def list(self, path: str, what: str, params: dict | None = None) -> list[dict]:
+    def list(self, path: str, what: str, params: dict[str, Any] | None = None) -> list[Any]:
         """Every object of one list endpoint, following `next` (on our own scheme and host) until it is
         null; the total must match the `count` the first page announced."""
-        items: list = []
+        items: list[Any] = []
         try:
             items.extend(self.client.paginate(path, params, page_size=self.page_size, max_bytes=MAX_BODY))
         except HttpError as exc:

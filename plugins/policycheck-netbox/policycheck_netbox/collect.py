@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from policycheck.api import CollectContext, CollectorError
 from policycheck_netbox.client import NetBoxAPI
@@ -16,18 +17,18 @@ FHRP_FIELDS = "id,group,interface_type,interface_id,interface"
 IP_FIELDS = "id,address,dns_name,assigned_object_type,assigned_object_id,assigned_object"
 
 
-def _filters(f: dict) -> dict:
+def _filters(f: dict[str, Any]) -> dict[str, Any]:
     """Config filters as query parameters (a list repeats the parameter, as NetBox's filters expect)."""
     return {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in (f or {}).items()}
 
 
-def collect(settings: dict, ctx: CollectContext) -> dict:
+def collect(settings: dict[str, Any], ctx: CollectContext) -> dict[str, Any]:
     """Read the NetBox lists the settings ask for and return the facts fragment."""
     cfg = effective(settings)
-    t0 = time.monotonic()
+    deadline = ctx.deadline if ctx.deadline is not None else time.monotonic() + float(ctx.timeout)
     api = NetBoxAPI(ctx, cfg["url"], cfg["token"], token_version=cfg["token_version"],
                     verify_tls=cfg["verify_tls"], ca_bundle=cfg.get("ca_bundle"), retries=cfg["retries"],
-                    page_size=cfg["page_size"], deadline=t0 + float(ctx.timeout))
+                    page_size=cfg["page_size"], deadline=deadline)
     try:
         devices = (api.list("dcim/devices/", "devices", {"fields": DEVICE_FIELDS, **_filters(cfg["device_filters"])})
                    if cfg["include_devices"] else [])
@@ -35,7 +36,8 @@ def collect(settings: dict, ctx: CollectContext) -> dict:
                         {"fields": VM_FIELDS, **_filters(cfg["vm_filters"])})
                if cfg["include_virtual_machines"] else [])
         services = api.list("ipam/services/", "IPAM services", {"fields": SERVICE_FIELDS})
-        fhrp, malformed = None, []
+        fhrp: dict[Any, set[Any]] | str | None = None
+        malformed: list[str] = []
         if any(isinstance(x, dict) and x.get("parent_object_type") == FHRP for x in services):
             # services on a VRRP/HSRP group: served by the devices/VMs assigned to the group. Read only
             # when needed, so a site without them needs no extra permission.

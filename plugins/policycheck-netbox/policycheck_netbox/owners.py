@@ -1,23 +1,26 @@
 """Pure: which device or VM an IPAM service, an IP address or an FHRP group assignment belongs to."""
 from __future__ import annotations
 
+from typing import Any
+
 from policycheck_netbox import fields as m
 
 EP_FHRP = "/api/ipam/fhrp-group-assignments/"
 FHRP = "ipam.fhrpgroup"
 
 
-def is_id(v) -> bool:
+def is_id(v: object) -> bool:
+    """A NetBox numeric id (an int, not a bool)."""
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def show(v) -> str:
+def show(v: object) -> str:
     """A NetBox value for a reason: its type and a short repr (values from NetBox, never our secrets)."""
     text = repr(v)
     return f"{type(v).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
-def owner_of(nested) -> tuple | None:
+def owner_of(nested: object) -> tuple[str, int] | None:
     """(type, id) of the device or VM an interface-like brief object belongs to, else None."""
     if not isinstance(nested, dict):
         return None
@@ -28,9 +31,9 @@ def owner_of(nested) -> tuple | None:
     return None
 
 
-def fhrp_members(assignments: list, malformed: list) -> dict:
+def fhrp_members(assignments: list[Any], malformed: list[str]) -> dict[Any, set[Any]]:
     """FHRP group id -> the devices/VMs whose interfaces are assigned to it."""
-    out: dict = {}
+    out: dict[Any, set[Any]] = {}
     for i, a in enumerate(assignments):
         gid = a.get("group", {}).get("id") if isinstance(a, dict) and isinstance(a.get("group"), dict) else None
         owner = owner_of(a.get("interface")) if isinstance(a, dict) else None
@@ -44,7 +47,7 @@ def fhrp_members(assignments: list, malformed: list) -> dict:
     return out
 
 
-def service_owners(s: dict, fhrp) -> tuple[list, str | None]:
+def service_owners(s: dict[str, Any], fhrp: dict[Any, set[Any]] | str | None) -> tuple[list[Any], str | None]:
     """([(type, id)...], None) for the hosts that serve an IPAM service, or ([], why) when the service's
     parent cannot be told. ``fhrp`` is the FHRP membership (dict), the reason it could not be read
     (str), or None when it was not needed."""
