@@ -45,9 +45,9 @@ CALLS = (  # the biggest answer first: it is the critical path
          ("name", "typeOfStorageNode", "enabled", "ready", "cloneStorageNodes", "dedicatedStorageNode")),
     Call("devices", "devices", "devices",
          ("name", "mediaType", "mediaFamily", "deviceAccessInfo", "dataDomainHost", "status", "readOnly",
-          "volumeId", "mountedVolume", "volumePool")),
+          "volumeId", "mountedVolume", "volumePool", "dataDomainRetentionLockMode")),
     Call("pools", "pools", "pools", ("name", "poolType", "devices", "enabled")),
-    Call("volumes", "volumes", "volumes", ("id", "name", "pool", "type", "family", "location", "mode")),
+    Call("volumes", "volumes", "volumes", ("id", "name", "pool", "type", "family", "location", "mode", "states")),
     Call("clients", "clients", "clients",
          ("resourceId", "clientId", "hostname", "aliases", "backupType", "saveSets", "protectionGroups",
           "storageNodes", "scheduledBackup", "os")),
@@ -56,6 +56,11 @@ CALLS = (  # the biggest answer first: it is the critical path
          feeds="backup_server.networker_bootstrap_actions, networker_client_actions_to_server"),
     Call("jukeboxes", "jukeboxes", "jukeboxes", ("name", "hostname", "devices", "volumes", "volumeIds", "virtual"),
          optional=True, feeds="where bootstrap copies on unmounted volumes are (copy local_to_server)"),
+    # the job log: only save jobs (failed ones leave no save set); a server that refuses the q= gets asked
+    # again without it and the mapping filters
+    Call("jobs", "jobs", "jobs", ("id", "name", "type", "completionStatus", "clientHostname", "startTime",
+                                  "endTime"), query='type:"save job"', optional=True,
+         feeds="client.last_failed_backup"),
     Call("protectedvms", "vmware/protectedvms", "vms", ("name", "hostname", "uuid", "vCenterHostname"),
          optional=True, privilege="View Application Settings",
          feeds="client.last_image_backup (vProxy image backups joined to guests)"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from policycheck_networker import times
+from policycheck_networker.jobs import JobFailures
 from policycheck_networker.infra import (Devices, Problems, Server, Volumes, looks_like_host, norm, os_name,
                                          short, show, split_device_name)
 
@@ -84,7 +85,10 @@ class BackupFacts:
                 self.vm_guest[norm(vm["uuid"])] = guest
             if vm.get("name") and guest:
                 self.vm_by_name[norm(vm["name"])] = guest
-        self.latest: dict[str, dict] = {}  # client id -> {"filesystem"|"image"|"bmr": datetime}
+        self.latest: dict[str, dict] = {}  # client id -> {"filesystem"|"image"|"bmr"|"bootstrap": datetime}
+        # client id -> (saveTime, usable instances, save set id) of its latest successful save set
+        self.best: dict[str, tuple] = {}
+        self.failed: dict[str, datetime] = {}  # client id -> saveTime of its latest aborted save set
         self.bootstraps: list[dict] = []
         self.unjoined_images = 0
         self.image_backups_seen = 0  # usable image-level save sets (joined or not)
@@ -116,6 +120,8 @@ class BackupFacts:
             return
         insts = [i for i in raw if _usable(i.get("status"))]
         if not insts:
+            if raw:
+                self._aborted(b, raw)
             return
         when = b.get("saveTime")
         try:
@@ -129,7 +135,17 @@ class BackupFacts:
             if when is None:
                 self._malformed(b, kind, "saveTime", b.get("saveTime"))
                 return
-            self.bootstraps.append(self._bootstrap(b, insts, when))
+            boot = self._bootstrap(b, insts, when)
+            self.bootstraps.append(boot)
+            # the bootstrap is a successful backup of the server's own client (RPO-001), its copies that
+            # backup's copies
+            sid = self.server.id
+            slot = self.latest.setdefault(sid, {})
+            if slot.get("bootstrap") is None or when > slot["bootstrap"]:
+                slot["bootstrap"] = when
+            best = self.best.get(sid)
+            if best is None or when > best[0]:
+                self.best[sid] = (when, boot["copies"], b.get("id"), True)
             return
         if kind == "index":
             return
@@ -161,6 +177,24 @@ class BackupFacts:
         cur = slot.get(kind)
         if cur is None or when > cur:
             slot[kind] = when
+            best = self.best.get(who)
+            if best is None or when > best[0]:
+                self.best[who] = (when, insts, b.get("id"), False)
+
+    def _aborted(self, b: dict, raw: list) -> None:
+        """A client save set none of whose instances is usable: an Aborted one is a failed backup."""
+        if not any(i.get("status").__class__ is str and i["status"].lower() == "aborted" for i in raw):
+            return
+        kind = classify(b)
+        if kind in ("bootstrap", "index"):
+            return
+        who = self._guest(b) if kind == "image" else (
+            self.server.canonical(b["clientHostname"]) if b.get("clientHostname").__class__ is str else None)
+        when = times.parse(b.get("saveTime"))
+        if not who or when is None:
+            return  # a failed run's time is context only (RPO-001 evidence): nothing else depends on it
+        if who not in self.failed or when > self.failed[who]:
+            self.failed[who] = when
 
     def _malformed(self, b: dict, kind: str, field: str, value, who: str | None = None, what: str = "") -> None:
         """Record a save set that cannot be read and make unknown what it would have decided."""
@@ -201,24 +235,29 @@ class BackupFacts:
             return self.server.canonical(self.vm_by_name.get(name, name))
         return None
 
+    def copy(self, inst: dict) -> dict:
+        """One instance (the original save set or a clone) as a copy fact: device, volume, where it is,
+        and what NetWorker says of its immutability and reach (see ``media_state``)."""
+        vols = [self.volumes.get(v, self.devices) for v in inst.get("volumeIds") or []]
+        first = vols[0] if vols else {"name": None, "device": None, "location": None}
+        fid = first["device"]
+        copy = {"device": fid, "volume": first["name"], "clone": bool(inst.get("clone")),
+                "networker_volumes": [v["name"] for v in vols], "networker_status": inst.get("status")}
+        if first.get("unknown") and not fid:
+            # mounted on a device the server listed without a name: where it is cannot be told
+            copy.update({"location": None, "networker_unknown": first["unknown"]})
+        elif fid:
+            dev = self.devices.facts[fid]
+            copy["local_to_server"] = all(self.devices.local(v["device"]) for v in vols)
+            copy["location"] = None if dev["networker_data_host"] == dev["host"] else dev["networker_data_host"]
+        else:
+            copy.update(self._unmounted(first))
+        if vols:
+            media_state(copy, vols, self.volumes.jukeboxes_unknown)
+        return copy
+
     def _bootstrap(self, b: dict, insts: list, when) -> dict:
-        copies = []
-        for inst in insts:
-            vols = [self.volumes.get(v, self.devices) for v in inst.get("volumeIds") or []]
-            first = vols[0] if vols else {"name": None, "device": None, "location": None}
-            fid = first["device"]
-            copy = {"device": fid, "volume": first["name"], "clone": bool(inst.get("clone")),
-                    "networker_volumes": [v["name"] for v in vols], "networker_status": inst.get("status")}
-            if first.get("unknown") and not fid:
-                # mounted on a device the server listed without a name: where it is cannot be told
-                copy.update({"location": None, "networker_unknown": first["unknown"]})
-            elif fid:
-                dev = self.devices.facts[fid]
-                copy["local_to_server"] = all(self.devices.local(v["device"]) for v in vols)
-                copy["location"] = None if dev["networker_data_host"] == dev["host"] else dev["networker_data_host"]
-            else:
-                copy.update(self._unmounted(first))
-            copies.append(copy)
+        copies = [self.copy(inst) for inst in insts]
         level = norm(b.get("level")) or None
         fact = {"id": f"{self.server.id}:bootstrap:{b.get('id') or b.get('shortId') or times.iso(when)}",
                 "backup_server": self.server.id, "time": times.iso(when), "copies": copies,
@@ -248,23 +287,70 @@ class BackupFacts:
             return {"location": where, "location_host": host, "local_to_server": self.server.owns(host)}
         return {"location": where, "local_to_server": False, "offsite": True}  # a vault, a safe, a site
 
-    def client_times(self, client_id: str, aliases=()) -> tuple[dict, dict]:
-        """(latest backup times by attribute, {attribute: reason} for those malformed save sets made unknown).
+    def client_times(self, client_id: str, aliases=()) -> tuple[dict, dict, tuple | None, datetime | None]:
+        """(latest backup times by attribute, {attribute: reason} for those malformed save sets made unknown,
+        the latest successful save set (time, instances or copies, id) or None, latest aborted save set time).
 
         An unknown attribute is left out of the times (absent = unknown) and named in ``_unknown``."""
         slot: dict = {}
         unknown = dict(self.unknown_all)
+        best = None
+        failed = None
         for key in dict.fromkeys((client_id, *aliases, short(client_id))):
             for kind, when in self.latest.get(key, {}).items():
                 if slot.get(kind) is None or when > slot[kind]:
                     slot[kind] = when
             for attr, reason in self.unknown.get(key, {}).items():
                 unknown.setdefault(attr, reason)
+            b = self.best.get(key)
+            if b is not None and (best is None or b[0] > best[0]):
+                best = b
+            f = self.failed.get(key)
+            if f is not None and (failed is None or f > failed):
+                failed = f
         out = {attr: times.iso(slot.get(kind)) for kind, attr in KIND_ATTR.items() if attr not in unknown}
-        return out, unknown
+        return out, unknown, best, failed
 
 
-def client_facts(server: Server, clients: list, bf: BackupFacts, image_unknown: str | None = None) -> list:
+def media_state(copy: dict, vols: list, jukeboxes_unknown: str | None) -> None:
+    """A copy's ``immutable`` and ``offline`` as far as its volumes tell (every volume of the instance must).
+
+    - immutable: a volume whose ``states`` holds ``WORM`` (swagger Volume.states) is write-once media; a tape
+      volume whose ``states`` came without it is not (NetWorker reads WORM from the cartridge). Otherwise
+      nothing is said here: the core takes the device's ``immutable`` (Data Domain retention lock), or
+      leaves it unknown.
+    - offline: a volume mounted on a device or held by a library is in the server's reach (false); a tape
+      volume that is neither (withdrawn from the library, vaulted) is out of it (true). Nothing is said
+      when the libraries could not be read or for a disk volume that is not mounted.
+    """
+    imm: set = set()
+    off: set = set()
+    for v in vols:
+        states = v.get("states")
+        if states is not None and "WORM" in states:
+            imm.add(True)
+        elif states is not None and v.get("tape"):
+            imm.add(False)
+        else:
+            imm.add(None)
+        if v.get("device") or v.get("jukebox"):
+            off.add(False)
+        elif v.get("tape") and not jukeboxes_unknown and not v.get("missing"):
+            off.add(True)
+        else:
+            off.add(None)
+    if imm == {True}:
+        copy["immutable"] = True
+    elif False in imm:
+        copy["immutable"] = False
+    if off == {True}:
+        copy["offline"] = True
+    elif False in off:
+        copy["offline"] = False
+
+
+def client_facts(server: Server, clients: list, bf: BackupFacts, image_unknown: str | None = None,
+                 failures: JobFailures | None = None, window: str | None = None) -> list:
     """One client fact per hostname (several client resources may share one), plus guests seen only in images.
 
     Ids are unique per (backup server, host): ``<server id>/<hostname>``; the host is named by
@@ -312,7 +398,7 @@ def client_facts(server: Server, clients: list, bf: BackupFacts, image_unknown: 
                 "networker_backup_types": sorted(g["types"]), "networker_storage_nodes": g["sns"],
                 "networker_resource_ids": g["ids"],
                 "networker_bmr_save_set": any(str(s).lower().startswith(BMR_PREFIX) for s in g["save_sets"])}
-        _times(fact, bf, host, g["aliases"], image_unknown)
+        _times(fact, bf, host, g["aliases"], image_unknown, failures, window)
         if g.get("os"):
             fact["os"] = g["os"]
         out.append(fact)
@@ -321,7 +407,7 @@ def client_facts(server: Server, clients: list, bf: BackupFacts, image_unknown: 
         if host not in known and short(host) not in known and bf.latest[host].get("image"):
             fact = {"id": client_id(server, host), "hostname": host, "backup_server": server.id,
                     "networker_image_only": True}
-            _times(fact, bf, host, (), image_unknown)
+            _times(fact, bf, host, (), image_unknown, failures, window)
             out.append(fact)
     return out
 
@@ -330,12 +416,46 @@ def client_id(server: Server, host: str) -> str:
     return f"{server.id}/{host}"
 
 
-def _times(fact: dict, bf: BackupFacts, host: str, aliases, image_unknown: str | None) -> None:
-    found, unknown = bf.client_times(host, aliases)
+def _times(fact: dict, bf: BackupFacts, host: str, aliases, image_unknown: str | None,
+           failures: JobFailures | None = None, window: str | None = None) -> None:
+    """The client's backup times, its latest successful backup with its copies, its latest failed one.
+
+    Where each comes from, and when "never" is known:
+    - successes come from the media database (GET /backups): it keeps every save set until its retention
+      ends, so a client none of whose save sets is there has no recoverable backup: ``null`` (RPO-001
+      fails), whatever the job log says. With ``backup_window`` only that period was read: a client with
+      nothing in it is unknown (an older backup may exist), not ``null``.
+    - failures come from the job log (GET /jobs, failed save jobs: a failed save leaves no save set) and
+      from aborted save sets. The job database is pruned after ``jobsdbRetentionInHours`` (72 h by
+      default), so a client with no failure there may have failed before: unknown, never ``null``; and a
+      client with no job record at all is not "never ran" on that ground (the media database decides).
+    """
+    found, unknown, best, aborted = bf.client_times(host, aliases)
     if image_unknown and bf.image_backups_seen:
         found.pop("last_image_backup", None)
         unknown.setdefault("last_image_backup", image_unknown)
     fact.update(found)
+    why = next((unknown[a] for a in KIND_ATTR.values() if a in unknown), None)
+    if why:
+        unknown["last_successful_backup"] = unknown["latest_backup_copies"] = why
+    elif best is not None:
+        fact["last_successful_backup"] = times.iso(best[0])
+        fact["latest_backup_copies"] = [dict(c) for c in best[1]] if best[3] else [bf.copy(i) for i in best[1]]
+        fact["networker_latest_save_set"] = best[2]
+    elif window:
+        unknown["last_successful_backup"] = unknown["latest_backup_copies"] = (
+            f"no save set of this client in the last {window} (backup_window): an older one is not read")
+    else:
+        fact["last_successful_backup"] = None
+        fact["latest_backup_copies"] = []
+    failed, why_failed = (failures.latest(host, aliases) if failures is not None
+                          else (None, "the job log (GET /jobs) was not read"))
+    if aborted is not None and (failed is None or aborted > failed):
+        failed = aborted
+    if failed is not None:
+        fact["last_failed_backup"] = times.iso(failed)
+    else:
+        unknown["last_failed_backup"] = why_failed
     if unknown:
         fact["_unknown"] = unknown
 

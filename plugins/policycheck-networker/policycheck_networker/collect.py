@@ -13,7 +13,8 @@ from policycheck.api import CollectorError
 from policycheck_networker.api import CALLS, NetworkerApi, Refused, base_url
 from policycheck_networker.backups import BackupFacts, client_facts
 from policycheck_networker.infra import Devices, Jukeboxes, Problems, Server, Volumes, storage_node_facts
-from policycheck_networker.policies import BOOT, TO_SERVER, evidence
+from policycheck_networker.jobs import JobFailures
+from policycheck_networker.policies import BOOT, TO_SERVER, evidence, retention_locks
 from policycheck_networker.redaction import make_redactor
 
 
@@ -174,12 +175,20 @@ def build_fragment(raw: dict, url_host: str, ctx=None, window: str | None = None
     backups = raw.pop("backups")
     bf.add_all(backups)
     del backups
-    clients = client_facts(server, raw.pop("clients"), bf, image_unknown=refusal("protectedvms"))
+    failures = JobFailures(server, raw.pop("jobs", None), retention_hours=server.config.get("jobsdbRetentionInHours"),
+                           refused=refusal("jobs") or ("GET " + where("jobs") + " is not available on this server"
+                                                       if "jobs" in refused else None),
+                           problems=problems, where=where("jobs"))
+    clients = client_facts(server, raw.pop("clients"), bf, image_unknown=refusal("protectedvms"),
+                           failures=failures, window=window)
     ents = server.entities()
     bs = ents["backup_server"][0]
     unknown: dict = {}
     pools = raw.pop("pools")
     policies = raw.pop("protectionpolicies", None)
+    retention_locks(devices, policies, pools, refusal("protectionpolicies") or (
+        f"GET {where('protectionpolicies')} is not available on this server" if "protectionpolicies" in refused
+        else None), where("protectionpolicies"), where("devices"))
     if refusal("protectionpolicies"):
         unknown.update({BOOT: refusal("protectionpolicies"), TO_SERVER: refusal("protectionpolicies")})
     else:

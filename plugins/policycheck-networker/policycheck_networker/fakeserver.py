@@ -31,15 +31,19 @@ KNOWN_FIELDS = {
     "storagenodes": "name typeOfStorageNode enabled ready configuredDevices numberOfDevices cloneStorageNodes "
                     "dedicatedStorageNode version links",
     "devices": "name mediaType mediaFamily deviceAccessInfo dataDomainHost status readOnly volumeId "
-               "mountedVolume volumePool links resourceId",
+               "mountedVolume volumePool links resourceId dataDomainRetentionLockMode dataDomainRetentionLockPeriodMin "
+               "dataDomainRetentionLockPeriodMax wormCapable wormCartridgePresent dltWormCapable",
     "pools": "name poolType devices enabled links resourceId",
-    "volumes": "id shortId name pool type family location mode saveSetIds expirationTime links",
+    "volumes": "id shortId name pool type family location mode saveSetIds expirationTime links states flags "
+               "availabilityFlags barcode",
     "clients": "resourceId clientId hostname aliases backupType saveSets protectionGroups storageNodes "
                "scheduledBackup os virtualClient links",
     "backups": "id shortId name clientHostname clientId level type saveTime completionTime retentionTime size "
                "attributes instances vmInformation links",
     "vmware/protectedvms": "name hostname uuid vCenterHostname links",
     "jukeboxes": "name hostname devices volumes volumeIds virtual readHostname controlPort links",
+    "jobs": "id name type state completionStatus clientHostname command startTime endTime exitCode level "
+            "saveSetId parentJobId rootParentJobId runOnHost stopped links",
 }
 REASONS = {400: ("Client Error", "Bad Request"), 401: ("Client Error", "Unauthorized"),
            403: ("Client Error", "Forbidden"), 404: ("Client Error", "Not Found"),

@@ -189,6 +189,7 @@ class Devices:
         self.by_volume: dict[str, str] = {}
         self.unnamed: dict[str, str] = {}  # volume id/name -> reason: mounted on a device without a name
         self.client_data_unknown: str | None = None  # reason why any device might hold client data
+        self.lock_modes: dict[str, object] = {}  # Data Domain device id -> dataDomainRetentionLockMode as sent
         problems = problems if problems is not None else Problems(server.id)
         for i, dev in enumerate(devices):
             name = dev.get("name")
@@ -223,6 +224,8 @@ class Devices:
                 fact["networker_access_info"] = dev["deviceAccessInfo"]
             if dev.get("volumePool"):
                 fact["networker_pool"] = dev["volumePool"]
+            if mt == "dedup":
+                self.lock_modes[fid] = dev.get("dataDomainRetentionLockMode")
             self.facts[fid] = fact
             for key in ("volumeId", "mountedVolume"):
                 if dev.get(key):
@@ -277,8 +280,13 @@ class Volumes:
         for vol in volumes:
             jb = (jbs.by_volume.get(str(vol.get("name"))) or jbs.by_volume.get(str(vol.get("id")))
                   or jbs.by_name.get(norm(vol.get("location"))))
+            states = vol.get("states")
             info = {"name": vol.get("name"), "location": vol.get("location") or None,
-                    "pool": vol.get("pool"), "device": None, "jukebox": jb}
+                    "pool": vol.get("pool"), "device": None, "jukebox": jb,
+                    "tape": norm(vol.get("family")) == "tape" or media_type({"mediaType": vol.get("type")}) == "tape",
+                    # Volume.states (swagger: "whether the volume is WORM ... capable, recyclable ..."): None
+                    # when the server did not send it (older release, fl= refused)
+                    "states": [x for x in states if isinstance(x, str)] if isinstance(states, list) else None}
             for key in (vol.get("id"), vol.get("name")):
                 if key and str(key) in devices.unnamed:
                     info["unknown"] = devices.unnamed[str(key)]
@@ -295,7 +303,7 @@ class Volumes:
         info = self.by_id.get(str(vid))
         if info is None:  # a volume id the volumes list did not have: maybe still mounted
             info = {"name": str(vid), "location": None, "pool": None, "device": devices.by_volume.get(str(vid)),
-                    "jukebox": None}
+                    "jukebox": None, "tape": False, "states": None, "missing": True}
             if str(vid) in devices.unnamed:
                 info["unknown"] = devices.unnamed[str(vid)]
         return info

@@ -76,7 +76,7 @@ def test_one_call_per_resource_with_fields_and_no_paging(server, run, zone):
     paths = [p for p, _ in srv.requests]
     assert sorted(paths) == sorted(PREFIX + r for r in (
         "serverconfig", "storagenodes", "devices", "pools", "volumes", "clients", "protectionpolicies",
-        "backups", "vmware/protectedvms", "jukeboxes"))
+        "backups", "vmware/protectedvms", "jukeboxes", "jobs"))
     for path, query in srv.requests:
         assert not {"offset", "limit", "pagesize"} & set(query), path
         if not path.endswith(("serverconfig", "protectionpolicies")):
@@ -147,7 +147,7 @@ def test_large_datazone_single_answers(server, run):
 
     srv = server(generate_datazone(20000, 3000))
     frag = run(srv, timeout=60)
-    assert len(srv.requests) == 10
+    assert len(srv.requests) == 11
     assert len(frag["entities"]["client"]) == 3000
     assert len(frag["entities"]["bootstrap"]) == 400
     assert by_id(frag, "backup_server")["nsr01.corp.example"]["networker_director_mode"] is True
@@ -186,7 +186,7 @@ def test_no_secret_in_facts_or_logs(server, run, zone):
 def test_list_calls_run_concurrently(server, run, zone):
     srv = server(zone("director"), delay=0.3)  # each answer takes 0.3 s: overlapping calls show up in flight
     run(srv)
-    assert len(srv.requests) == 10
+    assert len(srv.requests) == 11
     assert srv.max_in_flight >= 2, "the list calls were issued one after the other"
 
 

@@ -145,7 +145,7 @@ def test_check_verdicts_large_datazone(server, tmp_path):
     got = {k: v["status"] for k, v in verdicts(p.stdout).items()}
     assert got == {"BOOT-001": "pass", "BOOT-002": "pass", "BOOT-003": "pass", "VIRT-001": "pass"}, p.stderr
     assert p.returncode == 0
-    assert len(srv.requests) == 10
+    assert len(srv.requests) == 11
 
 
 # -- issue 15/16 verdicts: what NetWorker cannot know gives `error`, never `pass` ----------------------
