@@ -171,7 +171,7 @@ class NetworkerApi:
         except Exception as exc:  # urllib3 ProtocolError/IncompleteRead, ReadTimeoutError, ...
             kind = "timed out" if "timed out" in str(exc).lower() else "was cut short"
             raise CollectorError(f"answer from {self.where(call.path)} {kind} after {len(buf)} bytes "
-                                 f"({type(exc).__name__}); the server or a proxy closed the connection")
+                                 f"({type(exc).__name__}); the server or a proxy closed the connection") from None
         ctype = resp.headers.get("Content-Type", "")
         try:
             text = buf.decode("utf-8")

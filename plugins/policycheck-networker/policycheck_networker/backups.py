@@ -4,9 +4,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from policycheck_networker import times
+from policycheck_networker.infra import (
+    Devices,
+    Problems,
+    Server,
+    Volumes,
+    looks_like_host,
+    norm,
+    os_name,
+    short,
+    show,
+    split_device_name,
+)
 from policycheck_networker.jobs import JobFailures
-from policycheck_networker.infra import (Devices, Problems, Server, Volumes, looks_like_host, norm, os_name,
-                                         short, show, split_device_name)
 
 _show = show
 

@@ -9,14 +9,12 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from policycheck.api import CollectorError
-
 from policycheck_networker.api import CALLS, NetworkerApi, Refused, base_url
 from policycheck_networker.backups import BackupFacts, client_facts
 from policycheck_networker.infra import Devices, Jukeboxes, Problems, Server, Volumes, storage_node_facts
 from policycheck_networker.jobs import JobFailures
 from policycheck_networker.policies import BOOT, TO_SERVER, evidence, retention_locks
 from policycheck_networker.redaction import make_redactor
-
 
 _gc_lock = threading.Lock()
 _gc_users = [0, False]  # active collections, whether gc was enabled before the first

@@ -14,6 +14,7 @@ Authorization header included, and quote it in the ``message`` (a server or prox
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import ssl
@@ -352,10 +353,8 @@ def main(argv=None) -> int:
     with FakeNetworker(zone, delay=args.delay) as srv:
         print(json.dumps({"name": "nsr", "plugin": "networker", "url": srv.url, "username": srv.username,
                           "password": srv.password}), flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             srv.thread.join()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

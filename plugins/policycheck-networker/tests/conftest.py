@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+from policycheck_networker.fakeserver import FakeNetworker, load_datazone
 
 from policycheck.api import CollectContext
-from policycheck_networker.fakeserver import FakeNetworker, load_datazone
 
 DATA = Path(__file__).parent / "data"
 PASSWORD = "Nw-audit-S3cret!42"

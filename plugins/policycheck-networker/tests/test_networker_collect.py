@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from policycheck.testing import assert_no_secret, assert_valid_fragment
 from policycheck_networker.times import parse
+
+from policycheck.testing import assert_no_secret, assert_valid_fragment
 
 PREFIX = "/nwrestapi/v3/global/"
 

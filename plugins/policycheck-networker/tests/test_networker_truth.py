@@ -9,10 +9,10 @@ from __future__ import annotations
 import copy
 
 import pytest
+from policycheck_networker import infra, policies
 
 from policycheck.api import CollectorError
 from policycheck.testing import assert_valid_fragment
-from policycheck_networker import infra, policies
 
 PREFIX = "/nwrestapi/v3/global/"
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import jsonschema
 import pytest
+from policycheck_networker import api, backups, infra, times
 
 from policycheck.api import CollectorError
-from policycheck_networker import api, backups, infra, times
 
 
 def test_registered_through_the_entry_point_group():
