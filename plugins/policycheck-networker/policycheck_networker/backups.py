@@ -95,10 +95,14 @@ class BackupFacts:
                 self.vm_guest[norm(vm["uuid"])] = guest
             if vm.get("name") and guest:
                 self.vm_by_name[norm(vm["name"])] = guest
-        self.latest: dict[str, dict] = {}  # client id -> {"filesystem"|"image"|"bmr"|"bootstrap": datetime}
+        self.latest: dict[str, dict] = {}  # client id -> {"filesystem"|"image"|"bmr"|"bootstrap": time key}
         # client id -> (saveTime, usable instances, save set id) of its latest successful save set
         self.best: dict[str, tuple] = {}
-        self.failed: dict[str, datetime] = {}  # client id -> saveTime of its latest aborted save set
+        self.failed: dict[str, str] = {}  # client id -> saveTime (key) of its latest aborted save set
+        self._kinds: dict[str, str] = {}  # save set name -> kind, for save sets without VM information
+        self._copies: dict[tuple, dict] = {}  # (volume ids, clone, status) -> copy fact
+        self._off: str | None = None  # the offset of the server's times ("-05:00"), from the first one read
+        self._tz = None
         self.bootstraps: list[dict] = []
         self.unjoined_images = 0
         self.image_backups_seen = 0  # usable image-level save sets (joined or not)
@@ -106,6 +110,29 @@ class BackupFacts:
         self.problems = problems if problems is not None else Problems(server.id)
         self.unknown: dict[str, dict] = {}  # client id -> {attribute: reason} from malformed save sets
         self.unknown_all: dict[str, str] = {}  # attribute -> reason, for every client
+
+    def time_key(self, value) -> str | None:
+        """A saveTime as an ISO 8601 text in the server's offset, or None when unreadable or without offset.
+
+        Texts in one offset compare as their times do, so latest-of comparisons are text comparisons
+        (comparing aware datetimes costs a utcoffset() call on each side, the biggest cost of the loop).
+        A time in another offset (daylight saving, another format) is converted to the first one's.
+        """
+        off = self._off
+        if (value.__class__ is str and len(value) == 25 and off is not None and value.endswith(off)
+                and value[10] == "T" and value[7] == "-" and value[4] == "-"):  # YYYY-MM-DDTHH:MM:SS+hh:mm
+            try:
+                datetime.fromisoformat(value)  # validates: a malformed time is never compared as text
+            except ValueError:
+                return None
+            return value
+        dt = times.parse(value)
+        if dt is None:
+            return None
+        if self._tz is None:
+            self._tz = dt.tzinfo
+            self._off = times.iso(dt)[19:]
+        return times.iso(dt.astimezone(self._tz))
 
     def add_all(self, backups: list) -> None:
         for b in backups:
@@ -122,25 +149,42 @@ class BackupFacts:
         becomes unknown with the reason.
         """
         raw = b.get("instances")
-        if raw.__class__ is not list or not all(
-                i.__class__ is dict and (i.get("volumeIds") is None or i["volumeIds"].__class__ is list)
-                for i in raw):
+        insts: list | None = None
+        if raw.__class__ is list:  # one pass: check the shape and keep the usable instances
+            insts = []
+            ok_by_status = _status_ok
+            for i in raw:
+                if i.__class__ is not dict:
+                    insts = None
+                    break
+                v = i.get("volumeIds")
+                if v is not None and v.__class__ is not list:
+                    insts = None
+                    break
+                st = i.get("status")
+                ok = ok_by_status.get(st) if st.__class__ is str else False
+                if ok is None:
+                    ok = _usable(st)
+                if ok:
+                    insts.append(i)
+        if insts is None:
             self._malformed(b, classify(b), "instances", raw,
                             what="has no instances list" if raw is None else "has malformed instances")
             return
-        insts = [i for i in raw if _usable(i.get("status"))]
         if not insts:
             if raw:
                 self._aborted(b, raw)
             return
-        when = b.get("saveTime")
-        try:
-            when = datetime.fromisoformat(when)
-            if when.tzinfo is None:
-                when = None
-        except (TypeError, ValueError):
-            when = times.parse(when)
-        kind = classify(b)
+        when = self.time_key(b.get("saveTime"))
+        # the kind depends on the name alone unless the save set carries VM information (fl= leaves out
+        # attributes): cached per name
+        name = b.get("name")
+        if "vmInformation" in b or "attributes" in b or name.__class__ is not str:
+            kind = classify(b)
+        else:
+            kind = self._kinds.get(name)
+            if kind is None:
+                kind = self._kinds[name] = classify(b)
         if kind == "bootstrap":
             if when is None:
                 self._malformed(b, kind, "saveTime", b.get("saveTime"))
@@ -200,7 +244,7 @@ class BackupFacts:
             return
         who = self._guest(b) if kind == "image" else (
             self.server.canonical(b["clientHostname"]) if b.get("clientHostname").__class__ is str else None)
-        when = times.parse(b.get("saveTime"))
+        when = self.time_key(b.get("saveTime"))
         if not who or when is None:
             return  # a failed run's time is context only (RPO-001 evidence): nothing else depends on it
         if who not in self.failed or when > self.failed[who]:
@@ -247,7 +291,25 @@ class BackupFacts:
 
     def copy(self, inst: dict) -> dict:
         """One instance (the original save set or a clone) as a copy fact: device, volume, where it is,
-        and what NetWorker says of its immutability and reach (see ``media_state``)."""
+        and what NetWorker says of its immutability and reach (see ``media_state``).
+
+        Copies depend only on the instance's volumes, clone flag and status: built once per such triple
+        (thousands of clients' latest save sets share a handful of volumes), each fact its own dict."""
+        vids = inst.get("volumeIds") or ()
+        key = (tuple(vids), bool(inst.get("clone")), inst.get("status"))
+        try:
+            made = self._copies.get(key)
+        except TypeError:  # an unhashable volume id: built as is
+            made = key = None
+        if made is None:
+            made = self._copy(inst)
+            if key is not None:
+                self._copies[key] = made
+        out = dict(made)
+        out["networker_volumes"] = list(made["networker_volumes"])
+        return out
+
+    def _copy(self, inst: dict) -> dict:
         vols = [self.volumes.get(v, self.devices) for v in inst.get("volumeIds") or []]
         first = vols[0] if vols else {"name": None, "device": None, "location": None}
         fid = first["device"]
@@ -269,8 +331,8 @@ class BackupFacts:
     def _bootstrap(self, b: dict, insts: list, when) -> dict:
         copies = [self.copy(inst) for inst in insts]
         level = norm(b.get("level")) or None
-        fact = {"id": f"{self.server.id}:bootstrap:{b.get('id') or b.get('shortId') or times.iso(when)}",
-                "backup_server": self.server.id, "time": times.iso(when), "copies": copies,
+        fact = {"id": f"{self.server.id}:bootstrap:{b.get('id') or b.get('shortId') or when}",
+                "backup_server": self.server.id, "time": when, "copies": copies,
                 "networker_save_set_id": b.get("id")}
         if level:
             fact["level"] = level
@@ -297,28 +359,37 @@ class BackupFacts:
             return {"location": where, "location_host": host, "local_to_server": self.server.owns(host)}
         return {"location": where, "local_to_server": False, "offsite": True}  # a vault, a safe, a site
 
-    def client_times(self, client_id: str, aliases=()) -> tuple[dict, dict, tuple | None, datetime | None]:
+    def client_times(self, client_id: str, aliases=()) -> tuple[dict, dict, tuple | None, str | None]:
         """(latest backup times by attribute, {attribute: reason} for those malformed save sets made unknown,
         the latest successful save set (time, instances or copies, id) or None, latest aborted save set time).
 
         An unknown attribute is left out of the times (absent = unknown) and named in ``_unknown``."""
-        slot: dict = {}
+        latest, unknown_by, best_by, failed_by = self.latest, self.unknown, self.best, self.failed
+        keys = [k for k in dict.fromkeys((client_id, *aliases, short(client_id)))
+                if k in latest or k in unknown_by or k in failed_by]
+        if len(keys) <= 1:  # the common case: one name of the client has save sets (no merging needed)
+            k = keys[0] if keys else client_id
+            slot = latest.get(k) or {}
+            unknown = {**self.unknown_all, **unknown_by[k]} if k in unknown_by else dict(self.unknown_all)
+            out = {attr: slot.get(kind) for kind, attr in KIND_ATTR.items() if attr not in unknown}
+            return out, unknown, best_by.get(k), failed_by.get(k)
+        slot = {}
         unknown = dict(self.unknown_all)
         best = None
         failed = None
-        for key in dict.fromkeys((client_id, *aliases, short(client_id))):
+        for key in keys:
             for kind, when in self.latest.get(key, {}).items():
                 if slot.get(kind) is None or when > slot[kind]:
                     slot[kind] = when
-            for attr, reason in self.unknown.get(key, {}).items():
+            for attr, reason in unknown_by.get(key, {}).items():
                 unknown.setdefault(attr, reason)
-            b = self.best.get(key)
+            b = best_by.get(key)
             if b is not None and (best is None or b[0] > best[0]):
                 best = b
-            f = self.failed.get(key)
+            f = failed_by.get(key)
             if f is not None and (failed is None or f > failed):
                 failed = f
-        out = {attr: times.iso(slot.get(kind)) for kind, attr in KIND_ATTR.items() if attr not in unknown}
+        out = {attr: slot.get(kind) for kind, attr in KIND_ATTR.items() if attr not in unknown}
         return out, unknown, best, failed
 
 
@@ -449,7 +520,7 @@ def _times(fact: dict, bf: BackupFacts, host: str, aliases, image_unknown: str |
     if why:
         unknown["last_successful_backup"] = unknown["latest_backup_copies"] = why
     elif best is not None:
-        fact["last_successful_backup"] = times.iso(best[0])
+        fact["last_successful_backup"] = best[0]
         fact["latest_backup_copies"] = [dict(c) for c in best[1]] if best[3] else [bf.copy(i) for i in best[1]]
         fact["networker_latest_save_set"] = best[2]
     elif window:
@@ -460,8 +531,8 @@ def _times(fact: dict, bf: BackupFacts, host: str, aliases, image_unknown: str |
         fact["latest_backup_copies"] = []
     failed, why_failed = (failures.latest(host, aliases) if failures is not None
                           else (None, "the job log (GET /jobs) was not read"))
-    if aborted is not None and (failed is None or aborted > failed):
-        failed = aborted
+    if aborted is not None and (failed is None or times.parse(aborted) > failed):
+        failed = times.parse(aborted)
     if failed is not None:
         fact["last_failed_backup"] = times.iso(failed)
     else:
