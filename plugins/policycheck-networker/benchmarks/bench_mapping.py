@@ -22,12 +22,8 @@ sys.path.insert(0, str(HERE.parent / "tests"))  # the fake server (test-only) ge
 
 def answers(n_backups: int) -> dict[str, bytes]:
     """The bodies the server sends for each call (with the collector's fl=), as bytes."""
-    from policycheck_networker.api import CALLS
-
-    try:
-        from fakeserver import FakeNetworker, generate_datazone
-    except ImportError:  # before the fake server moved out of the package
-        from policycheck_networker.fakeserver import FakeNetworker, generate_datazone
+    from fakenetworker import FakeNetworker, generate_datazone
+    from policycheck_networker.client import CALLS
     zone = generate_datazone(n_backups)
     fake = FakeNetworker.__new__(FakeNetworker)  # only its answer selection, no socket
     fake.zone, fake.reject_ranges, fake._cache = zone, False, {}
@@ -47,7 +43,7 @@ def answers(n_backups: int) -> dict[str, bytes]:
 
 
 def decode(bodies: dict[str, bytes]) -> dict:
-    from policycheck_networker.api import CALLS, envelope
+    from policycheck_networker.client import CALLS, envelope
 
     keys = {c.name: c for c in CALLS}
     raw = {}
@@ -78,7 +74,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--profile", action="store_true", help="print the mapping's cProfile (top 25 by tottime)")
     args = ap.parse_args(argv)
-    from policycheck_networker.collect import build_fragment
+    from policycheck_networker.mapping import build_fragment
 
     bodies = answers(args.backups)
     decoded = decode(bodies)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-from policycheck_networker.collect import build_fragment
-from policycheck_networker.fakeserver import LIST_KEYS
+from fakenetworker import LIST_KEYS
+from policycheck_networker.mapping import build_fragment
 
 HOST = "nsr05.corp.example"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from policycheck_networker.times import parse
+from policycheck_networker.mapping.times import parse
 
 from policycheck.testing import assert_no_secret, assert_valid_fragment
 
@@ -144,7 +144,7 @@ def test_empty_lists(server, run, zone):
 
 
 def test_large_datazone_single_answers(server, run):
-    from policycheck_networker.fakeserver import generate_datazone
+    from fakenetworker import generate_datazone
 
     srv = server(generate_datazone(20000, 3000))
     frag = run(srv, timeout=60)
@@ -167,7 +167,7 @@ def test_server_rejecting_offset_limit(server, run, zone):
 
 
 def test_unknown_fl_field_falls_back_to_whole_objects(server, run, zone, monkeypatch):
-    from policycheck_networker import fakeserver
+    import fakenetworker as fakeserver
 
     monkeypatch.setitem(fakeserver.KNOWN_FIELDS, "clients", "hostname aliases saveSets resourceId")
     srv = server(zone("director"))
@@ -196,7 +196,7 @@ def test_decode_keeps_no_extra_copies(server, run):
     the decoded objects (resp.json() keeps the bytes and the text alive with the objects: two body sizes)."""
     import tracemalloc
 
-    from policycheck_networker.fakeserver import generate_datazone
+    from fakenetworker import generate_datazone
 
     srv = server(generate_datazone(10000, 1000))
     run(srv, timeout=60)  # warm the fake's cache so its own copies are not traced

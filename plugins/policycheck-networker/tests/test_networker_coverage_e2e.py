@@ -4,12 +4,11 @@ joined with an inventory of hosts and restore tests; the five backup-basics poli
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
+from policycheck.testing import run_cli
 
 pytest.importorskip("policycheck.cli", reason="the core CLI has not landed")
 
@@ -52,9 +51,8 @@ sources:
   - {{name: nsr, plugin: networker, timeout: 10, url: "{srv.url}", username: audit, password_file: nsr.pw}}
   - {{name: inv, plugin: file, path: inventory.yaml}}
 """)
-    p = subprocess.run([sys.executable, "-m", "policycheck", "check", "-c", str(cfg), "--format", "json",
-                        *[a for pid in POLICIES for a in ("--select", pid)]],
-                       capture_output=True, text=True, timeout=90, cwd=tmp_path, env=dict(os.environ))
+    p = run_cli(["check", "-c", cfg, "--format", "json", *[a for pid in POLICIES for a in ("--select", pid)]],
+                cwd=tmp_path)
     assert p.stdout, p.stderr
     doc = json.loads(p.stdout)
     assert srv.password not in p.stdout + p.stderr

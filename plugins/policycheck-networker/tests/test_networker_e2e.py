@@ -136,7 +136,7 @@ def test_collect_writes_valid_facts_then_audits_offline(server, zone, tmp_path):
 
 
 def test_check_verdicts_large_datazone(server, tmp_path):
-    from policycheck_networker.fakeserver import generate_datazone
+    from fakenetworker import generate_datazone
 
     srv = server(generate_datazone(20000, 3000))
     cfg = write_config(tmp_path, srv, INVENTORY["director"], extra=", max_response_mb: 64")

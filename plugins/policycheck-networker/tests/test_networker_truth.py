@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from policycheck_networker import infra, policies
+from policycheck_networker.mapping import infra, policies
 
 from policycheck.api import CollectorError
 from policycheck.testing import assert_valid_fragment

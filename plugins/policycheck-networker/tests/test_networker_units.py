@@ -5,7 +5,8 @@ from datetime import timedelta
 
 import jsonschema
 import pytest
-from policycheck_networker import api, backups, infra, times
+from policycheck_networker import client as api
+from policycheck_networker.mapping import backups, infra, times
 
 from policycheck.api import CollectorError
 

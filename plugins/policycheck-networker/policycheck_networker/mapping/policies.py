@@ -13,7 +13,7 @@ actions say, so it is kept as evidence and does not disable anything.
 """
 from __future__ import annotations
 
-from policycheck_networker.infra import Server, show
+from policycheck_networker.mapping.infra import Server, show
 
 BOOT, TO_SERVER = "networker_bootstrap_actions", "networker_client_actions_to_server"
 

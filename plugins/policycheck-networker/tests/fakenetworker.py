@@ -1,6 +1,13 @@
 """A fake NetWorker REST server for tests and benchmarks: recorded or generated datazones, faults, delays.
 
-    from policycheck_networker.fakeserver import FakeNetworker, generate_datazone
+Test-only (not installed with the plugin): the tests' conftest puts this folder on sys.path; a benchmark
+adds ``plugins/policycheck-networker/tests`` itself.
+
+It keeps its own HTTP handler rather than policycheck.testing.FakeHTTPServer because the fault tests
+need what that server does not model: a body sent in pieces over time (``drip``), the number of requests
+being answered at once while they wait (``max_in_flight``), and error bodies echoing the request.
+
+    from fakenetworker import FakeNetworker, generate_datazone
     with FakeNetworker(generate_datazone(20000), delay=0.05) as srv:
         settings = {"url": srv.url, "username": "audit", "password": srv.password}
 
@@ -343,7 +350,7 @@ def main(argv=None) -> int:
     """Serve a generated or recorded datazone until interrupted; print a matching config source."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m policycheck_networker.fakeserver", description=main.__doc__)
+    ap = argparse.ArgumentParser(prog="python plugins/policycheck-networker/tests/fakenetworker.py", description=main.__doc__)
     ap.add_argument("--backups", type=int, default=20000, help="save sets to generate (default 20000)")
     ap.add_argument("--clients", type=int, default=None, help="clients to generate (default backups/10)")
     ap.add_argument("--datazone", help="a recorded datazone JSON file instead of a generated one")

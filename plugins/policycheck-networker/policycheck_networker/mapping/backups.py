@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from policycheck_networker import times
-from policycheck_networker.infra import (
+from policycheck_networker.mapping import times
+from policycheck_networker.mapping.infra import (
     Devices,
     Problems,
     Server,
@@ -16,7 +16,7 @@ from policycheck_networker.infra import (
     show,
     split_device_name,
 )
-from policycheck_networker.jobs import JobFailures
+from policycheck_networker.mapping.jobs import JobFailures
 
 _show = show
 
@@ -101,6 +101,7 @@ class BackupFacts:
         self.failed: dict[str, str] = {}  # client id -> saveTime (key) of its latest aborted save set
         self._kinds: dict[str, str] = {}  # save set name -> kind, for save sets without VM information
         self._copies: dict[tuple, dict] = {}  # (volume ids, clone, status) -> copy fact
+        self._who: dict = {}  # clientHostname -> client id ("" for a text that names no host)
         self._off: str | None = None  # the offset of the server's times ("-05:00"), from the first one read
         self._tz = None
         self.bootstraps: list[dict] = []
@@ -218,9 +219,15 @@ class BackupFacts:
                 self.unjoined_images += 1  # credited to no client (counted as evidence), whatever its time
                 return
         else:
-            who = self.server.canonical(b.get("clientHostname"))
-            if not who or b.get("clientHostname").__class__ is not str:
-                self._malformed(b, kind, "clientHostname", b.get("clientHostname"))
+            host = b.get("clientHostname")
+            if host.__class__ is str:
+                who = self._who.get(host)
+                if who is None:
+                    who = self._who[host] = self.server.canonical(host)
+            else:
+                who = ""
+            if not who:
+                self._malformed(b, kind, "clientHostname", host)
                 return
         if when is None:
             self._malformed(b, kind, "saveTime", b.get("saveTime"), who=who)

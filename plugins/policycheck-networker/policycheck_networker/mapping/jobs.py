@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from policycheck_networker import times
-from policycheck_networker.infra import Problems, Server, short, show
+from policycheck_networker.mapping import times
+from policycheck_networker.mapping.infra import Problems, Server, short, show
 
 # Job.completionStatus values (Dell's swagger enum: Unknown, CommunicationLost, NeverStarted, DidNotRun,
 # Succeeded, Failed, Cancelled, Abandoned, MissedTheSchedule) that mean the backup ended in error.
@@ -61,6 +61,8 @@ class JobFailures:
 
     def latest(self, client_id: str, aliases=()) -> tuple[datetime | None, str]:
         """(latest failed save job's end, or None with the reason the latest failure is unknown)."""
+        if not self.latest_by and not self.unknown:  # no failure seen at all (a quiet job log)
+            return None, self.unknown_all or self.none_seen
         best = None
         why = None
         for key in dict.fromkeys((client_id, *aliases, short(client_id))):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from policycheck.kit.names import is_ip, norm_host
+
 SERVER_ALIAS = "nsrserverhost"
 
 MEDIA = {"adv_file": "disk", "file": "file", "data domain": "dedup", "cloud boost": "cloud",
@@ -63,17 +65,19 @@ class Problems:
         return f"{sum(self.counts.values())} malformed elements ({parts}); first: {self.examples[0]}"
 
 
-def norm(name) -> str:
-    return str(name or "").strip().lower().rstrip(".")
-
-
-def short(name: str) -> str:
-    n = norm(name)
-    return n if _is_ip(n) else n.split(".", 1)[0]
+norm = norm_host  # host-name normalisation is the kit's (one place for every plugin)
 
 
 def _is_ip(n: str) -> bool:
-    return n.replace(".", "").isdigit() or ":" in n
+    """The kit's is_ip, asked only when the text could be an address (digits and dots, or a colon):
+    ipaddress refuses a name by raising, which costs microseconds per client on the hot path."""
+    return (":" in n or n.replace(".", "").isdigit()) and is_ip(n)
+
+
+def short(name: object) -> str:
+    """The kit's short_name (an address whole, else the first label), through the cheap address check."""
+    n = norm(name)
+    return n if _is_ip(n) else n.split(".", 1)[0]
 
 
 def looks_like_host(text: str) -> bool:
@@ -101,6 +105,7 @@ class Server:
     def __init__(self, config: dict, url_host: str):
         self.config = config or {}
         self._memo: dict = {}
+        self._owns: dict = {}
         self.id = norm(self.config.get("name")) or norm(url_host)
         self.names = {self.id, short(self.id), SERVER_ALIAS, norm(url_host)}
         self.aliases = sorted(n for n in {short(self.id), norm(url_host)}
@@ -108,7 +113,16 @@ class Server:
 
     def owns(self, hostname) -> bool:
         """Whether a name means the server: its name, short name, URL host, nsrserverhost, or its FQDN
-        when the server calls itself by a short name."""
+        when the server calls itself by a short name (memoised: asked once per client and save set)."""
+        try:
+            return self._owns[hostname]
+        except KeyError:
+            out = self._owns[hostname] = self._owns_name(hostname)
+            return out
+        except TypeError:  # not hashable: not a host name
+            return False
+
+    def _owns_name(self, hostname) -> bool:
         n = norm(hostname)
         if not n:
             return False
