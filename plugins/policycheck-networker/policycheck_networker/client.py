@@ -1,4 +1,4 @@
-"""NetWorker REST API access: base URL, one list call per resource (q=/fl=), concurrent fetch, lean decode."""
+"""Transport: the NetWorker REST calls (q=/fl=) through the kit's HttpClient, fetched concurrently, decoded lean."""
 from __future__ import annotations
 
 import json
@@ -116,7 +116,7 @@ class NetworkerApi:
                 return self._get(call, params)
             except CollectorError as exc:
                 text = self.redact(str(exc))
-                status = _status(text)
+                status = getattr(exc, "status", None) or _status(text)  # the kit's HttpError carries it
                 if call.optional and status in REFUSALS:
                     if status == 404:
                         self.log(f"{call.path}: not available on this server (404), skipped")

@@ -140,6 +140,12 @@ def generate_datazone(n_backups: int, n_clients: int | None = None, server: str 
             "instances": [{"id": "1", "clone": False, "status": "Browsable", "volumeIds": ["100" if boot else "101"]}],
             "attributes": [{"key": "*backup start time", "values": ["x"]}]})
     zone["backups"] = {"backups": backups}
+    # the job log of the last run: one save job per client, every 20th failed (a failed save leaves no save set)
+    zone["jobs"] = {"jobs": [
+        {"id": 10000 + k, "name": "/", "type": "save job", "state": "Completed",
+         "completionStatus": "Failed" if k % 20 == 0 else "Succeeded", "clientHostname": f"c{k:05d}.corp.example",
+         "startTime": f"NOW-{(k * 7) % 1400 + 40}m", "endTime": f"NOW-{(k * 7) % 1400 + 30}m"}
+        for k in range(n_clients)]}
     return render_times(zone, offset)
 
 
