@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from policycheck_networker.mapping.backups import BackupFacts, client_facts
+from policycheck_networker.mapping.backups import BackupFacts
+from policycheck_networker.mapping.clients import client_facts
 from policycheck_networker.mapping.infra import (
     Devices,
     Jukeboxes,

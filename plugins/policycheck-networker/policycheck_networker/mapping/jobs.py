@@ -1,6 +1,7 @@
 """The job log (GET /jobs) into each client's latest failed backup: failed save jobs leave no save set."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from policycheck_networker.mapping import times
@@ -18,7 +19,7 @@ SAVE_JOB = "save job"
 class JobFailures:
     """Latest failed save job per client, and what "no failure seen" means given the job database's pruning."""
 
-    def __init__(self, server: Server, jobs: list | None, *, retention_hours, refused: str | None,
+    def __init__(self, server: Server, jobs: list | None, *, retention_hours: object, refused: str | None,
                  problems: Problems, where: str):
         self.server = server
         self.latest_by: dict[str, datetime] = {}
@@ -59,7 +60,7 @@ class JobFailures:
             if cur is None or when > cur:
                 self.latest_by[who] = when
 
-    def latest(self, client_id: str, aliases=()) -> tuple[datetime | None, str]:
+    def latest(self, client_id: str, aliases: Iterable[str] = ()) -> tuple[datetime | None, str]:
         """(latest failed save job's end, or None with the reason the latest failure is unknown)."""
         if not self.latest_by and not self.unknown:  # no failure seen at all (a quiet job log)
             return None, self.unknown_all or self.none_seen

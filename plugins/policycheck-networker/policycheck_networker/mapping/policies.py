@@ -13,7 +13,7 @@ actions say, so it is kept as evidence and does not disable anything.
 """
 from __future__ import annotations
 
-from policycheck_networker.mapping.infra import Server, show
+from policycheck_networker.mapping.infra import Devices, Server, show
 
 BOOT, TO_SERVER = "networker_bootstrap_actions", "networker_client_actions_to_server"
 
@@ -94,7 +94,7 @@ def _writers(data: dict) -> list[dict]:
     return out
 
 
-def retention_locks(devices, policies: list | None, pools: list | None, unknown: str | None,
+def retention_locks(devices: Devices, policies: list | None, pools: list | None, unknown: str | None,
                     where: str = "protectionpolicies", where_devices: str = "devices") -> None:
     """Set ``immutable`` (or ``_unknown.immutable``) on every Data Domain device.
 
