@@ -29,10 +29,16 @@ class Call:
 
 @dataclass
 class Refused:
-    """The answer of an optional call the server refused: which status, and the server's reason."""
+    """The answer of an optional call the server refused: which status, and the server's reason.
+    ``status`` 0: not a refusal by the server but an answer over ``max_response_mb`` (the list is capped:
+    the facts it feeds are unknown, never decided from a part of it)."""
     call: Call
     status: int
     reason: str
+
+
+class TooLarge(CollectorError):
+    """An answer over the configured cap (max_response_mb)."""
 
 
 # Fields named in fl= must exist on the server (an unknown field is a 400); see networker.md.
@@ -114,6 +120,10 @@ class NetworkerApi:
         while True:
             try:
                 return self._get(call, params)
+            except TooLarge as exc:
+                if not call.optional:
+                    raise
+                return Refused(call, 0, self.redact(str(exc)))
             except CollectorError as exc:
                 text = self.redact(str(exc))
                 status = getattr(exc, "status", None) or _status(text)  # the kit's HttpError carries it
@@ -160,7 +170,7 @@ class NetworkerApi:
                     break
                 buf += chunk
                 if len(buf) > self.max_bytes:
-                    raise CollectorError(
+                    raise TooLarge(
                         f"answer from {self.where(call.path)} exceeds {self.max_bytes >> 20} MiB "
                         "(raise max_response_mb: if this datazone is really that large)")
                 if time.monotonic() > self.deadline:

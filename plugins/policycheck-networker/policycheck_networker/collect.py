@@ -95,6 +95,9 @@ def _collect(settings: dict, ctx) -> dict:
 def refusal_warning(url_host: str, url: str, r: Refused) -> str:
     """What an optional endpoint's refusal costs, and what to do about it."""
     call = r.call
+    if r.status == 0:
+        return (f"NetWorker {url_host}: GET {url}: {r.reason[:400]}; only the facts it feeds are unknown: "
+                f"{call.feeds}")
     if r.status == 403:
         why = f"the account lacks the NetWorker privilege '{call.privilege}' (add it to the account's user group)"
     elif call.name == "protectedvms":

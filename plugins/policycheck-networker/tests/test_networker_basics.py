@@ -53,11 +53,24 @@ def test_latest_successful_and_failed_per_client(answers):
     assert c["nsr05"]["last_successful_backup"] and len(c["nsr05"]["latest_backup_copies"]) == 2
 
 
-def test_aborted_save_set_is_a_failed_run_without_the_job_log(answers):
+def test_aborted_save_set_counts_with_the_job_log_not_instead_of_it(answers):
+    c, _ = facts(answers())
+    job_failure = c["failed01"]["last_failed_backup"]
+
+    def later_abort(z):  # its aborted save set is now later than its failed save job
+        ss = next(b for b in z["backups"]["backups"] if b["clientHostname"].startswith("failed01"))
+        job = next(j for j in z["jobs"]["jobs"] if j.get("clientHostname", "").startswith("failed01"))
+        ss["saveTime"] = job["endTime"][:11] + "23:59:59" + job["endTime"][19:]
+
+    c, _ = facts(answers(later_abort))
+    assert c["failed01"]["last_failed_backup"] > job_failure
+    # no failed job in the log: the aborted save set is older than the log's retention, so a later failure
+    # may have been pruned: unknown, with the aborted save set named as evidence
     raw = answers()
     raw["jobs"] = []
     c, _ = facts(raw)
-    assert c["failed01"]["last_failed_backup"]  # from the Aborted instance of its save set
+    assert "last_failed_backup" not in c["failed01"]
+    assert "aborted save set" in c["failed01"]["_unknown"]["last_failed_backup"]
     assert c["failed01"]["last_successful_backup"] is None
 
 
@@ -122,3 +135,18 @@ def test_malformed_failed_job_makes_only_that_clients_failure_unknown(answers):
     c, _ = facts(answers(bad))
     assert "yesterday" in c["plain01"]["_unknown"]["last_failed_backup"]
     assert c["failed01"]["last_failed_backup"]
+
+
+def test_job_log_over_the_cap_leaves_failures_unknown_not_the_source(server, run, zone):
+    """A job log bigger than max_response_mb is seen only in part: the failed runs it would give are
+    unknown with the reason (never 'none failed'), the rest of the collection stands."""
+    z = zone("coverage")
+    jobs = z["jobs"]["jobs"]
+    filler = [dict(jobs[1], id=100000 + k, name="/" + "x" * 200) for k in range(6000)]  # > 1 MiB of save jobs
+    z["jobs"] = {"count": len(jobs) + len(filler), "jobs": jobs + filler}
+    frag = run(server(z), max_response_mb=1)
+    clients = {c["hostname"].split(".")[0]: c for c in frag["entities"]["client"]}
+    assert "last_failed_backup" not in clients["failed01"]
+    assert "MiB" in clients["failed01"]["_unknown"]["last_failed_backup"]
+    assert clients["never01"]["last_successful_backup"] is None  # the media database still decides
+    assert any("/jobs" in w and "MiB" in w and "last_failed_backup" in w for w in run.warnings)

@@ -108,13 +108,16 @@ def _times(fact: dict, bf: BackupFacts, host: str, aliases, image_unknown: str |
         fact["latest_backup_copies"] = []
     failed, why_failed = (failures.latest(host, aliases) if failures is not None
                           else (None, "the job log (GET /jobs) was not read"))
+    # An aborted save set is a failed run too. With a failed save job seen, the later of the two is the
+    # latest failure (anything later than a job in the log is in the log as well). Without one, an aborted
+    # save set alone does not make the latest failure known: NetWorker aborts the save set of a failed
+    # save job, so one without its job is older than the log's retention, and so may be a later failure.
     aborted_at = times.parse(aborted)
-    if aborted_at is not None and (failed is None or aborted_at > failed):
-        failed = aborted_at
     if failed is not None:
-        fact["last_failed_backup"] = times.iso(failed)
+        fact["last_failed_backup"] = times.iso(max(failed, aborted_at) if aborted_at is not None else failed)
     else:
-        unknown["last_failed_backup"] = why_failed
+        unknown["last_failed_backup"] = why_failed + (
+            f"; an aborted save set of {aborted} is in the media database" if aborted_at is not None else "")
     if unknown:
         fact["_unknown"] = unknown
 

@@ -31,6 +31,8 @@ def build_fragment(raw: dict, url_host: str, window: str | None = None, refused:
         r = refused.get(name)
         if r is None or r.status == 404:
             return None
+        if r.status == 0:  # capped by max_response_mb: seen only in part, so unknown
+            return f"GET {where(r.call.path)}: {r.reason[:400]}"
         return f"GET {where(r.call.path)} refused with HTTP {r.status}: {r.reason[:400]}"
 
     server = Server(raw.pop("serverconfig"), url_host)
