@@ -89,6 +89,8 @@ def test_copies_immutable_offline_where_the_volume_or_device_says(answers):
     assert d["DD_Plain"]["immutable"] is False
     # NetWorker cannot say whether a plain disk or a tape drive is immutable: absent, never false
     assert "immutable" not in d["/nsr/aftd1"] and "immutable" not in d["rd=sn05.corp.example:/dev/nst0"]
+    assert "does not record" in d["/nsr/aftd1"]["_unknown"]["immutable"]
+    assert "per tape volume" in d["rd=sn05.corp.example:/dev/nst0"]["_unknown"]["immutable"]
 
 
 def test_retention_lock_unknown_when_actions_disagree_or_mode_missing(answers):

@@ -193,6 +193,16 @@ def data_host(dev: dict, driver: str) -> str:
     return driver
 
 
+def not_reported(name: str, mt: str | None) -> str:
+    """Why NetWorker cannot say whether a device that is not Data Domain is immutable (another source may)."""
+    if mt in ("tape", "vtl"):
+        return (f"device {name}: NetWorker records WORM per tape volume (Volume.states), not per drive; "
+                "a copy on a volume whose states were not sent is unknown")
+    what = {"cloud": "object lock of the cloud target", "disk": "an immutable file system behind the path",
+            "file": "an immutable file system behind the path"}.get(mt or "", "a lock on the storage")
+    return f"device {name}: NetWorker does not record {what} (give the device's immutable from another source)"
+
+
 class Devices:
     """Devices keyed by fact id, with the lookups volumes need (volume id / mounted volume name → device)."""
 
@@ -239,7 +249,9 @@ class Devices:
             if dev.get("volumePool"):
                 fact["networker_pool"] = dev["volumePool"]
             if mt == "dedup":
-                self.lock_modes[fid] = dev.get("dataDomainRetentionLockMode")
+                self.lock_modes[fid] = dev.get("dataDomainRetentionLockMode")  # decided in policies.py
+            else:
+                fact["_unknown"] = {"immutable": not_reported(str(name), mt)}
             self.facts[fid] = fact
             for key in ("volumeId", "mountedVolume"):
                 if dev.get(key):
