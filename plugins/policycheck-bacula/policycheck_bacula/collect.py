@@ -13,14 +13,15 @@ The catalog is read in bounded pieces (never a whole `llist jobs`):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Callable
 
 from policycheck.api import CollectorError
 
 from . import parse
 from .console import Session
+from .history import prefetch_ids
 from .hosts import resolve
 from .mapping import BMR_FILESET, OK_STATUS, Mapper, clock_skew, director_offset, is_catalog_job
 
@@ -79,6 +80,10 @@ def gather(config_out: dict, run: Run, settings: dict, banner_name: str | None, 
     for c in cmds:
         records.add(c, out)
     records.window = {r_id for c in cmds[:2] for r_id in records.by_command[c]}
+    records.b_window = set(records.by_command[cmds[0]])
+    # a window that came back with its whole limit may have older jobs behind it; a shorter one is the catalog
+    records.window_limit = w
+    records.window_full = {"B": len(records.by_command[cmds[0]]) >= w, "C": len(records.by_command[cmds[1]]) >= w}
 
     # offset and clock skew come from what was read so far
     snap["tz"], snap["tz_source"] = director_offset(records.all(), settings.get("utc_offset"))
@@ -100,16 +105,22 @@ def gather(config_out: dict, run: Run, settings: dict, banner_name: str | None, 
         if name not in known_clients:
             continue  # no catalog record: never backed up (a `client=` filter would make bconsole prompt)
         fs, bmr = records.latest_good(name, catalog_names)
+        # (a client without a good file-system backup in the window has no good backup of any kind there
+        # either, except a catalog backup: its history decides last_successful_backup too)
         if fs is None or (bmr is None and name in bmr_clients):
-            fallback.append(f"llist jobs client={q(name)} jobtype=B order=desc limit={limit}")
-    catalog_ids = catalog_run_ids(records, catalog_names, m)
-    client_ids = recent_client_jobs(records, catalog_names, int(settings["media_jobs"]))
-    media_ids = list(dict.fromkeys(catalog_ids + client_ids["ids"]))
-    media_cmds = [f"list jobmedia jobid={j}" for j in media_ids]
-    out = run_parallel(run, fallback + media_cmds)
+            cmd = f"llist jobs client={q(name)} jobtype=B order=desc limit={limit}"
+            fallback.append(cmd)
+            records.history_cmd[name] = cmd
+    out = run_parallel(run, fallback)
     for c in fallback:
         records.add(c, out)
         records.history[c] = len(records.by_command[c])
+    catalog_ids = catalog_run_ids(records, catalog_names, m)
+    client_ids = recent_client_jobs(records, catalog_names, int(settings["media_jobs"]))
+    latest_ids = latest_backup_ids(records, snap["clients"], catalog_names)
+    media_ids = list(dict.fromkeys(catalog_ids + client_ids["ids"] + latest_ids))
+    media_cmds = [f"list jobmedia jobid={j}" for j in media_ids]
+    out = run_parallel(run, media_cmds)
     vols = volumes_by_job(media_ids, out, where)
 
     # 4. the volumes
@@ -174,6 +185,10 @@ class Records:
         self.by_command: dict[str, list[str]] = {}
         self.window: set[str] = set()
         self.history: dict[str, int] = {}
+        self.history_cmd: dict[str, str] = {}  # client name -> its own history command
+        self.b_window: set[str] = set()
+        self.window_limit = 0
+        self.window_full = {"B": False, "C": False}
 
     def add(self, cmd: str, out: dict) -> None:
         try:
@@ -190,6 +205,10 @@ class Records:
 
     def all(self) -> list[dict]:
         return sorted(self.by_id.values(), key=lambda r: int(r["JobId"]))
+
+    def client_scope(self, client: str) -> set[str]:
+        """JobIds read that can decide the client's newest jobs: the Backup window and its own history."""
+        return self.b_window | set(self.by_command.get(self.history_cmd.get(client, ""), []))
 
     def latest_good(self, client: str, catalog_names: set) -> tuple:
         """JobIds of the newest good file-system and BMR backups of ``client`` among the records read."""
@@ -212,6 +231,20 @@ def catalog_run_ids(records: Records, catalog_names: set, m: int) -> list[str]:
     runs.sort(key=lambda r: int(r["JobId"]), reverse=True)
     ids = [r["JobId"] for r in runs[:m]]
     clones = [r["JobId"] for r in records.all() if r.get("Type") == "C" and r.get("PriorJobId") in ids
+              and r.get("JobStatus") in OK_STATUS]
+    return ids + clones
+
+
+def latest_backup_ids(records: Records, clients: list[dict], catalog_names: set) -> list[str]:
+    """Per configured client, the JobIds its latest successful backup may be (see history.prefetch_ids) and
+    their good copies (Type C records whose PriorJobId is one of them)."""
+    ids: list[str] = []
+    for c in clients:
+        scope = records.client_scope(c["name"])
+        ids += prefetch_ids([records.by_id[j] for j in scope if records.by_id[j].get("ClientName") == c["name"]],
+                            catalog_names)
+    wanted = set(ids)
+    clones = [r["JobId"] for r in records.all() if r.get("Type") == "C" and r.get("PriorJobId") in wanted
               and r.get("JobStatus") in OK_STATUS]
     return ids + clones
 

@@ -5,9 +5,9 @@ import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from .history import FAILED_STATUS, OK_STATUS, ClientScope, newest
 from .hosts import NETWORK_FS, HostNamer, command_destinations, mount_of, resolve
 
-OK_STATUS = {"T", "W"}  # terminated normally / with warnings
 LEVELS = {"F": "full", "I": "incr", "D": "diff", "B": "base", "V": "verify"}
 BMR_FILESET = re.compile(r"\b(bmr|rear|bare[ -]?metal|system[ -]?image|disaster[_ -]?recovery)\b", re.I)
 
@@ -228,6 +228,7 @@ class Mapper:
                 unknown["media_type"] = (f"Bacula MediaType {st['media_type']!r} does not say whether "
                                          f"storage {st['name']} is disk or tape")
             unknown["enabled"] = "Bacula 9.6's console does not show a Storage resource's Enabled directive"
+            unknown["immutable"] = IMMUTABLE_UNKNOWN.format(storage=st["name"])
             dev["_unknown"] = unknown
             devices.append(dev)
         return devices, list(nodes.values()), list(hosts.values())
@@ -286,13 +287,11 @@ class Mapper:
                       and c.get("PriorJobId") == rec["JobId"] and c.get("JobStatus") in OK_STATUS]
             for r, clone in [(rec, False)] + [(c, True) for c in clones]:
                 for vol in volumes_by_job.get(r["JobId"], []):
-                    sid = (self.media.get(vol) or {}).get("StorageId")
-                    name = self.storages_by_id.get(sid)
-                    if name is None:
-                        unknown.append(f"volume {vol} (StorageId {sid}) is on no configured Storage resource")
-                        continue
-                    copies.append({"device": self.dev_id(name), "volume": vol, "clone": clone,
-                                   "location": None, "bacula_jobid": int(r["JobId"])})
+                    cp, why = self.volume_copy(vol, r["JobId"], clone)
+                    if cp is None:
+                        unknown.append(why)
+                    else:
+                        copies.append(cp)
             job = jobs.get(rec["Name"])
             targets = []
             if job:
@@ -310,6 +309,46 @@ class Mapper:
                 b.setdefault("_unknown", {})["copies"] = "; ".join(unknown)
             out.append(b)
         return out
+
+    def volume_copy(self, vol: str, jobid: str, clone: bool) -> tuple[dict | None, str]:
+        """One volume a job wrote as a copy on its device, with what the catalog says about its reach."""
+        media = self.media.get(vol) or {}
+        sid = media.get("StorageId")
+        name = self.storages_by_id.get(sid)
+        if name is None:
+            return None, f"volume {vol} (StorageId {sid}) is on no configured Storage resource"
+        cp: dict = {"device": self.dev_id(name), "volume": vol, "clone": clone, "location": None,
+                    "bacula_jobid": int(jobid),
+                    "bacula_volume": {k: media.get(f) for k, f in (("status", "VolStatus"), ("enabled", "Enabled"),
+                                                                    ("in_changer", "InChanger"),
+                                                                    ("recycle", "Recycle"))}}
+        st = next((s for s in self.s["storages"] if s["name"] == name), {})
+        offline, why = volume_offline(media, st)
+        if offline is not None:
+            cp["offline"] = offline
+        elif why:
+            cp["_unknown"] = {"offline": why}
+        return cp, ""
+
+    def job_copies(self, rec: dict, volumes_by_job: dict[str, list[str]]) -> tuple[list[dict], list[str]]:
+        """A backup job's own volumes and those of its good Copy jobs (Type C, PriorJobId = its JobId)."""
+        clones = [c for c in self.records if c.get("Type") == "C" and c.get("PriorJobId") == rec["JobId"]
+                  and c.get("JobStatus") in OK_STATUS]
+        copies, problems = [], []
+        for r, clone in [(rec, False)] + [(c, True) for c in clones]:
+            vols = volumes_by_job.get(r["JobId"])
+            if vols is None:
+                problems.append(f"the job media of JobId {r['JobId']} were not read")
+                continue
+            if not vols:
+                problems.append(f"'list jobmedia jobid={r['JobId']}' lists no volume (pruned or recycled)")
+            for vol in vols:
+                cp, why = self.volume_copy(vol, r["JobId"], clone)
+                if cp is None:
+                    problems.append(why)
+                else:
+                    copies.append(cp)
+        return copies, problems
 
     def catalog_runs(self) -> list[dict]:
         """The newest good runs of the catalog backup jobs (by JobId: a bad EndTime does not hide a run)."""
@@ -352,7 +391,75 @@ class Mapper:
             return self.host
         return (self.namer.mapped(addr) or addr).lower()
 
-    def clients(self) -> list[dict]:
+    def client_scope(self, name: str) -> ClientScope:
+        """Which job records read decide the client's newest jobs, and whether they are its whole history."""
+        records = self.s.get("records")
+        limit = int(self.s.get("history_limit", 0) or 0)
+        in_catalog = name in {c.get("Name") for c in self.s["client_records"]}
+        if records is None:  # a snapshot without the bounded queries (tests): every record read counts
+            return ClientScope({r["JobId"] for r in self.records}, True, "")
+        scope = records.client_scope(name)
+        cmd = records.history_cmd.get(name)
+        if not in_catalog:
+            return ClientScope(scope, True, "")
+        if cmd is not None:
+            n = len(records.by_command.get(cmd, []))
+            return ClientScope(scope, n < limit, f"its newest {limit} Backup jobs were read ({cmd!r} returned "
+                                                 "its whole limit) and older ones were not (raise history_limit)")
+        full = records.window_full.get("B", False)
+        return ClientScope(scope, not full, f"the director's newest {records.window_limit} Backup jobs were read "
+                                            "(window_jobs) and older ones were not")
+
+    def backup_state(self, c: dict, volumes_by_job: dict[str, list[str]]) -> tuple[dict, dict, dict]:
+        """(attributes, _unknown, _partial): last_successful_backup, last_failed_backup, latest_backup_copies."""
+        name = c["name"]
+        scope = self.client_scope(name)
+        by_id = {r["JobId"]: r for r in self.records}
+        recs = [by_id[j] for j in scope.scope if j in by_id and by_id[j].get("ClientName") == name
+                and by_id[j].get("Type") == "B"]
+        good = [r for r in recs if r.get("JobStatus") in OK_STATUS]
+        failed = [r for r in recs if r.get("JobStatus") in FAILED_STATUS]
+        ent: dict = {}
+        unknown: dict = {}
+        partial: dict = {}
+        for attr, rs, what in (("last_successful_backup", good, "successful"), ("last_failed_backup", failed, "failed")):
+            r, when, why = newest(rs, self.time_of)
+            if why:
+                unknown[attr] = why
+            elif r is not None:
+                ent[attr] = when
+                ent[f"bacula_{attr}_job"] = {"jobid": int(r["JobId"]), "name": r.get("Name"),
+                                             "level": LEVELS.get(r.get("Level"), r.get("Level")),
+                                             "status": r.get("JobStatus"), "errors": r.get("JobErrors")}
+            elif scope.complete:
+                ent[attr] = None
+            else:
+                unknown[attr] = f"no {what} Backup job of {name} among the job records read: {scope.why_incomplete}"
+        # the copies are those of the client's own data: its newest good backup that is not a catalog backup
+        # (the catalog backup is the server's DR data, reported as a bootstrap) unless it has only catalog backups
+        if "last_successful_backup" in unknown:
+            unknown["latest_backup_copies"] = unknown["last_successful_backup"]
+            return ent, unknown, partial
+        data = [r for r in good if r.get("Name") not in self.catalog_names]
+        pick, _, why = newest(data or good, self.time_of)
+        if pick is None:
+            ent["latest_backup_copies"] = []
+            return ent, unknown, partial
+        copies, problems = self.job_copies(pick, volumes_by_job)
+        ent["bacula_latest_backup_jobid"] = int(pick["JobId"])
+        records = self.s.get("records")
+        if records is not None and records.window_full.get("C"):
+            problems.append(f"the director's newest {records.window_limit} Copy jobs were read (window_jobs) and "
+                            "older ones were not")
+        if problems and not copies:
+            unknown["latest_backup_copies"] = f"JobId {pick['JobId']}: " + "; ".join(problems)
+        else:
+            ent["latest_backup_copies"] = copies
+            if problems:
+                partial["latest_backup_copies"] = f"JobId {pick['JobId']}: " + "; ".join(problems)
+        return ent, unknown, partial
+
+    def clients(self, volumes_by_job: dict[str, list[str]] | None = None) -> list[dict]:
         uname = {c.get("Name"): c.get("Uname", "") for c in self.s["client_records"]}
         history = self.client_history()
         records = self.s.get("records")
@@ -386,6 +493,11 @@ class Mapper:
                 for attr in ("last_filesystem_backup", "last_bmr_backup"):
                     ent.pop(attr, None)
                     unknown[attr] = f"a successful Backup record cannot be told apart: {why}"
+            state, state_unknown, partial = self.backup_state(c, volumes_by_job or {})
+            ent.update(state)
+            unknown.update(state_unknown)
+            if partial:
+                ent["_partial"] = partial
             if unknown:
                 ent["_unknown"] = unknown
             host = self.client_host(c)
@@ -426,7 +538,7 @@ class Mapper:
                                    for p in self.s["pools"].values()]}
         frag = {"entities": {"backup_server": [server], "host": [director_host] + hosts,
                              "storage_node": nodes, "device": devices,
-                             "bootstrap": self.bootstraps(volumes_by_job), "client": self.clients()}}
+                             "bootstrap": self.bootstraps(volumes_by_job), "client": self.clients(volumes_by_job)}}
         nameless = self.nameless()
         if nameless:
             frag["incomplete"] = [{
@@ -435,6 +547,42 @@ class Mapper:
                            f"a Name (e.g. JobId {nameless[0]['JobId']} in {nameless[0].get('_command')!r}): "
                            "cannot tell whether they are catalog backups")}]
         return frag
+
+
+# Bacula 9.6 (community) has no retention lock and no WORM flag in its catalog or its Storage/Device resources.
+# What the catalog does say only binds Bacula itself: VolStatus Read-Only (Bacula reads, never writes it),
+# Archive (kept, never pruned or recycled by Bacula), Used/Full (no more appends) and Recycle=no; an operator
+# with a console, or anyone root on the storage daemon's host, can still change, purge or delete the volume
+# (`update volume`, `delete volume`, rm). So none of them makes a copy immutable; the fact is left unknown.
+IMMUTABLE_UNKNOWN = ("Bacula 9.6 reports no retention lock or WORM state for Storage {storage} or its volumes "
+                     "(VolStatus Read-Only/Archive and Recycle=no only keep Bacula itself from writing or recycling "
+                     "a volume); record the device's lock in the facts if the storage underneath provides one")
+
+
+def volume_offline(media: dict, storage: dict) -> tuple[bool | None, str]:
+    """Whether a volume is out of the backup server's reach, as far as the catalog knows (None: it cannot tell).
+
+    Bacula's Autochanger chapter: Bacula uses a volume in an autochanger only when the catalog has its Slot and
+    marks it InChanger; `update slots` (and each changer mount) clears InChanger for a volume that is not in the
+    library's slots. So on an autochanger Storage, InChanger=0 means the cartridge (or a vchanger magazine) is
+    out of the library: offline; InChanger=1 means it is inside: online. On any other Storage InChanger is not
+    maintained (the director writes 0 for file volumes): the catalog says nothing of where the medium is.
+    VolStatus Disabled / Enabled=0 (Bacula will not select the volume) and Archive / Enabled=2 (kept, not
+    recycled) are operator markings about Bacula's use of the volume, not about where the medium is, so they do
+    not decide it either (they are reported in bacula_volume).
+    Disk, dedup and cloud volumes cannot be ejected: the core derives offline false for their devices.
+    """
+    if storage.get("autochanger"):
+        flag = (media.get("InChanger") or "").strip()
+        if flag in ("0", "1"):
+            return flag == "0", ""
+        return None, (f"volume {media.get('VolumeName')} on autochanger {storage.get('name')} has no readable "
+                      f"InChanger ({flag[:20]!r})")
+    kind = media_kind(storage.get("media_type"))
+    if kind in ("file", "dedup", "cloud"):
+        return None, ""  # derived by the core from the device
+    return None, (f"Storage {storage.get('name')} is not an autochanger: Bacula records no location for volume "
+                  f"{media.get('VolumeName')} (whether it is in the drive, on a shelf or in a vault)")
 
 
 def job_summary(j: dict, catalog_names: set) -> dict:

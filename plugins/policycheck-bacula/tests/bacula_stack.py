@@ -1,4 +1,5 @@
-"""A real Bacula stack for the tests: a director, two storage daemons (127.0.0.1 and 127.0.0.2) and a file daemon."""
+"""A real Bacula stack for the tests: a director, two storage daemons (127.0.0.1 and 127.0.0.2) and a file daemon;
+clients client1-fd (the director's own host), client2-fd (never runs) and client3-fd (its job fails)."""
 from __future__ import annotations
 
 import os
@@ -129,6 +130,7 @@ Pool {{
   Label Format = "Data-"
   Maximum Volume Jobs = 1
   Storage = Local1
+  Next Pool = Offsite
 }}
 Pool {{
   Name = CatalogPool
@@ -155,6 +157,13 @@ Client {{
 Client {{
   Name = client2-fd
   Address = 127.0.0.3
+  FDPort = {fd_port}
+  Catalog = MyCatalog
+  Password = "{fd_pw}"
+}}
+Client {{
+  Name = client3-fd
+  Address = 127.0.0.4
   FDPort = {fd_port}
   Catalog = MyCatalog
   Password = "{fd_pw}"
@@ -198,6 +207,16 @@ Job {{
   Write Bootstrap = "{w}/bsr/%c.bsr"
 }}
 Job {{
+  # its pre-backup hook (a database dump, say) fails: the director ends the job in error before it
+  # contacts the client, so client3-fd's only catalog record is a failed run (JobStatus E)
+  Name = BackupClient3
+  JobDefs = Defs
+  Client = client3-fd
+  Storage = Local1
+  RunBeforeJob = "/bin/sh -c 'echo dump failed >&2; exit 1'"
+  Write Bootstrap = "{w}/bsr/%c.bsr"
+}}
+Job {{
   Name = BackupCatalog
   JobDefs = Defs
   Level = Full
@@ -218,6 +237,18 @@ Job {{
   FileSet = Catalog
   Messages = Standard
   Pool = CatalogPool
+  Storage = Local1
+  Selection Type = PoolUncopiedJobs
+  Priority = 12
+}}
+Job {{
+  Name = CopyData
+  Type = Copy
+  Level = Full
+  Client = client1-fd
+  FileSet = SmallSet
+  Messages = Standard
+  Pool = Default
   Storage = Local1
   Selection Type = PoolUncopiedJobs
   Priority = 12

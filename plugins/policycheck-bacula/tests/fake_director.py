@@ -30,7 +30,7 @@ class FakeDirector:
         self.config = {c: (DATA / f).read_text() for c, f in CONFIG_FILES.items()}
         self.jobs = parse.parse_llist((DATA / "llist_jobs.txt").read_text(), "JobId")
         self.volumes = parse.parse_llist((DATA / "llist_volumes.txt").read_text(), "MediaId")
-        self.media = {j: (DATA / f"list_jobmedia_jobid_{j}.txt").read_text() for j in ("2", "4")}
+        self.media = {j: (DATA / f"list_jobmedia_jobid_{j}.txt").read_text() for j in ("1", "2", "4")}
         self.sent: list[list[str]] = []
         self.old: set[str] = set()  # JobIds older than the window (the newest N jobs)
 
