@@ -147,7 +147,6 @@ def mount_of(path: str, mounts_text: str) -> tuple[str, str, str] | None:
         if len(parts) < 3:
             continue
         src, mnt, fstype = parts[0], parts[1].replace("\\040", " "), parts[2]
-        if path == mnt or path.startswith(mnt.rstrip("/") + "/"):
-            if best is None or len(mnt) > len(best[1]):
-                best = (src, mnt, fstype)
+        if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and (best is None or len(mnt) > len(best[1])):
+            best = (src, mnt, fstype)
     return best

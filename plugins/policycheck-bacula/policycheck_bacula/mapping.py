@@ -1,101 +1,19 @@
-"""Map what the director said into policycheck facts: backup_server, host, storage_node, device, bootstrap, client."""
+"""Pure mapping (no I/O, no clock reads) of the parsed director answers to facts: backup_server, host, storage_node,
+device, bootstrap, client."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import timezone
 from pathlib import Path
 
+from .clock import parse_local, record_offset
 from .history import FAILED_STATUS, OK_STATUS, ClientScope, newest
-from .hosts import NETWORK_FS, HostNamer, command_destinations, mount_of, resolve
+from .hosts import NETWORK_FS, HostNamer, command_destinations, mount_of
+from .volumes import IMMUTABLE_UNKNOWN, media_kind, volume_offline
 
 LEVELS = {"F": "full", "I": "incr", "D": "diff", "B": "base", "V": "verify"}
 BMR_FILESET = re.compile(r"\b(bmr|rear|bare[ -]?metal|system[ -]?image|disaster[_ -]?recovery)\b", re.I)
-
-
-def media_kind(media_type: str | None) -> str | None:
-    m = (media_type or "").lower()
-    for kind, words in (("vtl", ("vtl",)), ("cloud", ("cloud", "s3")), ("dedup", ("dedup", "aligned")),
-                        ("tape", ("lto", "dlt", "tape", "dds", "ait", "3592", "t10k", "t10000")),
-                        ("file", ("file", "disk"))):
-        if any(w in m for w in words):
-            return kind
-    return None
-
-
-MAX_OFFSET = timedelta(hours=14)
-
-
-def parse_offset(configured: str) -> timezone:
-    sign = -1 if configured.startswith("-") else 1
-    h, m = configured.lstrip("+-").split(":")
-    return timezone(sign * timedelta(hours=int(h), minutes=int(m)))
-
-
-def fmt_offset(tz: timezone) -> str:
-    return datetime(2000, 1, 1, tzinfo=tz).strftime("%z")[:3] + ":" + datetime(2000, 1, 1, tzinfo=tz).strftime("%z")[3:]
-
-
-def parse_local(value: str | None) -> datetime | None:
-    """A catalog time ('YYYY-MM-DD HH:MM:SS', the director's local time) or None when it is not one."""
-    if not value:
-        return None
-    try:
-        return datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
-
-
-def record_offset(rec: dict) -> timedelta | None:
-    """The director's UTC offset when it started this job: StartTime (local) against JobTDate (epoch).
-
-    Bacula writes both from the same clock reading (jcr->start_time) for a Backup job; a Copy record keeps its
-    original's StartTime with its own JobTDate, so only Type B records tell. None when they do not agree
-    on a whole quarter hour within 14 h (an edited or corrupt record).
-    """
-    if rec.get("Type") != "B":
-        return None
-    local = parse_local(rec.get("StartTime"))
-    tdate = rec.get("JobTDate") or ""
-    if local is None or not tdate.isdigit() or int(tdate) <= 0:
-        return None
-    try:
-        utc = datetime.fromtimestamp(int(tdate), timezone.utc).replace(tzinfo=None)
-    except (OverflowError, OSError, ValueError):
-        return None
-    diff = (local - utc).total_seconds()
-    quarter = round(diff / 900) * 900
-    if abs(diff - quarter) > 2 or abs(quarter) > MAX_OFFSET.total_seconds():
-        return None
-    return timedelta(seconds=quarter)
-
-
-def director_offset(records: list[dict], configured: str | None) -> tuple[timezone | None, str]:
-    """The director's UTC offset: configured (`utc_offset`), else the commonest offset its newest Backup
-    records show (StartTime against JobTDate); never the difference between its clock and ours."""
-    if configured:
-        return parse_offset(configured), f"{configured} (configured utc_offset)"
-    seen: dict[timedelta, int] = {}
-    for r in sorted(records, key=lambda r: int(r["JobId"]), reverse=True)[:200]:
-        off = record_offset(r)
-        if off is not None:
-            seen[off] = seen.get(off, 0) + 1
-    if not seen:
-        return None, "unknown (no catalog Backup record with StartTime and JobTDate; set utc_offset)"
-    off = max(seen, key=lambda k: (seen[k], -abs(k)))
-    tz = timezone(off)
-    return tz, f"{fmt_offset(tz)} (catalog: StartTime against JobTDate)"
-
-
-def clock_skew(director_now: datetime | None, tz: timezone | None, utc_now: datetime) -> float | None:
-    """Seconds the director's clock is ahead of ours (negative: behind); None when it cannot be told."""
-    if director_now is None or tz is None:
-        return None
-    return (director_now.replace(tzinfo=tz) - utc_now).total_seconds()
-
-
-def to_iso(value: str | None, tz: timezone) -> str | None:
-    local = parse_local(value)
-    return local.replace(tzinfo=tz).isoformat() if local else None
 
 
 def is_catalog_job(job: dict, names: list | None) -> bool:
@@ -116,10 +34,14 @@ def effective_storages(job: dict) -> list[str]:
 class Mapper:
     """Build one fragment from a parsed snapshot of a director."""
 
-    def __init__(self, snap: dict, settings: dict, mounts_text: str | None):
+    def __init__(self, snap: dict, settings: dict, mounts_text: str | None, namer: HostNamer,
+                 addresses: Callable[[str], frozenset[str]]):
+        """``namer`` tells which host an address is and ``addresses`` resolves a name (both done by the caller:
+        the mapping itself does no I/O)."""
         self.s = snap
         self.settings = settings
-        self.namer = HostNamer(settings["address"], settings.get("director_host"), settings.get("host_map"))
+        self.namer = namer
+        self.addresses = addresses
         self.director = snap["director"]
         self.server = self.director  # the backup server is named by the director's Name
         self.host = self.namer.director_id  # the machine it runs on
@@ -216,7 +138,7 @@ class Mapper:
                 local = host == self.host
                 if not local:
                     nodes[host] = {"id": host, "host": host, "backup_server": self.server}
-                    hosts[host] = {"id": host, "addresses": sorted(resolve(st["address"]))}
+                    hosts[host] = {"id": host, "addresses": sorted(self.addresses(st["address"]))}
                 dev["host"] = host
                 dev["storage_node"] = None if local else host
                 if self.namer.mapped(st["address"]):
@@ -513,9 +435,8 @@ class Mapper:
     def history_truncated(records, client: str, limit: int) -> bool:
         """Did a per-client history query return its full limit (so older jobs exist unread)?"""
         for cmd, n in records.history.items():
-            if f"client={client} " in cmd or f'client="{client}" ' in cmd:
-                if n >= limit:
-                    return True
+            if (f"client={client} " in cmd or f'client="{client}" ' in cmd) and n >= limit:
+                return True
         return False
 
     # -- all -------------------------------------------------------------------------------------
@@ -524,7 +445,7 @@ class Mapper:
         devices, nodes, hosts = self.devices(mode)
         addr = self.settings["address"]
         director_host = {"id": self.host, "aliases": sorted({addr.lower()} - {self.host}),
-                         "addresses": sorted(resolve(addr))}
+                         "addresses": sorted(self.addresses(addr))}
         server = {"id": self.server, "aliases": sorted({self.host, addr.lower()} - {self.server}),
                   "host": self.host, "product": self.s["product"], "version": self.s["version"],
                   "bacula_director": self.director,
@@ -547,42 +468,6 @@ class Mapper:
                            f"a Name (e.g. JobId {nameless[0]['JobId']} in {nameless[0].get('_command')!r}): "
                            "cannot tell whether they are catalog backups")}]
         return frag
-
-
-# Bacula 9.6 (community) has no retention lock and no WORM flag in its catalog or its Storage/Device resources.
-# What the catalog does say only binds Bacula itself: VolStatus Read-Only (Bacula reads, never writes it),
-# Archive (kept, never pruned or recycled by Bacula), Used/Full (no more appends) and Recycle=no; an operator
-# with a console, or anyone root on the storage daemon's host, can still change, purge or delete the volume
-# (`update volume`, `delete volume`, rm). So none of them makes a copy immutable; the fact is left unknown.
-IMMUTABLE_UNKNOWN = ("Bacula 9.6 reports no retention lock or WORM state for Storage {storage} or its volumes "
-                     "(VolStatus Read-Only/Archive and Recycle=no only keep Bacula itself from writing or recycling "
-                     "a volume); record the device's lock in the facts if the storage underneath provides one")
-
-
-def volume_offline(media: dict, storage: dict) -> tuple[bool | None, str]:
-    """Whether a volume is out of the backup server's reach, as far as the catalog knows (None: it cannot tell).
-
-    Bacula's Autochanger chapter: Bacula uses a volume in an autochanger only when the catalog has its Slot and
-    marks it InChanger; `update slots` (and each changer mount) clears InChanger for a volume that is not in the
-    library's slots. So on an autochanger Storage, InChanger=0 means the cartridge (or a vchanger magazine) is
-    out of the library: offline; InChanger=1 means it is inside: online. On any other Storage InChanger is not
-    maintained (the director writes 0 for file volumes): the catalog says nothing of where the medium is.
-    VolStatus Disabled / Enabled=0 (Bacula will not select the volume) and Archive / Enabled=2 (kept, not
-    recycled) are operator markings about Bacula's use of the volume, not about where the medium is, so they do
-    not decide it either (they are reported in bacula_volume).
-    Disk, dedup and cloud volumes cannot be ejected: the core derives offline false for their devices.
-    """
-    if storage.get("autochanger"):
-        flag = (media.get("InChanger") or "").strip()
-        if flag in ("0", "1"):
-            return flag == "0", ""
-        return None, (f"volume {media.get('VolumeName')} on autochanger {storage.get('name')} has no readable "
-                      f"InChanger ({flag[:20]!r})")
-    kind = media_kind(storage.get("media_type"))
-    if kind in ("file", "dedup", "cloud"):
-        return None, ""  # derived by the core from the device
-    return None, (f"Storage {storage.get('name')} is not an autochanger: Bacula records no location for volume "
-                  f"{media.get('VolumeName')} (whether it is in the drive, on a shelf or in a vault)")
 
 
 def job_summary(j: dict, catalog_names: set) -> dict:

@@ -187,7 +187,7 @@ def test_collecting_is_read_only(bacula_stack, states, tmp_path):
 def test_the_real_director_applies_the_bounded_filters(bacula_stack, states):
     """The commands the collector relies on filter on the real 9.6 director as the fake director assumes."""
     from policycheck_bacula import parse
-    from policycheck_bacula.console import Session
+    from policycheck_bacula.client import Session
 
     stack = bacula_stack
     s = Session({"address": "127.0.0.1", "port": stack.dir_port, "console_name": "audit",

@@ -1,7 +1,8 @@
-"""One bconsole session: a private 0600 config, commands on stdin, a hard deadline, errors named."""
+"""Transport: one bconsole session (a private 0600 config, commands on stdin, a hard deadline, errors named)."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import shutil
@@ -10,7 +11,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from policycheck.api import CollectorError
 
@@ -33,10 +34,8 @@ def _cleanup_live() -> None:
         _LIVE.clear()
     for proc, tmp in items:
         if proc is not None and proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -163,14 +162,10 @@ class Session:
 
     @staticmethod
     def _kill(proc: subprocess.Popen) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
     @staticmethod
     def _last_echo(lines: list[str], commands: list[str]) -> str | None:
