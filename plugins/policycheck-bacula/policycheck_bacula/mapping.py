@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import timezone
 from pathlib import Path
 
+from policycheck.kit.names import norm_host
+
 from .clock import parse_local, record_offset
 from .history import FAILED_STATUS, OK_STATUS, ClientScope, newest
 from .hosts import NETWORK_FS, HostNamer, command_destinations, mount_of
@@ -311,7 +313,7 @@ class Mapper:
         addr = c.get("address") or c["name"]
         if self.namer.is_director_host(addr):
             return self.host
-        return (self.namer.mapped(addr) or addr).lower()
+        return norm_host(self.namer.mapped(addr) or addr)
 
     def client_scope(self, name: str) -> ClientScope:
         """Which job records read decide the client's newest jobs, and whether they are its whole history."""
@@ -444,9 +446,9 @@ class Mapper:
         mode = self.director_mode(volumes_by_job)
         devices, nodes, hosts = self.devices(mode)
         addr = self.settings["address"]
-        director_host = {"id": self.host, "aliases": sorted({addr.lower()} - {self.host}),
+        director_host = {"id": self.host, "aliases": sorted({norm_host(addr)} - {self.host}),
                          "addresses": sorted(self.addresses(addr))}
-        server = {"id": self.server, "aliases": sorted({self.host, addr.lower()} - {self.server}),
+        server = {"id": self.server, "aliases": sorted({self.host, norm_host(addr)} - {self.server}),
                   "host": self.host, "product": self.s["product"], "version": self.s["version"],
                   "bacula_director": self.director,
                   "bacula_utc_offset": self.s.get("tz_source"),

@@ -338,7 +338,7 @@ GARBAGE_VALUES = ["", "x", "0", "-1", "99999999999999999999999", "0000-00-00 00:
 def test_no_field_value_crashes_the_collector(field):
     """Every record field of every job, set to garbage: a fragment or a CollectorError, never another exception."""
     for value in GARBAGE_VALUES:
-        def corrupt(d):
+        def corrupt(d, value=value):
             for r in d.jobs:
                 r[field] = value
             for v in d.volumes:
