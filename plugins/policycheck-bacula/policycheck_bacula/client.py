@@ -69,15 +69,15 @@ class Session:
     """Run a list of commands in one bconsole session and return each command's output."""
 
     def __init__(self, settings: dict, where: str, redact: Callable[[str], str] = lambda s: s,
-                 endpoint: str | None = None):
+                 endpoint: str | None = None) -> None:
         self.settings = settings
         self.where = where
         self.endpoint = endpoint or where
-        self.timeout_label = None  # the source's timeout, named in timeout errors
+        self.timeout_label: str | None = None  # the source's timeout, named in timeout errors
         self.redact = redact
         self.exe = find_bconsole(settings.get("bconsole"))
-        self.director = None  # name from the banner
-        self.version = None
+        self.director: str | None = None  # name from the banner
+        self.version: str | None = None
 
     def _fail(self, what: str) -> NoReturn:
         raise CollectorError(self.redact(f"Bacula director {self.where}: {what}"))

@@ -211,13 +211,13 @@ class Mapper:
                       and c.get("PriorJobId") == rec["JobId"] and c.get("JobStatus") in OK_STATUS]
             for r, clone in [(rec, False)] + [(c, True) for c in clones]:
                 for vol in volumes_by_job.get(r["JobId"], []):
-                    cp, why = self.volume_copy(vol, r["JobId"], clone)
+                    cp, problem = self.volume_copy(vol, r["JobId"], clone)
                     if cp is None:
-                        unknown.append(why)
+                        unknown.append(problem)
                     else:
                         copies.append(cp)
             job = jobs.get(rec["Name"])
-            targets = []
+            targets: list[dict] = []
             if job:
                 extra, targets = self.bsr_copies(job)
                 copies += extra
@@ -246,7 +246,7 @@ class Mapper:
                     "bacula_volume": {k: media.get(f) for k, f in (("status", "VolStatus"), ("enabled", "Enabled"),
                                                                     ("in_changer", "InChanger"),
                                                                     ("recycle", "Recycle"))}}
-        st = next((s for s in self.s["storages"] if s["name"] == name), {})
+        st: dict = next((s for s in self.s["storages"] if s["name"] == name), {})
         offline, why = volume_offline(media, st)
         if offline is not None:
             cp["offline"] = offline
@@ -353,7 +353,7 @@ class Mapper:
             elif r is not None:
                 ent[attr] = when
                 ent[f"bacula_{attr}_job"] = {"jobid": int(r["JobId"]), "name": r.get("Name"),
-                                             "level": LEVELS.get(r.get("Level"), r.get("Level")),
+                                             "level": LEVELS.get(r.get("Level") or "", r.get("Level")),
                                              "status": r.get("JobStatus"), "errors": r.get("JobErrors")}
             elif scope.complete:
                 ent[attr] = None

@@ -44,7 +44,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def listening(host: str, port: int) -> bool:
     """Is something listening on host:port? Read /proc/net/tcp: a bare connect makes Bacula log a Security Alert."""
-    want = "%08X:%04X" % (int.from_bytes(socket.inet_aton(host), "little"), port)
+    want = f"{int.from_bytes(socket.inet_aton(host), 'little'):08X}:{port:04X}"
     try:
         lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
     except OSError:
@@ -362,7 +362,7 @@ class BaculaStack:
         chk = subprocess.run([exe, "-t", "-c", str(conf)], capture_output=True, text=True, timeout=30)
         if chk.returncode != 0:
             raise RuntimeError(f"{binary} -t rejected {conf}: {chk.stdout}{chk.stderr}")
-        log = open(self.w / f"{key}.out", "wb")
+        log = open(self.w / f"{key}.out", "wb")  # noqa: SIM115 (the daemon writes to it until stop())
         env = dict(os.environ, **self.dir_env) if key == "dir" and self.dir_env else None
         self.procs[key] = subprocess.Popen([exe, "-f", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
                                            stdin=subprocess.DEVNULL, start_new_session=True, env=env)
