@@ -4,7 +4,7 @@ from __future__ import annotations
 from policycheck.api import CollectorError
 
 from . import parse
-from .history import OK_STATUS, prefetch_ids
+from .history import OK_STATUS, prefetch_id
 from .mapping import BMR_FILESET
 
 
@@ -21,6 +21,8 @@ class Records:
         self.b_window: set[str] = set()
         self.window_limit = 0
         self.window_full = {"B": False, "C": False}
+        self._by_client: dict[str, list[dict]] | None = None
+        self._by_client_n = 0
 
     def add(self, cmd: str, out: dict) -> None:
         try:
@@ -38,15 +40,27 @@ class Records:
     def all(self) -> list[dict]:
         return sorted(self.by_id.values(), key=lambda r: int(r["JobId"]))
 
-    def client_scope(self, client: str) -> set[str]:
-        """JobIds read that can decide the client's newest jobs: the Backup window and its own history."""
-        return self.b_window | set(self.by_command.get(self.history_cmd.get(client, ""), []))
+    def by_client(self) -> dict[str, list[dict]]:
+        """Every record read, grouped by ClientName (built once per set of records; clients x records is too
+        many at 100,000 clients)."""
+        if self._by_client is None or self._by_client_n != len(self.by_id):
+            groups: dict[str, list[dict]] = {}
+            for r in self.by_id.values():
+                groups.setdefault(r.get("ClientName") or "", []).append(r)
+            self._by_client, self._by_client_n = groups, len(self.by_id)
+        return self._by_client
+
+    def client_records(self, client: str) -> list[dict]:
+        """The client's records that can decide its newest jobs: those in the Backup window and in its own
+        history (not the catalog-job queries, which may reach further back than the window for one job)."""
+        hist = set(self.by_command.get(self.history_cmd.get(client, ""), []))
+        return [r for r in self.by_client().get(client, []) if r["JobId"] in self.b_window or r["JobId"] in hist]
 
     def latest_good(self, client: str, catalog_names: set) -> tuple:
         """JobIds of the newest good file-system and BMR backups of ``client`` among the records read."""
         fs = bmr = None
-        for r in self.by_id.values():
-            if (r.get("ClientName") != client or r.get("Type") != "B" or r.get("JobStatus") not in OK_STATUS
+        for r in self.by_client().get(client, []):
+            if (r.get("Type") != "B" or r.get("JobStatus") not in OK_STATUS
                     or r.get("Level") not in ("F", "I", "D") or r.get("Name") in catalog_names):
                 continue
             if BMR_FILESET.search(r.get("FileSet") or ""):
@@ -68,15 +82,15 @@ def catalog_run_ids(records: Records, catalog_names: set, m: int) -> list[str]:
 
 
 def latest_backup_ids(records: Records, clients: list[dict], catalog_names: set) -> list[str]:
-    """Per configured client, the JobIds its latest successful backup may be (see history.prefetch_ids) and
-    their good copies (Type C records whose PriorJobId is one of them)."""
+    """Per configured client, the JobId of its latest successful backup (see history.prefetch_id) and of its
+    good copies (Type C records whose PriorJobId is it)."""
     ids: list[str] = []
     for c in clients:
-        scope = records.client_scope(c["name"])
-        ids += prefetch_ids([records.by_id[j] for j in scope if records.by_id[j].get("ClientName") == c["name"]],
-                            catalog_names)
+        jid = prefetch_id(records.client_records(c["name"]), catalog_names)
+        if jid is not None:
+            ids.append(jid)
     wanted = set(ids)
-    clones = [r["JobId"] for r in records.all() if r.get("Type") == "C" and r.get("PriorJobId") in wanted
+    clones = [r["JobId"] for r in records.by_id.values() if r.get("Type") == "C" and r.get("PriorJobId") in wanted
               and r.get("JobStatus") in OK_STATUS]
     return ids + clones
 
@@ -128,22 +142,43 @@ def snapshot(out: dict, settings: dict, banner_name: str | None, where: str, red
     return snap
 
 
-def volumes_by_job(wanted: list[str], media_out: dict, where: str) -> dict[str, list[str]]:
-    result: dict[str, list[str]] = {}
-    for jobid in wanted:
-        cmd = f"list jobmedia jobid={jobid}"
+MEDIA_BATCH = 20  # JobIds per `list jobmedia` command (each command costs the director ~45 ms)
+
+
+def jobmedia_command(jobids: list[str]) -> str:
+    """One `list jobmedia` for several jobs: 9.6 lists each `jobid=` keyword's media table, then each job's row."""
+    return "list jobmedia " + " ".join(f"jobid={j}" for j in jobids)
+
+
+def jobmedia_batches(jobids: list[str]) -> list[list[str]]:
+    return [jobids[i:i + MEDIA_BATCH] for i in range(0, len(jobids), MEDIA_BATCH)]
+
+
+def volumes_by_job(batches: list[list[str]], media_out: dict, where: str) -> dict[str, list[str] | None]:
+    """The volumes each job wrote, in order; None for a job the answer does not list at all (its record was
+    pruned meanwhile, or the answer is incomplete): its volumes are unknown, not none."""
+    result: dict[str, list[str] | None] = {}
+    for batch in batches:
+        cmd = jobmedia_command(batch)
         try:
             tables = parse.parse_tables(media_out[cmd])
         except (parse.ParseError, KeyError) as e:
             raise CollectorError(f"Bacula director {where}: cannot parse the answer to {cmd!r}: {e}") from e
-        vols: list[str] = []
-        # 9.6 prints the job's own row after its media table; a job without media (volume recycled) has only
-        # that second table
-        media = next((t for t in tables if t and "VolumeName" in t[0]), [])
-        for row in media:
-            if row.get("JobId") == jobid and row["VolumeName"] not in vols:
-                vols.append(row["VolumeName"])
-        result[jobid] = vols
+        # a job's media rows (VolumeName) and its own row (JobStatus); 9.6 prints the job's row even when it has
+        # no media left (its volumes were recycled)
+        vols: dict[str, list[str]] = {}
+        listed: set[str] = set()
+        for table in tables:
+            for row in table:
+                jid = row.get("JobId", "")
+                if "VolumeName" in row:
+                    listed.add(jid)
+                    if row["VolumeName"] not in vols.setdefault(jid, []):
+                        vols[jid].append(row["VolumeName"])
+                elif "JobStatus" in row:
+                    listed.add(jid)
+        for jid in batch:
+            result[jid] = vols.get(jid, []) if jid in listed else None
     return result
 
 

@@ -21,6 +21,8 @@ from policycheck.api import CollectorError
 from .catalog import (
     Records,
     catalog_run_ids,
+    jobmedia_batches,
+    jobmedia_command,
     latest_backup_ids,
     recent_client_jobs,
     snapshot,
@@ -118,20 +120,26 @@ def gather(config_out: dict, run: Run, settings: dict, banner_name: str | None, 
             cmd = f"llist jobs client={q(name)} jobtype=B order=desc limit={limit}"
             fallback.append(cmd)
             records.history_cmd[name] = cmd
-    out = run_parallel(run, fallback)
+    # the job media known to be needed go with the histories; those the histories reveal follow
+    client_ids = recent_client_jobs(records, catalog_names, int(settings["media_jobs"]))
+    settled = [c for c in snap["clients"] if c["name"] not in records.history_cmd]
+    first = list(dict.fromkeys(catalog_run_ids(records, catalog_names, m) + client_ids["ids"]
+                               + latest_backup_ids(records, settled, catalog_names)))
+    batches = jobmedia_batches(first)
+    out = run_parallel(run, fallback + [jobmedia_command(b) for b in batches])
     for c in fallback:
         records.add(c, out)
         records.history[c] = len(records.by_command[c])
-    catalog_ids = catalog_run_ids(records, catalog_names, m)
-    client_ids = recent_client_jobs(records, catalog_names, int(settings["media_jobs"]))
-    latest_ids = latest_backup_ids(records, snap["clients"], catalog_names)
-    media_ids = list(dict.fromkeys(catalog_ids + client_ids["ids"] + latest_ids))
-    media_cmds = [f"list jobmedia jobid={j}" for j in media_ids]
-    out = run_parallel(run, media_cmds)
-    vols = volumes_by_job(media_ids, out, where)
+    unsettled = [c for c in snap["clients"] if c["name"] in records.history_cmd]
+    then = [j for j in dict.fromkeys(catalog_run_ids(records, catalog_names, m)
+                                     + latest_backup_ids(records, unsettled, catalog_names)) if j not in first]
+    more = jobmedia_batches(then)
+    if more:
+        out.update(run_parallel(run, [jobmedia_command(b) for b in more]))
+    vols = volumes_by_job(batches + more, out, where)
 
     # 4. the volumes
-    names = sorted({v for vs in vols.values() for v in vs})
+    names = sorted({v for vs in vols.values() if vs for v in vs})
     vol_cmds = [f"llist volume={v}" for v in names]
     volumes = volume_records(names, run_parallel(run, vol_cmds), where, redact)
     snap["volumes"] = volumes

@@ -19,19 +19,19 @@ Record = dict[str, Any]
 
 
 class ClientScope:
-    """What the collector read about one client's Backup jobs, and whether that is the whole catalog history.
+    """What the collector read about one client's jobs, and whether that is the whole catalog history.
 
-    ``scope``: JobIds of the director's newest ``window`` Backup jobs (all clients) plus the client's own
-    newest ``history_limit`` Backup jobs when they were read. The newest job of a kind within ``scope`` is the
-    newest in the catalog: every job outside the window started before every job in it.
-    ``complete``: the records read hold every job record the catalog keeps for the client (the window was not
-    full, or the client's own history came back shorter than its limit, or the client has no catalog record:
-    the director creates one when the client's first job starts). The catalog keeps job records for the
-    client's JobRetention only: "never" means "none within the catalog's retention".
+    ``records``: the client's records among the director's newest ``window`` Backup jobs (all clients) and
+    among its own newest ``history_limit`` Backup jobs when they were read. The newest job of a kind among them
+    is the newest in the catalog: every job outside the window started before every job in it.
+    ``complete``: they are every job record the catalog keeps for the client (the window was not full, or the
+    client's own history came back shorter than its limit, or the client has no catalog record: the director
+    creates one for each configured client when it starts, and when a client's first job starts). The catalog
+    keeps job records for the client's JobRetention only: "never" means "none within the catalog's retention".
     """
 
-    def __init__(self, scope: set[str], complete: bool, why_incomplete: str):
-        self.scope, self.complete, self.why_incomplete = scope, complete, why_incomplete
+    def __init__(self, records: list[Record], complete: bool, why_incomplete: str):
+        self.records, self.complete, self.why_incomplete = records, complete, why_incomplete
 
 
 def newest(records: list[Record], when: Callable[[Record], tuple[str | None, str | None]]
@@ -50,16 +50,14 @@ def newest(records: list[Record], when: Callable[[Record], tuple[str | None, str
     return best[3], best[2], None
 
 
-def prefetch_ids(records: list[Record], catalog_names: set[str]) -> list[str]:
-    """JobIds whose job media the mapping may need for a client's latest backup: the newest successful data
-    backup (by EndTime as the director wrote it, and by JobId) and the newest catalog backup, newest first."""
+def prefetch_id(records: list[Record], catalog_names: set[str]) -> str | None:
+    """The JobId whose job media the mapping will need for a client's latest backup: its newest successful data
+    backup (by EndTime as the director wrote it, then JobId), else its newest catalog backup. One per client:
+    each `list jobmedia` costs the director ~45 ms. (Should the mapping, which compares times with their UTC
+    offsets, pick another run, e.g. across a DST change, that run's media are unread and its copies unknown.)"""
     good = [r for r in records if r.get("Type") == "B" and r.get("JobStatus") in OK_STATUS]
     data = [r for r in good if r.get("Name") not in catalog_names]
-    out: list[str] = []
-    for group in (data, good):
-        for key in (lambda r: (r.get("EndTime") or "", int(r["JobId"])), lambda r: int(r["JobId"])):
-            if group:
-                jid = max(group, key=key)["JobId"]  # type: ignore[arg-type]
-                if jid not in out:
-                    out.append(jid)
-    return out
+    group = data or good
+    if not group:
+        return None
+    return str(max(group, key=lambda r: (r.get("EndTime") or "", int(r["JobId"])))["JobId"])

@@ -55,6 +55,11 @@ class Mapper:
         self.storages_by_id = {st["storage_id"]: st["name"] for st in snap["storages"] if st.get("storage_id")}
         self.media = {v["VolumeName"]: v for v in snap.get("volumes", [])}
         self.window_jobs = int(settings.get("window_jobs", 2000))
+        self.catalog_clients = {c.get("Name") for c in snap["client_records"]}
+        self.clones: dict[str, list[dict]] = {}  # PriorJobId -> its Copy records
+        for r in self.records:
+            if r.get("Type") == "C":
+                self.clones.setdefault(r.get("PriorJobId") or "", []).append(r)
 
     def dev_id(self, storage_name: str) -> str:
         return f"{self.director}/{storage_name}"
@@ -89,7 +94,7 @@ class Mapper:
                 out.update((pools.get(nxt) or {}).get("storage", []))
         return out
 
-    def director_mode(self, volumes_by_job: dict[str, list[str]]) -> dict:
+    def director_mode(self, volumes_by_job: dict[str, list[str] | None]) -> dict:
         """Which storages take client data: the job media of recent client jobs, else the configuration."""
         cm = self.s.get("client_media") or {"ids": [], "candidates": 0, "capped": False}
         used: set[str] = set()
@@ -202,7 +207,7 @@ class Mapper:
                 return f"{m[2]} {m[0]} mounted at {m[1]}"
         return None
 
-    def bootstraps(self, volumes_by_job: dict[str, list[str]]) -> list[dict]:
+    def bootstraps(self, volumes_by_job: dict[str, list[str] | None]) -> list[dict]:
         jobs = {j["name"]: j for j in self.s["jobs"]}
         out = []
         for rec in self.catalog_runs():
@@ -210,7 +215,10 @@ class Mapper:
             clones = [c for c in self.records if c.get("Type") == "C"
                       and c.get("PriorJobId") == rec["JobId"] and c.get("JobStatus") in OK_STATUS]
             for r, clone in [(rec, False)] + [(c, True) for c in clones]:
-                for vol in volumes_by_job.get(r["JobId"], []):
+                vols = volumes_by_job.get(r["JobId"])
+                if vols is None:
+                    unknown.append(f"the job media of JobId {r['JobId']} were not listed")
+                for vol in vols or []:
                     cp, problem = self.volume_copy(vol, r["JobId"], clone)
                     if cp is None:
                         unknown.append(problem)
@@ -254,10 +262,9 @@ class Mapper:
             cp["_unknown"] = {"offline": why}
         return cp, ""
 
-    def job_copies(self, rec: dict, volumes_by_job: dict[str, list[str]]) -> tuple[list[dict], list[str]]:
+    def job_copies(self, rec: dict, volumes_by_job: dict[str, list[str] | None]) -> tuple[list[dict], list[str]]:
         """A backup job's own volumes and those of its good Copy jobs (Type C, PriorJobId = its JobId)."""
-        clones = [c for c in self.records if c.get("Type") == "C" and c.get("PriorJobId") == rec["JobId"]
-                  and c.get("JobStatus") in OK_STATUS]
+        clones = [c for c in self.clones.get(rec["JobId"], []) if c.get("JobStatus") in OK_STATUS]
         copies, problems = [], []
         for r, clone in [(rec, False)] + [(c, True) for c in clones]:
             vols = volumes_by_job.get(r["JobId"])
@@ -319,28 +326,25 @@ class Mapper:
         """Which job records read decide the client's newest jobs, and whether they are its whole history."""
         records = self.s.get("records")
         limit = int(self.s.get("history_limit", 0) or 0)
-        in_catalog = name in {c.get("Name") for c in self.s["client_records"]}
         if records is None:  # a snapshot without the bounded queries (tests): every record read counts
-            return ClientScope({r["JobId"] for r in self.records}, True, "")
-        scope = records.client_scope(name)
+            return ClientScope([r for r in self.records if r.get("ClientName") == name], True, "")
+        recs = records.client_records(name)
         cmd = records.history_cmd.get(name)
-        if not in_catalog:
-            return ClientScope(scope, True, "")
+        if name not in self.catalog_clients:
+            return ClientScope(recs, True, "")
         if cmd is not None:
             n = len(records.by_command.get(cmd, []))
-            return ClientScope(scope, n < limit, f"its newest {limit} Backup jobs were read ({cmd!r} returned "
-                                                 "its whole limit) and older ones were not (raise history_limit)")
+            return ClientScope(recs, n < limit, f"its newest {limit} Backup jobs were read ({cmd!r} returned "
+                                                "its whole limit) and older ones were not (raise history_limit)")
         full = records.window_full.get("B", False)
-        return ClientScope(scope, not full, f"the director's newest {records.window_limit} Backup jobs were read "
-                                            "(window_jobs) and older ones were not")
+        return ClientScope(recs, not full, f"the director's newest {records.window_limit} Backup jobs were read "
+                                           "(window_jobs) and older ones were not")
 
-    def backup_state(self, c: dict, volumes_by_job: dict[str, list[str]]) -> tuple[dict, dict, dict]:
+    def backup_state(self, c: dict, volumes_by_job: dict[str, list[str] | None]) -> tuple[dict, dict, dict]:
         """(attributes, _unknown, _partial): last_successful_backup, last_failed_backup, latest_backup_copies."""
         name = c["name"]
         scope = self.client_scope(name)
-        by_id = {r["JobId"]: r for r in self.records}
-        recs = [by_id[j] for j in scope.scope if j in by_id and by_id[j].get("ClientName") == name
-                and by_id[j].get("Type") == "B"]
+        recs = [r for r in scope.records if r.get("Type") == "B"]
         good = [r for r in recs if r.get("JobStatus") in OK_STATUS]
         failed = [r for r in recs if r.get("JobStatus") in FAILED_STATUS]
         ent: dict = {}
@@ -383,7 +387,7 @@ class Mapper:
                 partial["latest_backup_copies"] = f"JobId {pick['JobId']}: " + "; ".join(problems)
         return ent, unknown, partial
 
-    def clients(self, volumes_by_job: dict[str, list[str]] | None = None) -> list[dict]:
+    def clients(self, volumes_by_job: dict[str, list[str] | None] | None = None) -> list[dict]:
         uname = {c.get("Name"): c.get("Uname", "") for c in self.s["client_records"]}
         history = self.client_history()
         records = self.s.get("records")
@@ -442,7 +446,7 @@ class Mapper:
         return False
 
     # -- all -------------------------------------------------------------------------------------
-    def fragment(self, volumes_by_job: dict[str, list[str]]) -> dict:
+    def fragment(self, volumes_by_job: dict[str, list[str] | None]) -> dict:
         mode = self.director_mode(volumes_by_job)
         devices, nodes, hosts = self.devices(mode)
         addr = self.settings["address"]

@@ -213,6 +213,20 @@ def test_the_real_director_applies_the_bounded_filters(bacula_stack, states):
         assert out[cmds[4]] == []
     finally:
         con.close()
+    # several `jobid=` keywords in one `list jobmedia`: each job's volumes, as the catalog's JobMedia rows say
+    from policycheck_bacula.catalog import jobmedia_command, volumes_by_job
+    con = sqlite3.connect(stack.db)
+    try:
+        ids = [str(r[0]) for r in con.execute("SELECT JobId FROM Job WHERE Type IN ('B','C') ORDER BY JobId")]
+        got = volumes_by_job([ids], s.run([jobmedia_command(ids)], 20), "test")
+        assert any(got[j] for j in ids) and all(got[j] is not None for j in ids)
+        for jid in ids:
+            want = [str(r[0]) for r in con.execute(
+                "SELECT DISTINCT VolumeName FROM JobMedia JOIN Media USING (MediaId) WHERE JobId=? "
+                "ORDER BY JobMediaId", (jid,))]
+            assert got[jid] == want, (jid, got)
+    finally:
+        con.close()
     # an unknown keyword is ignored by 9.6 (the filter silently does not apply): the session refuses it
     with pytest.raises(Exception, match="not understood"):
         s.run(["llist jobs hours=1"], 20)

@@ -300,12 +300,12 @@ def test_director_name_and_empty_storage_errors():
         build(director=d)
 
 
-@pytest.mark.parametrize("cmd", ["llist jobs jobtype=B order=desc limit=2000", "llist volume=Cat-0002", "list jobmedia jobid=2",
+@pytest.mark.parametrize("cmd", ["llist jobs jobtype=B order=desc limit=2000", "llist volume=Cat-0002", "list jobmedia",
                                  "llist job=BackupCatalog jobtype=B order=desc limit=20"])
 @pytest.mark.parametrize("garbage", ["\x00\x01<html>502</html>", "JobId: x\nName: y", "+--+\n| a |"])
 def test_garbage_catalog_answers_are_collector_errors(cmd, garbage):
     d = FakeDirector()
-    d.answer = lambda c, orig=d.answer: garbage if c == cmd else orig(c)
+    d.answer = lambda c, orig=d.answer: garbage if c == cmd or (cmd == "list jobmedia" and c.startswith(cmd)) else orig(c)
     with pytest.raises(CollectorError, match="cannot parse"):
         build(director=d)
 
@@ -470,3 +470,15 @@ def test_offline_only_where_an_autochanger_says_so():
     assert "offline" not in x and "immutable" not in x
     dev = ents(build(), "device")["pc-dir/Local1"]
     assert "no retention lock or WORM" in dev["_unknown"]["immutable"]
+
+
+def test_one_jobmedia_command_for_many_jobs_and_a_job_it_does_not_list():
+    from policycheck_bacula.catalog import jobmedia_command, volumes_by_job
+
+    d = FakeDirector()
+    build(director=d)
+    sent = [c for batch in d.sent for c in batch if c.startswith("list jobmedia")]
+    assert sent == ["list jobmedia jobid=2 jobid=4 jobid=1"]  # catalog run, its copy, client1-fd's data backup
+    # an answer that does not list JobId 1 at all (pruned meanwhile): its volumes are unknown, not none
+    out = {jobmedia_command(["1", "2"]): d.answer("list jobmedia jobid=2")}
+    assert volumes_by_job([["1", "2"]], out, "test") == {"1": None, "2": ["Cat-0002"]}
