@@ -34,7 +34,7 @@ from policycheck.faultproxy import ALL_TRANSPORT_FAULTS, Fault, FaultProxy, corr
 SCHEMAS = Path(__file__).parent / "schemas"
 
 
-def secret_forms(secret: str, users=()) -> list:
+def secret_forms(secret: str, users: Sequence[str] = ()) -> list[str]:
     """Every encoding of ``secret`` a leak scan must not find: raw, base64 (and of ``user:secret``),
     URL-, XML- and JSON-escaped."""
     from policycheck.secrets import variants
@@ -43,48 +43,50 @@ def secret_forms(secret: str, users=()) -> list:
 
 
 @cache
-def _validator(name: str):
+def _validator(name: str) -> Any:
     import jsonschema
 
     schema = json.loads((SCHEMAS / name).read_text())
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
-def fragment_errors(fragment: dict) -> list[str]:
+def fragment_errors(fragment: dict[str, Any]) -> list[str]:
     """Every schema violation of a collector fragment, as 'path: message' lines."""
     v = _validator("fragment.schema.json")
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
             for e in sorted(v.iter_errors(fragment), key=lambda e: list(map(str, e.absolute_path)))]
 
 
-def assert_valid_fragment(fragment: dict) -> None:
+def assert_valid_fragment(fragment: dict[str, Any]) -> None:
     """Fail with every violation when a fragment does not match docs/facts.md's schema."""
     errors = fragment_errors(fragment)
     assert not errors, "fragment does not validate against the facts schema:\n" + "\n".join(errors[:50])
 
 
-def facts_errors(document: dict) -> list[str]:
+def facts_errors(document: dict[str, Any]) -> list[str]:
     """Every schema violation of a whole facts document (``policycheck collect`` output)."""
     v = _validator("facts.schema.json")
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
             for e in v.iter_errors(document)]
 
 
-def assert_valid_facts(document: dict) -> None:
+def assert_valid_facts(document: dict[str, Any]) -> None:
     errors = facts_errors(document)
     assert not errors, "facts document does not validate:\n" + "\n".join(errors[:50])
 
 
-def assert_no_secret(secret: str, *texts, users=()) -> None:
+def assert_no_secret(secret: str, *texts: object, users: Sequence[str] = ()) -> None:
     """Fail if ``secret`` appears, in any encoding (:func:`secret_forms`), in any of ``texts`` (str,
     bytes, or objects dumped as JSON)."""
     assert secret, "assert_no_secret needs a non-empty secret"
     forms = secret_forms(secret, users) or [secret]
-    for i, t in enumerate(texts):
-        if isinstance(t, bytes):
-            t = t.decode("utf-8", "replace")
-        elif not isinstance(t, str):
-            t = json.dumps(t, default=str)
+    for i, raw in enumerate(texts):
+        if isinstance(raw, bytes):
+            t = raw.decode("utf-8", "replace")
+        elif isinstance(raw, str):
+            t = raw
+        else:
+            t = json.dumps(raw, default=str)
         for f in forms:
             assert f not in t, f"secret found in output #{i} (as {'raw' if f == secret else 'an encoding'})"
 
