@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import ipaddress
 
+__all__ = ["norm_host", "short_name", "is_fqdn", "is_ip"]
+
 
 def norm_host(name: object) -> str:
     """``name`` stripped, lower-cased, with one trailing dot dropped ("" for None).

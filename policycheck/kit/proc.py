@@ -14,6 +14,8 @@ from typing import IO
 
 from policycheck.api import CollectorError
 
+__all__ = ["run", "Completed", "ProcTimeout", "CommandNotFound", "kill_group"]
+
 #: seconds between SIGTERM to the process group and SIGKILL
 GRACE = 1.0
 
