@@ -109,22 +109,34 @@ def run(cmd: Sequence[str], *, input: str | bytes | None = None, deadline: float
 
 def _run_watched(proc: subprocess.Popen[bytes], data: bytes | None, budget: float | None,
                  stop: Callable[[str], bool], label: str, grace: float) -> Completed:
-    """``run`` with ``stop``: reader threads hand each stdout line to ``stop`` as it arrives."""
+    """``run`` with ``stop``: reader threads hand each stdout line to ``stop`` as it arrives.
+
+    The caller sleeps on one event that every change sets (a line matched, a pipe closed, the
+    process ended), with a timed wait only for the deadline itself: progress never depends on a
+    polling interval (libfaketime, which CI runs the unit tests under, does not honour those)."""
     out: list[bytes] = []
     err: list[bytes] = []
     hit = threading.Event()
+    wake = threading.Event()
     failed: list[BaseException] = []
 
     def read(pipe: IO[bytes], sink: list[bytes], watch: bool) -> None:
-        for raw in iter(pipe.readline, b""):
-            sink.append(raw)
-            if watch and not hit.is_set():
-                try:
-                    if stop(raw.decode("utf-8", "replace").rstrip("\r\n")):
+        try:
+            for raw in iter(pipe.readline, b""):
+                sink.append(raw)
+                if watch and not hit.is_set():
+                    try:
+                        if stop(raw.decode("utf-8", "replace").rstrip("\r\n")):
+                            hit.set()
+                    except BaseException as exc:  # re-raised by run() once the group is ended
+                        failed.append(exc)
                         hit.set()
-                except BaseException as exc:  # re-raised by run() once the group is ended
-                    failed.append(exc)
-                    hit.set()
+                    if hit.is_set():
+                        wake.set()
+        except (OSError, ValueError):  # the pipe was closed under us while ending the group
+            pass
+        finally:
+            wake.set()
 
     def write() -> None:
         assert proc.stdin is not None
@@ -133,30 +145,38 @@ def _run_watched(proc: subprocess.Popen[bytes], data: bytes | None, budget: floa
                 proc.stdin.write(data)
             proc.stdin.close()
 
+    def reap() -> None:
+        with contextlib.suppress(OSError):
+            proc.wait()
+        wake.set()
+
     assert proc.stdout is not None
-    threads = [threading.Thread(target=read, args=(proc.stdout, out, True), daemon=True)]
+    readers = [threading.Thread(target=read, args=(proc.stdout, out, True), daemon=True)]
     if proc.stderr is not None:
-        threads.append(threading.Thread(target=read, args=(proc.stderr, err, False), daemon=True))
+        readers.append(threading.Thread(target=read, args=(proc.stderr, err, False), daemon=True))
+    helpers = [threading.Thread(target=reap, daemon=True)]
     if proc.stdin is not None:
-        threads.append(threading.Thread(target=write, daemon=True))
-    for t in threads:
+        helpers.append(threading.Thread(target=write, daemon=True))
+    for t in readers + helpers:
         t.start()
     end = None if budget is None else time.monotonic() + budget
     timed_out = False
     try:
         while not hit.is_set():
-            if not any(t.is_alive() for t in threads) and proc.poll() is not None:
+            if not any(t.is_alive() for t in readers) and proc.returncode is not None:
                 break
-            if end is not None and time.monotonic() >= end:
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
                 timed_out = True
                 break
-            hit.wait(0.02)
+            wake.wait(left)
+            wake.clear()
     except BaseException:
         _end_group(proc, 0.0)
         raise
     if timed_out or hit.is_set():
         _end_group(proc, grace)
-    for t in threads:
+    for t in readers + helpers:
         t.join(5)
     for pipe in (proc.stdin, proc.stdout, proc.stderr):
         if pipe is not None:
