@@ -34,7 +34,7 @@ from policycheck.faultproxy import ALL_TRANSPORT_FAULTS, Fault, FaultProxy, corr
 SCHEMAS = Path(__file__).parent / "schemas"
 
 
-def secret_forms(secret: str, users=()) -> list:
+def secret_forms(secret: str, users: Sequence[str] = ()) -> list[str]:
     """Every encoding of ``secret`` a leak scan must not find: raw, base64 (and of ``user:secret``),
     URL-, XML- and JSON-escaped."""
     from policycheck.secrets import variants
@@ -43,48 +43,50 @@ def secret_forms(secret: str, users=()) -> list:
 
 
 @cache
-def _validator(name: str):
+def _validator(name: str) -> Any:
     import jsonschema
 
     schema = json.loads((SCHEMAS / name).read_text())
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
-def fragment_errors(fragment: dict) -> list[str]:
+def fragment_errors(fragment: dict[str, Any]) -> list[str]:
     """Every schema violation of a collector fragment, as 'path: message' lines."""
     v = _validator("fragment.schema.json")
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
             for e in sorted(v.iter_errors(fragment), key=lambda e: list(map(str, e.absolute_path)))]
 
 
-def assert_valid_fragment(fragment: dict) -> None:
+def assert_valid_fragment(fragment: dict[str, Any]) -> None:
     """Fail with every violation when a fragment does not match docs/facts.md's schema."""
     errors = fragment_errors(fragment)
     assert not errors, "fragment does not validate against the facts schema:\n" + "\n".join(errors[:50])
 
 
-def facts_errors(document: dict) -> list[str]:
+def facts_errors(document: dict[str, Any]) -> list[str]:
     """Every schema violation of a whole facts document (``policycheck collect`` output)."""
     v = _validator("facts.schema.json")
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
             for e in v.iter_errors(document)]
 
 
-def assert_valid_facts(document: dict) -> None:
+def assert_valid_facts(document: dict[str, Any]) -> None:
     errors = facts_errors(document)
     assert not errors, "facts document does not validate:\n" + "\n".join(errors[:50])
 
 
-def assert_no_secret(secret: str, *texts, users=()) -> None:
+def assert_no_secret(secret: str, *texts: object, users: Sequence[str] = ()) -> None:
     """Fail if ``secret`` appears, in any encoding (:func:`secret_forms`), in any of ``texts`` (str,
     bytes, or objects dumped as JSON)."""
     assert secret, "assert_no_secret needs a non-empty secret"
     forms = secret_forms(secret, users) or [secret]
-    for i, t in enumerate(texts):
-        if isinstance(t, bytes):
-            t = t.decode("utf-8", "replace")
-        elif not isinstance(t, str):
-            t = json.dumps(t, default=str)
+    for i, raw in enumerate(texts):
+        if isinstance(raw, bytes):
+            t = raw.decode("utf-8", "replace")
+        elif isinstance(raw, str):
+            t = raw
+        else:
+            t = json.dumps(raw, default=str)
         for f in forms:
             assert f not in t, f"secret found in output #{i} (as {'raw' if f == secret else 'an encoding'})"
 
@@ -243,21 +245,26 @@ class Request:
 class Answer:
     """What a route answers: status, body (bytes, str, or an object sent as JSON), headers; ``delay``
     seconds before answering; ``stall_after``: send the headers and that many body bytes, then
-    hold the connection open without sending more (until the server stops)."""
+    hold the connection open without sending more (until the server stops); ``cut_after``: send
+    that many body bytes (Content-Length still announcing all) and close the connection;
+    ``trickle``: send the body in 20 pieces spread over that many seconds."""
 
     status: int = 200
     body: Any = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     stall_after: int | None = None
+    cut_after: int | None = None
+    trickle: float = 0.0
 
 
 def json_answer(body: Any, status: int = 200, headers: Mapping[str, str] | None = None, *,
-                delay: float = 0.0, stall_after: int | None = None) -> Answer:
+                delay: float = 0.0, stall_after: int | None = None, cut_after: int | None = None,
+                trickle: float = 0.0) -> Answer:
     """An answer with ``body`` as JSON (Content-Type: application/json)."""
     h = {"Content-Type": "application/json"}
     h.update(headers or {})
-    return Answer(status, json.dumps(body).encode(), h, delay, stall_after)
+    return Answer(status, json.dumps(body).encode(), h, delay, stall_after, cut_after, trickle)
 
 
 Route = Callable[[Request], "Answer | tuple[Any, ...]"] | Answer | tuple[Any, ...]
@@ -271,7 +278,8 @@ class FakeHTTPServer:
     those; an unknown route answers 404 ``{"detail": "Not found."}`` (or ``default(request)``).
     ``delay`` and ``stall_after`` apply to every answer (an Answer's own values win when set);
     ``tls=(cert_pem, key_pem)`` serves HTTPS (see :func:`make_cert`). Every request is recorded in
-    ``requests``. Use as a context manager; ``url`` is the base URL::
+    ``requests``; ``max_in_flight`` is the most requests handled at once. Use as a context manager;
+    ``url`` is the base URL::
 
         with FakeHTTPServer({("GET", "/api/items"): json_answer({"results": []})}) as srv:
             HttpClient(srv.url).get_json("/api/items")
@@ -288,6 +296,8 @@ class FakeHTTPServer:
         self.stall_after = stall_after
         self.default = default
         self.requests: list[Request] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         outer = self
@@ -299,7 +309,14 @@ class FakeHTTPServer:
                 pass
 
             def _handle(self) -> None:
-                outer._serve(self)
+                with outer._lock:
+                    outer.in_flight += 1
+                    outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
+                try:
+                    outer._serve(self)
+                finally:
+                    with outer._lock:
+                        outer.in_flight -= 1
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
@@ -384,8 +401,22 @@ class FakeHTTPServer:
             if "content-length" not in names:
                 h.send_header("Content-Length", str(len(data)))
             h.end_headers()
-            if h.command != "HEAD":
-                h.wfile.write(data if stall is None else data[:stall])
+            if h.command == "HEAD":
+                data = b""
+            elif stall is not None:
+                data = data[:stall]
+            elif answer.cut_after is not None:
+                data = data[:answer.cut_after]
+                h.close_connection = True
+            if answer.trickle and data:
+                step = max(1, len(data) // 20)
+                for i in range(0, len(data), step):
+                    h.wfile.write(data[i:i + step])
+                    h.wfile.flush()
+                    if self._stop.wait(answer.trickle / 20):
+                        break
+            else:
+                h.wfile.write(data)
             h.wfile.flush()
             if stall is not None:
                 self._stop.wait()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from policycheck.kit.names import is_fqdn, is_ip, norm_host, short_name
+from policycheck.kit.names import is_fqdn, is_ip, norm_host, norm_label, short_name
 
 
 @pytest.mark.parametrize("raw, want", [
@@ -45,3 +45,14 @@ def test_is_fqdn(raw, want):
 
 def test_is_ip():
     assert is_ip("10.0.0.1") and is_ip("::1") and not is_ip("db01") and not is_ip(None)
+
+
+@pytest.mark.parametrize("raw, want", [
+    ("Bare-Metal  Restore", "bare_metal_restore"),
+    (" backup_server ", "backup_server"),
+    ("Backup-Server", "backup_server"),
+    ("a - b", "a_b"),
+    (None, ""),
+])
+def test_norm_label(raw, want):
+    assert norm_label(raw) == want

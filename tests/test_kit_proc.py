@@ -103,3 +103,64 @@ def test_what_a_command_printed_before_its_deadline_comes_with_the_timeout():
         run([sys.executable, "-c", script], input="status dir\n", timeout=3, what="bconsole", grace=0.2)
     assert exc.value.stdout == "1000 OK: dir Version: 13\n" and exc.value.stderr == "connecting\n"
     assert "did not answer within 3s (timeout)" in str(exc.value)
+
+
+def test_merge_stderr_interleaves_both_streams():
+    r = run([sys.executable, "-c", "import sys; print('a', flush=True); print('b', file=sys.stderr, flush=True); "
+             "print('c', flush=True)"], merge_stderr=True, timeout=60)
+    assert r.stdout == "a\nb\nc\n" and r.stderr == ""
+
+
+def test_stop_ends_the_group_at_the_line_it_waits_for(tmp_path):
+    """bconsole retries a refused connection until its deadline: the line that says so ends it now."""
+    pidfile = tmp_path / "child"
+    script = ("import os, sys, time\n"
+              "if os.fork() == 0:\n"
+              f"    open({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
+              "    time.sleep(600)\n"
+              "while not os.path.exists(" + repr(str(pidfile)) + "):\n    time.sleep(0.01)\n"
+              "print('Connecting to Director 127.0.0.1:9101', flush=True)\n"
+              "print('bconsole: bsock.c:223 Unable to connect to Director daemon on 127.0.0.1:9101. "
+              "ERR=Connection refused', file=sys.stderr, flush=True)\n"
+              "time.sleep(600)\n")
+    seen = []
+
+    def refused(line):
+        seen.append(line)
+        return "Unable to connect to Director" in line
+
+    r = run([sys.executable, "-c", script], input="status dir\nquit\n", timeout=600, merge_stderr=True,
+            stop=refused, grace=0.2)
+    assert r.stopped and r.returncode < 0
+    assert r.stdout.splitlines() == seen == [
+        "Connecting to Director 127.0.0.1:9101",
+        "bconsole: bsock.c:223 Unable to connect to Director daemon on 127.0.0.1:9101. ERR=Connection refused"]
+    child = int(pidfile.read_text())
+    for _ in range(500):
+        if not _alive(child):
+            break
+        time.sleep(0.01)
+    assert not _alive(child)
+
+
+def test_stop_that_never_fires_returns_the_whole_output():
+    r = run([sys.executable, "-c", "import sys; print(sys.stdin.read().upper(), end='')"], input="a\nb\n",
+            stop=lambda line: False, timeout=60)
+    assert r == Completed(0, "A\nB\n", "", stopped=False)
+
+
+def test_an_exception_in_stop_ends_the_group_and_is_raised():
+    def boom(line):
+        raise ValueError(f"cannot parse {line!r}")
+
+    with pytest.raises(ValueError, match="cannot parse 'x'"):
+        run([sys.executable, "-c", "import time; print('x', flush=True); time.sleep(600)"], stop=boom,
+            timeout=600, grace=0.2)
+
+
+@pytest.mark.realtime
+def test_a_watched_command_past_its_deadline_times_out_with_its_output():
+    with pytest.raises(ProcTimeout) as exc:
+        run([sys.executable, "-c", "import time; print('banner', flush=True); time.sleep(600)"],
+            stop=lambda line: False, timeout=2, what="bconsole", grace=0.2)
+    assert str(exc.value) == "bconsole did not answer within 2s (timeout)" and exc.value.stdout == "banner\n"

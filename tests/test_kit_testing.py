@@ -208,3 +208,39 @@ def test_a_cert_for_other_names_is_refused(tmp_path):
     with (FakeHTTPServer({("GET", "/"): json_answer({})}, tls=(certs.cert_pem, certs.key_pem)) as srv,
           pytest.raises(requests.exceptions.SSLError)):
         requests.get(srv.url + "/", verify=str(certs.ca_pem), timeout=10)
+
+
+def test_fake_server_cut_after_n_bytes_is_a_truncated_answer():
+    with (FakeHTTPServer({("GET", "/cut"): json_answer({"items": list(range(1000))}, cut_after=40)}) as srv,
+          pytest.raises(HttpError, match=r"reading the answer from .*/cut failed") as exc):
+        HttpClient(srv.url, timeout=10).get_json("/cut")
+    assert exc.value.status is None and exc.value.endpoint == "/cut"
+
+
+@pytest.mark.realtime
+def test_fake_server_trickle_runs_past_the_deadline():
+    body = {"items": list(range(2000))}
+    # a piece every 0.4 s: no single read waits long, the whole answer outlasts the deadline
+    with FakeHTTPServer({("GET", "/drip"): json_answer(body, trickle=8)}) as srv:
+        with pytest.raises(HttpError, match=r"answer from .*/drip was still arriving when the time budget ran out"):
+            HttpClient(srv.url, timeout=10, deadline=time.monotonic() + 1.5).get_json("/drip")
+        srv.routes[("GET", "/quick")] = json_answer(body, trickle=0.2)
+        assert HttpClient(srv.url, timeout=10).get_json("/quick") == body
+
+
+def test_fake_server_counts_requests_in_flight():
+    import threading
+
+    both = threading.Barrier(2, timeout=30)
+
+    def meet(req):
+        both.wait()
+        return json_answer({"ok": True})
+    with FakeHTTPServer({("GET", "/meet"): meet}) as srv:
+        threads = [threading.Thread(target=requests.get, args=(srv.url + "/meet",), kwargs={"timeout": 30})
+                   for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert srv.max_in_flight == 2 and srv.in_flight == 0 and len(srv.requests) == 2

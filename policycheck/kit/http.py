@@ -16,6 +16,8 @@ import requests
 from policycheck.api import CollectorError
 from policycheck.secrets import redact, register
 
+__all__ = ["HttpClient", "HttpError", "MAX_BYTES"]
+
 RETRY_STATUSES = (429, 502, 503, 504)
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 10

@@ -1,7 +1,10 @@
-"""Host-name normalisation for collectors: the one place names are compared and shortened."""
+"""Name normalisation for collectors: the one place host names and labels are compared and shortened."""
 from __future__ import annotations
 
 import ipaddress
+import re
+
+__all__ = ["norm_host", "short_name", "is_fqdn", "is_ip", "norm_label"]
 
 
 def norm_host(name: object) -> str:
@@ -39,3 +42,14 @@ def is_fqdn(name: object) -> bool:
         return False
     labels = n.split(".")
     return len(labels) > 1 and all(labels)
+
+
+_SEPARATORS = re.compile(r"[\s\-]+")
+
+
+def norm_label(text: object) -> str:
+    """A role, tag, group or method name as the facts model compares it: stripped, lower-cased, each run
+    of spaces and hyphens one ``_`` ("Bare-Metal  Restore" -> "bare_metal_restore"; "" for None)."""
+    if text is None:
+        return ""
+    return _SEPARATORS.sub("_", str(text).strip().lower())
