@@ -5,11 +5,12 @@ import json
 from pathlib import Path
 
 from policycheck.results import FAIL, PASS, SKIP, WAIVED
+from policycheck.errors import FactsInputError
 
 NEW, UNCHANGED = "new", "unchanged"
 
 
-class BaselineError(ValueError):
+class BaselineError(FactsInputError):
     """An unusable baseline file."""
 
 

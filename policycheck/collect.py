@@ -15,6 +15,7 @@ from policycheck.api import CollectContext, CollectorError
 from policycheck.facts import FactsError, check_fragment, merge
 from policycheck.secrets import URL_CREDENTIALS_HINT, SecretError, find_url_credentials, redact, resolve
 from policycheck.timeutil import iso, now_utc
+from policycheck.errors import ConfigError
 
 RESERVED = ("name", "plugin", "timeout", "enabled")
 
@@ -30,7 +31,7 @@ class SourcePlan:
     error: str | None = None
 
 
-class SourceConfigError(ValueError):
+class SourceConfigError(ConfigError):
     """A source's settings do not validate against its plugin's schema (an invocation error: exit 2)."""
 
 

@@ -12,11 +12,12 @@ from policycheck.conditions import (QUANTIFIERS, Ctx, FactPath, Missing, QuantLe
                                     describe, suggest)
 from policycheck.results import evidence_dict
 from policycheck.timeutil import parse_time
+from policycheck.errors import UsageError
 
 MAX_ITEMS = 50  # items of a quantifier shown in full; the rest are counted
 
 
-class ExplainError(ValueError):
+class ExplainError(UsageError):
     """No such target for the policy (the CLI turns it into exit 2)."""
 
 

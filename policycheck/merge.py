@@ -15,11 +15,12 @@ from policycheck import __version__
 from policycheck.policy import Policy
 from policycheck.results import SEVERITIES, STATUSES, Report, Result
 from policycheck.timeutil import iso, now_utc, parse_time
+from policycheck.errors import FactsInputError
 
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-class MergeError(ValueError):
+class MergeError(FactsInputError):
     """An input that is not a policycheck JSON report, or labels that collide (exit 2)."""
 
 

@@ -23,12 +23,13 @@ import copy
 from dataclasses import dataclass, field
 
 from policycheck.facts import AliasIndex, MACHINE_KINDS, norm
+from policycheck.errors import UsageError
 
 #: the kinds ``--lose NAME`` looks a name up in, and the prefix that picks one (``--lose datastore:ds01``)
 LOSABLE = ("host", "hypervisor_host", "cluster", "datastore", "device", "storage_node")
 
 
-class LoseError(ValueError):
+class LoseError(UsageError):
     """A --lose name that names nothing in the facts (or is written wrongly)."""
 
 
