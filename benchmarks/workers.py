@@ -125,7 +125,8 @@ def collect(backups, delay) -> dict:
     """The NetWorker collector against its fake server answering after ``delay`` seconds per request."""
     try:
         from policycheck_networker.fakeserver import FakeNetworker, generate_datazone
-        from policycheck_networker.plugin import SCHEMA, collect as nw_collect
+        from policycheck_networker.plugin import SCHEMA
+        from policycheck_networker.plugin import collect as nw_collect
     except ImportError as exc:
         return {"skipped": f"the networker plugin is not installed: {exc}"}
     from policycheck.api import CollectContext

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from policycheck.results import FAIL, PASS, SKIP, WAIVED
 from policycheck.errors import FactsInputError
+from policycheck.results import FAIL, PASS, SKIP, WAIVED
 
 NEW, UNCHANGED = "new", "unchanged"
 

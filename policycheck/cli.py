@@ -1,6 +1,7 @@
 """The command line: argparse, everything printed to the terminal, and every exit code."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -20,10 +21,8 @@ def _color(stream) -> bool:
 
 def main(argv=None) -> int:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")
-        except (AttributeError, ValueError):
-            pass
     debug = bool(os.environ.get("POLICYCHECK_DEBUG"))
     try:
         parser = build_parser()
@@ -234,10 +233,8 @@ def _write(path, text) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
         if tmp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
 
 
 def _umask() -> int:
@@ -407,6 +404,9 @@ def _write_outputs(args, report, reporters) -> None:
     if args.output:
         _write(args.output, rendered(args.format, _plain(report)))
         return
+    if args.format == "github":  # workflow commands on purpose: the reporter escaped every value
+        sys.stdout.write(reporters["github"].render(report))
+        return
     _emit(reporters[args.format].render(report), trusted_escapes=True)
 
 
@@ -537,7 +537,7 @@ def cmd_policies(args, parser) -> int:
         out += ["", "rationale:", textwrap.indent(textwrap.fill(p.rationale, 96), "  "), "",
                 "remediation:", textwrap.indent(textwrap.fill(p.remediation, 96), "  ")]
         if p.parameters:
-            out += ["", "parameters (override in the config under parameters: {%s: {...}}):" % p.id]
+            out += ["", f"parameters (override in the config under parameters: {{{p.id}: {{...}}}}):"]
             rules = p.target_params.describe() if p.target_params else {}
             given = ((config.parameters or {}).get(p.id) or {}) if config else {}
             for prm in p.parameters:
@@ -884,10 +884,8 @@ def entry(argv=None) -> None:
     end_children()
     if lingering_threads():
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 stream.flush()
-            except (OSError, ValueError):
-                pass
         os._exit(rc)
     sys.exit(rc)
 

@@ -12,10 +12,10 @@ import traceback
 from dataclasses import dataclass
 
 from policycheck.api import CollectContext, CollectorError
+from policycheck.errors import ConfigError
 from policycheck.facts import FactsError, check_fragment, merge
 from policycheck.secrets import URL_CREDENTIALS_HINT, SecretError, find_url_credentials, redact, resolve
 from policycheck.timeutil import iso, now_utc
-from policycheck.errors import ConfigError
 
 RESERVED = ("name", "plugin", "timeout", "enabled")
 

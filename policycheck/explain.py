@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from policycheck.conditions import (QUANTIFIERS, Ctx, FactPath, Missing, QuantLeaf, _resolve, compile_condition,
                                     describe, suggest)
+from policycheck.errors import UsageError
 from policycheck.results import evidence_dict
 from policycheck.timeutil import parse_time
-from policycheck.errors import UsageError
 
 MAX_ITEMS = 50  # items of a quantifier shown in full; the rest are counted
 

@@ -8,6 +8,7 @@ import ipaddress
 import json
 import threading
 from contextlib import contextmanager
+
 from policycheck.errors import FactsInputError
 
 SCHEMA_VERSION = 1

@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 
 from policycheck import __version__
+from policycheck.errors import FactsInputError
 from policycheck.policy import Policy
 from policycheck.results import SEVERITIES, STATUSES, Report, Result
 from policycheck.timeutil import iso, now_utc, parse_time
-from policycheck.errors import FactsInputError
 
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

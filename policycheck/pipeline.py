@@ -167,7 +167,7 @@ def select_policies(policies, select=(), skip=(), frameworks=()) -> list[Policy]
             raise UsageError(f"--select/--skip '{pat}' matches no policy id, tag or severity" + suggest(pat, known))
     if frameworks:
         sel = parse_frameworks(frameworks, policies)
-        for text, one in zip(frameworks, sel):
+        for text, one in zip(frameworks, sel, strict=True):
             if not any(policy_matches(p, [one]) for p in policies):
                 raise UsageError(f"--framework {text!r}: no policy is mapped to it (see `policycheck policies "
                                  "list` for each policy's controls)")
@@ -194,8 +194,8 @@ def load_all_policies(extra_paths=(), builtin=True, plugins=None, parameters=Non
     """Load every policy and apply ``parameters`` ({policy id: {name: value}}). Every problem with the
     parameters is reported at once (unknown policy or name, a value not of the declared type), each
     located by ``origins[(policy id, name)]`` (the config file's line, or the --param option) or ``where``."""
-    from policycheck.textutil import suggest
     from policycheck.policy import MAX_PROBLEMS, PolicyError, check_param_value
+    from policycheck.textutil import suggest
 
     paths = [builtin_dir()] if builtin else []
     if plugins is not None:

@@ -10,8 +10,8 @@ from importlib.metadata import entry_points
 import pluggy
 
 from policycheck import hookspecs
-from policycheck.textutil import suggest
 from policycheck.errors import ConfigError
+from policycheck.textutil import suggest
 
 GROUP = "policycheck"
 #: the collectors published with policycheck and the distribution that provides each: an install hint

@@ -6,11 +6,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from policycheck import conditions
+from policycheck import conditions, errors
 from policycheck.conditions import CompileError, suggest
 from policycheck.timeutil import parse_duration
 from policycheck.yamlsafe import Document, YamlError, load_documents
-from policycheck import errors
 
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "policy.schema.json"
 MAX_POLICY_BYTES = 1024 * 1024
@@ -106,7 +105,7 @@ class Policy:
         line, col = self.doc.where(jpath) if self.doc else (self.line, 1)
         return PolicyError(self.path, line, col, self.id, jpath, message)
 
-    def compile(self, overrides: dict | None = None, compiled: dict | None = None) -> "Policy":
+    def compile(self, overrides: dict | None = None, compiled: dict | None = None) -> Policy:
         """Resolve parameters (defaults, then ``overrides``) and compile ``when``/``require`` once;
         ``compiled``: {"when"/"require": condition} already compiled with the defaults (the load's check)."""
         values = {p.name: p.default for p in self.parameters}

@@ -4,12 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from policycheck.derive import derive
-from policycheck.engine import evaluate
-from policycheck.facts import Facts, FactsError
+from policycheck.errors import PolicyError, UsageError
 from policycheck.results import STATUSES
 from policycheck.yamlsafe import YamlError, load_documents
-from policycheck.errors import PolicyError
 
 
 class TestFileError(PolicyError):

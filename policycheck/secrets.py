@@ -15,6 +15,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote, quote_plus, urlsplit
+
 from policycheck.errors import ConfigError
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

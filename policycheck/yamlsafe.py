@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
 from policycheck.errors import PolicycheckError
 
 try:  # the C parser is ~10x faster for big facts files

@@ -22,8 +22,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from policycheck.facts import AliasIndex, MACHINE_KINDS, norm
 from policycheck.errors import UsageError
+from policycheck.facts import AliasIndex, MACHINE_KINDS, norm
 
 #: the kinds ``--lose NAME`` looks a name up in, and the prefix that picks one (``--lose datastore:ds01``)
 LOSABLE = ("host", "hypervisor_host", "cluster", "datastore", "device", "storage_node")
