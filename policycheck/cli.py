@@ -9,11 +9,19 @@ from pathlib import Path
 
 from policycheck.cliargs import EXIT_CODES_HELP, SEVERITIES, ParserExit, build_parser  # noqa: F401
 from policycheck.errors import ExitCode, PolicycheckError
-from policycheck.reporters.github import ANNOTATION_LIMIT  # noqa: F401  (importable from here, as before)
 
 #: the old names of the exit codes, kept for importers (use ExitCode)
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = (ExitCode.OK, ExitCode.FINDINGS, ExitCode.INVALID_INPUT,
                                               ExitCode.SOURCE_ERROR)
+
+
+def __getattr__(name: str):
+    """``ANNOTATION_LIMIT`` stays importable from here, without loading the reporters at start-up."""
+    if name == "ANNOTATION_LIMIT":
+        from policycheck.reporters.github import ANNOTATION_LIMIT
+
+        return ANNOTATION_LIMIT
+    raise AttributeError(name)
 
 
 def _color(stream) -> bool:
