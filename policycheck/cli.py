@@ -347,9 +347,7 @@ def _evaluate(args) -> int:
         frameworks=sorted({fw for fw, _ in pipeline.parse_frameworks(args.framework)}) or None,
         options={"color": _color(sys.stdout) and not args.no_color and not args.output, "verbose": args.verbose,
                  "github": github, "source_files": _source_files(config)},
-        on_event=None if args.facts else _progress()))
-    for w in outcome.warnings:
-        _warn(w)
+        on_event=None if args.facts else _progress(), on_warning=_warn))
     report = outcome.report
     _write_outputs(args, report, reporters)
     for n in outcome.notes:
@@ -465,9 +463,8 @@ def cmd_collect(args) -> int:
     config = _config(args, required=True)
     check_outputs((("-o/--output", args.output),))
     plugins = _plugins(args)
-    outcome = pipeline.run(pipeline.RunInputs(policies=(), config=config, plugins=plugins, on_event=_progress()))
-    for w in outcome.warnings:
-        _warn(w)
+    outcome = pipeline.run(pipeline.RunInputs(policies=(), config=config, plugins=plugins, on_event=_progress(),
+                                              on_warning=_warn))
     doc = outcome.document  # derived facts go into the snapshot too
     text = json.dumps(doc, indent=1, ensure_ascii=False, default=str) + "\n"
     if args.output:

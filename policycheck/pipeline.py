@@ -53,6 +53,9 @@ class RunInputs:
     options: dict = field(default_factory=dict)  #: reporter options (color, verbose, github, ...)
     where: str | None = None  #: how the facts are named in messages (default: the snapshot path)
     on_event: Callable[[str, str, Any], None] | None = None  #: collection progress
+    #: told each warning as it arises (a source's, the clock's), before a later step can fail; the
+    #: Outcome lists them all either way
+    on_warning: Callable[[str], None] | None = None
     plans: list | None = None  #: collection plans already made (policycheck.testing); default from config
 
 
@@ -84,7 +87,7 @@ def run(inputs: RunInputs) -> Outcome:
         doc, where = copy.deepcopy(inputs.document), inputs.where or "facts"
     else:
         doc, collected = collect_document(inputs.config, inputs.plugins, inputs.on_event, inputs.plans)
-        warnings += collected
+        _tell(inputs, warnings, collected)
         where = inputs.where or "collected facts"
     t1 = time.perf_counter()
     facts = build_facts(doc, inputs.plugins, where)
@@ -93,7 +96,7 @@ def run(inputs: RunInputs) -> Outcome:
     if clock:
         facts.as_of = clock["time"]
         if clock["source"] == "config as_of":
-            warnings += config_as_of_warnings(clock, facts.collected_at)
+            _tell(inputs, warnings, config_as_of_warnings(clock, facts.collected_at))
     from policycheck.engine import evaluate
 
     results = evaluate(inputs.policies, facts)
@@ -121,6 +124,13 @@ def run(inputs: RunInputs) -> Outcome:
                          options=dict(inputs.options), gate=gate)
     timings = {"facts_s": t1 - t0, "derive_s": t2 - t1, "evaluate_s": t3 - t2, "judge_s": time.perf_counter() - t3}
     return Outcome(report=report, gate=gate, facts=facts, document=doc, warnings=tuple(warnings), timings=timings)
+
+
+def _tell(inputs: RunInputs, warnings: list, new: list) -> None:
+    warnings.extend(new)
+    if inputs.on_warning is not None:
+        for w in new:
+            inputs.on_warning(w)
 
 
 def collect_document(config: Any, plugins: Any, on_event: Callable | None = None,
