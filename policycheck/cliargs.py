@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any, NoReturn
 
 from policycheck import __version__
 from policycheck.errors import ExitCode
@@ -43,15 +44,15 @@ class ParserExit(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting (only cli.py's entry exits), with ``--debug`` everywhere."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                           help="on an internal error, print the traceback (also POLICYCHECK_DEBUG=1)")
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise ParserExit(int(ExitCode.INVALID_INPUT), message, self.format_usage())
 
-    def exit(self, status: int = 0, message: str | None = None):  # type: ignore[override]
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         raise ParserExit(status, message or "")
 
 

@@ -15,8 +15,8 @@ class Gate:
     how many results are ``error``; ``stale_error``: a stale waiver under --strict-waivers."""
 
     fail_on: str
-    failing: tuple
-    blocking: tuple
+    failing: tuple[Any, ...]
+    blocking: tuple[Any, ...]
     errors: int
     fail_on_error: bool = True
     soft_fail: bool = False

@@ -7,9 +7,9 @@ class Missing:
 
     __slots__ = ("reason", "explicit")
 
-    def __init__(self, reason, explicit=False):
+    def __init__(self, reason: object, explicit: bool = False) -> None:
         self.reason = reason
         self.explicit = explicit  # a source said it is unknown (or sources disagree): not merely absent
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<missing: {self.reason}>"

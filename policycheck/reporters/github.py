@@ -58,7 +58,7 @@ def render_annotations(report: Any, limit: int = ANNOTATION_LIMIT) -> str:
     return "".join(out)
 
 
-def step_summary(report: Any, reporters: dict) -> str | None:
+def step_summary(report: Any, reporters: dict[str, Reporter]) -> str | None:
     """The step summary's text: the ``markdown`` report without colour (None when that format is not loaded)."""
     if "markdown" not in reporters:
         return None
@@ -66,10 +66,10 @@ def step_summary(report: Any, reporters: dict) -> str | None:
 
     plain = copy.copy(report)
     plain.options = dict(report.options, color=False)
-    return reporters["markdown"].render(plain)
+    return str(reporters["markdown"].render(plain))
 
 
-@hookimpl
-def policycheck_reporters() -> list:
+@hookimpl  # type: ignore[untyped-decorator]
+def policycheck_reporters() -> list[Reporter]:
     return [Reporter("github", render_annotations, "txt", "GitHub Actions annotations for the gate's failures "
                      "(written on their own under GITHUB_ACTIONS=true)")]
