@@ -22,20 +22,18 @@ def rss_mb() -> float:
 
 
 def evaluate_snapshot(path, verdicts_out=None) -> dict:
-    """policycheck in-process: load the snapshot, derive, evaluate every built-in policy; time each step."""
+    """policycheck in-process through pipeline.run (load the snapshot, derive, evaluate every built-in policy,
+    judge: report and gate); the run times each step."""
     from policycheck import pipeline
     from policycheck.engine import evaluate
 
     policies = pipeline.load_all_policies()  # compiled once, before the clock: it does not depend on the facts
     c0, t0 = time.process_time(), time.perf_counter()
-    doc = pipeline.load_snapshot(path)  # includes the validation against the facts model (issue 14)
-    t1 = time.perf_counter()
-    facts = pipeline.build_facts(doc)
-    t2 = time.perf_counter()
-    results = evaluate(policies, facts)
-    t3 = time.perf_counter()
+    outcome = pipeline.run(pipeline.RunInputs(policies=policies, snapshot=path))  # validates against the model
+    total = time.perf_counter() - t0
     cpu = time.process_time() - c0
     rss = rss_mb()
+    facts, results, doc, steps = outcome.facts, outcome.report.results, outcome.document, outcome.timings
     in_rego = [p for p in policies if p.id in REGO_PACKAGES]
     t4 = time.perf_counter()
     res3 = evaluate(in_rego, facts)
@@ -45,11 +43,12 @@ def evaluate_snapshot(path, verdicts_out=None) -> dict:
         statuses.setdefault(r.policy.id, Counter())[r.status] += 1
     if verdicts_out:
         Path(verdicts_out).write_text(json.dumps([[r.policy.id, r.target_id, r.status] for r in res3]))
-    return {"load_s": t1 - t0, "build_s": t2 - t1, "eval_s": t3 - t2, "total_s": t3 - t0, "cpu_s": cpu,
+    return {"load_s": steps["facts_s"], "build_s": steps["derive_s"], "eval_s": steps["evaluate_s"],
+            "judge_s": steps["judge_s"], "total_s": total, "cpu_s": cpu,
             "eval3_s": eval3, "rss_mb": rss, "results": len(results),
             "entities": sum(len(v) for v in doc["entities"].values()),
             "statuses": {k: dict(v) for k, v in sorted(statuses.items())},
-            "reporters_s": time_reporters(results, policies, facts)}
+            "reporters_s": time_reporters(outcome.report)}
 
 
 def validation(path) -> dict:
@@ -65,15 +64,13 @@ def validation(path) -> dict:
             "problems": len(problems)}
 
 
-def time_reporters(results, policies, facts) -> dict:
+def time_reporters(report) -> dict:
     """Seconds each built-in report writer takes to render the whole report."""
     import copy
 
-    from policycheck import pipeline
     from policycheck.plugins import make_plugins
 
     reporters = make_plugins(load_entry_points=False).reporters
-    report = pipeline.make_report(results, policies, facts)
     out = {}
     for fmt in ("text", "json", "junit", "markdown"):
         if fmt in reporters:

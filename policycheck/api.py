@@ -4,8 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from policycheck.errors import SourceError
 
-class CollectorError(Exception):
+
+class CollectorError(SourceError):
     """Raised by a collector when its source cannot be read; the message becomes the source's
     reason (after secret redaction), and every result depending on its facts becomes ``error``."""
 

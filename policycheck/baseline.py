@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from policycheck.errors import FactsInputError
 from policycheck.results import FAIL, PASS, SKIP, WAIVED
 
 NEW, UNCHANGED = "new", "unchanged"
 
 
-class BaselineError(ValueError):
+class BaselineError(FactsInputError):
     """An unusable baseline file."""
 
 

@@ -1,14 +1,27 @@
 """The command line: argparse, everything printed to the terminal, and every exit code."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
 
-from policycheck.cliargs import EXIT_CODES_HELP, SEVERITIES, build_parser  # noqa: F401
+from policycheck.cliargs import EXIT_CODES_HELP, SEVERITIES, ParserExit, build_parser  # noqa: F401
+from policycheck.errors import ExitCode, PolicycheckError
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+#: the old names of the exit codes, kept for importers (use ExitCode)
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = (ExitCode.OK, ExitCode.FINDINGS, ExitCode.INVALID_INPUT,
+                                              ExitCode.SOURCE_ERROR)
+
+
+def __getattr__(name: str):
+    """``ANNOTATION_LIMIT`` stays importable from here, without loading the reporters at start-up."""
+    if name == "ANNOTATION_LIMIT":
+        from policycheck.reporters.github import ANNOTATION_LIMIT
+
+        return ANNOTATION_LIMIT
+    raise AttributeError(name)
 
 
 def _color(stream) -> bool:
@@ -16,59 +29,65 @@ def _color(stream) -> bool:
 
 def main(argv=None) -> int:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")
-        except (AttributeError, ValueError):
-            pass
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return EXIT_USAGE
+    debug = bool(os.environ.get("POLICYCHECK_DEBUG"))
     try:
-        if args.command in ("audit", "check"):
-            return cmd_evaluate(args)
-        if args.command == "collect":
-            return cmd_collect(args)
-        if args.command == "policies":
-            return cmd_policies(args, parser)
-        if args.command == "plugins":
-            return cmd_plugins(args)
-        if args.command == "explain":
-            return cmd_explain(args)
-        if args.command == "merge":
-            return cmd_merge(args)
-        if args.command == "runbook":
-            return cmd_runbook(args)
-        if args.command == "what-if":
-            return cmd_whatif(args)
-        if args.command == "guard":
-            return cmd_guard(args)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        debug = debug or bool(getattr(args, "debug", False))
+        return _dispatch(parser, args)
+    except ParserExit as exc:  # --help, --version, or an invalid command line
+        if exc.usage:
+            sys.stderr.write(exc.usage)
+            sys.stderr.write(f"policycheck: error: {exc.message}\n")
+        elif exc.message:
+            sys.stdout.write(exc.message)
+        return ExitCode(exc.status)
     except KeyboardInterrupt:
         _err("interrupted")
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
-        return EXIT_OK
-    except _USAGE_ERRORS() as exc:
+        return ExitCode.OK
+    except PolicycheckError as exc:  # every error a user can cause (policycheck/errors.py)
         _err(str(exc))
-        return EXIT_USAGE
-    except Exception as exc:  # a bug, not a verdict: never let it read as "failures" (exit 1)
-        if os.environ.get("POLICYCHECK_DEBUG"):
-            raise
-        _err(f"internal error: {type(exc).__name__}: {exc} (set POLICYCHECK_DEBUG=1 for the traceback, "
-             "and please report it)")
-        return EXIT_USAGE
-    return EXIT_USAGE
+        return exc.exit_code
+    except Exception as exc:  # a bug, not a verdict and not bad input: its own code (docs/exit-codes.md)
+        _err(f"internal error: {type(exc).__name__}: {exc}")
+        if debug:
+            import traceback
+
+            sys.stderr.write(_safe("".join(traceback.format_exception(exc))))
+        else:
+            _err("this is a bug in policycheck or a plugin, please report it; run again with --debug (or "
+                 "POLICYCHECK_DEBUG=1) for the traceback")
+        return ExitCode.INTERNAL_ERROR
 
 
-def _USAGE_ERRORS():
-    from policycheck.collect import SourceConfigError
-    from policycheck.config import ConfigError
-    from policycheck.pipeline import UsageError
-    from policycheck.plugins import PluginConfigError
-    from policycheck.policy import PolicyLoadError
-
-    return (ConfigError, UsageError, PolicyLoadError, SourceConfigError, PluginConfigError)
+def _dispatch(parser, args) -> int:
+    """Run the command ``args`` names; its exit code."""
+    if not args.command:
+        parser.print_help()
+        return ExitCode.INVALID_INPUT
+    if args.command in ("audit", "check"):
+        return cmd_evaluate(args)
+    if args.command == "collect":
+        return cmd_collect(args)
+    if args.command == "policies":
+        return cmd_policies(args, parser)
+    if args.command == "plugins":
+        return cmd_plugins(args)
+    if args.command == "explain":
+        return cmd_explain(args)
+    if args.command == "merge":
+        return cmd_merge(args)
+    if args.command == "runbook":
+        return cmd_runbook(args)
+    if args.command == "what-if":
+        return cmd_whatif(args)
+    if args.command == "guard":
+        return cmd_guard(args)
+    return ExitCode.INVALID_INPUT
 
 
 def _safe(text) -> str:
@@ -151,17 +170,11 @@ def _progress():
 
 
 def _collect_doc(config, plugins):
-    from policycheck.collect import collect, plan_sources
+    from policycheck.pipeline import collect_document
 
-    plans = plan_sources(config, plugins)
-    if not plans:
-        from policycheck.pipeline import UsageError
-
-        raise UsageError(f"{config.path}: no sources configured (add sources:, or use --facts FILE)")
-    doc = collect(plans, base_dir=config.base_dir, concurrency=config.concurrency, on_event=_progress())
-    for s in doc["sources"]:
-        for w in s.get("warnings") or ():
-            _warn(f"source {s['name']}: {w}")
+    doc, warnings = collect_document(config, plugins, on_event=_progress())
+    for w in warnings:
+        _warn(w)
     return doc
 
 
@@ -228,10 +241,8 @@ def _write(path, text) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
         if tmp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
 
 
 def _umask() -> int:
@@ -283,9 +294,7 @@ def cmd_evaluate(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from policycheck.engine import evaluate
-    from policycheck.pipeline import (UsageError, build_facts, load_all_policies, load_snapshot, make_report,
-                                      parse_frameworks, select_policies)
+    from policycheck import pipeline
 
     # Every input is validated before the first source is contacted (or the snapshot read).
     config = _config(args, required=not args.facts)
@@ -297,17 +306,17 @@ def _evaluate(args) -> int:
     loaded = policies = None
     try:
         params, origins = _params(args, config)
-        loaded = load_all_policies(list(config.policies if config else []) + args.policies,
-                                   builtin=not args.no_builtin and (config.builtin_policies if config else True),
-                                   plugins=plugins, parameters=params, where=where, origins=origins)
-        policies = select_policies(loaded, (config.select if config else []) + args.select,
-                                   (config.skip if config else []) + args.skip, args.framework)
-    except _USAGE_ERRORS() as exc:
+        loaded = pipeline.load_all_policies(list(config.policies if config else []) + args.policies,
+                                            builtin=not args.no_builtin and (config.builtin_policies if config else True),
+                                            plugins=plugins, parameters=params, where=where, origins=origins)
+        policies = pipeline.select_policies(loaded, (config.select if config else []) + args.select,
+                                            (config.skip if config else []) + args.skip, args.framework)
+    except PolicycheckError as exc:
         problems.append(str(exc))
     clock = wlist = base = None
     try:
         clock = _as_of(args, config)
-    except UsageError as exc:
+    except PolicycheckError as exc:
         problems.append(str(exc))
     waiver_path = args.waivers or (config.waivers if config else None)
     if waiver_path:
@@ -327,63 +336,46 @@ def _evaluate(args) -> int:
     elif args.fail_on_new:
         problems.append("--fail-on-new needs --baseline FILE (an earlier JSON report)")
     if problems:
-        raise UsageError("\n".join(problems))
+        raise pipeline.UsageError("\n".join(problems))
 
-    if args.facts:
-        doc = load_snapshot(args.facts)
-        where_facts = args.facts
-    else:
-        doc = _collect_doc(config, plugins)
-        where_facts = "collected facts"
-    facts = build_facts(doc, plugins, where_facts)
-    evaluated_at = {"time": facts.collected_at, "source": "collected_at", "where": None}
-    if clock:
-        facts.as_of = clock["time"]
-        evaluated_at = clock
-        if clock["source"] == "config as_of":
-            _check_config_as_of(clock, facts.collected_at)
-    results = evaluate(policies, facts)
-    notes: list = []
-    waivers_out: list = []
-    stale_error = False
-    if wlist is not None:
-        from policycheck import waivers
-
-        waivers_out = waivers.apply_waivers(results, wlist, facts.as_of or facts.collected_at,
-                                            loaded=[p.id for p in loaded], evaluated=[p.id for p in policies])
-        notes.extend(waivers.notes(waivers_out))
-        stale_error = bool(args.strict_waivers and waivers.stale(waivers_out))
-    if base is not None:
-        from policycheck import baseline
-
-        notes.extend(baseline.apply_baseline(results, base))
     fail_on = args.fail_on or (config.fail_on if config else None) or "low"
-    frameworks = sorted({fw for fw, _ in parse_frameworks(args.framework)}) or None
-    report = make_report(results, policies, facts, fail_on=fail_on, notes=notes, waivers=waivers_out,
-                         frameworks=frameworks,
-                         evaluated_at=evaluated_at,
-                         options={"color": _color(sys.stdout) and not args.no_color and not args.output,
-                                  "verbose": args.verbose, "github": os.environ.get("GITHUB_ACTIONS") == "true",
-                                  "source_files": _source_files(config)})
+    github = os.environ.get("GITHUB_ACTIONS") == "true"
+    outcome = pipeline.run(pipeline.RunInputs(
+        policies=policies, snapshot=args.facts, config=config, plugins=plugins, loaded=[p.id for p in loaded],
+        waivers=wlist, baseline=base, clock=clock, fail_on=fail_on, fail_on_error=args.fail_on_error,
+        soft_fail=args.soft_fail, fail_on_new=args.fail_on_new, strict_waivers=args.strict_waivers,
+        frameworks=sorted({fw for fw, _ in pipeline.parse_frameworks(args.framework)}) or None,
+        options={"color": _color(sys.stdout) and not args.no_color and not args.output, "verbose": args.verbose,
+                 "github": github, "source_files": _source_files(config)},
+        on_event=None if args.facts else _progress(), on_warning=_warn))
+    report = outcome.report
     _write_outputs(args, report, reporters)
-    for n in notes:
+    for n in outcome.notes:
         _warn(n)
-    if report.options.get("github"):  # on stderr when stdout carries JSON/XML/Markdown
+    if github:
+        _github(args, report, reporters)
+    return outcome.gate.exit_code
+
+
+def _github(args, report, reporters) -> None:
+    """Under GitHub Actions: the ``github`` reporter's annotations (on stderr when stdout carries
+    JSON/XML/Markdown), and the Markdown report appended to $GITHUB_STEP_SUMMARY."""
+    from policycheck.reporters.github import step_summary
+
+    if "github" in reporters and args.format != "github":
         machine = args.format not in ("text", "brief") and not args.output
-        _github_annotations(report, sys.stderr if machine else sys.stdout)
+        # workflow commands on purpose: the reporter escaped every value (never through _emit's guard)
+        (sys.stderr if machine else sys.stdout).write(reporters["github"].render(report))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_file and report.options.get("github") and "markdown" in reporters:
+    text = step_summary(report, reporters) if summary_file else None
+    if text is not None:
         try:
             from policycheck.secrets import redact_all
 
             with open(summary_file, "a", encoding="utf-8") as fh:
-                fh.write(redact_all(reporters["markdown"].render(_plain(report))))
+                fh.write(redact_all(text))
         except OSError as exc:
             _warn(f"cannot append to GITHUB_STEP_SUMMARY: {exc.strerror}")
-    return gate(report, fail_on, args.fail_on_error, args.soft_fail, args.fail_on_new, stale_error)
-
-
-CONFIG_AS_OF_MAX_LAG_S = 86400
 
 
 def _check_formats(args, reporters) -> None:
@@ -393,7 +385,7 @@ def _check_formats(args, reporters) -> None:
 
     for fmt in [args.format] + [f for _, attr, f in EXTRA_OUTPUTS if getattr(args, attr, None)]:
         if fmt not in reporters:
-            from policycheck.conditions import suggest
+            from policycheck.textutil import suggest
 
             raise UsageError(f"unknown format '{fmt}'" + suggest(fmt, reporters)
                              + f" (formats: {', '.join(sorted(reporters))})")
@@ -417,6 +409,9 @@ def _write_outputs(args, report, reporters) -> None:
             _write(getattr(args, attr), rendered(fmt, _plain(report)))
     if args.output:
         _write(args.output, rendered(args.format, _plain(report)))
+        return
+    if args.format == "github":  # workflow commands on purpose: the reporter escaped every value
+        sys.stdout.write(reporters["github"].render(report))
         return
     _emit(reporters[args.format].render(report), trusted_escapes=True)
 
@@ -454,20 +449,6 @@ def _as_of(args, config) -> dict | None:
     return {"time": str(text), "source": source, "where": where}
 
 
-def _check_config_as_of(clock: dict, collected_at) -> None:
-    """A config's fixed as_of left behind (copied from an example) judges fresh facts by an old clock."""
-    from policycheck.timeutil import format_duration, parse_time
-
-    try:
-        lag = (parse_time(collected_at) - parse_time(clock["time"])).total_seconds()
-    except (ValueError, TypeError):
-        return
-    if lag > CONFIG_AS_OF_MAX_LAG_S:
-        _warn(f"{clock['where']}: as_of {clock['time']} is {format_duration(lag)} older than the facts "
-              f"(collected {collected_at}); every age is judged as of {clock['time']}. Remove as_of from "
-              "the config to judge live facts, or pass --as-of to mean it")
-
-
 def _plain(report):
     import copy
 
@@ -476,76 +457,15 @@ def _plain(report):
     return r
 
 
-def gate(report, fail_on: str, fail_on_error: bool = True, soft_fail: bool = False, fail_on_new: bool = False,
-         stale_error: bool = False) -> int:
-    """The exit code of an evaluation (see EXIT_CODES_HELP and README's table)."""
-    if soft_fail:
-        return EXIT_OK
-    threshold = SEVERITIES.index(fail_on)
-    failing = [r for r in report.results if r.status == "fail" and SEVERITIES.index(r.policy.severity) >= threshold]
-    if fail_on_new:
-        failing = [r for r in failing if r.baseline == "new"]
-    if failing:
-        return EXIT_FAIL
-    if (fail_on_error and any(r.status == "error" for r in report.results)) or stale_error:
-        return EXIT_ERROR
-    return EXIT_OK
-
-
-#: GitHub shows a handful of annotations per step (10 errors, 10 warnings) and keeps at most 50 per job:
-#: the worst results are annotated, the rest counted in one notice (every report lists them all).
-ANNOTATION_LIMIT = 50
-
-
-def _github_annotations(report, out=None, limit: int = ANNOTATION_LIMIT) -> None:
-    """``::error`` per failure at or above --fail-on, ``::warning`` per failure below it and per error:
-    the worst ``limit`` of them (errors-level first, then by severity, failures before errors), then
-    one ``::notice`` counting the rest."""
-    from policycheck.secrets import redact_all
-    from policycheck.textsafe import line
-
-    out = out or sys.stdout
-
-    def esc(s):  # the runner's own escapes for data and properties, then every other control visible
-        return line(redact_all(str(s)).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
-
-    def esc_prop(s):
-        return esc(s).replace(":", "%3A").replace(",", "%2C")
-
-    threshold = SEVERITIES.index(report.fail_on)
-    found = []
-    for i, r in enumerate(report.results):
-        sev = SEVERITIES.index(r.policy.severity)
-        if r.status == "fail":
-            level = "error" if sev >= threshold else "warning"
-        elif r.status == "error":
-            level = "warning"
-        else:
-            continue
-        found.append(((level != "error", -sev, r.status != "fail", i), level, r))
-    found.sort(key=lambda t: t[0])
-    for _, level, r in found[:limit]:
-        out.write(f"::{level} title={esc_prop(r.policy.id + ' ' + r.target_id)}::"
-                  f"{esc(r.policy.title + ': ' + (r.message or r.status))}\n")
-    rest = found[limit:]
-    if rest:
-        fails = sum(1 for _, _, r in rest if r.status == "fail")
-        errors = len(rest) - fails
-        worst = max((r.policy.severity for _, _, r in rest), key=SEVERITIES.index)
-        title = esc_prop(f"policycheck: {len(rest)} more not annotated")
-        out.write(f"::notice title={title}::{len(rest)} more result(s) not "
-                  f"annotated ({fails} failed, {errors} error; the worst of them {worst}): the {limit} worst "
-                  "are above; every result is in the step summary and the reports\n")
-
-
 def cmd_collect(args) -> int:
-    from policycheck.pipeline import build_facts
+    from policycheck import pipeline
 
     config = _config(args, required=True)
     check_outputs((("-o/--output", args.output),))
     plugins = _plugins(args)
-    doc = _collect_doc(config, plugins)
-    build_facts(doc, plugins, "collected facts")  # derived facts go into the snapshot too
+    outcome = pipeline.run(pipeline.RunInputs(policies=(), config=config, plugins=plugins, on_event=_progress(),
+                                              on_warning=_warn))
+    doc = outcome.document  # derived facts go into the snapshot too
     text = json.dumps(doc, indent=1, ensure_ascii=False, default=str) + "\n"
     if args.output:
         _write(args.output, text)
@@ -556,7 +476,7 @@ def cmd_collect(args) -> int:
         line = (f"{_one_line(s['name'])} ({_one_line(s['plugin'])}): {s['status']}, {s['objects']} objects "
                 f"in {s['duration_s']}s")
         sys.stderr.write(line + (f": {_one_line(s['error'])}" if s["error"] else "") + "\n")
-    return EXIT_ERROR if failed else EXIT_OK
+    return ExitCode.SOURCE_ERROR if failed else ExitCode.OK
 
 
 def cmd_policies(args, parser) -> int:
@@ -565,7 +485,7 @@ def cmd_policies(args, parser) -> int:
     action = args.policies_command
     if action is None:
         parser.parse_args(["policies", "--help"])
-        return EXIT_USAGE
+        return ExitCode.INVALID_INPUT
     if action == "validate":
         return _validate(args)
     if action == "test":
@@ -574,10 +494,7 @@ def cmd_policies(args, parser) -> int:
         paths = [Path(p) for p in args.paths] or [policytest.builtin_tests_dir()]
         plugins = _plugins(args)
         policies = load_all_policies(args.policies, plugins=plugins)
-        try:
-            outcomes = policytest.run_tests(paths, policies)
-        except policytest.TestFileError as exc:
-            raise UsageError(str(exc)) from None
+        outcomes = policytest.run_tests(paths, policies, plugins)  # a TestFileError is exit 2
         failed = 0
         for o in outcomes:
             mark = "ok  " if o.ok else "FAIL"
@@ -586,7 +503,7 @@ def cmd_policies(args, parser) -> int:
                 _emit(f"       {line}\n")
             failed += not o.ok
         _emit(f"{len(outcomes) - failed} passed, {failed} failed\n")
-        return EXIT_FAIL if failed else EXIT_OK
+        return ExitCode.FINDINGS if failed else ExitCode.OK
     config = _config(args, required=False)  # -c FILE, else ./policycheck.yaml when there is one
     plugins = _plugins(args)
     params, origins = _params(argparse_ns(param=[]), config) if config else ({}, {})
@@ -605,11 +522,11 @@ def cmd_policies(args, parser) -> int:
             for p in sorted(policies, key=lambda p: p.id):
                 ctl = f"  [{controls_text(p.controls)}]" if p.controls else ""
                 _emit(f"{p.id:10} {p.severity:8} {p.target:14} {p.title}{ctl}\n")
-        return EXIT_OK
+        return ExitCode.OK
     if action == "show":
         match = [p for p in policies if p.id == args.id.upper()]
         if not match:
-            from policycheck.conditions import suggest
+            from policycheck.textutil import suggest
 
             hint = "" if config else " (a site policy? pass -c CONFIG or --policies PATH)"
             raise UsageError(f"no policy '{args.id}'" + suggest(args.id.upper(), [p.id for p in policies]) + hint)
@@ -625,7 +542,7 @@ def cmd_policies(args, parser) -> int:
         out += ["", "rationale:", textwrap.indent(textwrap.fill(p.rationale, 96), "  "), "",
                 "remediation:", textwrap.indent(textwrap.fill(p.remediation, 96), "  ")]
         if p.parameters:
-            out += ["", "parameters (override in the config under parameters: {%s: {...}}):" % p.id]
+            out += ["", f"parameters (override in the config under parameters: {{{p.id}: {{...}}}}):"]
             rules = p.target_params.describe() if p.target_params else {}
             given = ((config.parameters or {}).get(p.id) or {}) if config else {}
             for prm in p.parameters:
@@ -639,8 +556,8 @@ def cmd_policies(args, parser) -> int:
             out += ["", "applies when:", textwrap.indent(yaml.safe_dump(p.when, sort_keys=False), "  ").rstrip()]
         out += ["", "requires:", textwrap.indent(yaml.safe_dump(p.require, sort_keys=False), "  ").rstrip()]
         _emit("\n".join(out) + "\n")
-        return EXIT_OK
-    return EXIT_USAGE
+        return ExitCode.OK
+    return ExitCode.INVALID_INPUT
 
 
 def _validate(args) -> int:
@@ -677,7 +594,7 @@ def _validate(args) -> int:
     if errors:
         raise PolicyLoadError(errors)
     sys.stdout.write(f"{len(ours)} policies valid: {', '.join(p.id for p in ours)}\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def argparse_ns(**kw):
@@ -716,7 +633,7 @@ def cmd_explain(args) -> int:
                                origins=origins)
     match = [p for p in loaded if p.id == args.policy.upper()]
     if not match:
-        from policycheck.conditions import suggest
+        from policycheck.textutil import suggest
 
         raise UsageError(f"no policy '{args.policy}'" + suggest(args.policy.upper(), [p.id for p in loaded]))
     policy = match[0]
@@ -752,7 +669,7 @@ def cmd_explain(args) -> int:
         _emit(json.dumps(tree, indent=1, ensure_ascii=True, default=str) + "\n", trusted_escapes=True)
     else:
         _emit(explain.render_text(tree))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_merge(args) -> int:
@@ -761,19 +678,17 @@ def cmd_merge(args) -> int:
 
     plugins = _plugins(args)
     _check_formats(args, plugins.reporters)
-    try:
-        report = merge.merge_files(args.reports)
-    except merge.MergeError as exc:
-        from policycheck.pipeline import UsageError
+    from policycheck.gate import compute_gate
 
-        raise UsageError(str(exc)) from None
+    report = merge.merge_files(args.reports)  # a MergeError is an input error (exit 2)
     report.fail_on = args.fail_on
+    report.gate = compute_gate(report.results, args.fail_on, args.fail_on_error, args.soft_fail)
     report.options = {"color": _color(sys.stdout) and not args.no_color and not args.output,
                       "verbose": args.verbose, "github": False}
     _write_outputs(args, report, plugins.reporters)
     for n in report.notes:
         _warn(n)
-    return gate(report, args.fail_on, args.fail_on_error, args.soft_fail)
+    return report.gate.exit_code
 
 
 def cmd_plugins(args) -> int:
@@ -782,7 +697,7 @@ def cmd_plugins(args) -> int:
     plugins = make_plugins(disabled=args.disable_plugin)
     if args.format == "json":
         _emit(json.dumps([i.__dict__ for i in plugins.infos], indent=1) + "\n")
-        return EXIT_OK
+        return ExitCode.OK
     for i in plugins.infos:
         status = "ok" if not i.error else ("disabled" if i.error == "disabled" else "ERROR")
         _emit(f"{i.name:22} {i.version or '-':10} {status:8} {i.module}\n")
@@ -792,11 +707,11 @@ def cmd_plugins(args) -> int:
             _emit(f"{'':22} reporters: {', '.join(i.reporters)}\n")
         if i.error and i.error != "disabled":
             _emit(f"{'':22} error: {i.error}\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 # ---- disaster recovery: runbook, what-if, guard (policycheck/recovery/, docs/disaster-recovery.md) ----
-EXIT_REFUSED = 4  # guard: the restore was refused and its command not run
+EXIT_REFUSED = ExitCode.RESTORE_REFUSED  # kept for importers: guard refused the restore
 
 
 def _recovery_doc(args):
@@ -842,7 +757,7 @@ def cmd_runbook(args) -> int:
         wanted = {(facts.get("backup_server", n) or {}).get("id") for n in args.server}
         unknown = [n for n in args.server if facts.get("backup_server", n) is None]
         if unknown:
-            from policycheck.conditions import suggest
+            from policycheck.textutil import suggest
 
             raise UsageError(f"--server {unknown[0]}: no such backup server" + suggest(
                 unknown[0], [s["id"] for s in facts.entities("backup_server")]))
@@ -857,7 +772,7 @@ def cmd_runbook(args) -> int:
         _write(args.output, text)
     else:
         _emit(text, trusted_escapes=args.format == "json")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_whatif(args) -> int:
@@ -905,7 +820,7 @@ def cmd_whatif(args) -> int:
             lines += ["", f"{len(changes['broken'])} result(s) would break, {len(changes['worse'])} already failing "
                       f"would fail otherwise, {len(changes['other'])} other change(s)."]
         _emit("\n".join(lines) + "\n")
-    return EXIT_FAIL if changes["broken"] else EXIT_OK
+    return ExitCode.FINDINGS if changes["broken"] else ExitCode.OK
 
 
 def cmd_guard(args) -> int:
@@ -919,7 +834,7 @@ def cmd_guard(args) -> int:
         command = command[1:]
     facts = build_facts(load_snapshot(args.facts), None, args.facts)
     if not guard.client_known(facts, args.source):
-        from policycheck.conditions import suggest
+        from policycheck.textutil import suggest
 
         raise UsageError(f"--from {args.source}: no host or client in the facts has this name" + suggest(
             args.source, [h["id"] for h in facts.entities("host")]))
@@ -946,10 +861,10 @@ def cmd_guard(args) -> int:
         for code, why in v.reasons:
             say(f"REFUSED ({code}): {why}")
         say("nothing was run" + (f": {' '.join(command)}" if command else ""))
-        return EXIT_REFUSED
+        return ExitCode.RESTORE_REFUSED
     if not command:
         say("ok: no reason to refuse (no command given)")
-        return EXIT_OK
+        return ExitCode.OK
     say(f"ok: running {' '.join(command)}")
     sys.stderr.flush()
     sys.stdout.flush()
@@ -957,10 +872,10 @@ def cmd_guard(args) -> int:
         rc = subprocess.run(command).returncode
     except FileNotFoundError:
         _err(f"guard: command not found: {command[0]}")
-        return 127
+        return ExitCode.COMMAND_NOT_FOUND
     except PermissionError:
         _err(f"guard: command not executable: {command[0]}")
-        return 126
+        return ExitCode.COMMAND_NOT_EXECUTABLE
     return 128 - rc if rc < 0 else rc
 
 
@@ -974,10 +889,8 @@ def entry(argv=None) -> None:
     end_children()
     if lingering_threads():
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 stream.flush()
-            except (OSError, ValueError):
-                pass
         os._exit(rc)
     sys.exit(rc)
 

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
+from typing import Any, NoReturn
 
 from policycheck import __version__
+from policycheck.errors import ExitCode
 
-EXIT_USAGE = 2
+EXIT_USAGE = ExitCode.INVALID_INPUT  # kept for importers; use ExitCode
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 EXIT_CODES_HELP = """exit codes:
@@ -15,6 +16,7 @@ EXIT_CODES_HELP = """exit codes:
   2  invalid invocation, config, policy or input file: nothing was evaluated
   3  no such failure, but some results are `error` (facts missing, a source failed);
      --no-fail-on-error turns this into 0
+  70 internal error: a bug in policycheck or a plugin (please report it; --debug shows the traceback)
 """
 
 EPILOG = """examples:
@@ -30,11 +32,28 @@ EPILOG = """examples:
 """ + EXIT_CODES_HELP
 
 
+class ParserExit(Exception):
+    """argparse is done: ``--help``/``--version`` (``status`` 0, the text already written or in
+    ``message``), or an invalid command line (``usage`` and ``message``). cli.py prints and exits."""
+
+    def __init__(self, status: int, message: str = "", usage: str = "") -> None:
+        super().__init__(message)
+        self.status, self.message, self.usage = status, message, usage
+
+
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        sys.stderr.write(f"policycheck: error: {message}\n")
-        sys.exit(EXIT_USAGE)
+    """argparse that raises instead of exiting (only cli.py's entry exits), with ``--debug`` everywhere."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                          help="on an internal error, print the traceback (also POLICYCHECK_DEBUG=1)")
+
+    def error(self, message: str) -> NoReturn:
+        raise ParserExit(int(ExitCode.INVALID_INPUT), message, self.format_usage())
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise ParserExit(status, message or "")
 
 
 def version_text() -> str:
@@ -71,8 +90,7 @@ class _Version(argparse.Action):
         super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        parser._print_message(version_text(), sys.stdout)
-        parser.exit()
+        parser.exit(int(ExitCode.OK), version_text())
 
 
 def extra_outputs(sp) -> None:

@@ -12,6 +12,7 @@ import traceback
 from dataclasses import dataclass
 
 from policycheck.api import CollectContext, CollectorError
+from policycheck.errors import ConfigError
 from policycheck.facts import FactsError, check_fragment, merge
 from policycheck.secrets import URL_CREDENTIALS_HINT, SecretError, find_url_credentials, redact, resolve
 from policycheck.timeutil import iso, now_utc
@@ -30,7 +31,7 @@ class SourcePlan:
     error: str | None = None
 
 
-class SourceConfigError(ValueError):
+class SourceConfigError(ConfigError):
     """A source's settings do not validate against its plugin's schema (an invocation error: exit 2)."""
 
 

@@ -2,12 +2,13 @@
 operators.py) into a callable once per policy. Evaluation is three-valued: True, False, or None (unknown)."""
 from __future__ import annotations
 
-import difflib
 import json as _json
 import re
 
+from policycheck.errors import PolicyError
+from policycheck.missing import Missing  # noqa: F401  (importable from here, as before)
 from policycheck.operators import OPERATORS  # the one operator table
-from policycheck.timeutil import format_duration
+from policycheck.textutil import describe, suggest  # noqa: F401  (moved to textutil; importable from here)
 
 COMBINATORS = ("all", "any", "none", "not")
 QUANTIFIERS = ("for_any", "for_all", "for_none")
@@ -15,31 +16,13 @@ KINDS = ("host", "backup_server", "storage_node", "device", "bootstrap", "client
          "hypervisor_host", "cluster", "datastore", "dr_test")
 
 
-class CompileError(ValueError):
+class CompileError(PolicyError):
     """A condition that cannot compile; ``jpath`` locates it inside the policy document."""
 
     def __init__(self, jpath, message):
         self.jpath = tuple(jpath)
         self.message = message
         super().__init__(message)
-
-
-class Missing:
-    """An unknown fact, with the reason it is unknown."""
-
-    __slots__ = ("reason", "explicit")
-
-    def __init__(self, reason, explicit=False):
-        self.reason = reason
-        self.explicit = explicit  # a source said it is unknown (or sources disagree): not merely absent
-
-    def __repr__(self):
-        return f"<missing: {self.reason}>"
-
-
-def suggest(word, choices) -> str:
-    m = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{m[0]}'?)" if m else ""
 
 
 LEAF_KEYS = ("fact", "default", "message")
@@ -406,17 +389,3 @@ def _check_type(value, schema, jpath, op):
         if isinstance(value, py) and not (name == "number" and isinstance(value, bool)):
             return
     raise CompileError(jpath, f"'{op}' expects {' or '.join(types)}, got {type(value).__name__} {value!r}")
-
-
-def describe(value, limit=200) -> str:
-    """A short printable form of an observed value (entities shown by id)."""
-    if isinstance(value, Missing):
-        return "(missing)"
-    if isinstance(value, dict) and "id" in value:
-        return str(value["id"])
-    if isinstance(value, list):
-        value = [v["id"] if isinstance(v, dict) and "id" in v else v for v in value]
-    if isinstance(value, float) and value > 1e5:
-        return format_duration(value)
-    s = value if isinstance(value, str) else _json.dumps(value, default=str, ensure_ascii=False)
-    return s if len(s) <= limit else s[: limit - 1] + "…"

@@ -6,15 +6,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from policycheck.conditions import suggest
+from policycheck.errors import ConfigError
+from policycheck.textutil import suggest
 from policycheck.yamlsafe import YamlError, load_documents
 
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "config.schema.json"
 DEFAULT_NAMES = ("policycheck.yaml", "policycheck.yml", ".policycheck.yaml")
-
-
-class ConfigError(ValueError):
-    """A config problem, located: ``file:line:col: message``."""
 
 
 @dataclass

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from policycheck.conditions import (QUANTIFIERS, Ctx, FactPath, Missing, QuantLeaf, _resolve, compile_condition,
                                     describe, suggest)
+from policycheck.errors import UsageError
 from policycheck.results import evidence_dict
 from policycheck.timeutil import parse_time
 
 MAX_ITEMS = 50  # items of a quantifier shown in full; the rest are counted
 
 
-class ExplainError(ValueError):
+class ExplainError(UsageError):
     """No such target for the policy (the CLI turns it into exit 2)."""
 
 

@@ -9,6 +9,8 @@ import json
 import threading
 from contextlib import contextmanager
 
+from policycheck.errors import FactsInputError
+
 SCHEMA_VERSION = 1
 MACHINE_KINDS = ("host", "backup_server", "client", "storage_node", "hypervisor_host", "vm")
 
@@ -63,7 +65,7 @@ def gc_paused():
                 gc.enable()
 
 
-class FactsError(ValueError):
+class FactsError(FactsInputError):
     """A facts document or fragment that is not usable, with what is wrong."""
 
 

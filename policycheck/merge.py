@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from policycheck import __version__
+from policycheck.errors import FactsInputError
 from policycheck.policy import Policy
 from policycheck.results import SEVERITIES, STATUSES, Report, Result
 from policycheck.timeutil import iso, now_utc, parse_time
@@ -19,7 +20,7 @@ from policycheck.timeutil import iso, now_utc, parse_time
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-class MergeError(ValueError):
+class MergeError(FactsInputError):
     """An input that is not a policycheck JSON report, or labels that collide (exit 2)."""
 
 

@@ -1,23 +1,164 @@
-"""The one-way pipeline as functions (no printing): config → plugins → policies → facts
-(collected or from a snapshot) → derived facts → engine → waivers → baseline → Report."""
+"""The one-way pipeline (no printing): config → plugins → policies → facts (collected, a snapshot or a
+document) → derived facts → engine → waivers → baseline → Report and its gate. :func:`run` is the one
+sequence `check`, `audit`, `collect`, `policies test`, policycheck.testing and the benchmarks share."""
 from __future__ import annotations
 
+import copy
 import fnmatch
 import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from policycheck import __version__
+from policycheck.controls import policy_matches
 from policycheck.derive import derive
+from policycheck.errors import UsageError
 from policycheck.facts import Facts, FactsError, gc_paused
+from policycheck.gate import Gate, compute_gate
 from policycheck.policy import Policy, builtin_dir, load_policies
 from policycheck.results import Report
-from policycheck.timeutil import iso, now_utc
-from policycheck.controls import policy_matches
 from policycheck.targetparams import TargetParams, check_rules, is_rules
+from policycheck.timeutil import format_duration, iso, now_utc, parse_time
+
+__all__ = ["Outcome", "RunInputs", "UsageError", "build_facts", "collect_document", "load_all_policies",
+           "load_snapshot", "make_report", "run", "select_policies"]
+
+#: a config's fixed as_of this much older than the facts' collection gets a warning
+CONFIG_AS_OF_MAX_LAG_S = 86400
 
 
-class UsageError(ValueError):
-    """A mistake in the invocation, config, policies or input files: nothing was evaluated (exit 2)."""
+@dataclass(frozen=True)
+class RunInputs:
+    """What one run judges. The facts come from ``snapshot`` (a file), else ``document`` (a facts document:
+    copied, the caller's stays as it was), else the ``config``'s sources (collected)."""
+
+    policies: Sequence[Policy]  #: the compiled, selected policies
+    snapshot: str | None = None
+    document: dict | None = None
+    config: Any = None
+    plugins: Any = None  #: policycheck.plugins.Plugins: collectors and the plugins' derivations
+    loaded: Sequence[str] | None = None  #: ids of every loaded policy (waivers: unknown vs not selected)
+    waivers: list | None = None  #: loaded waivers (policycheck.waivers.load_waivers)
+    baseline: Any = None  #: a loaded baseline (policycheck.baseline.load_baseline)
+    clock: dict | None = None  #: {"time", "source", "where"} from --as-of / the config's as_of
+    fail_on: str = "low"
+    fail_on_error: bool = True
+    soft_fail: bool = False
+    fail_on_new: bool = False
+    strict_waivers: bool = False
+    frameworks: list | None = None
+    options: dict = field(default_factory=dict)  #: reporter options (color, verbose, github, ...)
+    where: str | None = None  #: how the facts are named in messages (default: the snapshot path)
+    on_event: Callable[[str, str, Any], None] | None = None  #: collection progress
+    #: told each warning as it arises (a source's, the clock's), before a later step can fail; the
+    #: Outcome lists them all either way
+    on_warning: Callable[[str], None] | None = None
+    plans: list | None = None  #: collection plans already made (policycheck.testing); default from config
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a run returns: the report (its notes and gate included), the derived facts and their document,
+    and warnings for the user (collection, clock) that the caller prints."""
+
+    report: Report
+    gate: Gate
+    facts: Facts
+    document: dict
+    warnings: tuple = ()
+    timings: dict = field(default_factory=dict)  #: seconds per step: facts_s, derive_s, evaluate_s, judge_s
+
+    @property
+    def notes(self) -> list:
+        return self.report.notes
+
+
+def run(inputs: RunInputs) -> Outcome:
+    """The run: facts (snapshot, document or collection) → derivation (core and plugins) → evaluation →
+    waivers → baseline → report and gate. Nothing the caller passed is changed."""
+    warnings: list = []
+    t0 = time.perf_counter()
+    if inputs.snapshot is not None:
+        doc, where = load_snapshot(inputs.snapshot), inputs.where or str(inputs.snapshot)
+    elif inputs.document is not None or inputs.config is None:  # (None: a FactsError naming ``where``)
+        doc, where = copy.deepcopy(inputs.document), inputs.where or "facts"
+    else:
+        doc, collected = collect_document(inputs.config, inputs.plugins, inputs.on_event, inputs.plans)
+        _tell(inputs, warnings, collected)
+        where = inputs.where or "collected facts"
+    t1 = time.perf_counter()
+    facts = build_facts(doc, inputs.plugins, where)
+    t2 = time.perf_counter()
+    clock = inputs.clock
+    if clock:
+        facts.as_of = clock["time"]
+        if clock["source"] == "config as_of":
+            _tell(inputs, warnings, config_as_of_warnings(clock, facts.collected_at))
+    from policycheck.engine import evaluate
+
+    results = evaluate(inputs.policies, facts)
+    t3 = time.perf_counter()
+    notes: list = []
+    waivers_out: list = []
+    stale_error = False
+    if inputs.waivers is not None:
+        from policycheck import waivers
+
+        loaded = list(inputs.loaded) if inputs.loaded is not None else [p.id for p in inputs.policies]
+        waivers_out = waivers.apply_waivers(results, inputs.waivers, facts.as_of or facts.collected_at,
+                                            loaded=loaded, evaluated=[p.id for p in inputs.policies])
+        notes.extend(waivers.notes(waivers_out))
+        stale_error = bool(inputs.strict_waivers and waivers.stale(waivers_out))
+    if inputs.baseline is not None:
+        from policycheck import baseline
+
+        notes.extend(baseline.apply_baseline(results, inputs.baseline))
+    gate = compute_gate(results, inputs.fail_on, inputs.fail_on_error, inputs.soft_fail, inputs.fail_on_new,
+                        stale_error)
+    report = make_report(results, list(inputs.policies), facts, fail_on=inputs.fail_on, notes=notes,
+                         waivers=waivers_out, frameworks=inputs.frameworks,
+                         evaluated_at=clock or {"time": facts.collected_at, "source": "collected_at", "where": None},
+                         options=dict(inputs.options), gate=gate)
+    timings = {"facts_s": t1 - t0, "derive_s": t2 - t1, "evaluate_s": t3 - t2, "judge_s": time.perf_counter() - t3}
+    return Outcome(report=report, gate=gate, facts=facts, document=doc, warnings=tuple(warnings), timings=timings)
+
+
+def _tell(inputs: RunInputs, warnings: list, new: list) -> None:
+    warnings.extend(new)
+    if inputs.on_warning is not None:
+        for w in new:
+            inputs.on_warning(w)
+
+
+def collect_document(config: Any, plugins: Any, on_event: Callable | None = None,
+                     plans: list | None = None) -> tuple[dict, list]:
+    """The config's sources collected into one facts document (not derived yet), and the sources'
+    warnings as ``source NAME: warning`` lines."""
+    from policycheck.collect import collect, plan_sources
+
+    if plans is None:
+        plans = plan_sources(config, plugins)
+    if not plans:
+        raise UsageError(f"{config.path}: no sources configured (add sources:, or use --facts FILE)")
+    doc = collect(plans, base_dir=config.base_dir, concurrency=config.concurrency, on_event=on_event)
+    warnings = [f"source {s['name']}: {w}" for s in doc["sources"] for w in s.get("warnings") or ()]
+    return doc, warnings
+
+
+def config_as_of_warnings(clock: dict, collected_at: Any) -> list:
+    """A config's fixed as_of left behind (copied from an example) judges fresh facts by an old clock."""
+    try:
+        lag = (parse_time(collected_at) - parse_time(clock["time"])).total_seconds()
+    except (ValueError, TypeError):
+        return []
+    if lag <= CONFIG_AS_OF_MAX_LAG_S:
+        return []
+    return [f"{clock['where']}: as_of {clock['time']} is {format_duration(lag)} older than the facts "
+            f"(collected {collected_at}); every age is judged as of {clock['time']}. Remove as_of from "
+            "the config to judge live facts, or pass --as-of to mean it"]
 
 
 def select_policies(policies, select=(), skip=(), frameworks=()) -> list[Policy]:
@@ -31,12 +172,12 @@ def select_policies(policies, select=(), skip=(), frameworks=()) -> list[Policy]
     known = {p.id for p in policies} | {t for p in policies for t in p.tags} | {p.severity for p in policies}
     for pat in list(select) + list(skip):
         if not any(fnmatch.fnmatchcase(k, pat) for k in known):
-            from policycheck.conditions import suggest
+            from policycheck.textutil import suggest
 
             raise UsageError(f"--select/--skip '{pat}' matches no policy id, tag or severity" + suggest(pat, known))
     if frameworks:
         sel = parse_frameworks(frameworks, policies)
-        for text, one in zip(frameworks, sel):
+        for text, one in zip(frameworks, sel, strict=True):
             if not any(policy_matches(p, [one]) for p in policies):
                 raise UsageError(f"--framework {text!r}: no policy is mapped to it (see `policycheck policies "
                                  "list` for each policy's controls)")
@@ -63,8 +204,8 @@ def load_all_policies(extra_paths=(), builtin=True, plugins=None, parameters=Non
     """Load every policy and apply ``parameters`` ({policy id: {name: value}}). Every problem with the
     parameters is reported at once (unknown policy or name, a value not of the declared type), each
     located by ``origins[(policy id, name)]`` (the config file's line, or the --param option) or ``where``."""
-    from policycheck.conditions import suggest
     from policycheck.policy import MAX_PROBLEMS, PolicyError, check_param_value
+    from policycheck.textutil import suggest
 
     paths = [builtin_dir()] if builtin else []
     if plugins is not None:
@@ -110,7 +251,8 @@ def load_all_policies(extra_paths=(), builtin=True, plugins=None, parameters=Non
             good.setdefault(pid, {})[name] = value
     for p in policies:
         try:
-            p.compile(good.get(p.id))  # the values in error are reported above; compile with the rest
+            if good.get(p.id):  # the values in error are reported above; compile with the rest
+                p.compile(good[p.id])  # (without overrides, the load's compilation is the one used)
         except PolicyError as exc:
             problems.append(f"{at(p.id)}: {exc}")
             continue
@@ -216,7 +358,9 @@ def _json_type(v) -> str:
             float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
 
 
-def build_facts(doc: dict, plugins=None, where="facts") -> Facts:
+def build_facts(doc: dict, plugins: Any = None, where: str = "facts") -> Facts:
+    """The one derivation step: index ``doc`` (derived facts are written into it), the core's derivations,
+    then every plugin's (``policycheck_derive_facts``). Bad input is a UsageError naming ``where``."""
     try:
         facts = Facts(doc)
         with gc_paused():

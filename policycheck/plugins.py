@@ -10,7 +10,8 @@ from importlib.metadata import entry_points
 import pluggy
 
 from policycheck import hookspecs
-from policycheck.conditions import suggest
+from policycheck.errors import ConfigError
+from policycheck.textutil import suggest
 
 GROUP = "policycheck"
 #: the collectors published with policycheck and the distribution that provides each: an install hint
@@ -20,11 +21,11 @@ KNOWN_COLLECTORS = {"networker": "policycheck-networker", "bacula": "policycheck
                     "netbox": "policycheck-netbox"}
 
 
-class PluginConfigError(ValueError):
+class PluginConfigError(ConfigError):
     """A plugin named in the invocation or config that does not exist (exit 2: nothing evaluated)."""
 BUILTINS = ("policycheck.collectors.file", "policycheck.reporters.text", "policycheck.reporters.json",
             "policycheck.reporters.junit", "policycheck.reporters.markdown", "policycheck.reporters.sarif",
-            "policycheck.reporters.openmetrics", "policycheck.reporters.html")
+            "policycheck.reporters.openmetrics", "policycheck.reporters.html", "policycheck.reporters.github")
 
 
 @dataclass

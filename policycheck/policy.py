@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from policycheck import conditions
+from policycheck import conditions, errors
 from policycheck.conditions import CompileError, suggest
 from policycheck.timeutil import parse_duration
 from policycheck.yamlsafe import Document, YamlError, load_documents
@@ -15,7 +15,7 @@ SCHEMA_FILE = Path(__file__).parent / "schemas" / "policy.schema.json"
 MAX_POLICY_BYTES = 1024 * 1024
 
 
-class PolicyError(ValueError):
+class PolicyError(errors.PolicyError):
     """One located problem in a policy file."""
 
     def __init__(self, path, line, col, policy_id, jpath, message):
@@ -30,7 +30,7 @@ class PolicyError(ValueError):
         return f"{where}{pid}{jp} {self.message}"
 
 
-class PolicyLoadError(ValueError):
+class PolicyLoadError(errors.PolicyError):
     """Every problem found while loading a set of policy files."""
 
     def __init__(self, errors):
@@ -105,8 +105,9 @@ class Policy:
         line, col = self.doc.where(jpath) if self.doc else (self.line, 1)
         return PolicyError(self.path, line, col, self.id, jpath, message)
 
-    def compile(self, overrides: dict | None = None) -> "Policy":
-        """Resolve parameters (defaults, then ``overrides``) and compile ``when``/``require`` once."""
+    def compile(self, overrides: dict | None = None, compiled: dict | None = None) -> Policy:
+        """Resolve parameters (defaults, then ``overrides``) and compile ``when``/``require`` once;
+        ``compiled``: {"when"/"require": condition} already compiled with the defaults (the load's check)."""
         values = {p.name: p.default for p in self.parameters}
         for name, value in (overrides or {}).items():
             if name not in values:
@@ -114,9 +115,11 @@ class Policy:
                                  + f" (parameters: {', '.join(values) or 'none'})")
             spec = next(p for p in self.parameters if p.name == name)
             values[name] = check_param_value(spec, value, f"{self.id}.{name}")
+        done = compiled if compiled is not None and not overrides else {}
         try:
-            self.when_fn = conditions.compile_condition(self.when, ("when",), values) if self.when else None
-            self.require_fn = conditions.compile_condition(self.require, ("require",), values)
+            self.when_fn = (done.get("when") or conditions.compile_condition(self.when, ("when",), values)) \
+                if self.when else None
+            self.require_fn = done.get("require") or conditions.compile_condition(self.require, ("require",), values)
         except CompileError as exc:
             raise self.error(exc.jpath, exc.message) from None
         self.values = values
@@ -303,8 +306,14 @@ def parse_document(doc: Document) -> tuple[Policy | None, list]:
             errors.append(PolicyError(doc.path, line, col, pid, ("parameters", i, "default"), str(exc)))
             values[spec.name] = spec.default
         params.append(spec)
+    compiled: dict = {}  # each condition compiled once: the compilation that checks it is the one used
     for key in ("when", "require"):
         if data.get(key) is not None or key == "require" and "require" in data:
+            try:
+                compiled[key] = conditions.compile_condition(data[key], (key,), values)
+                continue
+            except CompileError:
+                pass
             for exc in condition_errors(data[key], (key,), values):
                 line, col = doc.where(exc.jpath)
                 errors.append(PolicyError(doc.path, line, col, pid, exc.jpath, exc.message))
@@ -315,7 +324,7 @@ def parse_document(doc: Document) -> tuple[Policy | None, list]:
                  references=data.get("references") or [], controls=data.get("controls") or {}, parameters=params, when=data.get("when"),
                  require=data["require"], context=data.get("context") or [], path=doc.path, line=doc.line, doc=doc)
     try:
-        pol.compile()
+        pol.compile(compiled=compiled)
     except PolicyError as exc:
         return None, [exc]
     return pol, []

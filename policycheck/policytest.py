@@ -4,14 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from policycheck.derive import derive
-from policycheck.engine import evaluate
-from policycheck.facts import Facts, FactsError
+from policycheck.errors import PolicyError, UsageError
 from policycheck.results import STATUSES
 from policycheck.yamlsafe import YamlError, load_documents
 
 
-class TestFileError(ValueError):
+class TestFileError(PolicyError):
     """A test file that cannot be used (located)."""
 
 
@@ -38,10 +36,12 @@ def _files(paths):
     return out
 
 
-def run_tests(paths, policies) -> list[Outcome]:
+def run_tests(paths, policies, plugins=None) -> list[Outcome]:
     """Each test file: ``policy: ID``, optional shared ``facts:``, and ``cases:`` with ``name``,
-    optional ``facts``/``parameters``, and ``expect: {target_id: status}``."""
+    optional ``facts``/``parameters``, and ``expect: {target_id: status}``. Each case goes through
+    :func:`policycheck.pipeline.run`, as `check` does: the same derivations (``plugins``' included)."""
     by_id = {p.id: p for p in policies}
+    variants: dict = {}  # (policy id, parameters) -> the policy compiled with them, once per run
     outcomes = []
     for f in _files(paths):
         try:
@@ -58,11 +58,13 @@ def run_tests(paths, policies) -> list[Outcome]:
                 line, col = doc.where(("policy",))
                 raise TestFileError(f"{f}:{line}:{col}: unknown policy {data['policy']!r}")
             for i, case in enumerate(data["cases"]):
-                outcomes.append(_run_case(f, doc, pol, data, case, i))
+                outcomes.append(_run_case(f, doc, pol, data, case, i, plugins, variants))
     return outcomes
 
 
-def _run_case(f, doc, pol, data, case, i):
+def _run_case(f, doc, pol, data, case, i, plugins=None, variants=None):
+    from policycheck import pipeline
+
     name = case.get("name", f"case {i + 1}")
     facts_doc = case.get("facts", data.get("facts"))
     expect = case.get("expect") or {}
@@ -71,23 +73,17 @@ def _run_case(f, doc, pol, data, case, i):
     bad = [s for s in expect.values() if s not in STATUSES]
     if bad or not expect:
         raise TestFileError(f"{where}: expect: maps target ids to one of {', '.join(STATUSES)}")
-    import copy
-
-    facts_doc = copy.deepcopy(facts_doc)
     if isinstance(facts_doc, dict):
+        facts_doc = dict(facts_doc)  # the run copies it whole; the defaults below are the case's own
         facts_doc.setdefault("schema_version", 1)
         facts_doc.setdefault("collected_at", data.get("collected_at", "2026-11-25T06:00:00+00:00"))
+    compiled = _compiled(pol, case.get("parameters"), where, variants if variants is not None else {})
     try:
-        facts = Facts(facts_doc)
-    except FactsError as exc:
-        raise TestFileError(f"{where}: facts: {exc}") from None
-    derive(facts)
-    compiled = copy.copy(pol)
-    try:
-        compiled.compile(case.get("parameters"))
-    except ValueError as exc:
-        raise TestFileError(f"{where}: {exc}") from None
-    results = {r.target_id: r for r in evaluate([compiled], facts)}
+        outcome = pipeline.run(pipeline.RunInputs(policies=[compiled], document=facts_doc, plugins=plugins,
+                                                  where=f"{where}: facts"))
+    except UsageError as exc:
+        raise TestFileError(str(exc)) from None
+    results = {r.target_id: r for r in outcome.report.results}
     problems = []
     for target, want in expect.items():
         r = results.get(target)
@@ -96,3 +92,20 @@ def _run_case(f, doc, pol, data, case, i):
         elif r.status != want:
             problems.append(f"{target}: expected {want}, got {r.status}" + (f" ({r.message})" if r.message else ""))
     return Outcome(str(f), pol.id, name, not problems, problems)
+
+
+def _compiled(pol, parameters, where, variants):
+    """``pol`` compiled with a case's ``parameters`` (the loaded policy itself without them), once per run."""
+    if not parameters:
+        return pol
+    import copy
+
+    key = (pol.id, repr(sorted(parameters.items())) if isinstance(parameters, dict) else repr(parameters))
+    if key not in variants:
+        compiled = copy.copy(pol)
+        try:
+            compiled.compile(parameters)
+        except ValueError as exc:
+            raise TestFileError(f"{where}: {exc}") from None
+        variants[key] = compiled
+    return variants[key]

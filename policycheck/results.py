@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from policycheck.conditions import Missing, describe
 
@@ -230,6 +231,7 @@ class Report:
     tool_version: str = ""
     evaluated_at: dict | None = None  # {"time", "source": collected_at | config as_of | --as-of, "where"}
     frameworks: list | None = None  # --framework: the per-control summary shows only these
+    gate: Any = None  # the run's policycheck.gate.Gate, computed once by the pipeline (None: computed on demand)
 
     @property
     def clock(self) -> dict:

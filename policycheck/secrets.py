@@ -16,12 +16,14 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote, quote_plus, urlsplit
 
+from policycheck.errors import ConfigError
+
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SECRET_WORDS = ("password", "passwd", "token", "secret", "api_key", "apikey", "credential")
 MASK = "***"
 
 
-class SecretError(ValueError):
+class SecretError(ConfigError):
     """A secret could not be resolved (unset variable, unreadable file); never carries the value."""
 
 

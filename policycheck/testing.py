@@ -100,9 +100,13 @@ class SourceRun:
 
 def run_source(plugin: str, settings: dict, timeout: float = 10.0, name: str = "src", base_dir: str = ".",
                **plugin_kwargs) -> SourceRun:
-    """Run one source through the real collector runtime (schema validation, secrets, timeout,
-    error capture and redaction) and return its outcome."""
-    from policycheck.collect import collect, plan_sources
+    """Run one source through the real pipeline (:func:`policycheck.pipeline.run`, as `collect` does:
+    schema validation, secrets, timeout, error capture and redaction, then the derivations) and return
+    its outcome; ``document`` is the derived facts document a snapshot would hold."""
+    import copy
+
+    from policycheck import pipeline
+    from policycheck.collect import plan_sources
     from policycheck.config import Config
     from policycheck.plugins import make_plugins
 
@@ -117,11 +121,11 @@ def run_source(plugin: str, settings: dict, timeout: float = 10.0, name: str = "
             def spy(s, ctx, original=original):
                 captured["fragment"] = original(s, ctx)
                 return captured["fragment"]
-            import copy
 
             p.collector = copy.copy(p.collector)
             p.collector.collect = spy
-    doc = collect(plans, base_dir=base_dir)
+    outcome = pipeline.run(pipeline.RunInputs(policies=(), config=cfg, plugins=plugins, plans=plans))
+    doc = outcome.document
     src = doc["sources"][0]
     return SourceRun(src["status"], src["error"], captured.get("fragment") if src["status"] == "ok" else None, doc)
 

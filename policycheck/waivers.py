@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+from policycheck.errors import WaiverError
 from policycheck.results import ERROR, FAIL, WAIVED
 from policycheck.timeutil import parse_time
 from policycheck.yamlsafe import YamlError, load_documents
@@ -17,10 +18,6 @@ DEFAULT_MAX_DAYS = 365
 ACTIVE, EXPIRED, TOO_FAR, STALE = "active", "expired", "too_far", "stale"
 TOO_BROAD, UNKNOWN_POLICY, NOT_EVALUATED = "too_broad", "unknown_policy", "not_evaluated"
 MAX_LISTED = 50  # targets named in one note (the JSON report lists them all)
-
-
-class WaiverError(ValueError):
-    """An invalid waiver file (located: ``file:line:col: message``)."""
 
 
 MAX_PROBLEMS = 50

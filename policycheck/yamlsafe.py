@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from policycheck.errors import PolicycheckError
+
 try:  # the C parser is ~10x faster for big facts files
     from yaml import CSafeLoader as _FastLoader
 except ImportError:  # pragma: no cover
@@ -32,7 +34,7 @@ _STD = "tag:yaml.org,2002:"
 _PLAIN_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null", "timestamp", "binary")}
 
 
-class YamlError(ValueError):
+class YamlError(PolicycheckError, ValueError):
     """A YAML problem with its location: ``file:line:col: message``."""
 
     def __init__(self, path, line, col, message):

@@ -132,3 +132,46 @@ def test_collector_warnings_reach_stderr_through_the_cli(site, tmp_path):
         code, out, err = cli(site, "check", "-c", cfg, "--select", "BSRV-001", env={"DEMO_TOKEN": TOKEN})
     assert code == 0
     assert "warning: source cmdb: WARNING: TLS verification is OFF" in err and TOKEN not in err
+
+
+DERIVED_POLICY = """id: XDEMO-009
+title: The demo plugin's derivation marked the server
+severity: high
+target: backup_server
+rationale: Proves a plugin derivation reaches the engine.
+remediation: Nothing to do, the policy exists for the test.
+require:
+  fact: demo_checked
+  equals: true
+"""
+SERVER_FACTS = {"schema_version": 1, "collected_at": "2026-11-25T06:00:00+00:00",
+                "sources": [{"name": "inv", "plugin": "file", "status": "ok", "kinds": ["backup_server", "host"],
+                             "objects": 2, "duration_s": 0.0, "error": None}],
+                "entities": {"host": [{"id": "bk"}],
+                             "backup_server": [{"id": "bk", "host": "bk", "product": "bacula"}]}, "conflicts": []}
+
+
+@pytest.mark.parametrize("disabled", [False, True])
+def test_check_and_policies_test_run_the_same_plugin_derivation(site, tmp_path, disabled):
+    """`check` and `policies test` go through pipeline.run, so the demo plugin's policycheck_derive_facts
+    reaches both: with the plugin both pass; with it disabled both see the fact missing (issue 17, item 3)."""
+    import yaml
+
+    pol = tmp_path / "pol"
+    pol.mkdir()
+    (pol / "xdemo-009.yaml").write_text(DERIVED_POLICY)
+    snap = tmp_path / "facts.json"
+    snap.write_text(json.dumps(SERVER_FACTS))
+    cases = tmp_path / "xdemo-009-tests.yaml"
+    want = "error" if disabled else "pass"
+    cases.write_text(yaml.safe_dump({"policy": "XDEMO-009", "facts": SERVER_FACTS,
+                                     "cases": [{"name": "derived by the plugin", "expect": {"bk": want}}]}))
+    env = {"POLICYCHECK_DISABLE_PLUGINS": "demo"} if disabled else {}
+    code, out, err = cli(site, "check", "--facts", snap, "--no-builtin", "--policies", pol, "--select", "XDEMO-009",
+                         "--format", "json", env=env)
+    assert code == (3 if disabled else 0), err
+    (result,) = json.loads(out)["results"]
+    assert result["status"] == want
+    code, out, err = cli(site, "policies", "test", cases, "--policies", pol, env=env)
+    assert code == 0, out + err
+    assert "1 passed, 0 failed" in out

@@ -22,13 +22,14 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from policycheck.errors import UsageError
 from policycheck.facts import AliasIndex, MACHINE_KINDS, norm
 
 #: the kinds ``--lose NAME`` looks a name up in, and the prefix that picks one (``--lose datastore:ds01``)
 LOSABLE = ("host", "hypervisor_host", "cluster", "datastore", "device", "storage_node")
 
 
-class LoseError(ValueError):
+class LoseError(UsageError):
     """A --lose name that names nothing in the facts (or is written wrongly)."""
 
 

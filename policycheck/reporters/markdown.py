@@ -115,8 +115,9 @@ def _folded(title: str, results) -> list[str]:
 
 def render_markdown(report) -> str:
     s = report.summary
-    sev_rank = SEVERITIES.index(report.fail_on)
-    blocking = sum(1 for r in report.results if r.status == FAIL and SEVERITIES.index(r.policy.severity) >= sev_rank)
+    from policycheck.gate import gate_of
+
+    blocking = len(gate_of(report).failing)  # the run's gate, the same one the exit code comes from
     verdict = (f"❌ {blocking} failure(s) at or above {report.fail_on}" if blocking
                else "⚠️ no failure, but errors" if s[ERROR] else "✅ no failure")
     lines = [f"## policycheck: {verdict}", "",
