@@ -1,4 +1,4 @@
-"""The types a plugin hands to the core: Collector, CollectContext, CollectorError, Reporter."""
+"""The types a plugin hands to the core: Collector, CollectContext, CollectorError, Reporter, Derivation."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -84,3 +84,8 @@ class Reporter:
     #: optional ``chunks(report) -> iterable of str``: the same text in pieces, so a large report is
     #: written to its file without ever being held whole (``render`` is then ``"".join(chunks(report))``)
     chunks: Callable[[Any], Any] | None = None
+
+
+from policycheck.derivations import Derivation  # noqa: E402  (re-exported for plugins)
+
+__all__ = ["CollectContext", "Collector", "CollectorError", "Derivation", "Reporter"]

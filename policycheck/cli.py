@@ -575,7 +575,7 @@ def cmd_policies(args, parser) -> int:
         plugins = _plugins(args)
         policies = load_all_policies(args.policies, plugins=plugins)
         try:
-            outcomes = policytest.run_tests(paths, policies)
+            outcomes = policytest.run_tests(paths, policies, plugins)
         except policytest.TestFileError as exc:
             raise UsageError(str(exc)) from None
         failed = 0

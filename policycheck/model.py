@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from policycheck.conditions import COMBINATORS, QUANTIFIERS, suggest
+from policycheck.derivations.core import DERIVATIONS
 
 
 #: attribute type notation: "str", "bool", "num", "time", "enum:a|b", "ref:KIND", "[T]" (a list of T),
@@ -83,16 +84,9 @@ class Attr:
     loose: bool = False         # declared elsewhere (a plugin, a derivation): what lies below is not checked
 
 
-#: attributes the core derives (docs/facts.md "Derived facts"); a source may still give them
-DERIVED = {("host", "vm"), ("backup_server", "virtual"), ("backup_server", "vm"),
-           ("backup_server", "latest_bootstrap"), ("backup_server", "dependency_closure"),
-           ("backup_server", "circular_dependencies"), ("backup_server", "last_dr_test"),
-           ("backup_server", "latest_dr_test"), ("backup_server", "client_devices_local"),
-           ("backup_server", "hosted_roles"), ("backup_server", "hosted_services"),
-           ("device", "on_system_disk"), ("device", "local_to_server"), ("client", "host"),
-           ("vm", "eligible_hosts"), ("datastore", "shared"), ("copy", "local_to_server"), ("disk", "shared"),
-           ("host", "protected_by"), ("client", "last_successful_backup"), ("client", "latest_restore_test"),
-           ("backup_server", "client_backup_copies"), ("copy", "client")}
+#: attributes the core derives (docs/facts.md "Derived facts"), from the derivation registry; a
+#: source may still give them
+DERIVED = {d.key for d in DERIVATIONS}
 
 
 def _attr(scope: str, name: str, t: str) -> Attr:
@@ -120,16 +114,12 @@ KNOWN_PLUGINS = ("ansible", "bacula", "netbox", "networker", "vsphere", "file")
 
 
 def attributes(scope: str, extra: dict | None = None) -> dict:
-    """The attributes of ``scope``: documented, derived by the core (derive.DERIVED_FROM), and
+    """The attributes of ``scope``: documented, derived by the core (the derivation registry), and
     declared by plugins in ``extra`` ({kind: [name, ...]})."""
     out = dict(MODEL.get(scope, {}))
     if scope in MODEL and scope not in ITEM_SCOPES:
         out.update(RESERVED_ATTRS)
-    try:
-        from policycheck.derive import DERIVED_FROM
-    except ImportError:  # pragma: no cover
-        DERIVED_FROM = {}
-    for (kind, name) in DERIVED_FROM:
+    for (kind, name) in DERIVED:
         if kind == scope and name not in out:
             out[name] = Attr(derived=True, loose=True)
     for name in (extra or {}).get(scope, ()):

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from policycheck import __version__
-from policycheck.derive import derive
+from policycheck.derive import DerivationError, derive
 from policycheck.facts import Facts, FactsError, gc_paused
 from policycheck.policy import Policy, builtin_dir, load_policies
 from policycheck.results import Report
@@ -220,7 +220,9 @@ def build_facts(doc: dict, plugins=None, where="facts") -> Facts:
     try:
         facts = Facts(doc)
         with gc_paused():
-            derive(facts)
+            derive(facts, plugins)
+    except DerivationError as exc:
+        raise UsageError(f"plugin derivations: {exc}") from None
     except FactsError as exc:
         raise UsageError(f"{where}: {exc}") from None
     except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as exc:
@@ -230,8 +232,6 @@ def build_facts(doc: dict, plugins=None, where="facts") -> Facts:
         origin = f" (from source {', '.join(names)})" if names and not str(where).endswith(".json") else ""
         raise UsageError(f"{where}{origin}: malformed facts ({type(exc).__name__}: {str(exc)[:200]}); check the "
                          "values against docs/facts.md") from None
-    if plugins is not None:
-        plugins.pm.hook.policycheck_derive_facts(facts=facts)
     return facts
 
 

@@ -24,7 +24,7 @@ class PluginConfigError(ValueError):
     """A plugin named in the invocation or config that does not exist (exit 2: nothing evaluated)."""
 BUILTINS = ("policycheck.collectors.file", "policycheck.reporters.text", "policycheck.reporters.json",
             "policycheck.reporters.junit", "policycheck.reporters.markdown", "policycheck.reporters.sarif",
-            "policycheck.reporters.openmetrics", "policycheck.reporters.html")
+            "policycheck.reporters.openmetrics", "policycheck.reporters.html", "policycheck.derivations.plugin")
 
 
 @dataclass

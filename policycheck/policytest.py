@@ -38,9 +38,10 @@ def _files(paths):
     return out
 
 
-def run_tests(paths, policies) -> list[Outcome]:
+def run_tests(paths, policies, plugins=None) -> list[Outcome]:
     """Each test file: ``policy: ID``, optional shared ``facts:``, and ``cases:`` with ``name``,
-    optional ``facts``/``parameters``, and ``expect: {target_id: status}``."""
+    optional ``facts``/``parameters``, and ``expect: {target_id: status}``. Facts are derived as ``check``
+    derives them: with ``plugins``, their registered derivations too."""
     by_id = {p.id: p for p in policies}
     outcomes = []
     for f in _files(paths):
@@ -58,11 +59,11 @@ def run_tests(paths, policies) -> list[Outcome]:
                 line, col = doc.where(("policy",))
                 raise TestFileError(f"{f}:{line}:{col}: unknown policy {data['policy']!r}")
             for i, case in enumerate(data["cases"]):
-                outcomes.append(_run_case(f, doc, pol, data, case, i))
+                outcomes.append(_run_case(f, doc, pol, data, case, i, plugins))
     return outcomes
 
 
-def _run_case(f, doc, pol, data, case, i):
+def _run_case(f, doc, pol, data, case, i, plugins=None):
     name = case.get("name", f"case {i + 1}")
     facts_doc = case.get("facts", data.get("facts"))
     expect = case.get("expect") or {}
@@ -81,7 +82,7 @@ def _run_case(f, doc, pol, data, case, i):
         facts = Facts(facts_doc)
     except FactsError as exc:
         raise TestFileError(f"{where}: facts: {exc}") from None
-    derive(facts)
+    derive(facts, plugins)
     compiled = copy.copy(pol)
     try:
         compiled.compile(case.get("parameters"))

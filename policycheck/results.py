@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from policycheck.conditions import Missing, describe
+from policycheck.conditions import Missing, _name_of, describe
 
 PASS, FAIL, ERROR, SKIP, WAIVED = "pass", "fail", "error", "skip", "waived"
 STATUSES = (PASS, FAIL, ERROR, SKIP, WAIVED)
@@ -190,7 +190,11 @@ def _quant_text(items, i, end) -> str:
     leaf, observed, owner, ok = items[i]
     head = f"{leaf.path.text}: {leaf.expected_text()} is not met ({observed} items)"
     inner = next((x for x in items[i + 1:end] if x[3] is False and not _is_quant(x[0])), None)
-    if inner is not None:
+    if leaf.op == "for_none":  # decided by an item that matched: name it and what matched
+        hit = next((x for x in items[i + 1:end] if x[3] is True and not _is_quant(x[0])), None)
+        if hit is not None and isinstance(hit[2], dict):
+            head += f"; {_name_of(hit[2])} matches: {hit[0].path.text} is {describe(hit[1], 80)}"
+    elif inner is not None:
         head += f"; e.g. {inner[0].path.text} is {describe(inner[1], 80)}, expected " \
                 f"{inner[0].expected_text()}" + (f" (on {inner[2].get('id')})"
                                                  if isinstance(inner[2], dict) and inner[2].get('id') else "")
