@@ -280,3 +280,36 @@ def _text_node(n, depth, out) -> None:
     out.append(line(f"{pad}{mark} {n['node']}: {n['value']}" + (f" — {n['why']}" if n.get("why") else "")))
     for c in n.get("children") or ():
         _text_node(c, depth + 1, out)
+
+
+def derivation_lines(policy, derivations) -> list[str]:
+    """``policies show``: for each derived fact the policy reads, the derivation behind it (who registers
+    it, its doc, inputs and example), then the derivations behind those inputs, indented."""
+    import textwrap
+
+    from policycheck.model import fact_reads
+
+    by_key = {d.key: d for d in derivations}
+    out: list[str] = []
+    shown: set = set()
+
+    def add(key, depth) -> None:
+        d = by_key[key]
+        pad = "  " * depth
+        if key in shown:
+            out.append(f"{pad}{d.name} (see above)")
+            return
+        shown.add(key)
+        out.append(f"{pad}{d.name}  [derivation: {d.plugin}, {d.fn.__module__}.{d.fn.__name__}]")
+        out.extend(textwrap.wrap(d.doc, 96, initial_indent=pad + "  ", subsequent_indent=pad + "  "))
+        out.append(f"{pad}  inputs: {', '.join(f'{k}.{a}' for k, a in d.inputs) or 'none'}")
+        if d.example:
+            out.append(f"{pad}  example: {d.example}")
+        for inp in d.inputs:
+            if inp in by_key and inp != key:
+                add(inp, depth + 1)
+
+    for key in fact_reads(policy):
+        if key in by_key and key not in shown:
+            add(key, 1)
+    return (["", "derived facts it reads (computed after merging; docs/facts.md):"] + out) if out else []

@@ -138,6 +138,7 @@ class ModelChecker:
     def __init__(self, prefixes=(), extra: dict | None = None):
         self.prefixes = tuple(sorted(set(KNOWN_PLUGINS) | {p.replace("-", "_") for p in prefixes if p}))
         self.extra = extra or {}
+        self.reads: list | None = None  # when a list: every (scope, attribute) a path step reads
 
     def check(self, policy) -> list[tuple[tuple, str]]:
         """Every problem as (JSON path in the policy document, message)."""
@@ -188,6 +189,8 @@ class ModelChecker:
             last = i == len(segs) - 1
             known = attributes(scope, self.extra)
             spec = known.get(attr)
+            if self.reads is not None:
+                self.reads.append((scope, attr))
             if spec is None:
                 if any(attr.startswith(p + "_") for p in self.prefixes):
                     return None
@@ -223,6 +226,14 @@ class ModelChecker:
                                    f"no attribute '{segs[i + 1].partition('->')[0]}'"))
             return None
         return scope if items else None
+
+
+def fact_reads(policy, extra: dict | None = None) -> list[tuple[str, str]]:
+    """Every (kind or item scope, attribute) a policy's fact paths read, in order, each once."""
+    checker = ModelChecker(extra=extra)
+    checker.reads = []
+    checker.check(policy)
+    return list(dict.fromkeys(checker.reads))
 
 
 # ---- validating facts files and snapshots -------------------------------------------------------

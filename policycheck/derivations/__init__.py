@@ -140,3 +140,13 @@ def collect(hook_results: Iterable[Any]) -> list[Derivation]:
                 raise DerivationError(f"policycheck_derivations returned {type(d).__name__}, not a Derivation")
             out.append(d)
     return out
+
+
+def markdown_table(derivs: Iterable[Derivation]) -> str:
+    """The derived attributes as docs/facts.md lists them (tests/test_derivations.py keeps the two equal;
+    regenerate with ``python -m policycheck.derivations``)."""
+    rows = ["| derived attribute | what it is | inputs | example |", "|---|---|---|---|"]
+    for d in derivs:
+        inputs = ", ".join(f"{k}.{a}" for k, a in d.inputs)
+        rows.append(f"| `{d.kind}.{d.attr}` | {d.doc} | {inputs} | {d.example} |")
+    return "\n".join(rows) + "\n"
