@@ -73,6 +73,8 @@ def _node(node, jpath, item, ctx, params) -> tuple:
     if "fact" in node:
         t = _leaf(node, jpath, item, ctx, params)
         return {"true": True, "false": False, "unknown": None}[t["value"]], t
+    if "latest" in node:
+        return _latest(node, jpath, item, ctx, params)
     head = next(k for k in node if k != "require")
     body = node[head]
     if head == "not":
@@ -137,6 +139,36 @@ def _quantifier(head, node, jpath, item, ctx, params) -> tuple:
         tree["why"] = "some items cannot be decided and none decides"
     tree["value"] = _value_word(res)
     return res, tree
+
+
+def _latest(node, jpath, item, ctx, params) -> tuple:
+    """``latest``: the list, the item chosen by its ``by`` field, and the condition on it."""
+    from policycheck.conditions import latest_item
+
+    path = FactPath(node["latest"], jpath + ("latest",))
+    by = node["by"]
+    root = ctx.target if path.from_target else item
+    items, owner = _resolve(root, path.steps, 0, root, ctx.facts, path.text)
+    ql = QuantLeaf("latest", path, by)
+    tree = {"node": "latest", "path": _jp(jpath), "fact": path.text, "by": by, "expected": ql.expected_text(),
+            "entity": owner.get("id") if isinstance(owner, dict) else None}
+    if isinstance(items, Missing):
+        tree.update(value="unknown", why=items.reason, items=[])
+        return None, tree
+    items = [] if items is None else items if isinstance(items, list) else [items]
+    part = (owner.get("_partial") or {}).get(path.steps[-1][0]) if isinstance(owner, dict) else None
+    best, why = latest_item(items, by)
+    if part or why:
+        why = why or f"'{path.text}' is only partly known on {owner.get('id', '?')} ({part})"
+        tree.update(value="unknown", why=why, observed=len(items), items=[])
+        return None, tree
+    if best is None:
+        tree.update(value="false", why="there is no item", observed=0, items=[])
+        return False, tree
+    v, t = _node(node["require"], jpath + ("require",), best, ctx, params)
+    tree.update(value=_value_word(v), observed=len(items),
+                items=[{"item": best.get("id") or describe(best, 120), "value": _value_word(v), "condition": t}])
+    return v, tree
 
 
 def find_target(facts, policy, target_id):

@@ -158,6 +158,18 @@ class ModelChecker:
             return
         if "fact" in node:
             self._path(node["fact"], jpath + ("fact",), scope, target, out)
+            for op, value in node.items():  # another fact as the operand: {lt: {fact: PATH}}
+                if isinstance(value, dict) and set(value) == {"fact"}:
+                    self._path(value["fact"], jpath + (op, "fact"), scope, target, out)
+            return
+        if "latest" in node:
+            inner = self._path(node["latest"], jpath + ("latest",), scope, target, out, items=True)
+            by = node.get("by")
+            if inner is not None and isinstance(by, str) and by not in attributes(inner, self.extra) \
+                    and not any(by.startswith(p + "_") for p in self.prefixes):
+                out.append((jpath + ("by",), f"latest: {_describe(inner)} has no attribute '{by}'"
+                            + suggest(by, [n for n in attributes(inner, self.extra) if not n.startswith("_")])))
+            self._walk(node.get("require"), jpath + ("require",), inner, target, out)
             return
         for head in COMBINATORS:
             if head not in node:
@@ -185,6 +197,21 @@ class ModelChecker:
         for i, seg in enumerate(segs):
             if scope is None:
                 return None
+            if "<-" in seg:  # a reverse reference: the KIND entities whose ATTR refers to this one
+                rkind, _, rattr = seg.partition("<-")
+                if self.reads is not None:
+                    self.reads.append((rkind, rattr))
+                rspec = attributes(rkind, self.extra).get(rattr) if rkind in MODEL else None
+                if rspec is None:
+                    out.append((jpath, f"fact path {text!r}: {_describe(rkind)} has no attribute '{rattr}'"
+                                + suggest(rattr, [n for n in attributes(rkind, self.extra) if not n.startswith("_")])))
+                    return None
+                if not rspec.loose and rspec.ref != scope:
+                    out.append((jpath, f"fact path {text!r}: '{rattr}' of {_describe(rkind)} refers to "
+                                       f"{rspec.ref or 'no entity'}, not to {_describe(scope)}"))
+                    return None
+                scope = rkind
+                continue
             attr, _, kind = seg.partition("->")
             last = i == len(segs) - 1
             known = attributes(scope, self.extra)

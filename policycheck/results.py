@@ -142,7 +142,11 @@ def _is_quant(leaf) -> bool:
 
 
 def _members(leaf, owner):
-    """The items a quantifier ranged over, as its owner holds them (dicts, or ids of entities)."""
+    """The items a quantifier ranged over, as its owner holds them (dicts, or ids of entities), or as
+    the evidence kept them (a reverse reference's entities, the item ``latest`` chose)."""
+    kept = getattr(leaf, "items", None)
+    if kept is not None:
+        return kept, set()
     attr = leaf.path.steps[-1][0] if leaf.path.steps else None
     raw = owner.get(attr) if owner.__class__ is dict and attr else None
     if raw is None:
