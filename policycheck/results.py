@@ -192,6 +192,8 @@ def _short(text) -> str:
 
 def _quant_text(items, i, end) -> str:
     leaf, observed, owner, ok = items[i]
+    if leaf.op == "latest":
+        return _latest_text(leaf, observed, items[i + 1:end])
     head = f"{leaf.path.text}: {leaf.expected_text()} is not met ({observed} items)"
     inner = next((x for x in items[i + 1:end] if x[3] is False and not _is_quant(x[0])), None)
     if leaf.op == "for_none":  # decided by an item that matched: name it and what matched
@@ -202,6 +204,19 @@ def _quant_text(items, i, end) -> str:
         head += f"; e.g. {inner[0].path.text} is {describe(inner[1], 80)}, expected " \
                 f"{inner[0].expected_text()}" + (f" (on {inner[2].get('id')})"
                                                  if isinstance(inner[2], dict) and inner[2].get('id') else "")
+    return head
+
+
+def _latest_text(leaf, observed, block) -> str:
+    """``latest``: which item was the latest, and what about it failed."""
+    if not leaf.items:
+        return f"{leaf.path.text} has no item (expected {leaf.expected_text()})"
+    head = f"the latest of {leaf.path.text} by {leaf.shown} is {_name_of(leaf.items[0])} (of {observed})"
+    inner = next((x for x in block if x[3] is False and not _is_quant(x[0])), None)
+    if inner is not None:
+        head += f": {inner[0].path.text} is {describe(inner[1], 80)}, expected {inner[0].expected_text()}"
+        if isinstance(inner[2], dict) and inner[2].get("id") and inner[2] is not leaf.items[0]:
+            head += f" (on {inner[2]['id']})"
     return head
 
 
