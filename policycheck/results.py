@@ -214,7 +214,7 @@ def _latest_text(leaf, observed, block) -> str:
     head = f"the latest of {leaf.path.text} by {leaf.shown} is {_name_of(leaf.items[0])} (of {observed})"
     inner = next((x for x in block if x[3] is False and not _is_quant(x[0])), None)
     if inner is not None:
-        head += f": {inner[0].path.text} is {describe(inner[1], 80)}, expected {inner[0].expected_text()}"
+        head += ": " + _leaf_text(inner[0], inner[1], inner[2]).replace("; expected ", ", expected ")
         if isinstance(inner[2], dict) and inner[2].get("id") and inner[2] is not leaf.items[0]:
             head += f" (on {inner[2]['id']})"
     return head
