@@ -1,8 +1,9 @@
 """The types a plugin hands to the core: Collector, CollectContext, CollectorError, Reporter, Derivation."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 class CollectorError(Exception):
@@ -22,7 +23,7 @@ class Collector:
     """
 
     name: str
-    collect: Callable[[dict, "CollectContext"], dict]
+    collect: Callable[[dict, CollectContext], dict]
     config_schema: dict = field(default_factory=lambda: {"type": "object"})
     kinds: tuple = ()
     description: str = ""

@@ -2,9 +2,12 @@
 operators.py) into a callable once per policy. Evaluation is three-valued: True, False, or None (unknown)."""
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json as _json
 import re
+from collections.abc import Callable
+from typing import Any
 
 from policycheck.operators import OPERATORS  # the one operator table
 from policycheck.timeutil import format_duration, parse_time
@@ -159,7 +162,7 @@ def _resolve(v, steps, i, owner, facts, text):
     return v, owner
 
 
-def _reverse(facts, kind, attr, ent, text):
+def _reverse(facts: Any, kind: str, attr: str, ent: dict, text: str) -> list | Missing:
     """The entities of ``kind`` whose ``attr`` refers to ``ent`` (a list), or Missing: when a source of
     ``kind`` failed or none was collected, when one of them cannot say where it points (its ``attr``
     absent or unknown), or when a source saw some it could not read."""
@@ -184,7 +187,7 @@ def _reverse(facts, kind, attr, ent, text):
     return list(found or ())
 
 
-def _reverse_index(facts, kind, attr):
+def _reverse_index(facts: Any, kind: str, attr: str) -> tuple[dict, str | None]:
     """({referenced id: [entities of kind]}, why the index cannot be trusted or None)."""
     provided, failed = facts.kind_state(kind)
     if failed:
@@ -267,7 +270,7 @@ class Leaf:
         return ok
 
 
-def _as_time(v):
+def _as_time(v: Any) -> Any:
     if v.__class__ is not str:
         return None
     try:
@@ -276,7 +279,7 @@ def _as_time(v):
         return None
 
 
-def compare_values(op, a, b):
+def compare_values(op: str, a: Any, b: Any) -> bool | None:
     """``a op b`` for two facts: times (ISO strings) compared as instants, else as values; a null
     side makes lt/lte/gt/gte false (never happened is neither before nor after); mismatched types
     are unknown."""
@@ -301,12 +304,12 @@ class FactLeaf(Leaf):
 
     __slots__ = ("other",)
 
-    def expected_text(self):
+    def expected_text(self) -> str:
         if self._expected is None:
             self._expected = f"{self.op} the fact {self.other.text}"
         return self._expected
 
-    def __call__(self, item, ctx):
+    def __call__(self, item: Any, ctx: Ctx) -> bool | None:
         root = ctx.target if self.path.from_target else item
         obs, owner = _resolve(root, self.path.steps, 0, root, ctx.facts, self.path.text)
         oroot = ctx.target if self.other.from_target else item
@@ -448,7 +451,7 @@ def _quantifier(head, path, inner):
                 kept.append(ctx.evidence)
         ctx.evidence = saved
         if decided is not None:
-            res = True if head == "for_any" else False
+            res = head == "for_any"
             saved.append((ql, len(items), owner, res))
             saved.extend(decided)
             return res
@@ -476,7 +479,7 @@ class QuantLeaf:
 
     __slots__ = ("path", "op", "shown", "message", "items")
 
-    def __init__(self, op, path, by=None):
+    def __init__(self, op: str, path: FactPath, by: str | None = None) -> None:
         self.op, self.path, self.shown, self.message, self.items = op, path, by, None, None
 
     def expected_text(self):
@@ -486,7 +489,7 @@ class QuantLeaf:
                 "for_none": "no item passes"}[self.op]
 
 
-def _compile_latest(node, jpath, params):
+def _compile_latest(node: dict, jpath: tuple, params: dict) -> Callable[[Any, Ctx], bool | None]:
     """``{latest: PATH, by: FIELD, require: COND}``: COND on the item of the list with the greatest
     FIELD (a time, or a number); the first of equal ones."""
     extra = [k for k in node if k not in ("latest", "by", "require")]
@@ -504,7 +507,7 @@ def _compile_latest(node, jpath, params):
     return _latest(path, by, inner)
 
 
-def latest_item(items, by):
+def latest_item(items: list, by: str) -> tuple[dict | None, str | None]:
     """(the item with the greatest ``by``, None) or (None, why it cannot be told); (None, None) when
     there are no items. Times are compared as instants; an item without a readable ``by`` is unknown."""
     best, best_key = None, None
@@ -526,8 +529,8 @@ def latest_item(items, by):
     return best, None
 
 
-def _latest(path, by, inner):
-    def f(item, ctx):
+def _latest(path: FactPath, by: str, inner: Any) -> Callable[[Any, Ctx], bool | None]:
+    def f(item: Any, ctx: Ctx) -> bool | None:
         root = ctx.target if path.from_target else item
         items, owner = _resolve(root, path.steps, 0, root, ctx.facts, path.text)
         ql = QuantLeaf("latest", path, by)
@@ -615,11 +618,9 @@ def _compile_leaf(node, jpath, params):
             value = prep(shown)
         except ValueError as exc:
             raise CompileError(jpath + (op,), f"{op}: {exc}") from None
-    if op in ("in", "not_in", "subset_of"):
-        try:
-            value = frozenset(value) if op != "subset_of" else value
-        except TypeError:
-            pass
+    if op in ("in", "not_in"):
+        with contextlib.suppress(TypeError):  # unhashable items: the list is searched as it is
+            value = frozenset(value)
     has_default = "default" in node
     leaf = Leaf(path, op, value, shown, node.get("default"), has_default, node.get("message"))
     leaf.kinds = path.kinds

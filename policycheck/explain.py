@@ -8,8 +8,19 @@ target is reported beside the tree (the two agree: the same Kleene logic, see co
 the parameter values in force and where each came from, and every waiver that was considered."""
 from __future__ import annotations
 
-from policycheck.conditions import (QUANTIFIERS, Ctx, FactPath, Missing, QuantLeaf, _resolve, compile_condition,
-                                    describe, suggest)
+from typing import Any
+
+from policycheck.conditions import (
+    QUANTIFIERS,
+    Ctx,
+    FactPath,
+    Missing,
+    QuantLeaf,
+    _resolve,
+    compile_condition,
+    describe,
+    suggest,
+)
 from policycheck.results import evidence_dict
 from policycheck.timeutil import parse_time
 
@@ -93,7 +104,7 @@ def _node(node, jpath, item, ctx, params) -> tuple:
     if head == "any" and v is not True:
         tree["why"] = ("no branch holds" if v is False else "no branch holds and some cannot be decided")
     elif head == "all" and v is not True:
-        bad = [c["path"] for c, x in zip(children, values) if x is not True]
+        bad = [c["path"] for c, x in zip(children, values, strict=True) if x is not True]
         tree["why"] = ("fails at " if v is False else "undecided at ") + ", ".join(bad)
     return v, tree
 
@@ -141,7 +152,7 @@ def _quantifier(head, node, jpath, item, ctx, params) -> tuple:
     return res, tree
 
 
-def _latest(node, jpath, item, ctx, params) -> tuple:
+def _latest(node: dict, jpath: tuple, item: Any, ctx: Ctx, params: dict) -> tuple:
     """``latest``: the list, the item chosen by its ``by`` field, and the condition on it."""
     from policycheck.conditions import latest_item
 
@@ -314,7 +325,7 @@ def _text_node(n, depth, out) -> None:
         _text_node(c, depth + 1, out)
 
 
-def derivation_lines(policy, derivations) -> list[str]:
+def derivation_lines(policy: Any, derivations: list) -> list[str]:
     """``policies show``: for each derived fact the policy reads, the derivation behind it (who registers
     it, its doc, inputs and example), then the derivations behind those inputs, indented."""
     import textwrap
@@ -325,7 +336,7 @@ def derivation_lines(policy, derivations) -> list[str]:
     out: list[str] = []
     shown: set = set()
 
-    def add(key, depth) -> None:
+    def add(key: tuple[str, str], depth: int) -> None:
         d = by_key[key]
         pad = "  " * depth
         if key in shown:

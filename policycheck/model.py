@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from policycheck.conditions import COMBINATORS, QUANTIFIERS, suggest
 from policycheck.derivations.core import DERIVATIONS
 
-
 #: attribute type notation: "str", "bool", "num", "time", "enum:a|b", "ref:KIND", "[T]" (a list of T),
 #: "obj:NAME" (an object described in OBJECTS); a trailing "?" allows null
 KINDS_MODEL: dict[str, dict[str, str]] = {

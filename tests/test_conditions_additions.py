@@ -2,8 +2,8 @@
 (KIND<-ATTR) and ``latest``; each fails closed like the other operators (absent or unknown: error, a list
 seen in part: error unless an item decides)."""
 import pytest
-
 from pchelpers import facts_doc
+
 from policycheck.conditions import CompileError, Ctx, Missing, compile_condition
 from policycheck.explain import _node
 from policycheck.facts import Facts

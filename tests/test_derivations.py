@@ -7,8 +7,8 @@ import re
 import warnings
 
 import pytest
-
 from pchelpers import ROOT, run_cli
+
 from policycheck import derive as derive_mod
 from policycheck import model
 from policycheck.derivations import Derivation, DerivationError, derived_from, order
@@ -71,11 +71,11 @@ def test_the_core_registry_keeps_todays_order_and_has_no_cycle():
 
 def test_derived_from_and_the_model_come_from_the_registry():
     table = derived_from(DERIVATIONS)
-    assert derive_mod.DERIVED_FROM == table
+    assert table == derive_mod.DERIVED_FROM
     assert table[("backup_server", "circular_dependencies")] >= {"host", "client"}
     assert table[("backup_server", "vm")] >= {"host", "vm"}  # through host.vm, derived from vms
     assert table[("vm", "eligible_hosts")] >= {"hypervisor_host", "cluster", "datastore"}
-    assert model.DERIVED == {d.key for d in DERIVATIONS}
+    assert {d.key for d in DERIVATIONS} == model.DERIVED
     for d in DERIVATIONS:
         assert d.doc and d.example, d.name
         for kind, attr in d.inputs:

@@ -3,12 +3,14 @@
 backup server protects."""
 from __future__ import annotations
 
+from typing import Any
+
 from policycheck.derivations.base import derived, has, kind_inputs, partial, same_host, unknown, why_unknown
-from policycheck.facts import Facts, norm
+from policycheck.facts import AliasIndex, Facts, norm
 from policycheck.timeutil import parse_time
 
 
-def dr_tests(facts: Facts, hidx) -> tuple[dict, dict, dict]:
+def dr_tests(facts: Facts, hidx: AliasIndex) -> tuple[dict, dict, dict]:
     """The dr_test records per host (by canonical id): the latest of any result ``{host: (time, test)}``,
     the latest success ``{host: (time, test)}``, and the hosts whose records cannot be read
     ``{host: reason}`` (for them, which test is latest cannot be told)."""
@@ -97,7 +99,7 @@ def bootstraps(facts: Facts) -> None:
 _FIXED_MEDIA = ("disk", "file", "dedup", "cloud")
 
 
-def copy_facts(facts: Facts, c, s) -> None:
+def copy_facts(facts: Facts, c: Any, s: dict | None) -> None:
     """A copy's derived facts: ``local_to_server`` (from its device, or from where it was sent),
     ``offline`` (false on a fixed medium) and ``immutable`` (from its device: retention lock, object
     lock, WORM)."""
@@ -199,7 +201,7 @@ def clients(facts: Facts) -> None:
             unattributed = unattributed or f"client {c['id']}: " + why_unknown(
                 c, "backup_server", "its backup server is unknown")
 
-    def knowable(e, attr, none_reason) -> bool:
+    def knowable(e: dict, attr: str, none_reason: str) -> bool:
         """Whether ``attr`` of ``e`` can be derived from the client records; else it is made unknown."""
         if has(e, attr):
             return False

@@ -1,16 +1,18 @@
 """Virtualisation: whether a datastore (and a disk on it) is shared, and the hosts a VM can run on."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from policycheck.derivations.base import derived, has, unknown
 from policycheck.facts import Facts
 
 
-def _disk_dss(disks, dss):
+def _disk_dss(disks: list, dss: list) -> Iterator[tuple[dict, dict]]:
     """The VM's disks (the mappings among them) paired with their datastores, in order."""
-    return zip([d for d in disks if isinstance(d, dict)], dss)
+    return zip([d for d in disks if isinstance(d, dict)], dss, strict=False)
 
 
-def _disk_name(d) -> str:
+def _disk_name(d: dict) -> str:
     return str(d.get("label") or d.get("name") or d.get("datastore") or "?")
 
 
