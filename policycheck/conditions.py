@@ -517,15 +517,15 @@ def latest_item(items: list, by: str) -> tuple[dict | None, str | None]:
         v = it.get(by)
         if v is None:
             why = (it.get("_unknown") or {}).get(by) or f"its {by} is not recorded"
-            return None, f"which item is latest cannot be told: {_name_of(it)}: {why}"
+            return None, f"the latest item is unknown: {_name_of(it)}: {why}"
         key = _as_time(v) if v.__class__ is str else v if v.__class__ in (int, float) else None
         if key is None:
-            return None, f"which item is latest cannot be told: {_name_of(it)} has an unreadable {by} {v!r}"
+            return None, f"the latest item is unknown: {_name_of(it)} has an unreadable {by} {v!r}"
         try:
             if best is None or key > best_key:
                 best, best_key = it, key
         except TypeError:
-            return None, f"which item is latest cannot be told: {by} mixes times and numbers"
+            return None, f"the latest item is unknown: {by} mixes times and numbers"
     return best, None
 
 
@@ -542,7 +542,7 @@ def _latest(path: FactPath, by: str, inner: Any) -> Callable[[Any, Ctx], bool | 
         part = part.get(path.steps[-1][0]) if part else None
         if part:
             saved.append((ql, Missing(f"'{path.text}' is only partly known on {owner.get('id', '?')} ({part}), "
-                                      "so which item is latest cannot be told", True), owner, None))
+                                      "so the latest item is unknown", True), owner, None))
             return None
         if items is None:
             items = []
