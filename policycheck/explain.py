@@ -310,12 +310,12 @@ def _text_node(n, depth, out) -> None:
         if n.get("message"):
             out.append(line(f"{pad}    message: {n['message']}"))
         return
-    if n["node"] in QUANTIFIERS:
+    if n["node"] in QUANTIFIERS or n["node"] == "latest":
         cnt = f"{n.get('observed')} item(s)" if n.get("observed") is not None else "no list"
         out.append(line(f"{pad}{mark} {n['node']} {n['fact']} ({cnt}; {n['expected']}): {n['value']}"
                         + (f" — {n['why']}" if n.get("why") else "")))
         for it in n.get("items") or ():
-            out.append(line(f"{pad}  item {it['item']}: {it['value']}"))
+            out.append(line(f"{pad}  {'latest item' if n['node'] == 'latest' else 'item'} {it['item']}: {it['value']}"))
             _text_node(it["condition"], depth + 2, out)
         if n.get("items_not_shown"):
             out.append(f"{pad}  ... {n['items_not_shown']} more item(s)")

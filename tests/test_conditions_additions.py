@@ -206,6 +206,11 @@ def test_explain_shows_the_latest_item():
     s = facts.get("backup_server", "s")
     v, tree = _node(LATEST, ("require",), s, Ctx(facts, NOW, s), {})
     assert v is True and tree["node"] == "latest" and tree["items"][0]["item"] == "b1"
+    from policycheck.explain import _text_node
+    out = []
+    _text_node(tree, 0, out)
+    assert out[0].startswith("✓ latest bootstrap<-backup_server (2 item(s); the latest item by time passes): true")
+    assert out[1].strip() == "latest item b1: true"
     facts = Facts(facts_doc(_boots("2026-11-20T01:00:00Z", "soon"), sources=OK))
     s = facts.get("backup_server", "s")
     v, tree = _node(LATEST, ("require",), s, Ctx(facts, NOW, s), {})
