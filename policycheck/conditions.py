@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import json as _json
 import re
 from collections.abc import Callable
@@ -132,14 +133,14 @@ def _resolve(v, steps, i, owner, facts, text):
         if v.__class__ is not dict:
             return Missing(f"'{text}': cannot read '{steps[i][0]}' from a {type(v).__name__}"), owner
         attr, kind = steps[i]
-        if attr[0] == "<":
-            owner = v
-            v = _reverse(facts, kind, attr[2:], v, text)
-            if v.__class__ is Missing:
-                return v, owner
-            i += 1
-            continue
         if attr not in v:
+            if attr[0] == "<":  # a reverse step ("<-ATTR", KIND): no entity has such a key, so it lands here
+                owner = v
+                v = _reverse(facts, kind, attr[2:], v, text)
+                if v.__class__ is Missing:
+                    return v, owner
+                i += 1
+                continue
             return _missing_attr(v, attr, text), v
         owner = v
         v = v[attr]
@@ -172,28 +173,35 @@ def _reverse(facts: Any, kind: str, attr: str, ent: dict, text: str) -> list | M
     idx = cache.get((kind, attr))
     if idx is None:
         idx = cache[(kind, attr)] = _reverse_index(facts, kind, attr)
-    by, unsure = idx
+    by, unsure, some_incomplete, canonical = idx
     if unsure:
         return Missing(f"'{text}': which {kind} entities refer to {_name_of(ent)} is unknown: {unsure}", True)
-    inc = facts.incomplete(kind, ent.get("id"))
-    if inc:
-        return Missing(f"'{text}': {kind} entities referring to {_name_of(ent)} were seen only in part ({inc})",
-                       True)
+    if some_incomplete:
+        inc = facts.incomplete(kind, ent.get("id"))
+        if inc:
+            return Missing(f"'{text}': {kind} entities referring to {_name_of(ent)} were seen only in part "
+                           f"({inc})", True)
     found = by.get(ent.get("id"))
-    for alias in ent.get("aliases") or ():
-        more = by.get(alias) if alias.__class__ is str else None
-        if more:
-            found = (found or []) + [e for e in more if not any(e is f for f in found or ())]
-    return list(found or ())
+    if not canonical:  # references merging did not rewrite to canonical ids: an alias may name it too
+        for alias in ent.get("aliases") or ():
+            more = by.get(alias) if alias.__class__ is str else None
+            if more:
+                found = (found or []) + [e for e in more if not any(e is f for f in found or ())]
+    return list(found) if found else []
 
 
-def _reverse_index(facts: Any, kind: str, attr: str) -> tuple[dict, str | None]:
-    """({referenced id: [entities of kind]}, why the index cannot be trusted or None)."""
+def _reverse_index(facts: Any, kind: str, attr: str) -> tuple[dict, str | None, bool, bool]:
+    """({referenced id: [entities of kind]}, why the index cannot be trusted or None, whether a source
+    saw elements of kind it could not read, whether merging rewrote the references to canonical ids)."""
+    from policycheck.facts import REFS
+
+    some_incomplete = any(x.get("kind") == kind for x in facts.doc.get("incomplete") or ())
+    canonical = (kind, attr, None) in REFS and getattr(facts, "refs_canonical", False)
     provided, failed = facts.kind_state(kind)
     if failed:
-        return {}, failed
+        return {}, failed, some_incomplete, canonical
     if not provided:
-        return {}, f"no source describes any {kind}"
+        return {}, f"no source describes any {kind}", some_incomplete, canonical
     by: dict = {}
     unsure = None
     for e in facts.entities(kind):
@@ -206,7 +214,7 @@ def _reverse_index(facts: Any, kind: str, attr: str) -> tuple[dict, str | None]:
         for x in (v if v.__class__ is list else (v,)):
             if x.__class__ is str:
                 by.setdefault(x, []).append(e)
-    return by, unsure
+    return by, unsure, some_incomplete, canonical
 
 
 # ---- compiling ------------------------------------------------------------------------------------
@@ -271,8 +279,14 @@ class Leaf:
 
 
 def _as_time(v: Any) -> Any:
+    """The instant an ISO time string names, or None (not a string, or not a time)."""
     if v.__class__ is not str:
         return None
+    return _parsed_time(v)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parsed_time(v: str) -> Any:
     try:
         return parse_time(v)
     except (ValueError, TypeError):

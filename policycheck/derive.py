@@ -29,6 +29,7 @@ def derive(facts: Facts, plugins: Any = None) -> None:
     """Add every derived fact in place (idempotent: values already present are kept). The table of what
     each derived attribute depends on is left on ``facts.derived_from`` for the engine."""
     resolve_refs(facts.by_kind)  # a snapshot or a facts file may name entities by any alias, or by none
+    facts.refs_canonical = True  # type: ignore[attr-defined]  # references now hold canonical ids
     derivs = registry(plugins)
     run(facts, derivs)
     facts.derived_from = DERIVED_FROM if plugins is None else derived_from(derivs)  # type: ignore[attr-defined]

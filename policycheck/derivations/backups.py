@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from policycheck.derivations.base import derived, has, kind_inputs, partial, same_host, unknown, why_unknown
+from policycheck.derivations.base import (
+    derived,
+    has,
+    kind_inputs,
+    partial,
+    same_host,
+    source_text,
+    unknown,
+    why_unknown,
+)
 from policycheck.facts import AliasIndex, Facts, norm
 from policycheck.timeutil import parse_time
 
@@ -219,10 +228,12 @@ def clients(facts: Facts) -> None:
         for c in mine:
             copies = c.get("latest_backup_copies")
             if isinstance(copies, list):
+                named = None
                 for cp in copies:  # the client's own copy objects (no second copy of 100k dicts), named
                     if isinstance(cp, dict):
                         if "client" not in cp:
-                            derived(cp, "client", c["id"], c)
+                            named = named or source_text((c,))
+                            derived(cp, "client", c["id"], text=named)
                         out.append(cp)
             elif c.get("last_successful_backup", "?") is not None:
                 part = part or f"client {c['id']}: " + why_unknown(

@@ -11,46 +11,86 @@ from policycheck.facts import Facts, norm
 Input = Any
 
 _PREFIX = "derived from "
-_texts: dict[tuple[str, ...], str] = {}
+_texts: dict[tuple, str] = {}
 
 
-def _names(inp: Input, out: list[str]) -> None:
-    if inp is None:
-        return
-    if isinstance(inp, str):
-        if inp not in out:
-            out.append(inp)
-        return
-    if isinstance(inp, tuple):
+def _text_of(key: tuple) -> str:
+    """The source text for the raw source values of the inputs (strings as ``_attr_sources`` holds
+    them, tuples of ``_sources`` names)."""
+    names: list[str] = []
+    for raw in key:
+        if raw.__class__ is tuple:
+            parts: Any = raw
+        elif raw.startswith(_PREFIX):
+            parts = raw[len(_PREFIX):].split(", ")
+        elif raw.startswith("derived"):
+            continue
+        else:
+            parts = raw.split(", ")
+        for n in parts:
+            if n not in names:
+                names.append(n)
+    names.sort()
+    return _PREFIX + ", ".join(names) if names else "derived"
+
+
+_one: dict = {}
+
+
+def _raw(inp: Input) -> Any:
+    """One input's raw source: its ``_attr_sources`` string, a tuple of its ``_sources`` names, a
+    source name, or None."""
+    cls = inp.__class__
+    if cls is tuple:
         ent, attr = inp
-        if not isinstance(ent, dict):
-            return
-        src = (ent.get("_attr_sources") or {}).get(attr)
+        if ent.__class__ is not dict:
+            return None
+        srcs = ent.get("_attr_sources")
+        src = srcs.get(attr) if srcs else None
         if src is not None:
-            if src.startswith(_PREFIX):
-                src = src[len(_PREFIX):]
-            elif src.startswith("derived"):
-                return
-            for n in src.split(", "):
-                if n not in out:
-                    out.append(n)
-            return
-        inp = ent
-    if isinstance(inp, dict):
-        for n in inp.get("_sources") or ():
-            if n not in out:
-                out.append(n)
+            return src
+        inp, cls = ent, dict
+    if cls is dict:
+        names = inp.get("_sources")
+        return tuple(names) if names else None
+    return inp if cls is str else None
 
 
 def source_text(inputs: tuple[Input, ...]) -> str:
-    """``derived from a, b`` naming the sources of the inputs, or ``derived`` when none is known."""
-    names: list[str] = []
+    """``derived from a, b`` naming the sources of the inputs, or ``derived`` when none is known.
+    (Called for every derived value: the raw sources are looked up once per distinct combination.)"""
+    if len(inputs) == 1:  # the common case: one input, looked up without building a key list
+        raw = _raw(inputs[0])
+        if raw is None:
+            return "derived"
+        text = _one.get(raw)
+        if text is None:
+            text = _one[raw] = _text_of((raw,))
+        return text
+    key: list = []
+    add = key.append
     for inp in inputs:
-        _names(inp, names)
-    key = tuple(sorted(names))
-    text = _texts.get(key)
+        cls = inp.__class__
+        if cls is tuple:
+            ent, attr = inp
+            if ent.__class__ is not dict:
+                continue
+            srcs = ent.get("_attr_sources")
+            src = srcs.get(attr) if srcs else None
+            if src is not None:
+                add(src)
+                continue
+            inp, cls = ent, dict
+        if cls is dict:
+            names = inp.get("_sources")
+            if names:
+                add(tuple(names))
+        elif cls is str:
+            add(inp)
+    k = tuple(key)
+    text = _texts.get(k)
     if text is None:
-        text = _texts.setdefault(key, _PREFIX + ", ".join(key) if key else "derived")
+        text = _texts[k] = _text_of(k)
     return text
 
 
