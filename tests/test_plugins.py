@@ -152,3 +152,7 @@ def test_a_plugin_derivation_is_used_identically_by_check_and_policies_test(site
     assert code == 0, out + err
     assert "1 passed, 0 failed" in out
     assert "DeprecationWarning" not in err  # the demo plugin uses the typed hook
+    code, out, err = cli(site, "policies", "show", "DEMO-002")  # and `policies show` names it
+    assert code == 0, err
+    assert "backup_server.demo_checked  [derivation: demo, policycheck_demo.plugin.derive_demo_checked]" in out
+    assert "inputs: backup_server.product" in out
