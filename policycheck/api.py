@@ -1,8 +1,9 @@
-"""The types a plugin hands to the core: Collector, CollectContext, CollectorError, Reporter."""
+"""The types a plugin hands to the core: Collector, CollectContext, CollectorError, Reporter, Derivation."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from policycheck.errors import SourceError
 
@@ -24,7 +25,7 @@ class Collector:
     """
 
     name: str
-    collect: Callable[[dict, "CollectContext"], dict]
+    collect: Callable[[dict, CollectContext], dict]
     config_schema: dict = field(default_factory=lambda: {"type": "object"})
     kinds: tuple = ()
     description: str = ""
@@ -86,3 +87,8 @@ class Reporter:
     #: optional ``chunks(report) -> iterable of str``: the same text in pieces, so a large report is
     #: written to its file without ever being held whole (``render`` is then ``"".join(chunks(report))``)
     chunks: Callable[[Any], Any] | None = None
+
+
+from policycheck.derivations import Derivation  # noqa: E402  (re-exported for plugins)
+
+__all__ = ["CollectContext", "Collector", "CollectorError", "Derivation", "Reporter"]

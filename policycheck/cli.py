@@ -555,6 +555,10 @@ def cmd_policies(args, parser) -> int:
         if p.when:
             out += ["", "applies when:", textwrap.indent(yaml.safe_dump(p.when, sort_keys=False), "  ").rstrip()]
         out += ["", "requires:", textwrap.indent(yaml.safe_dump(p.require, sort_keys=False), "  ").rstrip()]
+        from policycheck.derive import registry
+        from policycheck.explain import derivation_lines
+
+        out += derivation_lines(p, registry(plugins))
         _emit("\n".join(out) + "\n")
         return ExitCode.OK
     return ExitCode.INVALID_INPUT

@@ -2,13 +2,18 @@
 operators.py) into a callable once per policy. Evaluation is three-valued: True, False, or None (unknown)."""
 from __future__ import annotations
 
+import contextlib
+import functools
 import json as _json
 import re
+from collections.abc import Callable
+from typing import Any
 
 from policycheck.errors import PolicyError
 from policycheck.missing import Missing  # noqa: F401  (importable from here, as before)
 from policycheck.operators import OPERATORS  # the one operator table
 from policycheck.textutil import describe, suggest  # noqa: F401  (moved to textutil; importable from here)
+from policycheck.timeutil import parse_time
 
 COMBINATORS = ("all", "any", "none", "not")
 QUANTIFIERS = ("for_any", "for_all", "for_none")
@@ -26,15 +31,19 @@ class CompileError(PolicyError):
 
 
 LEAF_KEYS = ("fact", "default", "message")
-ALL_KEYWORDS = tuple(OPERATORS) + COMBINATORS + QUANTIFIERS + LEAF_KEYS + ("require",)
+ALL_KEYWORDS = tuple(OPERATORS) + COMBINATORS + QUANTIFIERS + LEAF_KEYS + ("require", "latest", "by")
+#: operators whose value may be another fact, ``{fact: PATH}``, instead of a literal
+FACT_OPERANDS = ("equals", "not_equals", "lt", "lte", "gt", "gte")
 
 
 # ---- fact paths -----------------------------------------------------------------------------------
 class FactPath:
     """A compiled dotted path such as ``latest_bootstrap->bootstrap.copies``; ``@target.`` starts at
-    the policy's target instead of the current item."""
+    the policy's target instead of the current item; a segment ``KIND<-ATTR`` is a reverse reference:
+    the entities of KIND whose ATTR refers to the current entity (``client<-backup_server``: a backup
+    server's clients). A reverse step is stored as ``("<-ATTR", KIND)``."""
 
-    __slots__ = ("text", "steps", "from_target", "kinds")
+    __slots__ = ("text", "steps", "from_target", "kinds", "reverse_last")
 
     def __init__(self, text, jpath):
         if not isinstance(text, str) or not text.strip():
@@ -45,6 +54,17 @@ class FactPath:
         self.steps = []
         self.kinds = set()
         for seg in body.split("."):
+            if "<-" in seg:
+                kind, _, attr = seg.partition("<-")
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", attr or "-"):
+                    raise CompileError(jpath, f"bad fact path {text!r}: in {seg!r}, '<-' takes an attribute name "
+                                              "(KIND<-ATTR: the KIND entities whose ATTR refers here)")
+                if kind not in KINDS:
+                    raise CompileError(jpath, f"bad fact path {text!r}: unknown entity kind {kind!r}"
+                                              + suggest(kind, KINDS))
+                self.kinds.add(kind)
+                self.steps.append(("<-" + attr, kind))
+                continue
             attr, _, kind = seg.partition("->")
             if not attr or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", attr):
                 raise CompileError(jpath, f"bad fact path {text!r}: segment {seg!r} is not a name")
@@ -54,6 +74,7 @@ class FactPath:
                                               + suggest(kind, KINDS))
                 self.kinds.add(kind)
             self.steps.append((attr, kind or None))
+        self.reverse_last = self.steps[-1][0].startswith("<-")
 
     def resolve(self, root, ctx):
         """(value, owner entity) or (Missing, owner)."""
@@ -97,6 +118,13 @@ def _resolve(v, steps, i, owner, facts, text):
             return Missing(f"'{text}': cannot read '{steps[i][0]}' from a {type(v).__name__}"), owner
         attr, kind = steps[i]
         if attr not in v:
+            if attr[0] == "<":  # a reverse step ("<-ATTR", KIND): no entity has such a key, so it lands here
+                owner = v
+                v = _reverse(facts, kind, attr[2:], v, text)
+                if v.__class__ is Missing:
+                    return v, owner
+                i += 1
+                continue
             return _missing_attr(v, attr, text), v
         owner = v
         v = v[attr]
@@ -117,6 +145,60 @@ def _resolve(v, steps, i, owner, facts, text):
                 v = e
         i += 1
     return v, owner
+
+
+def _reverse(facts: Any, kind: str, attr: str, ent: dict, text: str) -> list | Missing:
+    """The entities of ``kind`` whose ``attr`` refers to ``ent`` (a list), or Missing: when a source of
+    ``kind`` failed or none was collected, when one of them cannot say where it points (its ``attr``
+    absent or unknown), or when a source saw some it could not read."""
+    cache = getattr(facts, "_reverse_index", None)
+    if cache is None:
+        cache = facts._reverse_index = {}
+    idx = cache.get((kind, attr))
+    if idx is None:
+        idx = cache[(kind, attr)] = _reverse_index(facts, kind, attr)
+    by, unsure, some_incomplete, canonical = idx
+    if unsure:
+        return Missing(f"'{text}': which {kind} entities refer to {_name_of(ent)} is unknown: {unsure}", True)
+    if some_incomplete:
+        inc = facts.incomplete(kind, ent.get("id"))
+        if inc:
+            return Missing(f"'{text}': {kind} entities referring to {_name_of(ent)} were seen only in part "
+                           f"({inc})", True)
+    found = by.get(ent.get("id"))
+    if not canonical:  # references merging did not rewrite to canonical ids: an alias may name it too
+        for alias in ent.get("aliases") or ():
+            more = by.get(alias) if alias.__class__ is str else None
+            if more:
+                found = (found or []) + [e for e in more if not any(e is f for f in found or ())]
+    return list(found) if found else []
+
+
+def _reverse_index(facts: Any, kind: str, attr: str) -> tuple[dict, str | None, bool, bool]:
+    """({referenced id: [entities of kind]}, why the index cannot be trusted or None, whether a source
+    saw elements of kind it could not read, whether merging rewrote the references to canonical ids)."""
+    from policycheck.facts import REFS
+
+    some_incomplete = any(x.get("kind") == kind for x in facts.doc.get("incomplete") or ())
+    canonical = (kind, attr, None) in REFS and getattr(facts, "refs_canonical", False)
+    provided, failed = facts.kind_state(kind)
+    if failed:
+        return {}, failed, some_incomplete, canonical
+    if not provided:
+        return {}, f"no source describes any {kind}", some_incomplete, canonical
+    by: dict = {}
+    unsure = None
+    for e in facts.entities(kind):
+        if attr not in e:
+            unknown = (e.get("_unknown") or {}).get(attr) or (
+                "sources disagree" if attr in (e.get("_conflicts") or ()) else f"its {attr} is not recorded")
+            unsure = unsure or f"{kind} {e.get('id')}: {unknown}"
+            continue
+        v = e[attr]
+        for x in (v if v.__class__ is list else (v,)):
+            if x.__class__ is str:
+                by.setdefault(x, []).append(e)
+    return by, unsure, some_incomplete, canonical
 
 
 # ---- compiling ------------------------------------------------------------------------------------
@@ -180,6 +262,77 @@ class Leaf:
         return ok
 
 
+def _as_time(v: Any) -> Any:
+    """The instant an ISO time string names, or None (not a string, or not a time)."""
+    if v.__class__ is not str:
+        return None
+    return _parsed_time(v)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parsed_time(v: str) -> Any:
+    try:
+        return parse_time(v)
+    except (ValueError, TypeError):
+        return None
+
+
+def compare_values(op: str, a: Any, b: Any) -> bool | None:
+    """``a op b`` for two facts: times (ISO strings) compared as instants, else as values; a null
+    side makes lt/lte/gt/gte false (never happened is neither before nor after); mismatched types
+    are unknown."""
+    ta, tb = _as_time(a), _as_time(b)
+    if ta is not None and tb is not None:
+        a, b = ta, tb
+    if op == "equals":
+        return a == b
+    if op == "not_equals":
+        return a != b
+    if a is None or b is None:
+        return False
+    try:
+        return {"lt": a < b, "lte": a <= b, "gt": a > b, "gte": a >= b}[op]
+    except TypeError:
+        return None
+
+
+class FactLeaf(Leaf):
+    """``{fact: A, <op>: {fact: B}}``: A compared with another fact B of the same item (or, with
+    ``@target.``, of the target). B unknown (absent, unknown, or a list seen in part) makes it unknown."""
+
+    __slots__ = ("other",)
+
+    def expected_text(self) -> str:
+        if self._expected is None:
+            self._expected = f"{self.op} the fact {self.other.text}"
+        return self._expected
+
+    def __call__(self, item: Any, ctx: Ctx) -> bool | None:
+        root = ctx.target if self.path.from_target else item
+        obs, owner = _resolve(root, self.path.steps, 0, root, ctx.facts, self.path.text)
+        oroot = ctx.target if self.other.from_target else item
+        other, oowner = _resolve(oroot, self.other.steps, 0, oroot, ctx.facts, self.other.text)
+        ok = None
+        if obs.__class__ is Missing:
+            if self.has_default and not obs.explicit and other.__class__ is not Missing:
+                obs = self.default
+                ok = compare_values(self.op, obs, other)
+        elif other.__class__ is Missing:
+            obs = Missing(f"'{self.expected_text()}' cannot be decided: {other.reason}", other.explicit)
+        else:
+            for o, path in ((owner, self.path), (oowner, self.other)):
+                part = o.get("_partial") if o.__class__ is dict else None
+                if part and path.steps[-1][0] in part:
+                    obs = Missing(f"'{path.text}' is only partly known on {o.get('id', '?')} "
+                                  f"({part[path.steps[-1][0]]}), so '{self.path.text} {self.expected_text()}' "
+                                  "cannot be decided", True)
+                    break
+            else:
+                ok = compare_values(self.op, obs, other)
+        ctx.evidence.append((self, obs, owner, ok))
+        return ok
+
+
 def compile_condition(node, jpath, params):
     """Compile a condition tree into ``f(item, ctx) -> True|False|None``. Raises CompileError."""
     if not isinstance(node, dict) or not node:
@@ -188,6 +341,8 @@ def compile_condition(node, jpath, params):
     keys = set(node)
     if "fact" in keys:
         return _compile_leaf(node, jpath, params)
+    if "latest" in keys:
+        return _compile_latest(node, jpath, params)
     heads = [k for k in node if k in COMBINATORS or k in QUANTIFIERS]
     unknown = [k for k in node if k not in COMBINATORS and k not in QUANTIFIERS and k != "require"]
     if unknown:
@@ -275,6 +430,9 @@ def _quantifier(head, path, inner):
             items = []
         if items.__class__ is not list:
             items = [items]
+        ql = QuantLeaf(head, path)
+        if path.reverse_last:  # the owner does not hold the items: the evidence keeps them
+            ql.items = items
         unknown = False
         decided = None
         kept = []
@@ -291,20 +449,20 @@ def _quantifier(head, path, inner):
                 kept.append(ctx.evidence)
         ctx.evidence = saved
         if decided is not None:
-            res = True if head == "for_any" else False
-            saved.append((QuantLeaf(head, path), len(items), owner, res))
+            res = head == "for_any"
+            saved.append((ql, len(items), owner, res))
             saved.extend(decided)
             return res
         res = None if unknown else (head != "for_any")
         if part and res is not None:  # more items may exist: only a deciding item settles it
             res = None
-            saved.append((QuantLeaf(head, path), Missing(
+            saved.append((ql, Missing(
                 f"'{path.text}' is only partly known on {owner.get('id', '?')} ({part}): {len(items)} "
-                f"item(s) seen, so '{QuantLeaf(head, path).expected_text()}' cannot be decided", True), owner, None))
+                f"item(s) seen, so '{ql.expected_text()}' cannot be decided", True), owner, None))
             for ev in kept[:MAX_ITEM_EVIDENCE]:
                 saved.extend(ev)
             return None
-        saved.append((QuantLeaf(head, path), len(items), owner, res))
+        saved.append((ql, len(items), owner, res))
         for ev in kept[:MAX_ITEM_EVIDENCE]:
             saved.extend(ev)
         return res
@@ -314,16 +472,98 @@ def _quantifier(head, path, inner):
 
 
 class QuantLeaf:
-    """Evidence description of a quantifier: the list it ranged over."""
+    """Evidence description of a quantifier (or of ``latest``): the list it ranged over; ``items`` the
+    items themselves when the owner does not hold them (a reverse reference, the latest item)."""
 
-    __slots__ = ("path", "op", "shown", "message")
+    __slots__ = ("path", "op", "shown", "message", "items")
 
-    def __init__(self, op, path):
-        self.op, self.path, self.shown, self.message = op, path, None, None
+    def __init__(self, op: str, path: FactPath, by: str | None = None) -> None:
+        self.op, self.path, self.shown, self.message, self.items = op, path, by, None, None
 
     def expected_text(self):
+        if self.op == "latest":
+            return f"the latest item by {self.shown} passes"
         return {"for_any": "at least one item passes", "for_all": "every item passes",
                 "for_none": "no item passes"}[self.op]
+
+
+def _compile_latest(node: dict, jpath: tuple, params: dict) -> Callable[[Any, Ctx], bool | None]:
+    """``{latest: PATH, by: FIELD, require: COND}``: COND on the item of the list with the greatest
+    FIELD (a time, or a number); the first of equal ones."""
+    extra = [k for k in node if k not in ("latest", "by", "require")]
+    if extra:
+        raise CompileError(jpath + (extra[0], "<key>"), f"'latest' takes by: and require: only, not '{extra[0]}'"
+                           + suggest(extra[0], ("by", "require")))
+    by = node.get("by")
+    if not isinstance(by, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", by):
+        raise CompileError(jpath + ("by",) if "by" in node else jpath,
+                           "'latest' needs by: FIELD, the item attribute that orders the list (e.g. by: time)")
+    if "require" not in node:
+        raise CompileError(jpath, "'latest' needs a 'require:' condition evaluated on the latest item")
+    path = FactPath(node["latest"], jpath + ("latest",))
+    inner = compile_condition(node["require"], jpath + ("require",), params)
+    return _latest(path, by, inner)
+
+
+def latest_item(items: list, by: str) -> tuple[dict | None, str | None]:
+    """(the item with the greatest ``by``, None) or (None, why it cannot be told); (None, None) when
+    there are no items. Times are compared as instants; an item without a readable ``by`` is unknown."""
+    best, best_key = None, None
+    for it in items:
+        if it.__class__ is not dict:
+            return None, f"an item is a {type(it).__name__}, not an object"
+        v = it.get(by)
+        if v is None:
+            why = (it.get("_unknown") or {}).get(by) or f"its {by} is not recorded"
+            return None, f"the latest item is unknown: {_name_of(it)}: {why}"
+        key = _as_time(v) if v.__class__ is str else v if v.__class__ in (int, float) else None
+        if key is None:
+            return None, f"the latest item is unknown: {_name_of(it)} has an unreadable {by} {v!r}"
+        try:
+            if best is None or key > best_key:
+                best, best_key = it, key
+        except TypeError:
+            return None, f"the latest item is unknown: {by} mixes times and numbers"
+    return best, None
+
+
+def _latest(path: FactPath, by: str, inner: Any) -> Callable[[Any, Ctx], bool | None]:
+    def f(item: Any, ctx: Ctx) -> bool | None:
+        root = ctx.target if path.from_target else item
+        items, owner = _resolve(root, path.steps, 0, root, ctx.facts, path.text)
+        ql = QuantLeaf("latest", path, by)
+        saved = ctx.evidence
+        if items.__class__ is Missing:
+            saved.append((ql, items, owner, None))
+            return None
+        part = owner.get("_partial") if owner.__class__ is dict else None
+        part = part.get(path.steps[-1][0]) if part else None
+        if part:
+            saved.append((ql, Missing(f"'{path.text}' is only partly known on {owner.get('id', '?')} ({part}), "
+                                      "so the latest item is unknown", True), owner, None))
+            return None
+        if items is None:
+            items = []
+        if items.__class__ is not list:
+            items = [items]
+        best, why = latest_item(items, by)
+        if why:
+            saved.append((ql, Missing(f"'{path.text}': {why}", True), owner, None))
+            return None
+        if best is None:
+            saved.append((ql, 0, owner, False))
+            return False
+        ql.items = [best]
+        ctx.evidence = []
+        r = inner(best, ctx)
+        ev = ctx.evidence
+        ctx.evidence = saved
+        saved.append((ql, len(items), owner, r))
+        saved.extend(ev)
+        return r
+    f.kinds = path.kinds | inner.kinds
+    f.attrs = {path.steps[0][0]} | inner.attrs
+    return f
 
 
 def _resolve_value(value, jpath, params):
@@ -355,7 +595,19 @@ def _compile_leaf(node, jpath, params):
                                   f"{', '.join(ops) or 'none'} (operators: {', '.join(OPERATORS)})")
     op = ops[0]
     path = FactPath(node["fact"], jpath + ("fact",))
-    shown = _resolve_value(node[op], jpath + (op,), params)
+    raw = node[op]
+    if isinstance(raw, dict) and set(raw) == {"fact"}:
+        if op not in FACT_OPERANDS:
+            raise CompileError(jpath + (op,), f"'{op}' compares with a value; another fact ({{fact: PATH}}) can be "
+                                              f"compared with {', '.join(FACT_OPERANDS)}")
+        other = FactPath(raw["fact"], jpath + (op, "fact"))
+        leaf = FactLeaf(path, op, None, raw, node.get("default"), "default" in node, node.get("message"))
+        leaf.other = other
+        leaf.kinds = path.kinds | other.kinds
+        leaf.attrs = ({path.steps[0][0]} if not path.from_target else set()) | (
+            {other.steps[0][0]} if not other.from_target else set())
+        return leaf
+    shown = _resolve_value(raw, jpath + (op,), params)
     schema, prep = OPERATORS[op].schema, OPERATORS[op].prep
     _check_type(shown, schema, jpath + (op,), op)
     value = shown
@@ -364,11 +616,9 @@ def _compile_leaf(node, jpath, params):
             value = prep(shown)
         except ValueError as exc:
             raise CompileError(jpath + (op,), f"{op}: {exc}") from None
-    if op in ("in", "not_in", "subset_of"):
-        try:
-            value = frozenset(value) if op != "subset_of" else value
-        except TypeError:
-            pass
+    if op in ("in", "not_in"):
+        with contextlib.suppress(TypeError):  # unhashable items: the list is searched as it is
+            value = frozenset(value)
     has_default = "default" in node
     leaf = Leaf(path, op, value, shown, node.get("default"), has_default, node.get("message"))
     leaf.kinds = path.kinds

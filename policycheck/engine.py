@@ -9,12 +9,13 @@ from policycheck.results import ERROR, FAIL, PASS, SKIP, Result, describe_failur
 from policycheck.timeutil import parse_time
 
 
-def touched_kinds(policy) -> set:
+def touched_kinds(policy, derived_from: dict | None = None) -> set:
     """Entity kinds whose facts a policy's verdict depends on (directly, through references, or
-    through derived attributes)."""
+    through derived attributes: ``derived_from`` is the registry's table, the core's by default)."""
+    table = DERIVED_FROM if derived_from is None else derived_from
     kinds = set(policy.kinds)
     for attr in policy.attrs:
-        kinds |= DERIVED_FROM.get((policy.target, attr), set())
+        kinds |= table.get((policy.target, attr), set())
     return kinds
 
 
@@ -27,12 +28,13 @@ def evaluate(policies, facts) -> list:
 def _evaluate(policies, facts) -> list:
     now = parse_time(facts.as_of or facts.collected_at)
     failed = facts.failed_sources()
+    table = getattr(facts, "derived_from", None)
     results: list = []
     append = results.append
     for pol in policies:
         bad = []
         if failed:
-            kinds = touched_kinds(pol)
+            kinds = touched_kinds(pol, table)
             bad = [s for s in failed if set(s.get("kinds") or ()) & kinds or not s.get("kinds")]
         bad_note = ""
         if bad:
@@ -69,6 +71,6 @@ def _evaluate(policies, facts) -> list:
         for s in bad:
             append(Result(pol, "source", s["name"], ERROR,
                           f"source {s['name']} ({s.get('plugin', '?')}) failed: {s.get('error') or 'unknown error'};"
-                          f" its {', '.join(sorted(set(s.get('kinds') or ()) & touched_kinds(pol))) or 'facts'}"
+                          f" its {', '.join(sorted(set(s.get('kinds') or ()) & touched_kinds(pol, table))) or 'facts'}"
                           " may be incomplete", []))
     return results

@@ -8,8 +8,19 @@ target is reported beside the tree (the two agree: the same Kleene logic, see co
 the parameter values in force and where each came from, and every waiver that was considered."""
 from __future__ import annotations
 
-from policycheck.conditions import (QUANTIFIERS, Ctx, FactPath, Missing, QuantLeaf, _resolve, compile_condition,
-                                    describe, suggest)
+from typing import Any
+
+from policycheck.conditions import (
+    QUANTIFIERS,
+    Ctx,
+    FactPath,
+    Missing,
+    QuantLeaf,
+    _resolve,
+    compile_condition,
+    describe,
+    suggest,
+)
 from policycheck.errors import UsageError
 from policycheck.results import evidence_dict
 from policycheck.timeutil import parse_time
@@ -74,6 +85,8 @@ def _node(node, jpath, item, ctx, params) -> tuple:
     if "fact" in node:
         t = _leaf(node, jpath, item, ctx, params)
         return {"true": True, "false": False, "unknown": None}[t["value"]], t
+    if "latest" in node:
+        return _latest(node, jpath, item, ctx, params)
     head = next(k for k in node if k != "require")
     body = node[head]
     if head == "not":
@@ -92,7 +105,7 @@ def _node(node, jpath, item, ctx, params) -> tuple:
     if head == "any" and v is not True:
         tree["why"] = ("no branch holds" if v is False else "no branch holds and some cannot be decided")
     elif head == "all" and v is not True:
-        bad = [c["path"] for c, x in zip(children, values) if x is not True]
+        bad = [c["path"] for c, x in zip(children, values, strict=True) if x is not True]
         tree["why"] = ("fails at " if v is False else "undecided at ") + ", ".join(bad)
     return v, tree
 
@@ -138,6 +151,36 @@ def _quantifier(head, node, jpath, item, ctx, params) -> tuple:
         tree["why"] = "some items cannot be decided and none decides"
     tree["value"] = _value_word(res)
     return res, tree
+
+
+def _latest(node: dict, jpath: tuple, item: Any, ctx: Ctx, params: dict) -> tuple:
+    """``latest``: the list, the item chosen by its ``by`` field, and the condition on it."""
+    from policycheck.conditions import latest_item
+
+    path = FactPath(node["latest"], jpath + ("latest",))
+    by = node["by"]
+    root = ctx.target if path.from_target else item
+    items, owner = _resolve(root, path.steps, 0, root, ctx.facts, path.text)
+    ql = QuantLeaf("latest", path, by)
+    tree = {"node": "latest", "path": _jp(jpath), "fact": path.text, "by": by, "expected": ql.expected_text(),
+            "entity": owner.get("id") if isinstance(owner, dict) else None}
+    if isinstance(items, Missing):
+        tree.update(value="unknown", why=items.reason, items=[])
+        return None, tree
+    items = [] if items is None else items if isinstance(items, list) else [items]
+    part = (owner.get("_partial") or {}).get(path.steps[-1][0]) if isinstance(owner, dict) else None
+    best, why = latest_item(items, by)
+    if part or why:
+        why = why or f"'{path.text}' is only partly known on {owner.get('id', '?')} ({part})"
+        tree.update(value="unknown", why=why, observed=len(items), items=[])
+        return None, tree
+    if best is None:
+        tree.update(value="false", why="there is no item", observed=0, items=[])
+        return False, tree
+    v, t = _node(node["require"], jpath + ("require",), best, ctx, params)
+    tree.update(value=_value_word(v), observed=len(items),
+                items=[{"item": best.get("id") or describe(best, 120), "value": _value_word(v), "condition": t}])
+    return v, tree
 
 
 def find_target(facts, policy, target_id):
@@ -268,12 +311,12 @@ def _text_node(n, depth, out) -> None:
         if n.get("message"):
             out.append(line(f"{pad}    message: {n['message']}"))
         return
-    if n["node"] in QUANTIFIERS:
+    if n["node"] in QUANTIFIERS or n["node"] == "latest":
         cnt = f"{n.get('observed')} item(s)" if n.get("observed") is not None else "no list"
         out.append(line(f"{pad}{mark} {n['node']} {n['fact']} ({cnt}; {n['expected']}): {n['value']}"
                         + (f" — {n['why']}" if n.get("why") else "")))
         for it in n.get("items") or ():
-            out.append(line(f"{pad}  item {it['item']}: {it['value']}"))
+            out.append(line(f"{pad}  {'latest item' if n['node'] == 'latest' else 'item'} {it['item']}: {it['value']}"))
             _text_node(it["condition"], depth + 2, out)
         if n.get("items_not_shown"):
             out.append(f"{pad}  ... {n['items_not_shown']} more item(s)")
@@ -281,3 +324,36 @@ def _text_node(n, depth, out) -> None:
     out.append(line(f"{pad}{mark} {n['node']}: {n['value']}" + (f" — {n['why']}" if n.get("why") else "")))
     for c in n.get("children") or ():
         _text_node(c, depth + 1, out)
+
+
+def derivation_lines(policy: Any, derivations: list) -> list[str]:
+    """``policies show``: for each derived fact the policy reads, the derivation behind it (who registers
+    it, its doc, inputs and example), then the derivations behind those inputs, indented."""
+    import textwrap
+
+    from policycheck.model import fact_reads
+
+    by_key = {d.key: d for d in derivations}
+    out: list[str] = []
+    shown: set = set()
+
+    def add(key: tuple[str, str], depth: int) -> None:
+        d = by_key[key]
+        pad = "  " * depth
+        if key in shown:
+            out.append(f"{pad}{d.name} (see above)")
+            return
+        shown.add(key)
+        out.append(f"{pad}{d.name}  [derivation: {d.plugin}, {d.fn.__module__}.{d.fn.__name__}]")
+        out.extend(textwrap.wrap(d.doc, 96, initial_indent=pad + "  ", subsequent_indent=pad + "  "))
+        out.append(f"{pad}  inputs: {', '.join(f'{k}.{a}' for k, a in d.inputs) or 'none'}")
+        if d.example:
+            out.append(f"{pad}  example: {d.example}")
+        for inp in d.inputs:
+            if inp in by_key and inp != key:
+                add(inp, depth + 1)
+
+    for key in fact_reads(policy):
+        if key in by_key and key not in shown:
+            add(key, 1)
+    return (["", "derived facts it reads (computed after merging; docs/facts.md):"] + out) if out else []

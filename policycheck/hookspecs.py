@@ -33,10 +33,21 @@ def policycheck_policy_dirs():
 
 
 @hookspec
-def policycheck_derive_facts(facts):
-    """Add derived facts to the merged :class:`policycheck.facts.Facts` after merging.
+def policycheck_derivations():
+    """Return a list of :class:`policycheck.api.Derivation`: derived attributes this plugin computes.
 
-    Called after the core's own derivations. Use ``facts.entities(kind)`` and plain dict
-    updates on entities; do no I/O here (the engine's input must be reproducible from a
-    snapshot). Return nothing.
+    Each names the kind and attribute it produces, the (kind, attribute) inputs it reads, a function
+    ``fn(facts)`` that fills the attribute where it is absent, a one-line doc and an example. The
+    core's own derivations come through this hook; all of them run after merging, in the order of
+    their inputs (a derivation reading another's output runs after it), for ``check``, ``audit``,
+    ``collect`` and ``policies test`` alike. Do no I/O in ``fn``.
+    """
+
+
+@hookspec
+def policycheck_derive_facts(facts):
+    """Deprecated (removed in the next release): use :func:`policycheck_derivations`.
+
+    Add derived facts to the merged :class:`policycheck.facts.Facts` after the registered
+    derivations ran. Still called, with a DeprecationWarning naming the plugin.
     """

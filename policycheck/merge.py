@@ -74,7 +74,13 @@ def load_report(path: Path) -> dict:
 def _src(label, name):
     if not name:
         return name
-    return ", ".join(n if n == "derived" else f"{label}/{n}" for n in str(name).split(", "))
+    name = str(name)
+    if name.startswith("derived"):  # "derived", "derived from a, b", "derived: ..." (a derivation's own text)
+        head, sep, rest = name.partition("derived from ")
+        if head or not sep or rest.startswith("client records"):
+            return name
+        return "derived from " + ", ".join(f"{label}/{n}" for n in rest.split(", "))
+    return ", ".join(f"{label}/{n}" for n in name.split(", "))
 
 
 def merge_files(specs) -> Report:

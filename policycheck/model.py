@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from policycheck.conditions import COMBINATORS, QUANTIFIERS, suggest
-
+from policycheck.derivations.core import DERIVATIONS
 
 #: attribute type notation: "str", "bool", "num", "time", "enum:a|b", "ref:KIND", "[T]" (a list of T),
 #: "obj:NAME" (an object described in OBJECTS); a trailing "?" allows null
@@ -83,16 +83,9 @@ class Attr:
     loose: bool = False         # declared elsewhere (a plugin, a derivation): what lies below is not checked
 
 
-#: attributes the core derives (docs/facts.md "Derived facts"); a source may still give them
-DERIVED = {("host", "vm"), ("backup_server", "virtual"), ("backup_server", "vm"),
-           ("backup_server", "latest_bootstrap"), ("backup_server", "dependency_closure"),
-           ("backup_server", "circular_dependencies"), ("backup_server", "last_dr_test"),
-           ("backup_server", "latest_dr_test"), ("backup_server", "client_devices_local"),
-           ("backup_server", "hosted_roles"), ("backup_server", "hosted_services"),
-           ("device", "on_system_disk"), ("device", "local_to_server"), ("client", "host"),
-           ("vm", "eligible_hosts"), ("datastore", "shared"), ("copy", "local_to_server"), ("disk", "shared"),
-           ("host", "protected_by"), ("client", "last_successful_backup"), ("client", "latest_restore_test"),
-           ("backup_server", "client_backup_copies"), ("copy", "client")}
+#: attributes the core derives (docs/facts.md "Derived facts"), from the derivation registry; a
+#: source may still give them
+DERIVED = {d.key for d in DERIVATIONS}
 
 
 def _attr(scope: str, name: str, t: str) -> Attr:
@@ -120,16 +113,12 @@ KNOWN_PLUGINS = ("ansible", "bacula", "netbox", "networker", "vsphere", "file")
 
 
 def attributes(scope: str, extra: dict | None = None) -> dict:
-    """The attributes of ``scope``: documented, derived by the core (derive.DERIVED_FROM), and
+    """The attributes of ``scope``: documented, derived by the core (the derivation registry), and
     declared by plugins in ``extra`` ({kind: [name, ...]})."""
     out = dict(MODEL.get(scope, {}))
     if scope in MODEL and scope not in ITEM_SCOPES:
         out.update(RESERVED_ATTRS)
-    try:
-        from policycheck.derive import DERIVED_FROM
-    except ImportError:  # pragma: no cover
-        DERIVED_FROM = {}
-    for (kind, name) in DERIVED_FROM:
+    for (kind, name) in DERIVED:
         if kind == scope and name not in out:
             out[name] = Attr(derived=True, loose=True)
     for name in (extra or {}).get(scope, ()):
@@ -148,6 +137,7 @@ class ModelChecker:
     def __init__(self, prefixes=(), extra: dict | None = None):
         self.prefixes = tuple(sorted(set(KNOWN_PLUGINS) | {p.replace("-", "_") for p in prefixes if p}))
         self.extra = extra or {}
+        self.reads: list | None = None  # when a list: every (scope, attribute) a path step reads
 
     def check(self, policy) -> list[tuple[tuple, str]]:
         """Every problem as (JSON path in the policy document, message)."""
@@ -167,6 +157,18 @@ class ModelChecker:
             return
         if "fact" in node:
             self._path(node["fact"], jpath + ("fact",), scope, target, out)
+            for op, value in node.items():  # another fact as the operand: {lt: {fact: PATH}}
+                if isinstance(value, dict) and set(value) == {"fact"}:
+                    self._path(value["fact"], jpath + (op, "fact"), scope, target, out)
+            return
+        if "latest" in node:
+            inner = self._path(node["latest"], jpath + ("latest",), scope, target, out, items=True)
+            by = node.get("by")
+            if inner is not None and isinstance(by, str) and by not in attributes(inner, self.extra) \
+                    and not any(by.startswith(p + "_") for p in self.prefixes):
+                out.append((jpath + ("by",), f"latest: {_describe(inner)} has no attribute '{by}'"
+                            + suggest(by, [n for n in attributes(inner, self.extra) if not n.startswith("_")])))
+            self._walk(node.get("require"), jpath + ("require",), inner, target, out)
             return
         for head in COMBINATORS:
             if head not in node:
@@ -194,10 +196,27 @@ class ModelChecker:
         for i, seg in enumerate(segs):
             if scope is None:
                 return None
+            if "<-" in seg:  # a reverse reference: the KIND entities whose ATTR refers to this one
+                rkind, _, rattr = seg.partition("<-")
+                if self.reads is not None:
+                    self.reads.append((rkind, rattr))
+                rspec = attributes(rkind, self.extra).get(rattr) if rkind in MODEL else None
+                if rspec is None:
+                    out.append((jpath, f"fact path {text!r}: {_describe(rkind)} has no attribute '{rattr}'"
+                                + suggest(rattr, [n for n in attributes(rkind, self.extra) if not n.startswith("_")])))
+                    return None
+                if not rspec.loose and rspec.ref != scope:
+                    out.append((jpath, f"fact path {text!r}: '{rattr}' of {_describe(rkind)} refers to "
+                                       f"{rspec.ref or 'no entity'}, not to {_describe(scope)}"))
+                    return None
+                scope = rkind
+                continue
             attr, _, kind = seg.partition("->")
             last = i == len(segs) - 1
             known = attributes(scope, self.extra)
             spec = known.get(attr)
+            if self.reads is not None:
+                self.reads.append((scope, attr))
             if spec is None:
                 if any(attr.startswith(p + "_") for p in self.prefixes):
                     return None
@@ -233,6 +252,14 @@ class ModelChecker:
                                    f"no attribute '{segs[i + 1].partition('->')[0]}'"))
             return None
         return scope if items else None
+
+
+def fact_reads(policy, extra: dict | None = None) -> list[tuple[str, str]]:
+    """Every (kind or item scope, attribute) a policy's fact paths read, in order, each once."""
+    checker = ModelChecker(extra=extra)
+    checker.reads = []
+    checker.check(policy)
+    return list(dict.fromkeys(checker.reads))
 
 
 # ---- validating facts files and snapshots -------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 from policycheck import __version__
 from policycheck.controls import policy_matches
-from policycheck.derive import derive
+from policycheck.derive import DerivationError, derive
 from policycheck.errors import UsageError
 from policycheck.facts import Facts, FactsError, gc_paused
 from policycheck.gate import Gate, compute_gate
@@ -359,12 +359,15 @@ def _json_type(v) -> str:
 
 
 def build_facts(doc: dict, plugins: Any = None, where: str = "facts") -> Facts:
-    """The one derivation step: index ``doc`` (derived facts are written into it), the core's derivations,
-    then every plugin's (``policycheck_derive_facts``). Bad input is a UsageError naming ``where``."""
+    """The one derivation step: index ``doc`` (derived facts are written into it), then every registered
+    derivation (the core's and the plugins', ``policycheck_derivations``), in the order of their inputs.
+    Bad input is a UsageError naming ``where``."""
     try:
         facts = Facts(doc)
         with gc_paused():
-            derive(facts)
+            derive(facts, plugins)
+    except DerivationError as exc:
+        raise UsageError(f"plugin derivations: {exc}") from None
     except FactsError as exc:
         raise UsageError(f"{where}: {exc}") from None
     except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as exc:
@@ -374,8 +377,6 @@ def build_facts(doc: dict, plugins: Any = None, where: str = "facts") -> Facts:
         origin = f" (from source {', '.join(names)})" if names and not str(where).endswith(".json") else ""
         raise UsageError(f"{where}{origin}: malformed facts ({type(exc).__name__}: {str(exc)[:200]}); check the "
                          "values against docs/facts.md") from None
-    if plugins is not None:
-        plugins.pm.hook.policycheck_derive_facts(facts=facts)
     return facts
 
 

@@ -25,7 +25,8 @@ class PluginConfigError(ConfigError):
     """A plugin named in the invocation or config that does not exist (exit 2: nothing evaluated)."""
 BUILTINS = ("policycheck.collectors.file", "policycheck.reporters.text", "policycheck.reporters.json",
             "policycheck.reporters.junit", "policycheck.reporters.markdown", "policycheck.reporters.sarif",
-            "policycheck.reporters.openmetrics", "policycheck.reporters.html", "policycheck.reporters.github")
+            "policycheck.reporters.openmetrics", "policycheck.reporters.html", "policycheck.reporters.github",
+            "policycheck.derivations.plugin")
 
 
 @dataclass
@@ -92,6 +93,12 @@ def difflib_best(word, choices):
     return m[0] if m else None
 
 
+def _short(modname: str) -> str:
+    """A built-in's short name: its module's (a package's ``plugin`` module: the package's)."""
+    parts = modname.split(".")
+    return parts[-2] if parts[-1] == "plugin" else parts[-1]
+
+
 def make_plugins(disabled=(), load_entry_points: bool = True) -> Plugins:
     """Build a fresh plugin manager: hookspecs, built-ins, then third-party entry points."""
     disabled = list(disabled) + [d.strip() for d in os.environ.get("POLICYCHECK_DISABLE_PLUGINS", "").split(",")
@@ -100,7 +107,7 @@ def make_plugins(disabled=(), load_entry_points: bool = True) -> Plugins:
     pm.add_hookspecs(hookspecs)
     infos = []
     for modname in BUILTINS:
-        short = modname.rsplit(".", 1)[1]
+        short = _short(modname)
         info = PluginInfo(name=f"builtin-{short}", module=modname, builtin=True)
         infos.append(info)
         if short in disabled or info.name in disabled:
@@ -137,7 +144,7 @@ def make_plugins(disabled=(), load_entry_points: bool = True) -> Plugins:
                     continue
                 bucket[item.name] = item
                 names.append(item.name)
-    names = {i.name for i in infos} | {i.module.rsplit(".", 1)[-1] for i in infos if i.builtin}
+    names = {i.name for i in infos} | {_short(i.module) for i in infos if i.builtin}
     for d in disabled:
         if d not in names:
             where = "--disable-plugin" if d not in os.environ.get("POLICYCHECK_DISABLE_PLUGINS", "") \

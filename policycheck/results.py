@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from policycheck.conditions import Missing, describe
+from policycheck.conditions import Missing, _name_of, describe
 
 PASS, FAIL, ERROR, SKIP, WAIVED = "pass", "fail", "error", "skip", "waived"
 STATUSES = (PASS, FAIL, ERROR, SKIP, WAIVED)
@@ -143,7 +143,11 @@ def _is_quant(leaf) -> bool:
 
 
 def _members(leaf, owner):
-    """The items a quantifier ranged over, as its owner holds them (dicts, or ids of entities)."""
+    """The items a quantifier ranged over, as its owner holds them (dicts, or ids of entities), or as
+    the evidence kept them (a reverse reference's entities, the item ``latest`` chose)."""
+    kept = getattr(leaf, "items", None)
+    if kept is not None:
+        return kept, set()
     attr = leaf.path.steps[-1][0] if leaf.path.steps else None
     raw = owner.get(attr) if owner.__class__ is dict and attr else None
     if raw is None:
@@ -189,12 +193,31 @@ def _short(text) -> str:
 
 def _quant_text(items, i, end) -> str:
     leaf, observed, owner, ok = items[i]
+    if leaf.op == "latest":
+        return _latest_text(leaf, observed, items[i + 1:end])
     head = f"{leaf.path.text}: {leaf.expected_text()} is not met ({observed} items)"
     inner = next((x for x in items[i + 1:end] if x[3] is False and not _is_quant(x[0])), None)
-    if inner is not None:
+    if leaf.op == "for_none":  # decided by an item that matched: name it and what matched
+        hit = next((x for x in items[i + 1:end] if x[3] is True and not _is_quant(x[0])), None)
+        if hit is not None and isinstance(hit[2], dict):
+            head += f"; {_name_of(hit[2])} matches: {hit[0].path.text} is {describe(hit[1], 80)}"
+    elif inner is not None:
         head += f"; e.g. {inner[0].path.text} is {describe(inner[1], 80)}, expected " \
                 f"{inner[0].expected_text()}" + (f" (on {inner[2].get('id')})"
                                                  if isinstance(inner[2], dict) and inner[2].get('id') else "")
+    return head
+
+
+def _latest_text(leaf, observed, block) -> str:
+    """``latest``: which item was the latest, and what about it failed."""
+    if not leaf.items:
+        return f"{leaf.path.text} has no item (expected {leaf.expected_text()})"
+    head = f"the latest of {leaf.path.text} by {leaf.shown} is {_name_of(leaf.items[0])} (of {observed})"
+    inner = next((x for x in block if x[3] is False and not _is_quant(x[0])), None)
+    if inner is not None:
+        head += ": " + _leaf_text(inner[0], inner[1], inner[2]).replace("; expected ", ", expected ")
+        if isinstance(inner[2], dict) and inner[2].get("id") and inner[2] is not leaf.items[0]:
+            head += f" (on {inner[2]['id']})"
     return head
 
 

@@ -175,3 +175,27 @@ def test_check_and_policies_test_run_the_same_plugin_derivation(site, tmp_path, 
     code, out, err = cli(site, "policies", "test", cases, "--policies", pol, env=env)
     assert code == 0, out + err
     assert "1 passed, 0 failed" in out
+
+
+def test_a_plugin_derivation_is_used_identically_by_check_and_policies_test(site, tmp_path):
+    """The demo plugin registers backup_server.demo_checked through policycheck_derivations: `check` and
+    `policies test` both run it (issue 17), and the derived value credits the source it came from."""
+    facts = tmp_path / "f.json"
+    facts.write_text(json.dumps({
+        "schema_version": 1, "collected_at": "2026-11-25T06:00:00+00:00",
+        "sources": [{"name": "inv", "plugin": "file", "status": "ok", "kinds": ["backup_server"]}],
+        "entities": {"backup_server": [{"id": "named", "host": "named", "product": "networker", "_sources": ["inv"]},
+                                       {"id": "unnamed", "host": "unnamed", "_sources": ["inv"]}]}}))
+    code, out, err = cli(site, "check", "--facts", facts, "--select", "DEMO-002", "--format", "json")
+    res = {r["target_id"]: r for r in json.loads(out)["results"]}
+    assert {k: r["status"] for k, r in res.items()} == {"named": "pass", "unnamed": "error"}, err
+    assert res["named"]["evidence"][0]["source"] == "derived from inv"
+    assert "its product is not recorded" in res["unnamed"]["message"]
+    code, out, err = cli(site, "policies", "test", DATA / "demo-plugin" / "policy-tests")
+    assert code == 0, out + err
+    assert "1 passed, 0 failed" in out
+    assert "DeprecationWarning" not in err  # the demo plugin uses the typed hook
+    code, out, err = cli(site, "policies", "show", "DEMO-002")  # and `policies show` names it
+    assert code == 0, err
+    assert "backup_server.demo_checked  [derivation: demo, policycheck_demo.plugin.derive_demo_checked]" in out
+    assert "inputs: backup_server.product" in out

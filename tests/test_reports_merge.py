@@ -60,8 +60,12 @@ def test_every_writer_renders_the_merged_report(tmp_path, capsys):
         {(r["policy_id"], "dz-west/" + r["target_id"]) for r in w["results"] if r["status"] == "error"}
     assert [s["name"] for s in m["sources"]] == [f"{dz}/{n}" for dz in ("east", "dz-west")
                                                  for n in ("inventory", "networker", "vsphere")]
-    ev = [x for r in m["results"] for x in r["evidence"] if x.get("source") not in (None, "derived")]
+    ev = [x for r in m["results"] for x in r["evidence"] if x.get("source") and not x["source"].startswith("derived")]
     assert ev and all(x["source"].split("/")[0] in ("east", "dz-west") for x in ev)
+    # a derived value credits its inputs' sources, labelled with their datazone too
+    dv = [x["source"][len("derived from "):] for r in m["results"] for x in r["evidence"]
+          if (x.get("source") or "").startswith("derived from ") and "client records" not in x["source"]]
+    assert dv and all(n.split("/")[0] in ("east", "dz-west") for s in dv for n in s.split(", "))
     waived = [r for r in m["results"] if r["status"] == "waived"]
     assert [r["target_id"] for r in waived] == ["east/db01.corp.example"]  # west ran without waivers
     assert waived[0]["waiver"]["owner"] == "unix-team@corp.example"

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from policycheck.errors import UsageError
 from policycheck.facts import AliasIndex, MACHINE_KINDS, norm
+from policycheck.derivations.base import is_derived_source
 
 #: the kinds ``--lose NAME`` looks a name up in, and the prefix that picks one (``--lose datastore:ds01``)
 LOSABLE = ("host", "hypervisor_host", "cluster", "datastore", "device", "storage_node")
@@ -87,12 +88,12 @@ def resolve_names(doc: dict, names) -> list:
 
 
 def strip_derived(doc: dict) -> None:
-    """Drop every attribute the core derived (``_attr_sources: derived``), on entities and on the items
+    """Drop every attribute the core derived (``_attr_sources: derived ...``), on entities and on the items
     of their lists (a bootstrap's copies, a VM's disks), so derive computes it again."""
     def strip(e):
         srcs = e.get("_attr_sources")
         if isinstance(srcs, dict):
-            for attr in [a for a, s in srcs.items() if s == "derived"]:
+            for attr in [a for a, s in srcs.items() if is_derived_source(s)]:
                 e.pop(attr, None)
                 del srcs[attr]
             if not srcs:

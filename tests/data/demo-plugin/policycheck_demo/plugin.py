@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from policycheck import hookimpl
-from policycheck.api import Collector, CollectorError, Reporter
+from policycheck.api import Collector, CollectorError, Derivation, Reporter
 
 SCHEMA = {
     "type": "object",
@@ -47,7 +47,20 @@ def policycheck_policy_dirs():
     return [Path(__file__).parent / "policies"]
 
 
-@hookimpl
-def policycheck_derive_facts(facts):
+def derive_demo_checked(facts):
+    """backup_server.demo_checked: true when its product is named (else unknown, with the reason)."""
     for s in facts.entities("backup_server"):
-        s.setdefault("demo_checked", True)
+        if "demo_checked" in s or "demo_checked" in (s.get("_unknown") or {}):
+            continue
+        if s.get("product"):
+            s["demo_checked"] = True
+            s.setdefault("_attr_sources", {})["demo_checked"] = "derived from " + ", ".join(s.get("_sources") or ())
+        else:
+            s.setdefault("_unknown", {})["demo_checked"] = "its product is not recorded"
+
+
+@hookimpl
+def policycheck_derivations():
+    return [Derivation("backup_server", "demo_checked", (("backup_server", "product"),), derive_demo_checked,
+                       "true when the backup server's product is named", "product networker -> true",
+                       plugin="demo")]
