@@ -255,11 +255,13 @@ class FaultProxy:
     # ---- the proxy ------------------------------------------------------------------------------
     def _forward(self, h, body: bytes | None):
         u = self.upstream
+        host = u.hostname or "127.0.0.1"
+        conn: http.client.HTTPConnection
         if u.scheme == "https":
-            conn = http.client.HTTPSConnection(u.hostname, u.port or 443, timeout=self.timeout,
+            conn = http.client.HTTPSConnection(host, u.port or 443, timeout=self.timeout,
                                                context=ssl._create_unverified_context())  # noqa: S323
         else:
-            conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=self.timeout)
+            conn = http.client.HTTPConnection(host, u.port or 80, timeout=self.timeout)
         headers = {k: v for k, v in h.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["Host"] = u.netloc
         path = (u.path or "") + h.path

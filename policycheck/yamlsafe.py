@@ -5,12 +5,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import Any
+
 import yaml
 
 try:  # the C parser is ~10x faster for big facts files
     from yaml import CSafeLoader as _FastLoader
 except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _FastLoader
+    from yaml import SafeLoader as _FastLoader  # type: ignore[assignment]
 
 
 
@@ -44,7 +46,7 @@ class YamlError(ValueError):
 class Document:
     """One YAML document: its data and where each JSON path starts (1-based line, column)."""
 
-    data: object
+    data: Any
     positions: dict
     path: str
     line: int

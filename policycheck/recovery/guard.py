@@ -70,7 +70,7 @@ def local(env=None) -> Local:
     for name in dict.fromkeys((hostname, fqdn)):
         try:
             for info in socket.getaddrinfo(name, None):
-                a = info[4][0]
+                a = str(info[4][0])
                 if a not in addrs and not a.startswith("127.") and a != "::1":
                     addrs.append(a)
         except (OSError, UnicodeError):

@@ -53,7 +53,7 @@ def resolve_names(doc: dict, names) -> list:
     out: list = []
     for raw in names:
         kind, sep, name = raw.partition(":")
-        kinds = LOSABLE
+        kinds: tuple[str, ...] = LOSABLE
         if sep and kind in LOSABLE:
             kinds = (kind,)
         else:
@@ -271,6 +271,7 @@ def compare(before, after) -> dict:
     for k in list(old) + [k for k in new if k not in old]:
         a, b = old.get(k), new.get(k)
         r = b or a
+        assert r is not None  # k comes from old or new
         ch = Change(r.policy.id, r.policy.severity, f"{k[1]}:{k[2]}", a.status if a else "absent",
                     b.status if b else "absent", a.message if a else "", b.message if b else "")
         if a and b and a.status == "pass" and b.status in ("fail", "error"):
