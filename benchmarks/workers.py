@@ -127,8 +127,10 @@ def rego(path, verdicts_out) -> dict:
 def collect(backups, delay) -> dict:
     """The NetWorker collector against its fake server answering after ``delay`` seconds per request."""
     try:
-        from policycheck_networker.fakeserver import FakeNetworker, generate_datazone
-        from policycheck_networker.plugin import SCHEMA, collect as nw_collect
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins" / "policycheck-networker" / "tests"))
+        from fakenetworker import FakeNetworker, generate_datazone  # the plugin's test-only fake server
+        from policycheck_networker.plugin import SCHEMA
+        from policycheck_networker.plugin import collect as nw_collect
     except ImportError as exc:
         return {"skipped": f"the networker plugin is not installed: {exc}"}
     from policycheck.api import CollectContext

@@ -58,8 +58,8 @@ class CollectContext:
         self.warnings.append(self.redact(message))
 
     def http(self, base_url: str, **kwargs: Any):
-        """A :class:`policycheck.http.HttpClient` for this source (retries, TLS, redaction)."""
-        from policycheck.http import HttpClient
+        """A :class:`policycheck.kit.http.HttpClient` for this source (retries, TLS, redaction)."""
+        from policycheck.kit.http import HttpClient
 
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("deadline", self.deadline)

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "datazone"
 
@@ -28,13 +27,9 @@ def run_cli(*args, cwd=None, env=None, input=None):
 
 
 def run_in_process(capsys, argv) -> tuple[int, str, str]:
-    """The real CLI in-process: (exit code, stdout, stderr)."""
-    from policycheck import cli
+    """The real CLI in-process: (exit code, stdout, stderr), by :func:`policycheck.testing.run_cli`."""
+    from policycheck.testing import run_cli as run_cli_in_process
 
     capsys.readouterr()
-    try:
-        rc = cli.main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse usage errors
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
+    r = run_cli_in_process(list(argv))
+    return r.code, r.stdout, r.stderr

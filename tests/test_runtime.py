@@ -9,7 +9,7 @@ from httpfake import FakeServer, closed_port
 from policycheck.api import Collector, CollectorError
 from policycheck.collect import collect, plan_sources
 from policycheck.config import Config
-from policycheck.http import HttpClient
+from policycheck.kit.http import HttpClient
 from policycheck.plugins import make_plugins
 from policycheck.secrets import SecretError, redact, resolve
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from policycheck.api import CollectorError
-from policycheck.http import HttpClient
+from policycheck.kit.http import HttpClient
 from policycheck.testing import ALL_TRANSPORT_FAULTS, FaultProxy, corrupt_json, faults
 
 from relhelpers import SERVERS
@@ -78,7 +78,7 @@ def test_redirect_loop_is_bounded(upstream):
 
 def test_retry_after_past_the_deadline_never_sleeps(upstream, monkeypatch):
     """Retry-After: 3600 with 10 s left: the answer is reported at once, no sleep at all."""
-    import policycheck.http as http
+    import policycheck.kit.http as http
 
     slept = []
     monkeypatch.setattr(http.time, "sleep", lambda s: slept.append(s))
@@ -92,7 +92,7 @@ def test_retry_after_past_the_deadline_never_sleeps(upstream, monkeypatch):
 
 
 def test_backoff_sleeps_never_exceed_the_time_left(upstream, monkeypatch):
-    import policycheck.http as http
+    import policycheck.kit.http as http
 
     class Clock:  # a clock that only sleeping advances
         now = 1000.0
@@ -117,7 +117,7 @@ def test_backoff_sleeps_never_exceed_the_time_left(upstream, monkeypatch):
 
 
 def test_retry_after_as_an_http_date_is_understood():
-    from policycheck.http import _retry_after
+    from policycheck.kit.http import _retry_after
 
     assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1.0) == 0.0  # in the past: no wait
     assert _retry_after("garbage", 1.5) == 1.5

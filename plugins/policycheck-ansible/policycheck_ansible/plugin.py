@@ -1,10 +1,10 @@
-"""The `ansible` collector: config schema, registration, and collect() tying runner, inventory and facts."""
+"""Registers the `ansible` collector: its settings schema, kinds and description (the work is in collect.py)."""
 from __future__ import annotations
 
 from policycheck import hookimpl
-from policycheck.api import Collector, CollectorError
+from policycheck.api import CollectContext, Collector
 
-from .mapping import MAPPING_SCHEMA
+from .tables import MAPPING_SCHEMA
 
 KINDS = ("host", "backup_server", "storage_node", "dr_test")
 
@@ -35,44 +35,16 @@ SCHEMA = {
 }
 
 
-def collect(settings: dict, ctx) -> dict:
-    """Run ansible-inventory over the configured sources and return a facts fragment."""
-    from . import facts, inventory, mapping, runner
+def collect(settings: dict, ctx: CollectContext) -> dict:
+    """Run ansible-inventory over the configured sources and return a facts fragment (see collect.py)."""
+    from .collect import collect as _collect  # keep plugin discovery cheap
 
-    sources = settings["inventory"]
-    if isinstance(sources, str):
-        sources = [sources]
-    data = runner.run_inventory(
-        sources, binary=settings.get("ansible_inventory"), ansible_config=settings.get("ansible_config"),
-        base_dir=getattr(ctx, "base_dir", "."), timeout=float(ctx.timeout or 60), redact=ctx.redact,
-        limit=settings.get("limit"), log=ctx.log)
-    hosts = inventory.parse(data)
-    m = mapping.build(settings.get("mapping"))
-    ids: dict[str, str] = {}
-    owner: dict[str, str] = {}
-    for h in hosts:
-        hid, _ = facts.host_id(h, m)
-        other = owner.setdefault(hid, h.name)
-        if other != h.name:
-            raise CollectorError(
-                f"inventory hosts {other!r} and {h.name!r} both resolve to host id {hid!r} (same fqdn); "
-                "remove the duplicate from the inventory or fix its fqdn variable")
-        ids[h.name] = hid
-    mapper = facts.HostMapper(m, ids, settings.get("complete") or ())
-    entities: dict[str, list] = {k: [] for k in KINDS}
-    for h in hosts:
-        ent, extra = mapper.host(h)
-        entities["host"].append(ent)
-        for kind, e in extra:
-            entities[kind].append(e)
-    ctx.log(f"ansible: {len(hosts)} hosts from {len(sources)} inventory source(s)")
-    ctx.progress(sum(len(v) for v in entities.values()))
-    return {"entities": {k: v for k, v in entities.items() if v or k == "host"}}
+    return _collect(settings, ctx)
 
 
 @hookimpl
-def policycheck_collectors():
+def policycheck_collectors() -> list[Collector]:
     return [Collector(
         name="ansible", collect=collect, config_schema=SCHEMA, kinds=KINDS,
-        description="Hosts, roles, platform, services, dependencies, BMR methods and DR tests from an "
+        description="Hosts (with their groups as tags and backup exemptions), roles, platform, services, dependencies, BMR methods and DR tests from an "
                     "Ansible inventory (runs ansible-inventory --list; never decrypts vaulted values)")]

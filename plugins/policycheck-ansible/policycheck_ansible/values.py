@@ -1,8 +1,9 @@
 """Reads one host variable safely: vaulted or unrendered-template values become reasons, never values."""
 from __future__ import annotations
 
-import ipaddress
 import re
+
+from policycheck.kit import names
 
 _MISSING = object()
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$")
@@ -102,8 +103,5 @@ def as_time(var: str, value) -> str:
 
 
 def is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text.strip("[]"))
-        return True
-    except ValueError:
-        return False
+    """An IPv4/IPv6 address (brackets around IPv6 allowed), by policycheck.kit.names."""
+    return names.is_ip(text.strip().strip("[]"))

@@ -1,7 +1,6 @@
 """Fixtures for the ansible plugin tests: the real ansible-inventory binary, contexts, inventory writers."""
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import textwrap
@@ -10,12 +9,7 @@ from pathlib import Path
 import pytest
 
 from policycheck.api import CollectContext
-
-
-def _missing(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: failing instead of skipping; ci/setup.sh must install it)")
-    pytest.skip(reason)
+from policycheck.testing import need
 
 
 @pytest.fixture(scope="session")
@@ -25,16 +19,15 @@ def ansible_inventory_bin() -> str:
     beside = Path(sys.executable).parent / "ansible-inventory"
     if beside.is_file():
         found = str(beside)
-    if not found:
-        _missing("ansible-inventory not installed (pip install ansible-core)")
+    need(found, "ansible-inventory not installed (pip install ansible-core; ci/setup.sh installs it)")
+    assert found
     return found
 
 
 @pytest.fixture(scope="session")
 def ansible_vault_bin(ansible_inventory_bin) -> str:
     p = Path(ansible_inventory_bin).parent / "ansible-vault"
-    if not p.is_file():
-        _missing("ansible-vault not installed next to ansible-inventory (pip install ansible-core)")
+    need(p.is_file(), "ansible-vault not installed next to ansible-inventory (pip install ansible-core)")
     return str(p)
 
 

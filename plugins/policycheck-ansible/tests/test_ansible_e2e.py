@@ -10,34 +10,26 @@ from pathlib import Path
 
 import pytest
 
+from policycheck.testing import CliResult, run_cli
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "examples" / "ansible-datazone"
 
 
-@pytest.fixture(scope="session")
-def cli_available():
-    try:
-        import policycheck.cli  # noqa: F401
-    except ImportError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"policycheck.cli not importable: {exc}")
-        pytest.skip(f"the core CLI has not landed yet: {exc}")
-
-
 @pytest.fixture
-def zone(tmp_path, ansible_inventory_bin, cli_available) -> Path:
+def zone(tmp_path, ansible_inventory_bin) -> Path:
     """A private copy of the example datazone the test may edit."""
     dst = tmp_path / "zone"
     shutil.copytree(EXAMPLE, dst)
     return dst
 
 
-def pc(*args, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run([sys.executable, "-m", "policycheck", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, env=env, check=False)
+def pc(*args: str, cwd: Path) -> CliResult:
+    """`policycheck ARGS` in this process, ansible-inventory found beside this Python."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return run_cli(list(args), cwd=cwd, env={"PATH": path})
 
 
 def check(zone: Path, *extra) -> tuple[int, dict, dict]:
@@ -45,13 +37,13 @@ def check(zone: Path, *extra) -> tuple[int, dict, dict]:
     p = pc("check", "-c", str(zone / "policycheck.yaml"), "--format", "json", *extra, cwd=zone)
     assert p.stdout.strip(), p.stderr
     env = json.loads(p.stdout)
-    return p.returncode, {(r["policy_id"], r["target_id"]): r for r in env["results"]}, env
+    return p.code, {(r["policy_id"], r["target_id"]): r for r in env["results"]}, env
 
 
 def collect(zone: Path) -> dict:
     out = zone / "facts.json"
     p = pc("collect", "-c", str(zone / "policycheck.yaml"), "-o", str(out), cwd=zone)
-    assert p.returncode == 0, p.stderr
+    assert p.code == 0, p.stderr
     return json.loads(out.read_text())
 
 

@@ -7,7 +7,7 @@ from importlib.metadata import entry_points
 
 import jsonschema
 import pytest
-from policycheck_ansible import facts, inventory, mapping
+from policycheck_ansible import mapping, parse, tables
 from policycheck_ansible.plugin import SCHEMA, collect, policycheck_collectors
 
 from policycheck.api import CollectorError
@@ -38,17 +38,7 @@ def fake_inventory(write):
 
 def run(data: dict, mapping_config: dict | None = None) -> dict:
     """Map an ansible-inventory --list document as collect() does, without running anything."""
-    hosts = inventory.parse(data)
-    m = mapping.build(mapping_config)
-    ids = {h.name: facts.host_id(h, m)[0] for h in hosts}
-    mapper = facts.HostMapper(m, ids)
-    out: dict = {"host": [], "backup_server": [], "storage_node": [], "dr_test": []}
-    for h in hosts:
-        ent, extra = mapper.host(h)
-        out["host"].append(ent)
-        for kind, e in extra:
-            out[kind].append(e)
-    frag = {"entities": {k: v for k, v in out.items() if v}}
+    frag = mapping.fragment(parse.parse(data), tables.build(mapping_config))
     assert_valid_fragment(frag)
     return frag
 
@@ -258,3 +248,53 @@ def test_domain_variable_qualifies_short_names_only_when_configured():
     hosts = by_id(run(data, {"vars": {"domain": "domain"}}), "host")
     assert set(hosts) == {"nsr-dir.corp.example", "x.other.example", "10.1.2.3"}
     assert "nsr-dir" in hosts["nsr-dir.corp.example"]["aliases"]
+
+
+# --- tags and the backup exemption (COV-001) ------------------------------------------------------
+
+def test_tags_are_the_group_names_without_all_and_ungrouped():
+    data = doc({"tier1": {"children": ["web"]}, "web": {"hosts": ["w1"]}, "ungrouped": {"hosts": ["lone"]}},
+               {"w1": {}, "lone": {}})
+    hosts = by_id(run(data), "host")
+    assert hosts["w1"]["tags"] == ["tier1", "web"]
+    assert hosts["lone"]["tags"] == []
+
+
+def test_backup_exemption_with_reason_and_owner():
+    data = doc({"web": {"hosts": ["a", "b", "c", "d"]}},
+               {"a": {"backup": {"exempt": True, "reason": " rebuilt from a template ", "owner": "ops"}},
+                "b": {"backup": {"reason": "scratch node"}},          # the variable declares the exemption
+                "c": {"backup": {"exempt": False}},                   # explicitly not exempt
+                "d": {"backup": None}})
+    hosts = by_id(run(data), "host")
+    assert hosts["a"]["backup"] == {"exempt": True, "reason": "rebuilt from a template", "owner": "ops"}
+    assert hosts["b"]["backup"] == {"exempt": True, "reason": "scratch node", "owner": None}
+    assert hosts["c"]["backup"] == {"exempt": False, "reason": None, "owner": None}
+    assert hosts["d"]["backup"] is None and "backup" not in hosts["d"].get("_unknown", {})  # null: none
+    assert "_unknown" not in hosts["a"]
+
+
+@pytest.mark.parametrize("value,why", [
+    ({"exempt": True}, "without a reason"),
+    ({"exempt": True, "reason": "  "}, "without a reason"),
+    ({"exempt": True, "reason": ["a", "b"]}, "backup.reason should be text, got list"),
+    ({"exempt": "yes", "reason": "x"}, "backup.exempt should be true or false"),
+    ({"exempt": True, "reason": "x", "owner": {"team": "ops"}}, "backup.owner should be text"),
+    ({"exempt": True, "reson": "typo"}, "has key(s) reson"),
+    ("exempt", "should be {exempt: true, reason: ..., owner: ...}, got str"),
+    (True, "got bool"),
+    ({"exempt": True, "reason": "{{ why }}"}, "templated in ansible: backup"),
+])
+def test_malformed_backup_exemption_is_unknown_never_an_exemption(value, why):
+    hosts = by_id(run(doc({"web": {"hosts": ["w1"]}}, {"w1": {"backup": value}})), "host")
+    h = hosts["w1"]
+    assert "backup" not in h
+    assert why in h["_unknown"]["backup"]
+    if not why.startswith("templated"):
+        assert h["_unknown"]["backup"].startswith("host w1: ansible variable backup")
+
+
+def test_backup_exemption_variable_is_configurable():
+    data = doc({"web": {"hosts": ["w1"]}}, {"w1": {"backup": "daily", "pc_backup": {"reason": "stateless"}}})
+    h = by_id(run(data, {"vars": {"backup": ["pc_backup"]}}), "host")["w1"]
+    assert h["backup"] == {"exempt": True, "reason": "stateless", "owner": None}

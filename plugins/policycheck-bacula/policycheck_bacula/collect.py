@@ -1,28 +1,38 @@
-"""collect(): read-only bconsole sessions, each answer parsed strictly, mapped to a fragment.
-
-The catalog is read in bounded pieces (never a whole `llist jobs`):
+"""Orchestration: collect() reads the director through bconsole sessions (client.py) in bounded pieces, parses
+each answer strictly (parse.py, catalog.py) and maps it to a fragment (mapping.py). Never a whole `llist jobs`:
 
 1. configuration: `version`, `time`, `show storage|pools|clients|jobs`, `llist clients`;
-2. recent jobs: `llist jobs jobtype=B order=desc limit=W` and the same for `jobtype=C` (the window), and per catalog backup job
-   its newest successful runs and copies (`llist job=NAME jobtype=B jobstatus=T order=desc limit=M`, ...);
-3. per client whose latest good backup is not in the window, its newest successful backup jobs
-   (`llist jobs client=NAME jobtype=B jobstatus=T order=desc limit=L`), and `list jobmedia jobid=N` for the
-   catalog runs, their copies and the newest run of each recent client job;
+2. the window: `llist jobs jobtype=B order=desc limit=W` and the same for `jobtype=C`, and per catalog backup job
+   its newest runs and copies (`llist job=NAME jobtype=B order=desc limit=M`, ...);
+3. per client whose latest good backup is not in the window, its newest Backup jobs
+   (`llist jobs client=NAME jobtype=B order=desc limit=L`); then `list jobmedia jobid=N` for the catalog runs,
+   their copies, the newest run of each recent client job and each client's latest successful backup and copies;
 4. `llist volume=NAME` for each volume those jobs wrote (its StorageId says which storage daemon).
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Callable
 
 from policycheck.api import CollectorError
 
-from . import parse
-from .console import Session
-from .hosts import resolve
-from .mapping import BMR_FILESET, OK_STATUS, Mapper, clock_skew, director_offset, is_catalog_job
+from .catalog import (
+    Records,
+    catalog_run_ids,
+    jobmedia_batches,
+    jobmedia_command,
+    latest_backup_ids,
+    recent_client_jobs,
+    snapshot,
+    volume_records,
+    volumes_by_job,
+)
+from .client import Session
+from .clock import clock_skew, director_offset
+from .hosts import HostNamer, resolve
+from .mapping import BMR_FILESET, Mapper, is_catalog_job
 
 CONFIG_COMMANDS = ["version", "time", "show storage", "show pools", "show clients", "show jobs", "llist clients"]
 DEFAULTS = {"window_jobs": 2000, "history_limit": 50, "media_jobs": 50, "max_bootstraps": 5}
@@ -79,6 +89,10 @@ def gather(config_out: dict, run: Run, settings: dict, banner_name: str | None, 
     for c in cmds:
         records.add(c, out)
     records.window = {r_id for c in cmds[:2] for r_id in records.by_command[c]}
+    records.b_window = set(records.by_command[cmds[0]])
+    # a window that came back with its whole limit may have older jobs behind it; a shorter one is the catalog
+    records.window_limit = w
+    records.window_full = {"B": len(records.by_command[cmds[0]]) >= w, "C": len(records.by_command[cmds[1]]) >= w}
 
     # offset and clock skew come from what was read so far
     snap["tz"], snap["tz_source"] = director_offset(records.all(), settings.get("utc_offset"))
@@ -100,37 +114,41 @@ def gather(config_out: dict, run: Run, settings: dict, banner_name: str | None, 
         if name not in known_clients:
             continue  # no catalog record: never backed up (a `client=` filter would make bconsole prompt)
         fs, bmr = records.latest_good(name, catalog_names)
+        # (a client without a good file-system backup in the window has no good backup of any kind there
+        # either, except a catalog backup: its history decides last_successful_backup too)
         if fs is None or (bmr is None and name in bmr_clients):
-            fallback.append(f"llist jobs client={q(name)} jobtype=B order=desc limit={limit}")
-    catalog_ids = catalog_run_ids(records, catalog_names, m)
+            cmd = f"llist jobs client={q(name)} jobtype=B order=desc limit={limit}"
+            fallback.append(cmd)
+            records.history_cmd[name] = cmd
+    # the job media known to be needed go with the histories; those the histories reveal follow
     client_ids = recent_client_jobs(records, catalog_names, int(settings["media_jobs"]))
-    media_ids = list(dict.fromkeys(catalog_ids + client_ids["ids"]))
-    media_cmds = [f"list jobmedia jobid={j}" for j in media_ids]
-    out = run_parallel(run, fallback + media_cmds)
+    settled = [c for c in snap["clients"] if c["name"] not in records.history_cmd]
+    first = list(dict.fromkeys(catalog_run_ids(records, catalog_names, m) + client_ids["ids"]
+                               + latest_backup_ids(records, settled, catalog_names)))
+    batches = jobmedia_batches(first)
+    out = run_parallel(run, fallback + [jobmedia_command(b) for b in batches])
     for c in fallback:
         records.add(c, out)
         records.history[c] = len(records.by_command[c])
-    vols = volumes_by_job(media_ids, out, where)
+    unsettled = [c for c in snap["clients"] if c["name"] in records.history_cmd]
+    then = [j for j in dict.fromkeys(catalog_run_ids(records, catalog_names, m)
+                                     + latest_backup_ids(records, unsettled, catalog_names)) if j not in first]
+    more = jobmedia_batches(then)
+    if more:
+        out.update(run_parallel(run, [jobmedia_command(b) for b in more]))
+    vols = volumes_by_job(batches + more, out, where)
 
     # 4. the volumes
-    names = sorted({v for vs in vols.values() for v in vs})
+    names = sorted({v for vs in vols.values() if vs for v in vs})
     vol_cmds = [f"llist volume={v}" for v in names]
-    out = run_parallel(run, vol_cmds)
-    volumes = {}
-    for c, v in zip(vol_cmds, names):
-        try:
-            recs = parse.parse_llist(out[c], "MediaId")
-        except (parse.ParseError, KeyError) as e:
-            raise CollectorError(redact(f"Bacula director {where}: cannot parse the answer to {c!r}: {e}"))
-        rec = next((r for r in recs if r.get("VolumeName") == v), None)
-        if rec is not None:
-            volumes[v] = rec
-    snap["volumes"] = list(volumes.values())
+    volumes = volume_records(names, run_parallel(run, vol_cmds), where, redact)
+    snap["volumes"] = volumes
     snap["job_records"] = records.all()
     snap["records"] = records
     snap["client_media"] = client_ids
     snap["history_limit"] = limit
-    mapper = Mapper(snap, settings, mounts_text)
+    namer = HostNamer(settings["address"], settings.get("director_host"), settings.get("host_map"))
+    mapper = Mapper(snap, settings, mounts_text, namer, resolve)
     return mapper.fragment(vols)
 
 
@@ -163,123 +181,6 @@ def fmt_skew(seconds: float) -> str:
     mi, se = divmod(rem, 60)
     parts = [f"{d} d" if d else "", f"{h} h" if h else "", f"{mi} min" if mi else "", f"{se} s" if se else ""]
     return " ".join(p for p in parts if p) or "0 s"
-
-
-class Records:
-    """Job records read by several commands, deduplicated by JobId, with what each command returned."""
-
-    def __init__(self, where: str, redact):
-        self.where, self.redact = where, redact
-        self.by_id: dict[str, dict] = {}
-        self.by_command: dict[str, list[str]] = {}
-        self.window: set[str] = set()
-        self.history: dict[str, int] = {}
-
-    def add(self, cmd: str, out: dict) -> None:
-        try:
-            recs = parse.parse_llist(out[cmd], "JobId")
-        except (parse.ParseError, KeyError) as e:
-            raise CollectorError(self.redact(f"Bacula director {self.where}: cannot parse the answer to "
-                                             f"{cmd!r}: {e}"))
-        ids = []
-        for r in recs:
-            r.setdefault("_command", cmd)
-            self.by_id.setdefault(r["JobId"], r)
-            ids.append(r["JobId"])
-        self.by_command[cmd] = ids
-
-    def all(self) -> list[dict]:
-        return sorted(self.by_id.values(), key=lambda r: int(r["JobId"]))
-
-    def latest_good(self, client: str, catalog_names: set) -> tuple:
-        """JobIds of the newest good file-system and BMR backups of ``client`` among the records read."""
-        fs = bmr = None
-        for r in self.by_id.values():
-            if (r.get("ClientName") != client or r.get("Type") != "B" or r.get("JobStatus") not in OK_STATUS
-                    or r.get("Level") not in ("F", "I", "D") or r.get("Name") in catalog_names):
-                continue
-            if BMR_FILESET.search(r.get("FileSet") or ""):
-                bmr = max(bmr or 0, int(r["JobId"]))
-            else:
-                fs = max(fs or 0, int(r["JobId"]))
-        return fs, bmr
-
-
-def catalog_run_ids(records: Records, catalog_names: set, m: int) -> list[str]:
-    """The newest good catalog backup runs (by JobId) and their copies (Type C with PriorJobId = the run)."""
-    runs = [r for r in records.all() if r.get("Type") == "B" and r.get("JobStatus") in OK_STATUS
-            and r.get("Name") in catalog_names]
-    runs.sort(key=lambda r: int(r["JobId"]), reverse=True)
-    ids = [r["JobId"] for r in runs[:m]]
-    clones = [r["JobId"] for r in records.all() if r.get("Type") == "C" and r.get("PriorJobId") in ids
-              and r.get("JobStatus") in OK_STATUS]
-    return ids + clones
-
-
-def recent_client_jobs(records: Records, catalog_names: set, cap: int) -> dict:
-    """The newest good run in the window of each (job, client) that is not a catalog backup, newest first."""
-    newest: dict[tuple, dict] = {}
-    for jid in records.window:
-        r = records.by_id[jid]
-        if (r.get("Type") not in ("B", "C") or r.get("JobStatus") not in OK_STATUS or not r.get("Name")
-                or r.get("Name") in catalog_names):
-            continue
-        key = (r.get("Type"), r["Name"], r.get("ClientName"))
-        if key not in newest or int(r["JobId"]) > int(newest[key]["JobId"]):
-            newest[key] = r
-    chosen = sorted(newest.values(), key=lambda r: int(r["JobId"]), reverse=True)
-    return {"ids": [r["JobId"] for r in chosen[:cap]], "candidates": len(chosen), "capped": len(chosen) > cap}
-
-
-def snapshot(out: dict, settings: dict, banner_name: str | None, where: str, redact=lambda s: s) -> dict:
-    """The configuration answers, parsed; a CollectorError names the answer that did not parse."""
-
-    def parsed(cmd, fn, *args):
-        try:
-            return fn(out[cmd], *args)
-        except (parse.ParseError, ValueError, KeyError, TypeError) as e:
-            raise CollectorError(redact(f"Bacula director {where}: cannot parse the answer to {cmd!r}: {e}"))
-
-    try:
-        director_now = parse.parse_time(out.get("time", ""))
-    except parse.ParseError:
-        director_now = None
-    snap = {
-        "director": settings.get("director_name") or banner_name,
-        "version": parsed("version", parse.parse_version),
-        "product": parse.parse_product(out.get("version", "")),
-        "director_now": director_now,
-        "storages": parsed("show storage", parse.parse_storages),
-        "pools": parsed("show pools", parse.parse_pools),
-        "clients": parsed("show clients", parse.parse_clients),
-        "jobs": parsed("show jobs", parse.parse_jobs),
-        "client_records": parsed("llist clients", parse.parse_llist, "ClientId"),
-    }
-    if not snap["director"]:
-        raise CollectorError(f"Bacula director {where}: its name is unknown (no banner); set 'director_name'")
-    if not snap["storages"]:
-        raise CollectorError(f"Bacula director {where}: 'show storage' listed no Storage resource "
-                             "(a director always has one): the answer is incomplete")
-    return snap
-
-
-def volumes_by_job(wanted: list[str], media_out: dict, where: str) -> dict[str, list[str]]:
-    result: dict[str, list[str]] = {}
-    for jobid in wanted:
-        cmd = f"list jobmedia jobid={jobid}"
-        try:
-            tables = parse.parse_tables(media_out[cmd])
-        except (parse.ParseError, KeyError) as e:
-            raise CollectorError(f"Bacula director {where}: cannot parse the answer to {cmd!r}: {e}")
-        vols: list[str] = []
-        # 9.6 prints the job's own row after its media table; a job without media (volume recycled) has only
-        # that second table
-        media = next((t for t in tables if t and "VolumeName" in t[0]), [])
-        for row in media:
-            if row.get("JobId") == jobid and row["VolumeName"] not in vols:
-                vols.append(row["VolumeName"])
-        result[jobid] = vols
-    return result
 
 
 def local_mounts(settings: dict) -> str | None:

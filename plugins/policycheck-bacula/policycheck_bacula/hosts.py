@@ -8,6 +8,8 @@ import re
 import shlex
 import socket
 
+from policycheck.kit.names import norm_host
+
 #: addresses that, in a director's own configuration, mean the director's machine itself.
 SELF_ADDRESSES = {"127.0.0.1", "::1"}
 NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "sshfs", "glusterfs", "fuse.glusterfs",
@@ -44,13 +46,13 @@ class HostNamer:
     """
 
     def __init__(self, director_address: str, director_host: str | None = None, host_map: dict | None = None):
-        self.director_id = (director_host or director_address).lower()
+        self.director_id = norm_host(director_host or director_address)
         self.director_ips = resolve(director_address) | resolve(director_host or "")
-        self.aliases = {director_address.lower(), self.director_id} | self.director_ips
-        self.host_map = {str(k).lower(): str(v).lower() for k, v in (host_map or {}).items()}
+        self.aliases = {norm_host(director_address), self.director_id} | self.director_ips
+        self.host_map = {norm_host(k): norm_host(v) for k, v in (host_map or {}).items()}
 
     def mapped(self, address: str | None) -> str | None:
-        return self.host_map.get((address or "").lower())
+        return self.host_map.get(norm_host(address))
 
     def is_director_host(self, address: str | None) -> bool:
         if not address:
@@ -58,7 +60,7 @@ class HostNamer:
         mapped = self.mapped(address)
         if mapped is not None:
             return mapped in self.aliases
-        if address.lower() in self.aliases:
+        if norm_host(address) in self.aliases:
             return True
         ips = resolve(address)
         return bool(ips & (self.director_ips | SELF_ADDRESSES))
@@ -73,11 +75,11 @@ class HostNamer:
         if self.is_director_host(address):
             return self.director_id, "the director's host"
         if resolve(address):
-            return address.lower(), "resolves here"
+            return norm_host(address), "resolves here"
         return None, f"{address!r} does not resolve on this machine"
 
     def host_id(self, address: str) -> str:
-        return self.director_id if self.is_director_host(address) else address.lower()
+        return self.director_id if self.is_director_host(address) else norm_host(address)
 
 
 # --- where a .bsr goes -----------------------------------------------------------------------------
@@ -147,7 +149,6 @@ def mount_of(path: str, mounts_text: str) -> tuple[str, str, str] | None:
         if len(parts) < 3:
             continue
         src, mnt, fstype = parts[0], parts[1].replace("\\040", " "), parts[2]
-        if path == mnt or path.startswith(mnt.rstrip("/") + "/"):
-            if best is None or len(mnt) > len(best[1]):
-                best = (src, mnt, fstype)
+        if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and (best is None or len(mnt) > len(best[1])):
+            best = (src, mnt, fstype)
     return best

@@ -1,101 +1,21 @@
-"""Map what the director said into policycheck facts: backup_server, host, storage_node, device, bootstrap, client."""
+"""Pure mapping (no I/O, no clock reads) of the parsed director answers to facts: backup_server, host, storage_node,
+device, bootstrap, client."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import timezone
 from pathlib import Path
 
-from .hosts import NETWORK_FS, HostNamer, command_destinations, mount_of, resolve
+from policycheck.kit.names import norm_host
 
-OK_STATUS = {"T", "W"}  # terminated normally / with warnings
+from .clock import parse_local, record_offset
+from .history import FAILED_STATUS, OK_STATUS, ClientScope, newest
+from .hosts import NETWORK_FS, HostNamer, command_destinations, mount_of
+from .volumes import IMMUTABLE_UNKNOWN, media_kind, volume_offline
+
 LEVELS = {"F": "full", "I": "incr", "D": "diff", "B": "base", "V": "verify"}
 BMR_FILESET = re.compile(r"\b(bmr|rear|bare[ -]?metal|system[ -]?image|disaster[_ -]?recovery)\b", re.I)
-
-
-def media_kind(media_type: str | None) -> str | None:
-    m = (media_type or "").lower()
-    for kind, words in (("vtl", ("vtl",)), ("cloud", ("cloud", "s3")), ("dedup", ("dedup", "aligned")),
-                        ("tape", ("lto", "dlt", "tape", "dds", "ait", "3592", "t10k", "t10000")),
-                        ("file", ("file", "disk"))):
-        if any(w in m for w in words):
-            return kind
-    return None
-
-
-MAX_OFFSET = timedelta(hours=14)
-
-
-def parse_offset(configured: str) -> timezone:
-    sign = -1 if configured.startswith("-") else 1
-    h, m = configured.lstrip("+-").split(":")
-    return timezone(sign * timedelta(hours=int(h), minutes=int(m)))
-
-
-def fmt_offset(tz: timezone) -> str:
-    return datetime(2000, 1, 1, tzinfo=tz).strftime("%z")[:3] + ":" + datetime(2000, 1, 1, tzinfo=tz).strftime("%z")[3:]
-
-
-def parse_local(value: str | None) -> datetime | None:
-    """A catalog time ('YYYY-MM-DD HH:MM:SS', the director's local time) or None when it is not one."""
-    if not value:
-        return None
-    try:
-        return datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
-
-
-def record_offset(rec: dict) -> timedelta | None:
-    """The director's UTC offset when it started this job: StartTime (local) against JobTDate (epoch).
-
-    Bacula writes both from the same clock reading (jcr->start_time) for a Backup job; a Copy record keeps its
-    original's StartTime with its own JobTDate, so only Type B records tell. None when they do not agree
-    on a whole quarter hour within 14 h (an edited or corrupt record).
-    """
-    if rec.get("Type") != "B":
-        return None
-    local = parse_local(rec.get("StartTime"))
-    tdate = rec.get("JobTDate") or ""
-    if local is None or not tdate.isdigit() or int(tdate) <= 0:
-        return None
-    try:
-        utc = datetime.fromtimestamp(int(tdate), timezone.utc).replace(tzinfo=None)
-    except (OverflowError, OSError, ValueError):
-        return None
-    diff = (local - utc).total_seconds()
-    quarter = round(diff / 900) * 900
-    if abs(diff - quarter) > 2 or abs(quarter) > MAX_OFFSET.total_seconds():
-        return None
-    return timedelta(seconds=quarter)
-
-
-def director_offset(records: list[dict], configured: str | None) -> tuple[timezone | None, str]:
-    """The director's UTC offset: configured (`utc_offset`), else the commonest offset its newest Backup
-    records show (StartTime against JobTDate); never the difference between its clock and ours."""
-    if configured:
-        return parse_offset(configured), f"{configured} (configured utc_offset)"
-    seen: dict[timedelta, int] = {}
-    for r in sorted(records, key=lambda r: int(r["JobId"]), reverse=True)[:200]:
-        off = record_offset(r)
-        if off is not None:
-            seen[off] = seen.get(off, 0) + 1
-    if not seen:
-        return None, "unknown (no catalog Backup record with StartTime and JobTDate; set utc_offset)"
-    off = max(seen, key=lambda k: (seen[k], -abs(k)))
-    tz = timezone(off)
-    return tz, f"{fmt_offset(tz)} (catalog: StartTime against JobTDate)"
-
-
-def clock_skew(director_now: datetime | None, tz: timezone | None, utc_now: datetime) -> float | None:
-    """Seconds the director's clock is ahead of ours (negative: behind); None when it cannot be told."""
-    if director_now is None or tz is None:
-        return None
-    return (director_now.replace(tzinfo=tz) - utc_now).total_seconds()
-
-
-def to_iso(value: str | None, tz: timezone) -> str | None:
-    local = parse_local(value)
-    return local.replace(tzinfo=tz).isoformat() if local else None
 
 
 def is_catalog_job(job: dict, names: list | None) -> bool:
@@ -116,10 +36,14 @@ def effective_storages(job: dict) -> list[str]:
 class Mapper:
     """Build one fragment from a parsed snapshot of a director."""
 
-    def __init__(self, snap: dict, settings: dict, mounts_text: str | None):
+    def __init__(self, snap: dict, settings: dict, mounts_text: str | None, namer: HostNamer,
+                 addresses: Callable[[str], frozenset[str]]):
+        """``namer`` tells which host an address is and ``addresses`` resolves a name (both done by the caller:
+        the mapping itself does no I/O)."""
         self.s = snap
         self.settings = settings
-        self.namer = HostNamer(settings["address"], settings.get("director_host"), settings.get("host_map"))
+        self.namer = namer
+        self.addresses = addresses
         self.director = snap["director"]
         self.server = self.director  # the backup server is named by the director's Name
         self.host = self.namer.director_id  # the machine it runs on
@@ -131,6 +55,11 @@ class Mapper:
         self.storages_by_id = {st["storage_id"]: st["name"] for st in snap["storages"] if st.get("storage_id")}
         self.media = {v["VolumeName"]: v for v in snap.get("volumes", [])}
         self.window_jobs = int(settings.get("window_jobs", 2000))
+        self.catalog_clients = {c.get("Name") for c in snap["client_records"]}
+        self.clones: dict[str, list[dict]] = {}  # PriorJobId -> its Copy records
+        for r in self.records:
+            if r.get("Type") == "C":
+                self.clones.setdefault(r.get("PriorJobId") or "", []).append(r)
 
     def dev_id(self, storage_name: str) -> str:
         return f"{self.director}/{storage_name}"
@@ -165,7 +94,7 @@ class Mapper:
                 out.update((pools.get(nxt) or {}).get("storage", []))
         return out
 
-    def director_mode(self, volumes_by_job: dict[str, list[str]]) -> dict:
+    def director_mode(self, volumes_by_job: dict[str, list[str] | None]) -> dict:
         """Which storages take client data: the job media of recent client jobs, else the configuration."""
         cm = self.s.get("client_media") or {"ids": [], "candidates": 0, "capped": False}
         used: set[str] = set()
@@ -216,7 +145,7 @@ class Mapper:
                 local = host == self.host
                 if not local:
                     nodes[host] = {"id": host, "host": host, "backup_server": self.server}
-                    hosts[host] = {"id": host, "addresses": sorted(resolve(st["address"]))}
+                    hosts[host] = {"id": host, "addresses": sorted(self.addresses(st["address"]))}
                 dev["host"] = host
                 dev["storage_node"] = None if local else host
                 if self.namer.mapped(st["address"]):
@@ -228,6 +157,7 @@ class Mapper:
                 unknown["media_type"] = (f"Bacula MediaType {st['media_type']!r} does not say whether "
                                          f"storage {st['name']} is disk or tape")
             unknown["enabled"] = "Bacula 9.6's console does not show a Storage resource's Enabled directive"
+            unknown["immutable"] = IMMUTABLE_UNKNOWN.format(storage=st["name"])
             dev["_unknown"] = unknown
             devices.append(dev)
         return devices, list(nodes.values()), list(hosts.values())
@@ -277,7 +207,7 @@ class Mapper:
                 return f"{m[2]} {m[0]} mounted at {m[1]}"
         return None
 
-    def bootstraps(self, volumes_by_job: dict[str, list[str]]) -> list[dict]:
+    def bootstraps(self, volumes_by_job: dict[str, list[str] | None]) -> list[dict]:
         jobs = {j["name"]: j for j in self.s["jobs"]}
         out = []
         for rec in self.catalog_runs():
@@ -285,16 +215,17 @@ class Mapper:
             clones = [c for c in self.records if c.get("Type") == "C"
                       and c.get("PriorJobId") == rec["JobId"] and c.get("JobStatus") in OK_STATUS]
             for r, clone in [(rec, False)] + [(c, True) for c in clones]:
-                for vol in volumes_by_job.get(r["JobId"], []):
-                    sid = (self.media.get(vol) or {}).get("StorageId")
-                    name = self.storages_by_id.get(sid)
-                    if name is None:
-                        unknown.append(f"volume {vol} (StorageId {sid}) is on no configured Storage resource")
-                        continue
-                    copies.append({"device": self.dev_id(name), "volume": vol, "clone": clone,
-                                   "location": None, "bacula_jobid": int(r["JobId"])})
+                vols = volumes_by_job.get(r["JobId"])
+                if vols is None:
+                    unknown.append(f"the job media of JobId {r['JobId']} were not listed")
+                for vol in vols or []:
+                    cp, problem = self.volume_copy(vol, r["JobId"], clone)
+                    if cp is None:
+                        unknown.append(problem)
+                    else:
+                        copies.append(cp)
             job = jobs.get(rec["Name"])
-            targets = []
+            targets: list[dict] = []
             if job:
                 extra, targets = self.bsr_copies(job)
                 copies += extra
@@ -310,6 +241,45 @@ class Mapper:
                 b.setdefault("_unknown", {})["copies"] = "; ".join(unknown)
             out.append(b)
         return out
+
+    def volume_copy(self, vol: str, jobid: str, clone: bool) -> tuple[dict | None, str]:
+        """One volume a job wrote as a copy on its device, with what the catalog says about its reach."""
+        media = self.media.get(vol) or {}
+        sid = media.get("StorageId")
+        name = self.storages_by_id.get(sid)
+        if name is None:
+            return None, f"volume {vol} (StorageId {sid}) is on no configured Storage resource"
+        cp: dict = {"device": self.dev_id(name), "volume": vol, "clone": clone, "location": None,
+                    "bacula_jobid": int(jobid),
+                    "bacula_volume": {k: media.get(f) for k, f in (("status", "VolStatus"), ("enabled", "Enabled"),
+                                                                    ("in_changer", "InChanger"),
+                                                                    ("recycle", "Recycle"))}}
+        st: dict = next((s for s in self.s["storages"] if s["name"] == name), {})
+        offline, why = volume_offline(media, st)
+        if offline is not None:
+            cp["offline"] = offline
+        elif why:
+            cp["_unknown"] = {"offline": why}
+        return cp, ""
+
+    def job_copies(self, rec: dict, volumes_by_job: dict[str, list[str] | None]) -> tuple[list[dict], list[str]]:
+        """A backup job's own volumes and those of its good Copy jobs (Type C, PriorJobId = its JobId)."""
+        clones = [c for c in self.clones.get(rec["JobId"], []) if c.get("JobStatus") in OK_STATUS]
+        copies, problems = [], []
+        for r, clone in [(rec, False)] + [(c, True) for c in clones]:
+            vols = volumes_by_job.get(r["JobId"])
+            if vols is None:
+                problems.append(f"the job media of JobId {r['JobId']} were not read")
+                continue
+            if not vols:
+                problems.append(f"'list jobmedia jobid={r['JobId']}' lists no volume (pruned or recycled)")
+            for vol in vols:
+                cp, why = self.volume_copy(vol, r["JobId"], clone)
+                if cp is None:
+                    problems.append(why)
+                else:
+                    copies.append(cp)
+        return copies, problems
 
     def catalog_runs(self) -> list[dict]:
         """The newest good runs of the catalog backup jobs (by JobId: a bad EndTime does not hide a run)."""
@@ -350,9 +320,74 @@ class Mapper:
         addr = c.get("address") or c["name"]
         if self.namer.is_director_host(addr):
             return self.host
-        return (self.namer.mapped(addr) or addr).lower()
+        return norm_host(self.namer.mapped(addr) or addr)
 
-    def clients(self) -> list[dict]:
+    def client_scope(self, name: str) -> ClientScope:
+        """Which job records read decide the client's newest jobs, and whether they are its whole history."""
+        records = self.s.get("records")
+        limit = int(self.s.get("history_limit", 0) or 0)
+        if records is None:  # a snapshot without the bounded queries (tests): every record read counts
+            return ClientScope([r for r in self.records if r.get("ClientName") == name], True, "")
+        recs = records.client_records(name)
+        cmd = records.history_cmd.get(name)
+        if name not in self.catalog_clients:
+            return ClientScope(recs, True, "")
+        if cmd is not None:
+            n = len(records.by_command.get(cmd, []))
+            return ClientScope(recs, n < limit, f"its newest {limit} Backup jobs were read ({cmd!r} returned "
+                                                "its whole limit) and older ones were not (raise history_limit)")
+        full = records.window_full.get("B", False)
+        return ClientScope(recs, not full, f"the director's newest {records.window_limit} Backup jobs were read "
+                                           "(window_jobs) and older ones were not")
+
+    def backup_state(self, c: dict, volumes_by_job: dict[str, list[str] | None]) -> tuple[dict, dict, dict]:
+        """(attributes, _unknown, _partial): last_successful_backup, last_failed_backup, latest_backup_copies."""
+        name = c["name"]
+        scope = self.client_scope(name)
+        recs = [r for r in scope.records if r.get("Type") == "B"]
+        good = [r for r in recs if r.get("JobStatus") in OK_STATUS]
+        failed = [r for r in recs if r.get("JobStatus") in FAILED_STATUS]
+        ent: dict = {}
+        unknown: dict = {}
+        partial: dict = {}
+        for attr, rs, what in (("last_successful_backup", good, "successful"), ("last_failed_backup", failed, "failed")):
+            r, when, why = newest(rs, self.time_of)
+            if why:
+                unknown[attr] = why
+            elif r is not None:
+                ent[attr] = when
+                ent[f"bacula_{attr}_job"] = {"jobid": int(r["JobId"]), "name": r.get("Name"),
+                                             "level": LEVELS.get(r.get("Level") or "", r.get("Level")),
+                                             "status": r.get("JobStatus"), "errors": r.get("JobErrors")}
+            elif scope.complete:
+                ent[attr] = None
+            else:
+                unknown[attr] = f"no {what} Backup job of {name} among the job records read: {scope.why_incomplete}"
+        # the copies are those of the client's own data: its newest good backup that is not a catalog backup
+        # (the catalog backup is the server's DR data, reported as a bootstrap) unless it has only catalog backups
+        if "last_successful_backup" in unknown:
+            unknown["latest_backup_copies"] = unknown["last_successful_backup"]
+            return ent, unknown, partial
+        data = [r for r in good if r.get("Name") not in self.catalog_names]
+        pick, _, why = newest(data or good, self.time_of)
+        if pick is None:
+            ent["latest_backup_copies"] = []
+            return ent, unknown, partial
+        copies, problems = self.job_copies(pick, volumes_by_job)
+        ent["bacula_latest_backup_jobid"] = int(pick["JobId"])
+        records = self.s.get("records")
+        if records is not None and records.window_full.get("C"):
+            problems.append(f"the director's newest {records.window_limit} Copy jobs were read (window_jobs) and "
+                            "older ones were not")
+        if problems and not copies:
+            unknown["latest_backup_copies"] = f"JobId {pick['JobId']}: " + "; ".join(problems)
+        else:
+            ent["latest_backup_copies"] = copies
+            if problems:
+                partial["latest_backup_copies"] = f"JobId {pick['JobId']}: " + "; ".join(problems)
+        return ent, unknown, partial
+
+    def clients(self, volumes_by_job: dict[str, list[str] | None] | None = None) -> list[dict]:
         uname = {c.get("Name"): c.get("Uname", "") for c in self.s["client_records"]}
         history = self.client_history()
         records = self.s.get("records")
@@ -386,6 +421,11 @@ class Mapper:
                 for attr in ("last_filesystem_backup", "last_bmr_backup"):
                     ent.pop(attr, None)
                     unknown[attr] = f"a successful Backup record cannot be told apart: {why}"
+            state, state_unknown, partial = self.backup_state(c, volumes_by_job or {})
+            ent.update(state)
+            unknown.update(state_unknown)
+            if partial:
+                ent["_partial"] = partial
             if unknown:
                 ent["_unknown"] = unknown
             host = self.client_host(c)
@@ -401,19 +441,18 @@ class Mapper:
     def history_truncated(records, client: str, limit: int) -> bool:
         """Did a per-client history query return its full limit (so older jobs exist unread)?"""
         for cmd, n in records.history.items():
-            if f"client={client} " in cmd or f'client="{client}" ' in cmd:
-                if n >= limit:
-                    return True
+            if (f"client={client} " in cmd or f'client="{client}" ' in cmd) and n >= limit:
+                return True
         return False
 
     # -- all -------------------------------------------------------------------------------------
-    def fragment(self, volumes_by_job: dict[str, list[str]]) -> dict:
+    def fragment(self, volumes_by_job: dict[str, list[str] | None]) -> dict:
         mode = self.director_mode(volumes_by_job)
         devices, nodes, hosts = self.devices(mode)
         addr = self.settings["address"]
-        director_host = {"id": self.host, "aliases": sorted({addr.lower()} - {self.host}),
-                         "addresses": sorted(resolve(addr))}
-        server = {"id": self.server, "aliases": sorted({self.host, addr.lower()} - {self.server}),
+        director_host = {"id": self.host, "aliases": sorted({norm_host(addr)} - {self.host}),
+                         "addresses": sorted(self.addresses(addr))}
+        server = {"id": self.server, "aliases": sorted({self.host, norm_host(addr)} - {self.server}),
                   "host": self.host, "product": self.s["product"], "version": self.s["version"],
                   "bacula_director": self.director,
                   "bacula_utc_offset": self.s.get("tz_source"),
@@ -426,7 +465,7 @@ class Mapper:
                                    for p in self.s["pools"].values()]}
         frag = {"entities": {"backup_server": [server], "host": [director_host] + hosts,
                              "storage_node": nodes, "device": devices,
-                             "bootstrap": self.bootstraps(volumes_by_job), "client": self.clients()}}
+                             "bootstrap": self.bootstraps(volumes_by_job), "client": self.clients(volumes_by_job)}}
         nameless = self.nameless()
         if nameless:
             frag["incomplete"] = [{

@@ -205,7 +205,7 @@ def parse_tables(text: str) -> list[list[dict]]:
         elif borders == 2 and header is not None:
             if len(cells) != len(header):
                 raise ParseError(f"table row with {len(cells)} cells under a {len(header)}-column header")
-            tables[-1].append(dict(zip(header, cells)))
+            tables[-1].append(dict(zip(header, cells, strict=True)))
         else:
             raise ParseError(f"table row outside a table: {s[:120]!r}")
     if borders not in (0, 3):

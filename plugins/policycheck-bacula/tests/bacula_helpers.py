@@ -1,6 +1,7 @@
 """Test helpers and fixtures: a real Bacula stack (session-scoped), the CLI runner, fake bconsole scripts."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -8,9 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import bacula_stack as bs
 import pytest
 
-import bacula_stack as bs
+from policycheck.testing import need
+from policycheck.testing import run_cli as cli_in_process
 
 PACKAGES = "bacula-director bacula-director-sqlite3 bacula-sd bacula-fd bacula-console sqlite3"
 
@@ -20,12 +23,8 @@ def need_bacula() -> None:
     missing = bs.missing_binaries()
     if not Path("/usr/share/bacula-director/make_sqlite3_tables").exists():
         missing.append("/usr/share/bacula-director/make_sqlite3_tables")
-    if missing:
-        msg = (f"Bacula is not installed here (missing {', '.join(missing)}); install the Debian packages "
-               f"{PACKAGES} (plugins/policycheck-bacula/ci/setup.sh does)")
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    need(not missing, f"Bacula is not installed here (missing {', '.join(missing)}); install the Debian packages "
+                      f"{PACKAGES} (plugins/policycheck-bacula/ci/setup.sh does)")
 
 
 @pytest.fixture(scope="session")
@@ -39,19 +38,28 @@ def bacula_stack(tmp_path_factory):
         s.stop()
 
 
-def run_cli(args: list[str], env_extra: dict | None = None, timeout: float = 120, cwd=None) -> dict:
-    """Run ``python -m policycheck ARGS``; return rc, stdout, stderr, seconds and the parsed JSON (if any)."""
+def _result(code: int, stdout: str, stderr: str, seconds: float) -> dict:
+    doc = None
+    with contextlib.suppress(ValueError):
+        doc = json.loads(stdout)
+    return {"rc": code, "stdout": stdout, "stderr": stderr, "seconds": seconds, "json": doc}
+
+
+def run_cli(args: list[str], env_extra: dict | None = None) -> dict:
+    """``policycheck ARGS`` in this process (policycheck.testing.run_cli): rc, stdout, stderr, seconds, JSON."""
+    t = time.monotonic()
+    r = cli_in_process(args, env=dict({"NO_COLOR": "1"}, **(env_extra or {})))
+    return _result(r.code, r.stdout, r.stderr, time.monotonic() - t)
+
+
+def run_cli_process(args: list[str], env_extra: dict | None = None, timeout: float = 120) -> dict:
+    """``python -m policycheck ARGS`` as its own process: for the fault tests, which judge what a whole run
+    leaves behind (the private bconsole.conf under TMPDIR, a collector thread abandoned at the timeout)."""
     env = dict(os.environ, NO_COLOR="1", **(env_extra or {}))
     t = time.monotonic()
     p = subprocess.run([sys.executable, "-m", "policycheck", *args], capture_output=True, text=True,
-                       timeout=timeout, env=env, cwd=cwd)
-    doc = None
-    try:
-        doc = json.loads(p.stdout)
-    except ValueError:
-        pass
-    return {"rc": p.returncode, "stdout": p.stdout, "stderr": p.stderr, "seconds": time.monotonic() - t,
-            "json": doc}
+                       timeout=timeout, env=env)
+    return _result(p.returncode, p.stdout, p.stderr, time.monotonic() - t)
 
 
 def verdicts(doc: dict) -> dict:

@@ -1,4 +1,5 @@
-"""A real Bacula stack for the tests: a director, two storage daemons (127.0.0.1 and 127.0.0.2) and a file daemon."""
+"""A real Bacula stack for the tests: a director, two storage daemons (127.0.0.1 and 127.0.0.2) and a file daemon;
+clients client1-fd (the director's own host), client2-fd (never runs) and client3-fd (its job fails)."""
 from __future__ import annotations
 
 import os
@@ -43,7 +44,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def listening(host: str, port: int) -> bool:
     """Is something listening on host:port? Read /proc/net/tcp: a bare connect makes Bacula log a Security Alert."""
-    want = "%08X:%04X" % (int.from_bytes(socket.inet_aton(host), "little"), port)
+    want = f"{int.from_bytes(socket.inet_aton(host), 'little'):08X}:{port:04X}"
     try:
         lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
     except OSError:
@@ -129,6 +130,7 @@ Pool {{
   Label Format = "Data-"
   Maximum Volume Jobs = 1
   Storage = Local1
+  Next Pool = Offsite
 }}
 Pool {{
   Name = CatalogPool
@@ -155,6 +157,13 @@ Client {{
 Client {{
   Name = client2-fd
   Address = 127.0.0.3
+  FDPort = {fd_port}
+  Catalog = MyCatalog
+  Password = "{fd_pw}"
+}}
+Client {{
+  Name = client3-fd
+  Address = 127.0.0.4
   FDPort = {fd_port}
   Catalog = MyCatalog
   Password = "{fd_pw}"
@@ -198,6 +207,16 @@ Job {{
   Write Bootstrap = "{w}/bsr/%c.bsr"
 }}
 Job {{
+  # its pre-backup hook (a database dump, say) fails: the director ends the job in error before it
+  # contacts the client, so client3-fd's only catalog record is a failed run (JobStatus E)
+  Name = BackupClient3
+  JobDefs = Defs
+  Client = client3-fd
+  Storage = Local1
+  RunBeforeJob = "/bin/sh -c 'echo dump failed >&2; exit 1'"
+  Write Bootstrap = "{w}/bsr/%c.bsr"
+}}
+Job {{
   Name = BackupCatalog
   JobDefs = Defs
   Level = Full
@@ -218,6 +237,18 @@ Job {{
   FileSet = Catalog
   Messages = Standard
   Pool = CatalogPool
+  Storage = Local1
+  Selection Type = PoolUncopiedJobs
+  Priority = 12
+}}
+Job {{
+  Name = CopyData
+  Type = Copy
+  Level = Full
+  Client = client1-fd
+  FileSet = SmallSet
+  Messages = Standard
+  Pool = Default
   Storage = Local1
   Selection Type = PoolUncopiedJobs
   Priority = 12
@@ -331,7 +362,7 @@ class BaculaStack:
         chk = subprocess.run([exe, "-t", "-c", str(conf)], capture_output=True, text=True, timeout=30)
         if chk.returncode != 0:
             raise RuntimeError(f"{binary} -t rejected {conf}: {chk.stdout}{chk.stderr}")
-        log = open(self.w / f"{key}.out", "wb")
+        log = open(self.w / f"{key}.out", "wb")  # noqa: SIM115 (the daemon writes to it until stop())
         env = dict(os.environ, **self.dir_env) if key == "dir" and self.dir_env else None
         self.procs[key] = subprocess.Popen([exe, "-f", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
                                            stdin=subprocess.DEVNULL, start_new_session=True, env=env)

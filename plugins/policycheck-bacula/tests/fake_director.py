@@ -25,12 +25,21 @@ def render_llist(records: list[dict]) -> str:
     return "\n".join(out)
 
 
+def render_table(rows: list[dict]) -> str:
+    """A `list` ASCII table as bconsole draws it."""
+    cols = list(rows[0])
+    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in cols]
+    border = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    line = lambda vals: "| " + " | ".join(str(v).ljust(w) for v, w in zip(vals, widths, strict=True)) + " |"  # noqa: E731
+    return "\n".join([border, line(cols), border] + [line([r[c] for c in cols]) for r in rows] + [border])
+
+
 class FakeDirector:
     def __init__(self):
         self.config = {c: (DATA / f).read_text() for c, f in CONFIG_FILES.items()}
         self.jobs = parse.parse_llist((DATA / "llist_jobs.txt").read_text(), "JobId")
         self.volumes = parse.parse_llist((DATA / "llist_volumes.txt").read_text(), "MediaId")
-        self.media = {j: (DATA / f"list_jobmedia_jobid_{j}.txt").read_text() for j in ("2", "4")}
+        self.media = {j: (DATA / f"list_jobmedia_jobid_{j}.txt").read_text() for j in ("1", "2", "4")}
         self.sent: list[list[str]] = []
         self.old: set[str] = set()  # JobIds older than the window (the newest N jobs)
 
@@ -41,9 +50,16 @@ class FakeDirector:
     def answer(self, cmd: str) -> str:
         if cmd in self.config:
             return self.config[cmd]
-        m = re.fullmatch(r"list jobmedia jobid=(\d+)", cmd)
-        if m:
-            return self.media.get(m.group(1), "No results to list.")
+        m = re.fullmatch(r"list jobmedia((?: jobid=\d+)+)", cmd)
+        if m:  # as 9.6 answers: each job's media table, then each job's own row (even without media)
+            ids = re.findall(r"\d+", m.group(1))
+            media = [t for j in ids if j in self.media for t in parse.parse_tables(self.media[j])
+                     if t and "VolumeName" in t[0]]
+            rows = [[{"JobId": r["JobId"], "Name": r.get("Name", ""), "StartTime": r.get("StartTime", ""),
+                      "Type": r.get("Type", ""), "Level": r.get("Level", ""), "JobFiles": r.get("JobFiles", ""),
+                      "JobBytes": r.get("JobBytes", ""), "JobStatus": r.get("JobStatus", "")}]
+                    for j in ids for r in self.jobs if r["JobId"] == j]
+            return "\n".join(render_table(t) for t in media + rows) or "No results to list."
         m = re.fullmatch(r"llist volume=(\S+)", cmd)
         if m:
             return render_llist([v for v in self.volumes if v.get("VolumeName") == m.group(1)])

@@ -1,6 +1,7 @@
 """A TCP proxy in front of a real director that relays the login and a few commands, then stops answering."""
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -76,7 +77,5 @@ class StallProxy:
 
     def close(self):
         for s in [self.listener] + self.socks:
-            try:
+            with contextlib.suppress(OSError):
                 s.close()
-            except OSError:
-                pass

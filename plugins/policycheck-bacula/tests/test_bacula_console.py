@@ -7,8 +7,7 @@ import subprocess
 
 import pytest
 from bacula_helpers import need_bacula
-
-from policycheck_bacula.console import render_conf
+from policycheck_bacula.client import render_conf
 
 TRICKY = 'a"b\\c d#e;f{g}'
 

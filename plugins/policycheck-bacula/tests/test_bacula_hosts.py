@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from policycheck_bacula.hosts import HostNamer, command_destinations, mount_of
 
 

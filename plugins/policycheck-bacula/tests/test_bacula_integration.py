@@ -43,11 +43,15 @@ def states(bacula_stack, bacula_inventory, tmp_path_factory):
     assert "Backup OK" in out, out[-2000:]
     out = stack.run_job("BackupCatalog")
     assert "Backup OK" in out, out[-2000:]
+    out = stack.run_job("BackupClient3")  # its RunBeforeJob fails: client3-fd's only run ends in error
+    assert "Backup Error" in out, out[-2000:]
     result = {"cfg": cfg}
     (tmp / "a").mkdir()
     result["local_only"] = snapshot_state(stack, cfg, tmp / "a")
     out = stack.run_job("CopyCatalog")
     assert "Copying OK" in out or "Termination:            Copying OK" in out, out[-2000:]
+    out = stack.run_job("CopyData")  # client1-fd's data backup copied to the second storage daemon
+    assert "Copying OK" in out, out[-2000:]
     (tmp / "b").mkdir()
     result["with_copy"] = snapshot_state(stack, cfg, tmp / "b")
     shift = "'-3 days'"  # as a run three days ago wrote it: every time, JobTDate included
@@ -183,7 +187,7 @@ def test_collecting_is_read_only(bacula_stack, states, tmp_path):
 def test_the_real_director_applies_the_bounded_filters(bacula_stack, states):
     """The commands the collector relies on filter on the real 9.6 director as the fake director assumes."""
     from policycheck_bacula import parse
-    from policycheck_bacula.console import Session
+    from policycheck_bacula.client import Session
 
     stack = bacula_stack
     s = Session({"address": "127.0.0.1", "port": stack.dir_port, "console_name": "audit",
@@ -209,6 +213,92 @@ def test_the_real_director_applies_the_bounded_filters(bacula_stack, states):
         assert out[cmds[4]] == []
     finally:
         con.close()
+    # several `jobid=` keywords in one `list jobmedia`: each job's volumes, as the catalog's JobMedia rows say
+    from policycheck_bacula.catalog import jobmedia_command, volumes_by_job
+    con = sqlite3.connect(stack.db)
+    try:
+        ids = [str(r[0]) for r in con.execute("SELECT JobId FROM Job WHERE Type IN ('B','C') ORDER BY JobId")]
+        got = volumes_by_job([ids], s.run([jobmedia_command(ids)], 20), "test")
+        assert any(got[j] for j in ids) and all(got[j] is not None for j in ids)
+        for jid in ids:
+            want = [str(r[0]) for r in con.execute(
+                "SELECT DISTINCT VolumeName FROM JobMedia JOIN Media USING (MediaId) WHERE JobId=? "
+                "ORDER BY JobMediaId", (jid,))]
+            assert got[jid] == want, (jid, got)
+    finally:
+        con.close()
     # an unknown keyword is ignored by 9.6 (the filter silently does not apply): the session refuses it
     with pytest.raises(Exception, match="not understood"):
         s.run(["llist jobs hours=1"], 20)
+
+
+
+def by_client(facts):
+    return {c["bacula_client"]: c for c in entities(facts, "client").values()}
+
+
+def test_recency_of_never_run_failed_and_healthy_clients(states):
+    """RPO-001 from the real catalog: client2-fd never ran, client3-fd's only run failed, client1-fd is backed up."""
+    st = states["local_only"]
+    c = by_client(st["facts"])
+    v = st["v"]
+    # the director creates a catalog Client record for every configured client at start: client2-fd has one,
+    # and its own history (`llist jobs client=client2-fd ...`) came back empty, shorter than its limit, so the
+    # catalog's whole record of it is "no job": null, not unknown
+    never = c["client2-fd"]
+    assert never["last_successful_backup"] is None and never["last_failed_backup"] is None
+    assert never["latest_backup_copies"] == []
+    r = v[("RPO-001", "pc-dir/127.0.0.3")]
+    assert r["status"] == "fail" and "never ran" in r["message"]
+    # client3-fd: its RunBeforeJob failed, JobStatus E; the failed run is the evidence
+    failed = c["client3-fd"]
+    assert failed["last_successful_backup"] is None and failed["latest_backup_copies"] == []
+    assert failed["bacula_last_failed_backup_job"]["status"] == "E"
+    assert failed["last_failed_backup"].endswith("+00:00")
+    r = v[("RPO-001", "pc-dir/127.0.0.4")]
+    assert r["status"] == "fail"
+    ctx = next(e for e in r["evidence"] if e["fact"] == "last_failed_backup")
+    assert ctx["observed"] == failed["last_failed_backup"] and ctx["ok"] is None
+    # client1-fd: its newest good Backup job is the catalog backup (the server's own client), after its data job
+    healthy = c["client1-fd"]
+    assert healthy["bacula_last_successful_backup_job"]["name"] == "BackupCatalog"
+    assert healthy["last_successful_backup"] >= healthy["last_filesystem_backup"]
+    assert healthy["last_failed_backup"] is None  # the window held the whole catalog: no failed run
+    assert v[("RPO-001", "pc-dir/backup01.test")]["status"] == "pass"
+    # the catalog backup aged three days: client1-fd's own data backup still decides recency
+    stale = by_client(states["stale"]["facts"])["client1-fd"]
+    assert stale["bacula_last_successful_backup_job"]["name"] == "BackupClient1"
+    assert states["stale"]["v"][("RPO-001", "pc-dir/backup01.test")]["status"] == "pass"
+
+
+def test_copies_immutability_and_restore_tests_from_the_real_catalog(states):
+    """CPY-001, IMM-001 and RST-001 give what the real catalog supports."""
+    local, copied = states["local_only"], states["with_copy"]
+    c1 = by_client(local["facts"])["client1-fd"]
+    # the copies are those of client1-fd's own data (BackupClient1), not of the catalog backup: one volume on
+    # the storage daemon of the director's own host, so no copy off the server yet
+    assert c1["bacula_latest_backup_jobid"] == 1
+    assert [(x["device"], x["clone"], x["local_to_server"]) for x in c1["latest_backup_copies"]] == [
+        ("pc-dir/Local1", False, True)]
+    assert local["v"][("CPY-001", "pc-dir/backup01.test")]["status"] == "fail"
+    # a client without a successful backup has no copy: fail, not error
+    for target in ("pc-dir/127.0.0.3", "pc-dir/127.0.0.4"):
+        assert local["v"][("CPY-001", target)]["status"] == "fail"
+    # CopyData copied BackupClient1 to the storage daemon on 127.0.0.2 (a Type C record, PriorJobId 1)
+    c1 = by_client(copied["facts"])["client1-fd"]
+    devs = {(x["device"], x["clone"]): x for x in c1["latest_backup_copies"]}
+    assert set(devs) == {("pc-dir/Local1", False), ("pc-dir/Remote2", True)}
+    assert devs[("pc-dir/Remote2", True)]["local_to_server"] is False
+    assert devs[("pc-dir/Remote2", True)]["volume"].startswith("Off-")
+    assert copied["v"][("CPY-001", "pc-dir/backup01.test")]["status"] == "pass"
+    # IMM-001: every copy is a file volume: not offline (a disk file cannot be ejected), and Bacula 9.6 has
+    # no retention lock or WORM flag to report, so immutability is unknown: error naming why, never pass/fail
+    for st in (local, copied):
+        r = st["v"][("IMM-001", "pc-dir")]
+        assert r["status"] == "error" and "no retention lock or WORM" in r["message"]
+    x = devs[("pc-dir/Remote2", True)]
+    assert x["offline"] is False and "immutable" not in x and x["bacula_volume"]["status"] in ("Append", "Used")
+    # RST-001: Bacula's catalog holds restore jobs, not restore tests (who checked what was restored); with no
+    # dr_test source the verdict is error, for every client
+    for target in ("pc-dir/backup01.test", "pc-dir/127.0.0.3", "pc-dir/127.0.0.4"):
+        assert copied["v"][("RST-001", target)]["status"] == "error"

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from fake_director import FakeDirector
+from policycheck_bacula.collect import gather, snapshot
+from policycheck_bacula.mapping import media_kind, os_of
 
 from policycheck.api import CollectorError
 from policycheck.testing import assert_valid_fragment
-from policycheck_bacula.collect import gather, snapshot
-from policycheck_bacula.mapping import media_kind, os_of
 
 SETTINGS = {"address": "127.0.0.1", "port": 9101, "password": "x", "director_host": "backup01.test"}
 # the recorded director ran in UTC and said `time` 01:07:49 on 2026-11-25: the collector's clock is pinned to
@@ -173,10 +173,12 @@ def test_unresolvable_storage_daemon_is_an_unknown_host():
 
 
 def test_director_mode_from_job_media_then_configuration():
-    f = build()
+    f = build(mutate=lambda d: d.media.pop("1"))
     mode = ents(f, "backup_server")["pc-dir"]["bacula_director_mode"]
-    # the recorded client job has no media answer recorded: the configuration decides, and says so
+    # the client job's media are gone (pruned): the configuration decides, and says so
     assert mode["decided_by"] == "configuration" and mode["client_storages"] == ["Local1"]
+    f = build()
+    assert ents(f, "backup_server")["pc-dir"]["bacula_director_mode"]["decided_by"] == "job_media"
 
     def media_on_remote(d):
         d.media["1"] = ("+-------+------------+------------+-----------+\n| JobId | VolumeName | FirstIndex | "
@@ -197,7 +199,10 @@ def test_disabled_jobs_do_not_count_in_the_configuration():
         for name in ("BackupClient1", "BackupClient2"):
             set_show(d, "show jobs", f"Job: name={name} JobType=66 level=Incremental Priority=10 Enabled=1",
                      f"Job: name={name} JobType=66 level=Incremental Priority=10 Enabled=0")
-    f = build(mutate=disable)
+    def disable_no_media(d):  # (no job media of the client job: the configuration decides)
+        disable(d)
+        d.media.pop("1")
+    f = build(mutate=disable_no_media)
     mode = ents(f, "backup_server")["pc-dir"]["bacula_director_mode"]
     assert mode["decided_by"] == "configuration" and mode["client_storages"] == []
     assert ents(f, "device")["pc-dir/Local1"]["client_data"] is False
@@ -211,7 +216,7 @@ def test_client_backups_on_the_remote_sd_make_only_it_client_data():
     def to_remote(snap):
         for name in ("BackupClient1", "BackupClient2"):
             cfg_job(snap, name)["pool_storage"] = ["Remote2"]
-    devs = ents(build(snap=to_remote), "device")
+    devs = ents(build(snap=to_remote, mutate=lambda d: d.media.pop("1")), "device")
     assert devs["pc-dir/Remote2"]["client_data"] is True and devs["pc-dir/Local1"]["client_data"] is False
 
 
@@ -295,12 +300,12 @@ def test_director_name_and_empty_storage_errors():
         build(director=d)
 
 
-@pytest.mark.parametrize("cmd", ["llist jobs jobtype=B order=desc limit=2000", "llist volume=Cat-0002", "list jobmedia jobid=2",
+@pytest.mark.parametrize("cmd", ["llist jobs jobtype=B order=desc limit=2000", "llist volume=Cat-0002", "list jobmedia",
                                  "llist job=BackupCatalog jobtype=B order=desc limit=20"])
 @pytest.mark.parametrize("garbage", ["\x00\x01<html>502</html>", "JobId: x\nName: y", "+--+\n| a |"])
 def test_garbage_catalog_answers_are_collector_errors(cmd, garbage):
     d = FakeDirector()
-    d.answer = lambda c, orig=d.answer: garbage if c == cmd else orig(c)
+    d.answer = lambda c, orig=d.answer: garbage if c == cmd or (cmd == "list jobmedia" and c.startswith(cmd)) else orig(c)
     with pytest.raises(CollectorError, match="cannot parse"):
         build(director=d)
 
@@ -333,7 +338,7 @@ GARBAGE_VALUES = ["", "x", "0", "-1", "99999999999999999999999", "0000-00-00 00:
 def test_no_field_value_crashes_the_collector(field):
     """Every record field of every job, set to garbage: a fragment or a CollectorError, never another exception."""
     for value in GARBAGE_VALUES:
-        def corrupt(d):
+        def corrupt(d, value=value):
             for r in d.jobs:
                 r[field] = value
             for v in d.volumes:
@@ -344,3 +349,136 @@ def test_no_field_value_crashes_the_collector(field):
             continue
         for b in f["entities"]["bootstrap"]:
             assert b.get("time") or b["_unknown"].get("time")
+
+
+# -- issue 18: latest successful / failed backup and the copies of the latest one, per client -------------------
+
+def add_job(d, jobid, status, name="BackupClient1", client="client1-fd", jtype="B", prior="0", end=None):
+    """A job record as the real director lists it (copied from JobId 1, with its own id, status and times)."""
+    r = dict(job(d, "BackupClient1"))
+    end = end or f"2026-11-25 01:0{jobid % 10}:00"
+    r.update({"JobId": str(jobid), "Job": f"{name}.x_{jobid}", "Name": name, "ClientName": client, "Type": jtype,
+              "JobStatus": status, "PriorJobId": prior, "StartTime": end, "EndTime": end, "RealEndTime": end,
+              "JobTDate": str(int(datetime.strptime(end, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+                                  .timestamp()))})
+    d.jobs.append(r)
+    return r
+
+
+def client(f, name):
+    return next(c for c in f["entities"]["client"] if c["bacula_client"] == name)
+
+
+@pytest.mark.parametrize("status,ok", [("T", True), ("W", True), ("E", False), ("e", False), ("f", False),
+                                       ("A", False), ("I", False), ("R", None), ("C", None)])
+def test_job_status_decides_success_failure_or_neither(status, ok):
+    d = FakeDirector()
+    add_job(d, 9, status, name="BackupClient2", client="client2-fd", end="2026-11-25 01:06:00")
+    c = client(build(director=d), "client2-fd")
+    if ok:  # W: terminated with warnings, the data is written: a successful backup
+        assert c["last_successful_backup"] == "2026-11-25T01:06:00+00:00" and c["last_failed_backup"] is None
+    elif ok is False:  # error, fatal error, canceled, incomplete
+        assert c["last_successful_backup"] is None and c["last_failed_backup"] == "2026-11-25T01:06:00+00:00"
+        assert c["bacula_last_failed_backup_job"]["status"] == status
+    else:  # running / created: the run has not ended
+        assert c["last_successful_backup"] is None and c["last_failed_backup"] is None
+
+
+def test_latest_by_end_time_and_the_catalog_backup_counts():
+    d = FakeDirector()
+    add_job(d, 8, "E", end="2026-11-25 01:06:00")
+    c = client(build(director=d), "client1-fd")
+    # the catalog backup (JobId 2, 01:04:44) is client1-fd's newest good job: the server's own client
+    assert c["last_successful_backup"] == "2026-11-25T01:04:44+00:00"
+    assert c["bacula_last_successful_backup_job"]["name"] == "BackupCatalog"
+    assert c["last_failed_backup"] == "2026-11-25T01:06:00+00:00"
+    # its copies are those of its own data backup (JobId 1), not of the catalog backup
+    assert c["bacula_latest_backup_jobid"] == 1
+    assert [(x["device"], x["volume"], x["clone"]) for x in c["latest_backup_copies"]] == [
+        ("pc-dir/Local1", "Data-0001", False)]
+
+
+def test_never_is_said_only_when_the_history_read_is_complete():
+    # the window came back full (window_jobs 2: JobIds 2 and 1): client1-fd has a good data backup in it, so its
+    # own history is not read; no failed run is in the window and older jobs were not read
+    d = FakeDirector()
+    f = build({"window_jobs": 2}, director=d)
+    c = client(f, "client1-fd")
+    assert c["last_successful_backup"] == "2026-11-25T01:04:44+00:00"
+    assert "last_failed_backup" not in c and "window_jobs" in c["_unknown"]["last_failed_backup"]
+    # client2-fd's own history (empty, shorter than its limit) is complete: never ran
+    c2 = client(f, "client2-fd")
+    assert c2["last_successful_backup"] is None and c2["last_failed_backup"] is None
+    # a client without a good data backup in the window has its own history read: complete, so null
+    d = FakeDirector()
+    d.old = {"1"}
+    c = client(build({"window_jobs": 1}, director=d), "client1-fd")
+    assert c["last_failed_backup"] is None and c["bacula_latest_backup_jobid"] == 1
+
+    # a history that came back with its whole limit and only failed runs: the newest failure is known, a
+    # success older than what was read is not ruled out
+    d = FakeDirector()
+    for i in (5, 6):
+        add_job(d, i, "f", name="BackupClient2", client="client2-fd")
+    c2 = client(build({"history_limit": 2}, director=d), "client2-fd")
+    assert c2["last_failed_backup"] == "2026-11-25T01:06:00+00:00"
+    assert "last_successful_backup" not in c2 and "history_limit" in c2["_unknown"]["last_successful_backup"]
+    assert "latest_backup_copies" not in c2 and "history_limit" in c2["_unknown"]["latest_backup_copies"]
+    # with room for more, the same two failures are the client's whole history: null
+    c2 = client(build({"history_limit": 3}, director=d), "client2-fd")
+    assert c2["last_successful_backup"] is None and c2["latest_backup_copies"] == []
+
+
+def test_copy_jobs_and_unreadable_media():
+    d = FakeDirector()
+    add_job(d, 7, "T", jtype="C", prior="1", end="2026-11-25 01:07:00")
+    d.media["7"] = d.media["4"].replace("| 4 ", "| 7 ")
+    c = client(build(director=d), "client1-fd")
+    assert {(x["device"], x["clone"], x["bacula_jobid"]) for x in c["latest_backup_copies"]} == {
+        ("pc-dir/Local1", False, 1), ("pc-dir/Remote2", True, 7)}
+    # the Copy window came back full: copies older than it are not ruled out
+    c = client(build({"window_jobs": 1}, director=d), "client1-fd")
+    assert "window_jobs" in c["_partial"]["latest_backup_copies"]
+    # the job's media were pruned: its copies are unknown, never an empty list
+    d = FakeDirector()
+    del d.media["1"]
+    c = client(build(director=d), "client1-fd")
+    assert "latest_backup_copies" not in c and "lists no volume" in c["_unknown"]["latest_backup_copies"]
+
+
+def test_offline_only_where_an_autochanger_says_so():
+    def library(d):  # Local1 becomes a tape library; its volume Data-0001 is outside the library (InChanger 0)
+        set_show(d, "show storage", "MediaType=File1 StorageId=1 Autochanger=0",
+                 "MediaType=LTO-8 StorageId=1 Autochanger=1")
+    c = client(build(mutate=library), "client1-fd")
+    assert c["latest_backup_copies"][0]["offline"] is True
+    assert c["latest_backup_copies"][0]["bacula_volume"]["in_changer"] == "0"
+
+    def inside(d):
+        library(d)
+        next(v for v in d.volumes if v["VolumeName"] == "Data-0001")["InChanger"] = "1"
+    assert client(build(mutate=inside), "client1-fd")["latest_backup_copies"][0]["offline"] is False
+
+    def standalone(d):  # a tape drive that is not an autochanger: the catalog does not know where the tape is
+        set_show(d, "show storage", "MediaType=File1 StorageId=1", "MediaType=LTO-8 StorageId=1")
+        next(v for v in d.volumes if v["VolumeName"] == "Data-0001")["VolStatus"] = "Archive"
+    x = client(build(mutate=standalone), "client1-fd")["latest_backup_copies"][0]
+    assert "offline" not in x and "not an autochanger" in x["_unknown"]["offline"]
+    assert x["bacula_volume"]["status"] == "Archive"  # kept and not recycled: not a location, not a lock
+    # a file volume: the core derives offline false from the device; immutability is unknown on every device
+    x = client(build(), "client1-fd")["latest_backup_copies"][0]
+    assert "offline" not in x and "immutable" not in x
+    dev = ents(build(), "device")["pc-dir/Local1"]
+    assert "no retention lock or WORM" in dev["_unknown"]["immutable"]
+
+
+def test_one_jobmedia_command_for_many_jobs_and_a_job_it_does_not_list():
+    from policycheck_bacula.catalog import jobmedia_command, volumes_by_job
+
+    d = FakeDirector()
+    build(director=d)
+    sent = [c for batch in d.sent for c in batch if c.startswith("list jobmedia")]
+    assert sent == ["list jobmedia jobid=2 jobid=4 jobid=1"]  # catalog run, its copy, client1-fd's data backup
+    # an answer that does not list JobId 1 at all (pruned meanwhile): its volumes are unknown, not none
+    out = {jobmedia_command(["1", "2"]): d.answer("list jobmedia jobid=2")}
+    assert volumes_by_job([["1", "2"]], out, "test") == {"1": None, "2": ["Cat-0002"]}

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from policycheck_bacula import parse
 
 DATA = Path(__file__).parent / "data"

@@ -1,14 +1,13 @@
-"""The netbox collector: one list call per NetBox kind, then hosts, backup servers, VMs and clusters."""
+"""Orchestration of the netbox collector: one list call per NetBox kind (client), then the mapping."""
 from __future__ import annotations
 
-import re
 import time
+from typing import Any
 
-from policycheck.api import CollectorError
-
-from policycheck_netbox import mapping as m
-from policycheck_netbox.api import NetBoxAPI
-from policycheck_netbox.config import DEFAULT_OS_RULES, effective
+from policycheck.api import CollectContext, CollectorError
+from policycheck_netbox.client import NetBoxAPI
+from policycheck_netbox.mapping import EP_FHRP, FHRP, build, fhrp_members
+from policycheck_netbox.schema import effective
 
 DEVICE_FIELDS = "id,name,status,role,platform,site,parent_device,primary_ip4,primary_ip6,tags,custom_fields"
 VM_FIELDS = "id,name,status,role,platform,site,cluster,primary_ip4,primary_ip6,tags,custom_fields"
@@ -17,20 +16,19 @@ SERVICE_FIELDS = "id,name,protocol,ports,parent_object_type,parent_object_id,dev
 FHRP_FIELDS = "id,group,interface_type,interface_id,interface"
 IP_FIELDS = "id,address,dns_name,assigned_object_type,assigned_object_id,assigned_object"
 
-_URL_REF = re.compile(r"/api/(dcim/devices|virtualization/virtual-machines)/(\d+)/?$")
 
-
-def _filters(f: dict) -> dict:
+def _filters(f: dict[str, Any]) -> dict[str, Any]:
     """Config filters as query parameters (a list repeats the parameter, as NetBox's filters expect)."""
     return {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in (f or {}).items()}
 
 
-def collect(settings: dict, ctx) -> dict:
+def collect(settings: dict[str, Any], ctx: CollectContext) -> dict[str, Any]:
+    """Read the NetBox lists the settings ask for and return the facts fragment."""
     cfg = effective(settings)
-    t0 = time.monotonic()
+    deadline = ctx.deadline if ctx.deadline is not None else time.monotonic() + float(ctx.timeout)
     api = NetBoxAPI(ctx, cfg["url"], cfg["token"], token_version=cfg["token_version"],
                     verify_tls=cfg["verify_tls"], ca_bundle=cfg.get("ca_bundle"), retries=cfg["retries"],
-                    page_size=cfg["page_size"], deadline=t0 + float(ctx.timeout))
+                    page_size=cfg["page_size"], deadline=deadline)
     try:
         devices = (api.list("dcim/devices/", "devices", {"fields": DEVICE_FIELDS, **_filters(cfg["device_filters"])})
                    if cfg["include_devices"] else [])
@@ -38,7 +36,8 @@ def collect(settings: dict, ctx) -> dict:
                         {"fields": VM_FIELDS, **_filters(cfg["vm_filters"])})
                if cfg["include_virtual_machines"] else [])
         services = api.list("ipam/services/", "IPAM services", {"fields": SERVICE_FIELDS})
-        fhrp, malformed = None, []
+        fhrp: dict[Any, set[Any]] | str | None = None
+        malformed: list[str] = []
         if any(isinstance(x, dict) and x.get("parent_object_type") == FHRP for x in services):
             # services on a VRRP/HSRP group: served by the devices/VMs assigned to the group. Read only
             # when needed, so a site without them needs no extra permission.
@@ -54,448 +53,14 @@ def collect(settings: dict, ctx) -> dict:
                        {"fields": IP_FIELDS, "assigned_to_interface": "true"})
     finally:
         api.close()
-    fragment = build(cfg, devices, vms, services, ips, fhrp, malformed)
+    notes: list[str] = []
+    fragment = build(cfg, devices, vms, services, ips, fhrp, malformed, notes)
+    if notes:
+        shown = "; ".join(notes[:5]) + (f"; ... ({len(notes) - 5} more)" if len(notes) > 5 else "")
+        ctx.warn(f"netbox: {len(notes)} backup exemption(s) without a reason (an exemption needs one): {shown}")
     if malformed:
         shown = "; ".join(malformed[:3]) + (f"; ... ({len(malformed) - 3} more)" if len(malformed) > 3 else "")
         ctx.warn(f"netbox: {len(malformed)} malformed element(s) in NetBox's answers; the facts they feed "
                  f"are unknown: {shown}")
     ctx.progress(len(fragment["entities"]["host"]))
     return fragment
-
-
-EP_DEV = "/api/dcim/devices/"
-EP_VM = "/api/virtualization/virtual-machines/"
-EP_SVC = "/api/ipam/services/"
-EP_IP = "/api/ipam/ip-addresses/"
-EP_FHRP = "/api/ipam/fhrp-group-assignments/"
-FHRP = "ipam.fhrpgroup"
-LIST_ATTRS = ("roles", "services", "depends_on", "bmr_methods")
-
-
-def _is_id(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _show(v) -> str:
-    """A NetBox value for a reason: its type and a short repr (values from NetBox, never our secrets)."""
-    text = repr(v)
-    return f"{type(v).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
-
-
-def _owner_of(nested) -> tuple | None:
-    """(type, id) of the device or VM an interface-like brief object belongs to, else None."""
-    if not isinstance(nested, dict):
-        return None
-    for key, otype in (("device", m.DEVICE), ("virtual_machine", m.VM)):
-        ref = nested.get(key)
-        if isinstance(ref, dict) and _is_id(ref.get("id")):
-            return (otype, ref["id"])
-    return None
-
-
-def fhrp_members(assignments: list, malformed: list) -> dict:
-    """FHRP group id -> the devices/VMs whose interfaces are assigned to it."""
-    out: dict = {}
-    for i, a in enumerate(assignments):
-        gid = a.get("group", {}).get("id") if isinstance(a, dict) and isinstance(a.get("group"), dict) else None
-        owner = _owner_of(a.get("interface")) if isinstance(a, dict) else None
-        if not _is_id(gid) or owner is None:
-            aid = a.get("id") if isinstance(a, dict) else i
-            malformed.append(f"GET {EP_FHRP}: assignment {aid!r} names no FHRP group id or no interface of a "
-                             "device/VM; services on FHRP groups cannot be attributed")
-            out.setdefault("?", set()).add(str(aid))
-            continue
-        out.setdefault(gid, set()).add(owner)
-    return out
-
-
-def _service_owners(s: dict, fhrp) -> tuple[list, str | None]:
-    """([(type, id)...], None) for the hosts that serve an IPAM service, or ([], why) when the service's
-    parent cannot be told. ``fhrp`` is the FHRP membership (dict), the reason it could not be read
-    (str), or None when it was not needed."""
-    ptype, pid = s.get("parent_object_type"), s.get("parent_object_id")
-    if ptype is None:  # NetBox < 4.3: device / virtual_machine
-        for key, otype in (("device", m.DEVICE), ("virtual_machine", m.VM)):
-            ref = s.get(key)
-            if ref is not None:
-                if isinstance(ref, dict) and _is_id(ref.get("id")):
-                    return [(otype, ref["id"])], None
-                return [], f"has {key} {_show(ref)}, not an object with a numeric id"
-        return [], "has no parent_object_type (nor device / virtual_machine)"
-    if ptype in (m.DEVICE, m.VM):
-        if _is_id(pid):
-            return [(ptype, pid)], None
-        return [], f"has parent_object_id {_show(pid)}, not a number"
-    if ptype == FHRP:
-        if not _is_id(pid):
-            return [], f"has parent_object_id {_show(pid)}, not a number"
-        if isinstance(fhrp, str):
-            return [], f"sits on FHRP group {pid}, whose members could not be read ({fhrp})"
-        if isinstance(fhrp, dict) and "?" in fhrp:
-            return [], (f"sits on FHRP group {pid}, and FHRP assignment(s) {', '.join(sorted(fhrp['?']))} "
-                        "are malformed")
-        return sorted((fhrp or {}).get(pid, ())), None
-    return [], (f"has parent_object_type {_show(ptype)}, which this collector does not know "
-                f"({m.DEVICE}, {m.VM}, {FHRP})")
-
-
-def build(cfg: dict, devices: list, vms: list, services: list, ips: list, fhrp=None,
-          malformed: list | None = None) -> dict:
-    """The fragment from the NetBox lists (pure; unit-testable without a server).
-
-    A malformed element is never dropped: the facts it feeds become ``_unknown`` with a reason naming
-    the endpoint, the element and the field (or, when not even its host can be told, the fragment's
-    ``incomplete`` list gets an entry). Each reason is also appended to ``malformed``.
-    """
-    bad = malformed if malformed is not None else []
-    incomplete: list[dict] = []
-    every_host_unknown: dict[str, str] = {}   # attribute -> reason, for elements whose host is unknown
-    every_host_partial: dict[str, str] = {}
-
-    # Devices and VMs: which ones are hosts, under which key (services and IPs refer to (type, id)).
-    objs: list[tuple[str, tuple, dict]] = []
-    obj_unknown: dict[tuple, dict] = {}
-    for otype, lst, ep, label in ((m.DEVICE, devices, EP_DEV, "device"), (m.VM, vms, EP_VM, "virtual machine")):
-        for i, o in enumerate(lst):
-            if not isinstance(o, dict):
-                r = f"GET {ep}: element {i} of the list is {_show(o)}, not a {label} object"
-                bad.append(r)
-                incomplete += [{"kind": "host", "reason": r}] + ([{"kind": "vm", "reason": r}] if otype == m.VM else [])
-                continue
-            name = o.get("name")
-            if name is None or name == "":
-                continue  # unnamed devices (patch panels, shelves) cannot be joined with anything
-            if not isinstance(name, str) or not name.strip():
-                r = f"GET {ep}: {label} {o.get('id')!r} has name {_show(name)}, not text"
-                bad.append(r)
-                incomplete += [{"kind": "host", "reason": r}] + ([{"kind": "vm", "reason": r}] if otype == m.VM else [])
-                continue
-            if _is_id(o.get("id")):
-                key = (otype, o["id"])
-            else:
-                key = (otype, f"?{i}")
-                r = (f"GET {ep}: {label} {name!r} has id {_show(o.get('id'))}, not a number, so its IPAM "
-                     "services and interface addresses cannot be matched")
-                bad.append(r)
-                obj_unknown[key] = {"services": r, "addresses": r}
-            objs.append((otype, key, o))
-
-    # IP addresses per (object type, object id), and by IP id for the primary IP's DNS name.
-    ip_by_id: dict[int, dict] = {}
-    addrs: dict[tuple, list[str]] = {}
-    addr_bad: dict[tuple, str] = {}
-    for i, ip in enumerate(ips):
-        if not isinstance(ip, dict):
-            r = f"GET {EP_IP}: element {i} of the list is {_show(ip)}, not an IP address object"
-            bad.append(r)
-            every_host_partial.setdefault("addresses", r)
-            continue
-        owner = _owner_of(ip.get("assigned_object"))
-        address = ip.get("address")
-        if not isinstance(address, str) or not address.strip():
-            r = f"GET {EP_IP}: IP address {ip.get('id')!r} has address {_show(address)}, not text"
-            bad.append(r)
-            if owner:
-                addr_bad.setdefault(owner, r)
-            else:
-                every_host_partial.setdefault("addresses", r)
-            continue
-        if _is_id(ip.get("id")):
-            ip_by_id[ip["id"]] = ip
-        if owner:
-            addrs.setdefault(owner, []).append(m.strip_prefix(address.strip()))
-        else:  # asked with assigned_to_interface=true: every one belongs to an interface
-            r = (f"GET {EP_IP}: IP address {ip.get('id')!r} ({address[:50]}) names no device or VM interface in "
-                 f"assigned_object ({_show(ip.get('assigned_object'))})")
-            bad.append(r)
-            every_host_partial.setdefault("addresses", r)
-
-    svc_by_owner: dict[tuple, list[str]] = {}
-    svc_bad: dict[tuple, str] = {}
-    for i, s in enumerate(services):
-        if not isinstance(s, dict):
-            r = f"GET {EP_SVC}: element {i} of the list is {_show(s)}, not a service object, so any host may serve it"
-            bad.append(r)
-            every_host_unknown.setdefault("services", r)
-            continue
-        sname = s.get("name")
-        what = f"service {s.get('id')!r}" + (f" ({sname[:60]!r})" if isinstance(sname, str) else "")
-        owners, why = _service_owners(s, fhrp)
-        if why:
-            r = f"GET {EP_SVC}: {what} {why}; cannot tell which host serves it"
-            bad.append(r)
-            every_host_unknown.setdefault("services", r)
-            continue
-        try:
-            svc = m.map_service(s, cfg)
-        except ValueError as exc:
-            r = f"GET {EP_SVC}: {what} {exc}"
-            bad.append(r)
-            for o in owners:
-                svc_bad.setdefault(o, r)
-            continue
-        for o in owners:
-            svc_by_owner.setdefault(o, []).append(svc)
-
-    # First pass: ids, so custom-field references to other objects resolve to our host ids.
-    ident: dict[tuple, tuple[str, str | None]] = {}
-    fqdn_bad: dict[tuple, str] = {}
-    for otype, key, o in objs:
-        name = o["name"]
-        fqdn = None
-        for fld in ("primary_ip4", "primary_ip6"):
-            pip = o.get(fld)
-            if isinstance(pip, dict):
-                dns = (ip_by_id.get(pip.get("id")) or {}).get("dns_name") or pip.get("dns_name")
-                if dns and not isinstance(dns, str):
-                    fqdn_bad[key] = f"the dns_name of its {fld} is {_show(dns)}, not text"
-                elif dns and dns.strip().rstrip("."):
-                    fqdn = dns.strip().rstrip(".").lower()
-                    break
-        if fqdn is None and "." in name and m.short(name) != name:
-            fqdn = name.strip().rstrip(".").lower()
-        ident[key] = (fqdn or name.strip().lower(), fqdn)
-
-    def resolve(brief: dict) -> str:
-        mt = _URL_REF.search(str(brief.get("url") or ""))
-        if mt:
-            otype = m.DEVICE if mt.group(1).startswith("dcim") else m.VM
-            hit = ident.get((otype, int(mt.group(2))))
-            if hit:
-                return hit[0]
-        got = brief.get("name") or brief.get("display")
-        if not isinstance(got, str) or not got.strip():
-            raise ValueError(f"references an object without a name or a device/VM url ({_show(brief)})")
-        return got.strip().lower()
-
-    hosts: dict[str, dict] = {}
-    backup_servers, vm_ents, clusters = [], [], {}
-    bs_cfg = cfg["backup_server"]
-    complete = set(cfg.get("complete") or ())
-    for otype, key, o in objs:
-        hid, fqdn = ident[key]
-        name = o["name"]
-        label = "device" if otype == m.DEVICE else "virtual machine"
-        ep = EP_DEV if otype == m.DEVICE else EP_VM
-        where = f"GET {ep}: {label} {name!r}"
-        ent: dict = {"id": hid, "hostname": name}
-        if fqdn:
-            ent["fqdn"] = fqdn
-        unknown: dict = dict(obj_unknown.get(key, {}))
-        if key in fqdn_bad:
-            unknown["fqdn"] = f"{where}: {fqdn_bad[key]}"
-            bad.append(unknown["fqdn"])
-        aliases = [name, name.lower(), m.short(name).lower()]
-        if fqdn:
-            aliases += [fqdn, m.short(fqdn)]
-        ips_here = []
-        for fld in ("primary_ip4", "primary_ip6"):
-            pip = o.get(fld)
-            if isinstance(pip, dict) and isinstance(pip.get("address"), str) and pip["address"].strip():
-                ips_here.append(m.strip_prefix(pip["address"].strip()))
-            elif pip is not None:
-                unknown["addresses"] = f"{where} has {fld} {_show(pip)}, not an IP address object"
-                bad.append(unknown["addresses"])
-        ips_here += addrs.get(key, [])
-        ips_here = _uniq(ips_here)
-        if key in addr_bad:
-            unknown.setdefault("addresses", addr_bad[key])
-        if ips_here:
-            aliases += ips_here
-            if "addresses" not in unknown:
-                ent["addresses"] = ips_here
-
-        # platform: a device is physical unless it sits in a parent device's bay (a blade)
-        if otype == m.DEVICE:
-            if "parent_device" not in o:
-                unknown["platform"] = (f"{where} has no parent_device field, so physical and blade cannot "
-                                       "be told apart")
-                bad.append(unknown["platform"])
-            elif o["parent_device"] is None or isinstance(o["parent_device"], dict):
-                ent["platform"] = "blade" if o["parent_device"] else "physical"
-            else:
-                unknown["platform"] = f"{where} has parent_device {_show(o['parent_device'])}, not an object"
-                bad.append(unknown["platform"])
-        else:
-            ent["platform"] = "virtual"
-
-        plat = o.get("platform")
-        if plat is not None and not isinstance(plat, dict):
-            unknown["os"] = f"{where} has platform {_show(plat)}, not an object"
-            bad.append(unknown["os"])
-        else:
-            os_name = m.map_os(plat, cfg, DEFAULT_OS_RULES)
-            if os_name:
-                ent["os"] = os_name
-                ent["netbox_platform"] = plat.get("name") if isinstance(plat.get("name"), str) else None
-
-        tags_ok = True
-        tags = o.get("tags")
-        if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, dict) for t in tags)):
-            tags_ok = False
-            tag_reason = f"{where} has tags {_show(tags)}, not a list of tag objects"
-            bad.append(tag_reason)
-        role = o.get("role")
-        if role is not None and (not isinstance(role, dict) or not any(
-                isinstance(role.get(k), str) and role.get(k) for k in ("slug", "name"))):
-            unknown["roles"] = f"{where} has role {_show(role)}, not a role object with a slug or name"
-            bad.append(unknown["roles"])
-        elif cfg.get("role_tag_prefix") and not tags_ok:
-            unknown["roles"] = tag_reason
-        else:
-            roles = m.map_role(role, cfg)
-            if cfg.get("role_tag_prefix"):
-                for v in m.tag_values(o, cfg["role_tag_prefix"]):
-                    roles += m.map_role({"slug": v.lower(), "name": v}, cfg)
-            ent["roles"] = _uniq(roles)
-
-        if every_host_unknown.get("services"):
-            unknown.setdefault("services", every_host_unknown["services"])
-        if key in svc_bad:
-            unknown.setdefault("services", svc_bad[key])
-        if "services" not in unknown:
-            ent["services"] = _uniq(svc_by_owner.get(key, []))
-
-        cfs = o.get("custom_fields")
-        if cfs is not None and not isinstance(cfs, dict):
-            r = f"{where} has custom_fields {_show(cfs)}, not an object"
-            bad.append(r)
-            for a in ("depends_on", "bmr_methods", "independent_recovery"):
-                unknown[a] = r
-        for attr in ("depends_on", "bmr_methods"):
-            if attr in unknown:
-                continue
-            if not tags_ok and cfg[attr].get("tag_prefix"):
-                unknown[attr] = tag_reason
-                continue
-            try:
-                vals = m.list_attr(o, label, attr, cfg[attr], resolve, unknown)
-            except ValueError as exc:
-                unknown[attr] = f"{where}: {exc}"
-                bad.append(unknown[attr])
-                continue
-            if vals is None:
-                continue
-            if attr == "depends_on":
-                ent[attr] = [d for d in vals if d.lower() not in (hid, name.lower())]
-            else:
-                ent[attr] = _uniq(m.norm(b) for b in vals)
-        if "independent_recovery" not in unknown:
-            try:
-                present, ind = m.bool_attr(o, cfg["independent_recovery"].get("custom_field"))
-            except ValueError as exc:
-                present, ind = False, None
-                unknown["independent_recovery"] = f"{where}: {exc}"
-            if present and ind is not None:
-                ent["independent_recovery"] = ind
-        ent["netbox_id"] = o["id"] if _is_id(o.get("id")) else None
-        ent["netbox_type"] = otype
-        if isinstance(o.get("status"), dict):
-            ent["netbox_status"] = o["status"].get("value")
-        if isinstance(o.get("site"), dict):
-            ent["netbox_site"] = o["site"].get("name")
-        if otype == m.VM:
-            cl = o.get("cluster")
-            vm_ent = {"id": name, "name": name, "aliases": _uniq([name, name.lower(), hid]),
-                      "netbox_id": ent["netbox_id"]}
-            if cl is None or (isinstance(cl, dict) and (cl.get("name") is None or isinstance(cl.get("name"), str))):
-                cname = cl.get("name") if isinstance(cl, dict) else None
-                ent["netbox_cluster"] = cname
-                vm_ent["cluster"] = cname
-                if cname:
-                    clusters[cname] = {"id": cname, "name": cname, "aliases": [cname]}
-            else:
-                r = f"{where} has cluster {_show(cl)}, not a cluster object with a name"
-                bad.append(r)
-                vm_ent["_unknown"] = {"cluster": r}
-            vm_ents.append(vm_ent)
-        for attr, r in every_host_partial.items():
-            ent.setdefault("_partial", {})[attr] = r
-        for attr in LIST_ATTRS:
-            if attr not in complete and attr in ent and attr not in unknown:
-                ent.setdefault("_partial", {})[attr] = PARTIAL_REASON[attr]
-        if unknown:
-            ent["_unknown"] = unknown
-        ent["aliases"] = _uniq(aliases)
-        if hid in hosts:
-            _merge_duplicate(hosts[hid], ent)
-        else:
-            hosts[hid] = ent
-
-        tag_set = {t.lower() for pair in m.tag_names(o) for t in pair} if tags_ok else set()
-        if set(ent.get("roles") or ()) & set(bs_cfg.get("roles") or []) or (
-                bs_cfg.get("tag") and bs_cfg["tag"].lower() in tag_set):
-            bs = {"id": hid, "host": hid, "aliases": list(ent["aliases"])}
-            pcf = bs_cfg.get("product_custom_field")
-            if pcf and isinstance(cfs, dict) and cfs.get(pcf):
-                v = cfs[pcf]
-                v = v.get("value") if isinstance(v, dict) else v
-                if isinstance(v, str) and v.strip():
-                    bs["product"] = v.strip().lower()
-                else:
-                    bs["_unknown"] = {"product": f"{where}: custom field '{pcf}' holds {_show(v)}, not text"}
-                    bad.append(bs["_unknown"]["product"])
-            elif bs_cfg.get("product"):
-                bs["product"] = bs_cfg["product"]
-            backup_servers.append(bs)
-
-    for h in hosts.values():  # an attribute is either known or unknown, never both
-        for attr in h.get("_unknown", {}):
-            h.pop(attr, None)
-            h.get("_partial", {}).pop(attr, None)
-        if "_partial" in h and not h["_partial"]:
-            del h["_partial"]
-    frag = {"entities": {"host": list(hosts.values()), "backup_server": _dedupe(backup_servers),
-                         "vm": _dedupe(vm_ents), "cluster": list(clusters.values())}}
-    if incomplete:
-        frag["incomplete"] = incomplete
-    return frag
-
-
-PARTIAL_REASON = {
-    "roles": ("NetBox records one role per device/VM (plus role tags): it cannot say the host has no other "
-              "role; list roles under the source's complete: setting if your NetBox records every role"),
-    "services": ("NetBox's IPAM services list only what the site recorded; list services under the source's "
-                 "complete: setting if every service is recorded in NetBox"),
-    "depends_on": ("NetBox's depends_on custom field holds what the site recorded; list depends_on under the "
-                   "source's complete: setting if it is kept complete"),
-    "bmr_methods": ("NetBox's bmr_methods custom field holds what the site recorded; list bmr_methods under "
-                    "the source's complete: setting if it is kept complete"),
-}
-
-
-def _merge_duplicate(old: dict, new: dict):
-    """A device and a VM (or two objects) that resolve to one host id: unite lists, and mark
-    scalars they disagree on as unknown instead of picking one."""
-    for k, v in new.items():
-        if k in ("id",):
-            continue
-        if k not in old:
-            old[k] = v
-        elif isinstance(v, list) and isinstance(old[k], list):
-            old[k] = _uniq(old[k] + v)
-        elif k in ("_unknown", "_partial"):
-            old[k] = {**old[k], **v}
-        elif old[k] != v:
-            old.setdefault("_unknown", {})[k] = (f"two NetBox objects are named {old['id']!r} and disagree "
-                                                 f"on {k} ({old[k]!r} vs {v!r}); rename one of them")
-            del old[k]
-
-
-def _uniq(seq) -> list:
-    seen, out = set(), []
-    for x in seq:
-        if x is None or x == "":
-            continue
-        key = x.lower() if isinstance(x, str) else x
-        if key not in seen:
-            seen.add(key)
-            out.append(x)
-    return out
-
-
-def _dedupe(ents: list) -> list:
-    out: dict = {}
-    for e in ents:
-        out.setdefault(e["id"].lower(), e)
-    return list(out.values())

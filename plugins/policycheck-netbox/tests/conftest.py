@@ -9,22 +9,22 @@ from pathlib import Path
 
 import pytest
 
+from policycheck.testing import need
+
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE / "netbox_server"))
 sys.path.insert(0, str(HERE))
 
 
-def _unavailable(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"real NetBox needed in CI but unavailable: {reason} "
-                    "(plugins/policycheck-netbox/ci/setup.sh installs it)")
-    pytest.skip(f"real NetBox unavailable: {reason}")
+def _unavailable(reason: str) -> None:
+    need(False, f"real NetBox needed in CI but unavailable: {reason} "
+                "(plugins/policycheck-netbox/ci/setup.sh installs it)")
 
 
 @pytest.fixture(scope="session")
 def netbox_real():
-    import nbserver
     import nbseed as seed
+    import nbserver
 
     reuse = os.environ.get("POLICYCHECK_NETBOX_REUSE")  # JSON {url, tokens, ids} of a seeded dev server
     if reuse:

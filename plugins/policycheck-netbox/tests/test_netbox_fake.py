@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import jsonschema
@@ -10,11 +9,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fakenetbox import FakeNetBox, sample_data  # noqa: E402
+from policycheck_netbox.plugin import collect, policycheck_collectors  # noqa: E402
+from policycheck_netbox.schema import SCHEMA  # noqa: E402
 
 from policycheck.api import CollectContext, CollectorError  # noqa: E402
 from policycheck.testing import assert_no_secret, assert_valid_fragment  # noqa: E402
-from policycheck_netbox.config import SCHEMA  # noqa: E402
-from policycheck_netbox.plugin import collect, policycheck_collectors  # noqa: E402
 
 TOKEN = "nbt_abcdefghijkl.SECRETsecretSECRETsecret00"
 
@@ -129,7 +128,7 @@ def test_config_mappings_override_defaults():
     (401, ["401"]),
     (500, ["500", "/api/ipam/services/"]),
     ("badjson", ["malformed JSON", "IPAM services"]),
-    ("html", ["malformed JSON", "text/html"]),
+    ("html", ["malformed JSON", "login page"]),
     ("truncate", ["IPAM services"]),
     ("count", ["announced", "run again"]),
 ])
@@ -148,10 +147,9 @@ def test_failures_raise_collector_error_without_secret(fault, words):
 
 
 def test_wrong_token_is_refused():
-    with FakeNetBox(sample_data(), TOKEN) as fake:
-        with pytest.raises(CollectorError) as ei:
-            collect({"url": fake.url, "token": "nbt_wrongwrongwr.nottherightsecret"},
-                    CollectContext(source="nb", timeout=5, secrets=["nbt_wrongwrongwr.nottherightsecret"]))
+    with FakeNetBox(sample_data(), TOKEN) as fake, pytest.raises(CollectorError) as ei:
+        collect({"url": fake.url, "token": "nbt_wrongwrongwr.nottherightsecret"},
+                CollectContext(source="nb", timeout=5, secrets=["nbt_wrongwrongwr.nottherightsecret"]))
     assert "403" in str(ei.value) and "Invalid v2 token" in str(ei.value)
     assert "nottherightsecret" not in str(ei.value)
 
@@ -168,11 +166,13 @@ def test_transient_503_is_retried():
 def test_page_that_never_finishes_hits_the_time_budget(fault):
     with FakeNetBox(sample_data(), TOKEN) as fake:
         fake.faults["/api/dcim/devices/"] = fault
-        t0 = time.monotonic()
         with pytest.raises(CollectorError) as ei:
             run(fake, timeout=2.0)
-        took = time.monotonic() - t0
-    assert took < 6, took
+    # the source's read timeout or its deadline ended it (which one first depends on the machine's
+    # pace), not the fake giving up after 30 s (that would be a malformed/truncated answer)
+    msg = str(ei.value)
+    assert "failed: timed out" in msg or "time budget ran out (timeout)" in msg, msg
+    assert "raise the source's timeout" in msg
     assert "devices" in str(ei.value) and TOKEN not in str(ei.value)
 
 
@@ -183,15 +183,6 @@ def test_next_link_to_another_host_is_refused():
             run(fake)
     assert "another host" in str(ei.value)
     assert all(p.startswith("/api/") for p in fake.list_calls())
-
-
-def test_next_link_with_other_scheme_is_pinned_to_configured_origin():
-    """NetBox behind a TLS proxy writes http:// next links; we keep our scheme and host."""
-    from policycheck_netbox.api import NetBoxAPI
-
-    api = NetBoxAPI(CollectContext(source="nb", timeout=5), "https://nb.example:8443/", "x")
-    assert api._pin("http://nb.example/api/dcim/devices/?offset=50") == \
-        "https://nb.example:8443/api/dcim/devices/?offset=50"
 
 
 def test_connection_refused_is_an_error():

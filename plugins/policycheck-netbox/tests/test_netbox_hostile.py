@@ -16,13 +16,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fakenetbox import FakeNetBox, sample_data  # noqa: E402
+from policycheck_netbox.mapping import build  # noqa: E402
+from policycheck_netbox.plugin import collect  # noqa: E402
+from policycheck_netbox.schema import effective  # noqa: E402
 
 from policycheck.api import CollectContext, CollectorError  # noqa: E402
 from policycheck.facts import check_fragment  # noqa: E402
 from policycheck.testing import assert_valid_fragment  # noqa: E402
-from policycheck_netbox.collect import build  # noqa: E402
-from policycheck_netbox.config import effective  # noqa: E402
-from policycheck_netbox.plugin import collect  # noqa: E402
 
 # distinctive, so that a leak in any output is found by a plain search
 TOKEN = "nbt_leakcanary0001.Z9yLeakCanarySecretQ7wX3vB8nM2kJ5hG"
@@ -128,7 +128,7 @@ def test_every_field_of_every_element_corrupted_never_crashes_or_detaches():
         else:
             data[kind][i][key] = copy.deepcopy(HOSTILE[how])
         fhrp_members = {1: {("dcim.device", 3)}}
-        from policycheck_netbox.collect import fhrp_members as members
+        from policycheck_netbox.mapping import fhrp_members as members
         bad: list = []
         fhrp = members(data["fhrp"], bad) if kind == "fhrp" else fhrp_members
         frag = build(cfg, data["devices"], data["vms"], data["services"], data["ips"], fhrp, bad)

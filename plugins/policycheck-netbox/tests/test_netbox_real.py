@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from policycheck_netbox.plugin import collect
 
 from policycheck.api import CollectContext, CollectorError
 from policycheck.testing import assert_no_secret, assert_valid_facts, assert_valid_fragment
-from policycheck_netbox.plugin import collect
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +54,13 @@ def test_real_netbox_facts_with_read_only_token(netbox_real):
     # a service on a VRRP group (parent ipam.fhrpgroup) belongs to the hosts assigned to the group
     assert hosts["chassis01"]["services"] == ["http"]
     assert "FHRP group assignments" in " ".join(logs)
+    # tags (slugs) and the backup exemption from the custom fields / the tag
+    assert hosts["ldap01.corp.example"]["tags"] == ["role-license-server"] and nsr["tags"] == []
+    assert hosts["filler-00"]["backup"] == {"exempt": True, "reason": "lab box, rebuilt from kickstart",
+                                            "owner": "lab-team"}
+    assert hosts["filler-00"]["tags"] == ["backup-exempt"]
+    assert hosts["filler-01"]["backup"] == {"exempt": True, "reason": None, "owner": None}
+    assert "backup" not in hosts["filler-02"] and "backup" not in hosts["filler-02"].get("_unknown", {})
     # by default NetBox claims no list complete: each one is partial with the reason
     assert set(nsr["_partial"]) == {"roles", "services", "depends_on", "bmr_methods"}
     assert "complete:" in nsr["_partial"]["services"]
@@ -183,6 +190,15 @@ def test_policycheck_check_verdicts_over_real_netbox(netbox_real, tmp_path):
     virt = [res for (pid, tid), res in v.items() if pid.startswith("VIRT-") and tid == "nsr-dir.corp.example"]
     assert virt and all(res["status"] == "error" for res in virt), virt
     assert all("netbox" in res["message"] and "ansible" in res["message"] for res in virt), virt
+    # COV-001: clients pass, an exemption with a reason is not applicable, the exemption tag alone is not
+    # an exemption (and the source says a reason is needed), a host no server protects fails
+    assert v[("COV-001", "ldap01.corp.example")]["status"] == "pass"
+    assert v[("COV-001", "filler-00")]["status"] == "skip"
+    assert v[("COV-001", "filler-01")]["status"] == "fail"
+    assert "device 'filler-01' tagged 'backup-exempt' without a reason" in r.stderr
+    fail = v[("COV-001", "filler-02")]
+    assert fail["status"] == "fail" and "netbox" in json.dumps(fail["evidence"])
+    assert "nsr-dir.corp.example" in json.dumps(fail["evidence"])
     assert_no_secret(netbox_real.tokens["reader"], r.stdout, r.stderr)
 
 

@@ -1,4 +1,4 @@
-"""The collect() entry point: read the server's lists concurrently, map them into one fragment."""
+"""Orchestration: collect() reads the server's lists through the client, maps them, reports refusals and problems."""
 from __future__ import annotations
 
 import gc
@@ -9,13 +9,9 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from policycheck.api import CollectorError
-
-from policycheck_networker.api import CALLS, NetworkerApi, Refused, base_url
-from policycheck_networker.backups import BackupFacts, client_facts
-from policycheck_networker.infra import Devices, Jukeboxes, Problems, Server, Volumes, storage_node_facts
-from policycheck_networker.policies import BOOT, TO_SERVER, evidence
+from policycheck_networker.client import CALLS, NetworkerApi, Refused, base_url
+from policycheck_networker.mapping import build_fragment
 from policycheck_networker.redaction import make_redactor
-
 
 _gc_lock = threading.Lock()
 _gc_users = [0, False]  # active collections, whether gc was enabled before the first
@@ -82,12 +78,13 @@ def _collect(settings: dict, ctx) -> dict:
             if value.status != 404:
                 _warn(ctx, redact(refusal_warning(url_host, api.where(value.call.path), value)))
     try:
-        frag = build_fragment(raw, url_host, ctx, window=window, refused=refused,
+        frag = build_fragment(raw, url_host, window=window, refused=refused,
                               where=lambda path: urlsplit(api.where(path)).path)
     except (AttributeError, TypeError, KeyError, ValueError) as exc:
         # an answer that parsed as JSON but is not shaped like NetWorker's (a proxy page, another API)
         raise CollectorError(redact(f"NetWorker {url_host}: unexpected answer shape from {base}: "
                                     f"{type(exc).__name__}: {str(exc)[:160]}")) from None
+    ctx.progress(sum(len(v) for v in frag["entities"].values()))
     problems = frag.pop("_problems")
     if problems.counts:
         _warn(ctx, redact(f"NetWorker {url_host}: {problems.summary()}; the facts that depend on them are "
@@ -98,6 +95,9 @@ def _collect(settings: dict, ctx) -> dict:
 def refusal_warning(url_host: str, url: str, r: Refused) -> str:
     """What an optional endpoint's refusal costs, and what to do about it."""
     call = r.call
+    if r.status == 0:
+        return (f"NetWorker {url_host}: GET {url}: {r.reason[:400]}; only the facts it feeds are unknown: "
+                f"{call.feeds}")
     if r.status == 403:
         why = f"the account lacks the NetWorker privilege '{call.privilege}' (add it to the account's user group)"
     elif call.name == "protectedvms":
@@ -146,78 +146,3 @@ def _pin_verify(client) -> None:
             out["verify"] = sess.verify
         return out
     sess.merge_environment_settings = merged
-
-
-def build_fragment(raw: dict, url_host: str, ctx=None, window: str | None = None, refused: dict | None = None,
-                   where=lambda path: f"/nwrestapi/v3/global/{path}") -> dict:
-    """Map the decoded answers (resource name → list/object) into a fragment; drops raw lists as it goes.
-
-    ``refused`` names the optional calls the server refused (their answers are None): only the facts they
-    feed become unknown. Malformed elements are kept as unknown facts or `incomplete` entries and counted
-    in the fragment's ``_problems`` (popped by collect()).
-    """
-    refused = refused or {}
-
-    def refusal(name: str) -> str | None:
-        r = refused.get(name)
-        if r is None or r.status == 404:
-            return None
-        return f"GET {where(r.call.path)} refused with HTTP {r.status}: {r.reason[:400]}"
-
-    server = Server(raw.pop("serverconfig"), url_host)
-    problems = Problems(server.id, where)
-    storage_nodes = raw.pop("storagenodes")
-    devices = Devices(server, raw.pop("devices"), storage_nodes, problems)
-    jukeboxes = Jukeboxes(server, raw.pop("jukeboxes", None), devices, unknown=refusal("jukeboxes"))
-    volumes = Volumes(raw.pop("volumes"), devices, jukeboxes)
-    bf = BackupFacts(server, devices, volumes, raw.pop("protectedvms", None), problems)
-    backups = raw.pop("backups")
-    bf.add_all(backups)
-    del backups
-    clients = client_facts(server, raw.pop("clients"), bf, image_unknown=refusal("protectedvms"))
-    ents = server.entities()
-    bs = ents["backup_server"][0]
-    unknown: dict = {}
-    pools = raw.pop("pools")
-    policies = raw.pop("protectionpolicies", None)
-    if refusal("protectionpolicies"):
-        unknown.update({BOOT: refusal("protectionpolicies"), TO_SERVER: refusal("protectionpolicies")})
-    else:
-        found, bad = evidence(server, policies, pools, where("protectionpolicies"))
-        bs.update(found)
-        unknown.update(bad)
-    if devices.client_data_unknown:
-        # a client save set's volumes are unknown: a device not yet seen holding client data might
-        for f in devices.facts.values():
-            if not f["client_data"]:
-                del f["client_data"]
-                f.setdefault("_unknown", {})["client_data"] = devices.client_data_unknown
-        problems.incomplete("device", devices.client_data_unknown)
-    on_server = sorted(fid for fid, f in devices.facts.items()
-                       if f.get("client_data") and devices.driven_by_server(fid))
-    if devices.client_data_unknown and any(devices.driven_by_server(fid) and "client_data" not in f
-                                           for fid, f in devices.facts.items()):
-        unknown["networker_director_mode"] = devices.client_data_unknown
-        unknown["networker_client_devices_on_server"] = devices.client_data_unknown
-    else:
-        bs["networker_client_devices_on_server"] = on_server
-        bs["networker_director_mode"] = not on_server
-    bs["networker_clients_to_server"] = sorted(
-        c["id"] for c in clients if c.get("networker_storage_nodes")
-        and server.owns(c["networker_storage_nodes"][0]))
-    if window:
-        bs["networker_backup_window"] = window  # client times and bootstraps: within this window only
-    if bf.unjoined_images:
-        bs["networker_unjoined_image_backups"] = bf.unjoined_images
-    if unknown:
-        bs["_unknown"] = unknown
-    ents["storage_node"] = storage_node_facts(server, storage_nodes)
-    ents["device"] = sorted(devices.facts.values(), key=lambda d: d["id"])
-    ents["bootstrap"] = sorted(bf.bootstraps, key=lambda b: b["id"])
-    ents["client"] = clients
-    if ctx is not None:
-        ctx.progress(sum(len(v) for v in ents.values()))
-    frag = {"entities": ents, "_problems": problems}
-    if problems.entries():
-        frag["incomplete"] = problems.entries()
-    return frag

@@ -1,15 +1,19 @@
-"""Fixtures for the networker plugin tests: recorded datazones, a collect() runner, a self-signed cert."""
+"""Fixtures for the networker plugin tests: recorded datazones, a collect() runner, a test certificate;
+makes this directory's fake NetWorker server (fakenetworker.py, test-only) importable."""
 from __future__ import annotations
 
-import datetime
-import ipaddress
-import os
+import importlib.util
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 from policycheck.api import CollectContext
-from policycheck_networker.fakeserver import FakeNetworker, load_datazone
+from policycheck.testing import make_cert, need
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fakenetworker import FakeNetworker, load_datazone  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 PASSWORD = "Nw-audit-S3cret!42"
@@ -60,30 +64,7 @@ def server():
 
 @pytest.fixture(scope="session")
 def self_signed(tmp_path_factory):
-    """(cert.pem, key.pem) for 127.0.0.1, generated at test time."""
-    try:
-        import cryptography  # noqa: F401
-    except ImportError:
-        msg = "the cryptography package is missing (ci/setup.sh installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nsr-test.local")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
-    d = tmp_path_factory.mktemp("tls")
-    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (d / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption()))
-    return str(d / "cert.pem"), str(d / "key.pem")
+    """A throw-away CA and a certificate for 127.0.0.1 (policycheck.testing.make_cert), made at test time."""
+    need(importlib.util.find_spec("cryptography") is not None or shutil.which("openssl"),
+         "neither the cryptography package (ci/setup.sh installs it) nor openssl is available")
+    return make_cert(tmp_path_factory.mktemp("tls"))

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from policycheck_networker.mapping.times import parse
+
 from policycheck.testing import assert_no_secret, assert_valid_fragment
-from policycheck_networker.times import parse
 
 PREFIX = "/nwrestapi/v3/global/"
 
@@ -76,7 +77,7 @@ def test_one_call_per_resource_with_fields_and_no_paging(server, run, zone):
     paths = [p for p, _ in srv.requests]
     assert sorted(paths) == sorted(PREFIX + r for r in (
         "serverconfig", "storagenodes", "devices", "pools", "volumes", "clients", "protectionpolicies",
-        "backups", "vmware/protectedvms", "jukeboxes"))
+        "backups", "vmware/protectedvms", "jukeboxes", "jobs"))
     for path, query in srv.requests:
         assert not {"offset", "limit", "pagesize"} & set(query), path
         if not path.endswith(("serverconfig", "protectionpolicies")):
@@ -143,11 +144,11 @@ def test_empty_lists(server, run, zone):
 
 
 def test_large_datazone_single_answers(server, run):
-    from policycheck_networker.fakeserver import generate_datazone
+    from fakenetworker import generate_datazone
 
     srv = server(generate_datazone(20000, 3000))
     frag = run(srv, timeout=60)
-    assert len(srv.requests) == 10
+    assert len(srv.requests) == 11
     assert len(frag["entities"]["client"]) == 3000
     assert len(frag["entities"]["bootstrap"]) == 400
     assert by_id(frag, "backup_server")["nsr01.corp.example"]["networker_director_mode"] is True
@@ -166,7 +167,7 @@ def test_server_rejecting_offset_limit(server, run, zone):
 
 
 def test_unknown_fl_field_falls_back_to_whole_objects(server, run, zone, monkeypatch):
-    from policycheck_networker import fakeserver
+    import fakenetworker as fakeserver
 
     monkeypatch.setitem(fakeserver.KNOWN_FIELDS, "clients", "hostname aliases saveSets resourceId")
     srv = server(zone("director"))
@@ -186,7 +187,7 @@ def test_no_secret_in_facts_or_logs(server, run, zone):
 def test_list_calls_run_concurrently(server, run, zone):
     srv = server(zone("director"), delay=0.3)  # each answer takes 0.3 s: overlapping calls show up in flight
     run(srv)
-    assert len(srv.requests) == 10
+    assert len(srv.requests) == 11
     assert srv.max_in_flight >= 2, "the list calls were issued one after the other"
 
 
@@ -195,7 +196,7 @@ def test_decode_keeps_no_extra_copies(server, run):
     the decoded objects (resp.json() keeps the bytes and the text alive with the objects: two body sizes)."""
     import tracemalloc
 
-    from policycheck_networker.fakeserver import generate_datazone
+    from fakenetworker import generate_datazone
 
     srv = server(generate_datazone(10000, 1000))
     run(srv, timeout=60)  # warm the fake's cache so its own copies are not traced

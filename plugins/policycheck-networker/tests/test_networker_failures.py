@@ -101,7 +101,7 @@ def test_body_trickling_in_past_the_timeout(server, run, zone):
 
 
 def test_answer_over_the_size_cap(server, run):
-    from policycheck_networker.fakeserver import generate_datazone
+    from fakenetworker import generate_datazone
 
     msg = fail(run, server(generate_datazone(5000, 500)), max_response_mb=1)
     assert "exceeds 1 MiB" in msg and "/backups" in msg and "max_response_mb" in msg
@@ -144,12 +144,12 @@ def test_connection_refused(run):
 def test_tls_with_ca_bundle(server, run, zone, self_signed, monkeypatch):
     import certifi
 
-    cert, key = self_signed
+    certs = self_signed
     # a CA bundle in the environment must not override the source's ca_bundle / verify_tls
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
-    srv = server(zone("director"), certfile=cert, keyfile=key)
+    srv = server(zone("director"), certfile=str(certs.cert_pem), keyfile=str(certs.key_pem))
     assert srv.url.startswith("https://")
-    frag = run(srv, ca_bundle=cert)
+    frag = run(srv, ca_bundle=str(certs.ca_pem))
     assert len(frag["entities"]["bootstrap"]) == 2
     msg = fail(run, srv)  # default: verify against the system CAs, which do not know this cert
     assert "TLS" in msg and "ca_bundle" in msg

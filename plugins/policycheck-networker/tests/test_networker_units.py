@@ -5,9 +5,10 @@ from datetime import timedelta
 
 import jsonschema
 import pytest
+from policycheck_networker import client as api
+from policycheck_networker.mapping import backups, infra, times
 
 from policycheck.api import CollectorError
-from policycheck_networker import api, backups, infra, times
 
 
 def test_registered_through_the_entry_point_group():
@@ -113,3 +114,18 @@ def test_where_an_unmounted_copy_is():
     assert where["3"]["offsite"] is True and where["3"]["local_to_server"] is False
     assert where["4"]["local_to_server"] is True  # not a dotted name, but the server's own short name
     assert where["5"] == {"location": None}  # unknown: no local_to_server claimed either way
+
+
+def test_time_keys_compare_as_instants_across_offsets():
+    """Latest-of comparisons use texts in the server's first offset; a time in another offset (daylight
+    saving) is converted, an unreadable one is None (never compared as text)."""
+    server = infra.Server({"name": "nsr01"}, "nsr01")
+    devices = infra.Devices(server, [], [])
+    bf = backups.BackupFacts(server, devices, infra.Volumes([], devices), [])
+    first = bf.time_key("2026-11-01T01:10:00-05:00")  # 06:10Z, sets the offset
+    summer = bf.time_key("2026-11-01T01:30:00-04:00")  # 05:30Z: earlier although its text is later
+    assert first == "2026-11-01T01:10:00-05:00" and summer == "2026-11-01T00:30:00-05:00" and first > summer
+    assert bf.time_key("2026-11-01 01:20:00-05:00") == "2026-11-01T01:20:00-05:00"  # space separator
+    assert bf.time_key("2026-13-01T01:20:00-05:00") is None  # month 13: same shape, not a time
+    assert bf.time_key("2026-11-01T01:20:00") is None  # no offset: its zone is unknown
+    assert bf.time_key(None) is None

@@ -1,8 +1,11 @@
-"""Maps retrieved vSphere managed-object properties onto the facts kinds vm, hypervisor_host, cluster, datastore."""
+"""Maps retrieved vSphere managed-object properties onto the facts kinds vm, host, hypervisor_host, cluster, datastore."""
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
+
+from policycheck.kit.names import norm_host, short_name
+from policycheck_vsphere.devices import devices as _devices
+from policycheck_vsphere.hosts import vm_hosts
 
 CONNECTION = {"connected": "connected", "disconnected": "disconnected", "notResponding": "not_responding"}
 POWER = {"poweredOn": "on", "poweredOff": "off", "suspended": "suspended"}
@@ -31,10 +34,6 @@ REQUIRED = {
     "Datastore": ("name", "summary.type", "host"),
     "VirtualMachine": ("name", "config.template", "config.hardware.device", "runtime.powerState", "runtime.host"),
 }
-
-TAPE = re.compile(r"\b(lto|ultrium|tape|sdlt|dlt|ult3580|ts1[01]\d\d|hh\d|sequential[- ]access)", re.I)
-CHANGER = re.compile(r"changer|\blibrary\b|autoloader|\bmsl\d|\bts[234]\d{3}\b|\bstoreonce\b.*\bvtl\b", re.I)
-HBA = re.compile(r"fibre channel|\bhba\b|\bfc\b|qlogic|emulex|\blpe\d|\bqle\d|\bsas\b|\bisp2\d{3}", re.I)
 
 
 def iso(t) -> str:
@@ -96,7 +95,7 @@ class Mapper:
     """Maps one vCenter's retrieved objects to facts; ids are ``<moref>@<vCenter host>``."""
 
     def __init__(self, raw, settings, scope_dc=None):
-        self.vc = str(settings.get("host", "vcenter")).strip().lower()
+        self.vc = norm_host(settings.get("host", "vcenter"))
         self.raw = raw
         self.places = Places(raw, scope_dc or ())
 
@@ -138,11 +137,12 @@ def _vmotion(obj) -> bool | None:
     return v if isinstance(v, bool) else None
 
 
-def build(raw: dict, settings: dict, scope_dc=None, events=None) -> dict:
+def build(raw: dict, settings: dict, scope_dc=None, events=None, custom: dict | None = None) -> dict:
     """The fragment for everything in ``raw`` (type -> [Obj]), limited to ``settings['cluster']`` if set.
 
     ``scope_dc``: Datacenter/Folder Objs above a datacenter scope (not in the scoped views);
-    ``events``: (clone events, why older ones may be missing) or an exception text (unreadable)."""
+    ``events``: (clone events, why older ones may be missing) or an exception text (unreadable);
+    ``custom``: the exemption custom attribute's keys ({"keys": {int}}) or {"error": reason}, when set."""
     m = Mapper(raw, settings, scope_dc)
     clusters_raw = raw.get("ClusterComputeResource", [])
     hosts_raw = raw.get("HostSystem", [])
@@ -208,12 +208,12 @@ def build(raw: dict, settings: dict, scope_dc=None, events=None) -> dict:
     host_names: dict = {}
     for h in hosts_raw:
         if isinstance(h.get("name"), str):
-            host_names.setdefault(h.get("name").lower(), []).append(h.moid)
+            host_names.setdefault(norm_host(h.get("name")), []).append(h.moid)
     hosts = []
     for h in hosts_raw:
         name = h.get("name")
         e = {"id": host_id[h.moid], "name": name, "datacenter": m.datacenter(h.moid),
-             "aliases": [name.lower()] if isinstance(name, str) and len(host_names[name.lower()]) == 1 else [],
+             "aliases": [norm_host(name)] if isinstance(name, str) and len(host_names[norm_host(name)]) == 1 else [],
              "vsphere_moid": h.moid, "cluster": host_cluster.get(h.moid)}
         state = h.get("runtime.connectionState")
         if state in CONNECTION:
@@ -299,7 +299,7 @@ def build(raw: dict, settings: dict, scope_dc=None, events=None) -> dict:
     for v in vms_raw:
         hn = v.get("guest.hostName")
         if isinstance(hn, str) and hn:
-            for n in {hn.lower(), hn.split(".")[0].lower()}:
+            for n in {norm_host(hn), short_name(hn)}:
                 guest_names.setdefault(n, set()).add(v.moid)
     vm_names: dict = {}
     for v in vms_raw:
@@ -311,7 +311,8 @@ def build(raw: dict, settings: dict, scope_dc=None, events=None) -> dict:
         if isinstance(iu, str) and iu:
             instance_uuids[iu.lower()] = instance_uuids.get(iu.lower(), 0) + 1
     declared = {k.lower(): v for k, v in (settings.get("vm_aliases") or {}).items()}
-    vms = []
+    vms: list[dict] = []
+    said: list[tuple[dict, dict]] = []
     for v in vms_raw:
         name = v.get("name")
         dc = m.datacenter(v.moid)
@@ -323,16 +324,18 @@ def build(raw: dict, settings: dict, scope_dc=None, events=None) -> dict:
         hn = v.get("guest.hostName")
         e["guest_hostname"] = hn if isinstance(hn, str) and hn else None
         if e["guest_hostname"]:
-            aliases.update(n for n in {hn.lower(), hn.split(".")[0].lower()} if len(guest_names[n]) == 1)
+            aliases.update(n for n in {norm_host(hn), short_name(hn)} if len(guest_names[n]) == 1)
         iu = v.get("config.instanceUuid")
         if isinstance(iu, str) and iu and instance_uuids.get(iu.lower()) == 1:
             aliases.add(iu)  # vCenter keeps it unique (config.uuid is not); a repeated one joins nothing
         if v.get("config.uuid"):
             e["vsphere_uuid"] = v.get("config.uuid")
+        mine_declared: set = set()
         if isinstance(name, str):
             unique_name = len(vm_names[name.lower()]) == 1
             for key in ((f"{dc}/{name}".lower(),) + ((name.lower(),) if unique_name else ())):
-                aliases.update(a.lower() for a in declared.get(key, []))
+                mine_declared.update(a.lower() for a in declared.get(key, []))
+        aliases.update(mine_declared)
         aliases.discard(e["id"])
         e["aliases"] = sorted(aliases)
         ps = v.get("runtime.powerState")
@@ -377,8 +380,20 @@ def build(raw: dict, settings: dict, scope_dc=None, events=None) -> dict:
         e["vsphere_datastores"] = sorted({ds_id[_moid(r)] for r in (v.get("datastore") or []) if _moid(r) in ds_id})
         m.unknown(v, "VirtualMachine", e)
         vms.append(e)
+        said.append((e, {"name": name, "guest": hn, "template": v.get("config.template") is True,
+                         "declared": sorted(mine_declared), "custom": v.get("customValue"),
+                         "custom_error": _fault(v.missing.get("customValue"))}))
 
-    return {"entities": {"vm": vms, "hypervisor_host": hosts, "cluster": clusters, "datastore": datastores}}
+    machines = vm_hosts(m.vc, said, custom)
+    return {"entities": {"vm": vms, "host": machines, "hypervisor_host": hosts, "cluster": clusters,
+                         "datastore": datastores}}
+
+
+def _fault(fault) -> str | None:
+    if fault is None:
+        return None
+    priv = getattr(fault, "privilegeId", None)
+    return f"{type(fault).__name__}, privilege {priv}" if priv else type(fault).__name__
 
 
 def _templates(m, vms_raw, vm_id, events):
@@ -425,112 +440,3 @@ def _snapshots(tree) -> list[dict]:
         out.append({"name": node.name, "time": iso(node.createTime)})
         out.extend(_snapshots(node.childSnapshotList))
     return out
-
-
-def _device_name(dev) -> str:
-    label = dev.deviceInfo.label if dev.deviceInfo is not None else type(dev).__name__
-    backing_name = getattr(dev.backing, "deviceName", None)
-    return f"{label} ({backing_name})" if backing_name else label
-
-
-def _passthrough(dev, kind: str) -> dict:
-    """One host-bound device: its type, label, vCenter's description (deviceInfo.summary) and class."""
-    info = dev.deviceInfo
-    label = info.label if info is not None and info.label else type(dev).__name__.split(".")[-1]
-    summary = info.summary if info is not None and info.summary else None
-    backing_name = getattr(dev.backing, "deviceName", None)
-    # "id" names the device in evidence: its label and vCenter's description ("SCSI device 0 (LTO-8)")
-    out = {"id": f"{label} ({summary})" if summary and summary != label else label,
-           "type": kind, "name": _device_name(dev), "label": label, "description": summary,
-           "backing": backing_name}
-    text = " ".join(x for x in (summary, backing_name) if isinstance(x, str))
-    if kind == "scsi":
-        if CHANGER.search(text):
-            out["class"] = "changer"
-        elif TAPE.search(text):
-            out["class"] = "tape"
-        else:
-            # SCSI generic passthrough is how a VM drives tape drives and changers: a device whose
-            # description does not say what it is stays unknown (never read as "not a tape")
-            out["_unknown"] = {"class": (f"SCSI passthrough device {label!r} ({backing_name}): vCenter's "
-                                         f"description {summary!r} does not say whether it is a tape "
-                                         "drive or a medium changer")}
-    elif kind == "pci" and HBA.search(text):
-        out["class"] = "hba"
-    elif CHANGER.search(text):
-        out["class"] = "changer"
-    elif TAPE.search(text):
-        out["class"] = "tape"
-    else:
-        out["class"] = "other"
-    return out
-
-
-def _devices(devices, ds_id, ds_by_name=None, dc=None) -> tuple[list[dict], list[dict]]:
-    """Virtual disks (system disk marked) and host-bound devices of one VM's config.hardware.device."""
-    from pyVmomi import vim
-
-    vd = vim.vm.device
-    controllers = {d.key: d for d in devices if isinstance(d, vd.VirtualController)}
-    disks, passthrough = [], []
-    for d in devices:
-        if isinstance(d, vd.VirtualDisk):
-            b = d.backing
-            ds = _moid(getattr(b, "datastore", None))
-            file_name = getattr(b, "fileName", None) or ""
-            ds_ref = ds_id.get(ds)
-            if ds_ref is None and file_name.startswith("[") and "]" in file_name:
-                # the datastore by name, in the VM's datacenter (names repeat across datacenters)
-                hits = (ds_by_name or {}).get((dc, file_name[1:file_name.index("]")].lower()), set())
-                ds_ref = next(iter(hits)) if len(hits) == 1 else None
-            ctrl = controllers.get(d.controllerKey)
-            size_kb = (d.capacityInBytes // 1024) if getattr(d, "capacityInBytes", None) else d.capacityInKB
-            disks.append({
-                "label": d.deviceInfo.label if d.deviceInfo else f"disk {d.key}",
-                "datastore": ds_ref,
-                "size_gb": round((size_kb or 0) / 1024 / 1024, 2),
-                "file": file_name,
-                "unit": f"{_ctrl_kind(ctrl)}{getattr(ctrl, 'busNumber', '?')}:{d.unitNumber}",
-                "_order": (_ctrl_rank(ctrl), getattr(ctrl, "busNumber", 99), d.unitNumber or 0, d.key),
-            })
-        elif isinstance(d, vd.VirtualPCIPassthrough):
-            passthrough.append(_passthrough(d, "pci"))
-        elif isinstance(d, vd.VirtualSCSIPassthrough):
-            passthrough.append(_passthrough(d, "scsi"))
-        elif isinstance(d, vd.VirtualUSB):
-            # a device on an ESXi host (USBBackingInfo, RemoteHostBackingInfo); a client's is not host-bound
-            if not isinstance(d.backing, vd.VirtualUSB.RemoteClientBackingInfo):
-                passthrough.append(_passthrough(d, "usb"))
-        elif isinstance(d, vd.VirtualSerialPort) and isinstance(d.backing, vd.VirtualDevice.DeviceBackingInfo):
-            passthrough.append(_passthrough(d, "serial"))
-        elif isinstance(d, vd.VirtualParallelPort) and isinstance(d.backing, vd.VirtualDevice.DeviceBackingInfo):
-            passthrough.append(_passthrough(d, "parallel"))
-        elif isinstance(d, (vd.VirtualCdrom, vd.VirtualFloppy)) and isinstance(
-                d.backing, vd.VirtualDevice.DeviceBackingInfo):
-            # AtapiBackingInfo / PassthroughBackingInfo / floppy DeviceBackingInfo: a host drive
-            passthrough.append(_passthrough(d, "cdrom" if isinstance(d, vd.VirtualCdrom) else "other"))
-    disks.sort(key=lambda x: x["_order"])
-    for i, disk in enumerate(disks):
-        disk.pop("_order")
-        disk["system"] = i == 0
-    return disks, passthrough
-
-
-def _ctrl_kind(ctrl) -> str:
-    from pyVmomi import vim
-
-    vd = vim.vm.device
-    if isinstance(ctrl, vd.VirtualSCSIController):
-        return "scsi"
-    if isinstance(ctrl, vd.VirtualIDEController):
-        return "ide"
-    if isinstance(ctrl, vd.VirtualNVMEController):
-        return "nvme"
-    if isinstance(ctrl, vd.VirtualAHCIController):
-        return "sata"
-    return "ctrl"
-
-
-def _ctrl_rank(ctrl) -> int:
-    # The firmware's default boot order prefers SCSI, then NVMe/SATA, then IDE.
-    return {"scsi": 0, "nvme": 1, "sata": 2, "ide": 3}.get(_ctrl_kind(ctrl), 4)

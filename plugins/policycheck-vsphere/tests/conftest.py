@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from policycheck.testing import need
+
 REPO = Path(__file__).resolve().parents[3]
 VCSIM_SRC = REPO / "tools" / "vcsim"
 GOCODE = Path("/usr/share/gocode")
@@ -19,18 +21,11 @@ USER = "audit"
 PASSWORD = "Pw-vsphere-7f3k!q"  # the secret every test hunts for in outputs
 
 
-def _missing(reason: str):
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: the vSphere simulator must be available; run "
-                    "plugins/policycheck-vsphere/ci/setup.sh)")
-    pytest.skip(reason)
-
-
 def _build_vcsim() -> Path:
     """tools/vcsim/build.sh builds (or reuses) the simulator binary and prints its path."""
     r = subprocess.run(["bash", str(VCSIM_SRC / "build.sh")], capture_output=True, text=True, timeout=600)
     if r.returncode == 2:
-        _missing(r.stderr.strip())
+        need(False, r.stderr.strip() + " (run plugins/policycheck-vsphere/ci/setup.sh)")
     if r.returncode != 0:
         pytest.fail(f"building tools/vcsim failed:\n{r.stdout}\n{r.stderr}")
     return Path(r.stdout.strip().splitlines()[-1])
@@ -121,10 +116,13 @@ def three_host_director(**extra) -> dict:
 
 @pytest.fixture
 def ctx_factory():
-    from policycheck.api import CollectContext
+    """``ctx_factory(timeout, source)``: a CollectContext built by the real runtime (the settings schema,
+    the password registered for redaction in every encoding, the source's deadline)."""
+    from policycheck.testing import collect_context
 
     def make(timeout=15.0, source="vc"):
-        return CollectContext(source=source, timeout=timeout, secrets=[PASSWORD])
+        settings = {"host": "127.0.0.1", "username": USER, "password": PASSWORD}
+        return collect_context("vsphere", settings, name=source, timeout=timeout)[2]
 
     return make
 

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import yaml
 
-from policycheck.testing import assert_no_secret, assert_valid_facts
+from policycheck.testing import assert_no_secret, assert_valid_facts, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +30,7 @@ def write_config(tmp_path, sim, secret, **over):
 
 
 def pc(*args):
-    return subprocess.run([sys.executable, "-m", "policycheck", *args], capture_output=True, text=True, timeout=120)
+    return run_cli(list(args))
 
 
 def test_collect_writes_valid_facts_joined_to_the_backup_server(vcsim, director, tmp_path, secret):
@@ -40,7 +38,7 @@ def test_collect_writes_valid_facts_joined_to_the_backup_server(vcsim, director,
     cfg = write_config(tmp_path, sim, secret)
     out = tmp_path / "facts.json"
     r = pc("collect", "-c", str(cfg), "-o", str(out))
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.stderr
     doc = json.loads(out.read_text())
     assert_valid_facts(doc)
     assert_no_secret(secret, doc, r.stdout, r.stderr)
@@ -59,7 +57,7 @@ def test_audit_reports_mobility_verdict(vcsim, director, tmp_path, secret):
     sim = vcsim(sc)
     cfg = write_config(tmp_path, sim, secret)
     r = pc("audit", "-c", str(cfg), "--select", "VIRT-002", "--no-color")
-    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert r.code == 1, (r.code, r.stdout, r.stderr)
     assert "FAIL  VIRT-002 backup_server:nsr01" in r.stdout and "eligible_hosts is [\"host-" in r.stdout
     assert_no_secret(secret, r.stdout, r.stderr)
 
@@ -68,6 +66,6 @@ def test_audit_with_an_untrusted_certificate_is_an_error(vcsim, director, tmp_pa
     sim = vcsim(director())
     cfg = write_config(tmp_path, sim, secret, ca_bundle=None)
     r = pc("audit", "-c", str(cfg), "--select", "VIRT-002", "--no-color")
-    assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)
+    assert r.code == 3, (r.code, r.stdout, r.stderr)
     assert "certificate" in r.stdout + r.stderr
     assert_no_secret(secret, r.stdout, r.stderr)

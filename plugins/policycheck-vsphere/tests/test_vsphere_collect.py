@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from policycheck_vsphere.plugin import collect
 
 from policycheck.testing import assert_no_secret, assert_valid_fragment
-from policycheck_vsphere.plugin import collect
 
 pytestmark = pytest.mark.integration
 

@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import yaml
 
-from policycheck.testing import assert_no_secret
+from policycheck.testing import assert_no_secret, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -35,18 +32,18 @@ def run_check(tmp_path, sim, *, inventory=None, select=("VIRT-*",), env_pw=None,
     inv = tmp_path / "inventory.yaml"
     inv.write_text(yaml.safe_dump(inventory or INVENTORY))
     src = {"name": "vc", "plugin": "vsphere", "timeout": timeout, **sim.settings(**settings)}
-    env = dict(os.environ)
+    env: dict[str, str | None] = {}
     if env_pw is not None:  # the password comes from the environment, as in production configs
         env["VC_PW"] = src["password"]
         src["password"] = "${VC_PW}"
     cfg = {"version": 1, "sources": [src, {"name": "inv", "plugin": "file", "path": str(inv)}]}
     path = tmp_path / "policycheck.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    args = [sys.executable, "-m", "policycheck", "check", "-c", str(path), "--format", "json"]
+    args = ["check", "-c", str(path), "--format", "json"]
     for s in select:
         args += ["--select", s]
-    r = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
-    assert r.stdout.strip(), f"no JSON report (exit {r.returncode}): {r.stderr}"
+    r = run_cli(args, env=env)
+    assert r.stdout.strip(), f"no JSON report (exit {r.code}): {r.stderr}"
     report = json.loads(r.stdout)
     verdicts = {(x["policy_id"], x["target_id"]): x for x in report["results"]}
     return r, report, verdicts
@@ -61,7 +58,7 @@ def test_director_on_ha_cluster_passes(vcsim, director, tmp_path, secret):
     r, report, v = run_check(tmp_path, sim, env_pw=True)
     assert status(v, "VIRT-002") == "pass", v[("VIRT-002", "nsr01")]
     assert status(v, "VIRT-001") == "pass", json.dumps(v[("VIRT-001", "nsr01")])
-    assert r.returncode == 0, r.stderr
+    assert r.code == 0, r.stderr
     assert_no_secret(secret, r.stdout, r.stderr)
 
 
@@ -100,7 +97,7 @@ def test_mobility_scenarios(vcsim, director, tmp_path, change, expect):
     assert status(v, "VIRT-002") == expect, v[("VIRT-002", "nsr01")]
     # no local devices take client data; a tape drive passed through to the VM is not director mode
     assert status(v, "VIRT-001") == ("fail" if change == "scsi_tape_passthrough" else "pass")
-    assert r.returncode == (0 if expect == "pass" else 1), r.stderr
+    assert r.code == (0 if expect == "pass" else 1), r.stderr
 
 
 def test_tape_on_the_vm_is_not_director_mode(vcsim, director, tmp_path):
@@ -167,7 +164,7 @@ def test_faults_give_error_results(vcsim, director, tmp_path, secret, fault):
     reason = {"wrong_password": "InvalidLogin", "refused": "refused",
               "untrusted_certificate": "certificate", "timeout": "time"}[fault]
     assert reason in text, text
-    assert r.returncode == 3, (r.returncode, r.stderr)
+    assert r.code == 3, (r.code, r.stderr)
     assert_no_secret(secret, r.stdout, r.stderr)
     if fault == "wrong_password":
         assert_no_secret(over["password"], r.stdout, r.stderr)
@@ -185,7 +182,7 @@ def test_local_bootstrap_device_on_its_own_virtual_disk(vcsim, director, tmp_pat
                                       "host": "nsr01.corp.example", "media_type": "disk", "enabled": True,
                                       "client_data": False, "vm_disk": label})
     inv["entities"]["bootstrap"] = [{"id": "bs-1", "backup_server": "nsr01", "level": "full",
-                                     "time": datetime.now(timezone.utc).isoformat(),
+                                     "time": "2026-11-01T02:00:00+00:00",
                                      "copies": [{"device": "nsr01-boot", "volume": "boot.001", "clone": False}]}]
     r, report, v = run_check(tmp_path, sim, inventory=inv, select=("BOOT-003",))
     assert status(v, "BOOT-003") == expect, v[("BOOT-003", "nsr01")]

@@ -1,16 +1,14 @@
 """Every failure to read vCenter becomes a CollectorError naming where and why, without the password."""
 from __future__ import annotations
 
-import http.server
 import socket
-import threading
 import time
 
 import pytest
+from policycheck_vsphere.plugin import collect
 
 from policycheck.api import CollectorError
-from policycheck.testing import assert_no_secret
-from policycheck_vsphere.plugin import collect
+from policycheck.testing import Answer, FakeHTTPServer, Request, assert_no_secret, make_cert
 
 
 def free_port() -> int:
@@ -81,70 +79,52 @@ VERSIONS = (b'<?xml version="1.0" encoding="UTF-8" ?><namespaces version="1.0"><
             b'</namespaces>')
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    mode = "500"
-
-    def log_message(self, *a):
-        pass
-
-    def _answer(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        if n:
-            self.rfile.read(n)
-        if self.mode == "500soap" and self.command == "GET":  # a vCenter whose SOAP endpoint then fails
-            body = VERSIONS
-            self.send_response(200)
-            self.send_header("Content-Type", "text/xml")
-        elif self.mode in ("500", "500soap"):
-            body = (b"<html><body><h1>Internal Server Error</h1>\n<pre>java.lang.NullPointerException\n"
-                    b"  at com.vmware.vim.Dispatcher.invoke(Dispatcher.java:42)\n</pre></body></html>")
-            self.send_response(500)
-            self.send_header("Content-Type", "text/html")
-        elif self.mode in ("401", "403", "503"):
-            body = b"<html><body>denied or unavailable</body></html>"
-            self.send_response(int(self.mode))
-            self.send_header("Content-Type", "text/html")
-        else:  # malformed SOAP: truncated XML
-            body = b'<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/env'
-            self.send_response(200)
-            self.send_header("Content-Type", "text/xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = _answer
+HTML_500 = (b"<html><body><h1>Internal Server Error</h1>\n<pre>java.lang.NullPointerException\n"
+            b"  at com.vmware.vim.Dispatcher.invoke(Dispatcher.java:42)\n</pre></body></html>")
+TRUNCATED = b'<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/env'
 
 
-@pytest.fixture(params=["401", "403", "500", "503", "500soap", "truncated"])
-def broken_server(request):
-    handler = type("H", (_Handler,), {"mode": request.param})
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    yield srv.server_address[1], request.param
-    srv.shutdown()
-    srv.server_close()
+def broken_answer(mode: str):
+    """A broken vCenter front end: every answer in ``mode`` (the SOAP endpoint failing behind a
+    working version document for "500soap")."""
+    def answer(req: Request) -> Answer:
+        if mode == "500soap" and req.method == "GET":
+            return Answer(200, VERSIONS, {"Content-Type": "text/xml"})
+        if mode in ("500", "500soap"):
+            return Answer(500, HTML_500, {"Content-Type": "text/html"})
+        if mode in ("401", "403", "503"):
+            return Answer(int(mode), b"<html><body>denied or unavailable</body></html>", {"Content-Type": "text/html"})
+        return Answer(200, TRUNCATED, {"Content-Type": "text/xml"})  # malformed SOAP: truncated XML
+    return answer
 
 
-def test_broken_answers_are_errors(broken_server, ctx_factory, secret, monkeypatch):
-    # plain HTTP stand-in for a broken vCenter front end: pyVmomi speaks https, so point it at http
-    import pyVim.connect as pc
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    return make_cert(tmp_path_factory.mktemp("tls"))
 
-    orig = pc.SmartConnect
 
-    def http_connect(*a, **kw):
-        kw["protocol"] = "http"
-        return orig(*a, **kw)
-
-    monkeypatch.setattr(pc, "SmartConnect", http_connect)
-    port, mode = broken_server
-    msg = collect_error({"host": "127.0.0.1", "port": port, "username": "audit", "password": secret,
-                         "verify_tls": False}, ctx_factory(timeout=5))
-    assert f"127.0.0.1:{port}" in msg and "\n" not in msg and len(msg) < 700
+@pytest.mark.parametrize("mode", ["401", "403", "500", "503", "500soap", "truncated"])
+def test_broken_answers_are_errors(mode, certs, ctx_factory, secret):
+    with FakeHTTPServer(default=broken_answer(mode), tls=(certs.cert_pem, certs.key_pem)) as srv:
+        msg = collect_error({"host": "127.0.0.1", "port": srv.port, "username": "audit", "password": secret,
+                             "ca_bundle": str(certs.ca_pem)}, ctx_factory(timeout=5))
+        paths = {(r.method, r.path) for r in srv.requests}
+    assert f"127.0.0.1:{srv.port}" in msg and "\n" not in msg and len(msg) < 700
     if mode in ("401", "403", "500", "503"):  # the status the version probe saw, not a generic text
         assert f"HTTP {mode}" in msg and "/sdk/vimServiceVersions.xml" in msg, msg
     elif mode == "500soap":
         assert "500" in msg, msg
+        assert ("POST", "/sdk") in paths
     else:
         assert "malformed or truncated" in msg, msg
+    assert_no_secret(secret, msg)
+
+
+def test_server_certificate_from_another_ca_is_refused(tmp_path, certs, ctx_factory, secret):
+    other = make_cert(tmp_path / "other")
+    with FakeHTTPServer(default=broken_answer("truncated"), tls=(certs.cert_pem, certs.key_pem)) as srv:
+        msg = collect_error({"host": "127.0.0.1", "port": srv.port, "username": "audit", "password": secret,
+                             "ca_bundle": str(other.ca_pem)}, ctx_factory(timeout=5))
+        assert not any(r.method == "POST" for r in srv.requests)  # no login sent to an unverified server
+    assert "certificate" in msg and "ca_bundle" in msg and f"127.0.0.1:{srv.port}" in msg, msg
     assert_no_secret(secret, msg)

@@ -2,15 +2,14 @@
 passthrough in VIRT-001, vMotion and eligibility, omitted or unreadable properties -> unknown."""
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
-
-from policycheck.testing import assert_no_secret, assert_valid_fragment
 from policycheck_vsphere.plugin import collect
 
-import importlib.util
-from pathlib import Path
+from policycheck.testing import assert_no_secret, assert_valid_fragment
 
 _spec = importlib.util.spec_from_file_location("vsphere_e2e_helpers", Path(__file__).with_name("test_vsphere_e2e.py"))
 _e2e = importlib.util.module_from_spec(_spec)
@@ -73,7 +72,7 @@ def test_virt002_does_not_count_the_other_datacenters_hosts(vcsim, tmp_path):
     r, report, v = run_check(tmp_path, sim, select=("VIRT-002",))
     res = v[("VIRT-002", "nsr01")]
     assert res["status"] == "fail", res["message"]
-    assert r.returncode == 1, r.stderr
+    assert r.code == 1, r.stderr
     # and with every DC0 host usable it passes (the other datacenter changes nothing)
     sim = vcsim(two_datacenters(hosts={"DC1_C0_H1": {"maintenance": True}}))
     r, report, v = run_check(tmp_path, sim, select=("VIRT-002",))
@@ -111,14 +110,13 @@ def test_template_without_a_clone_event_makes_the_link_unknown(vcsim, director, 
 
 
 def test_unreadable_events_make_the_template_unknown_not_absent(vcsim, director, ctx_factory, monkeypatch, secret):
+    from policycheck_vsphere import client
     from pyVmomi import vim
-
-    from policycheck_vsphere import retrieve
 
     def refused(si, container):
         raise vim.fault.NoPermission(privilegeId="System.View", msg=f"denied for {secret}")
 
-    monkeypatch.setattr(retrieve, "clone_events", refused)
+    monkeypatch.setattr(client, "clone_events", refused)
     sim = vcsim(director())
     frag = collect(sim.settings(), ctx_factory())  # the source does not fail for it
     (vm,) = frag["entities"]["vm"]

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
+from policycheck_vsphere import devices, mapping
+from policycheck_vsphere.client import Obj
+from policycheck_vsphere.plugin import KINDS, policycheck_collectors
 from pyVmomi import vim
 
 from policycheck.api import CollectorError
-from policycheck_vsphere import mapping
-from policycheck_vsphere.plugin import KINDS, policycheck_collectors
-from policycheck_vsphere.retrieve import Obj
 
 
 def schema():
     (c,) = policycheck_collectors()
-    assert c.name == "vsphere" and c.kinds == KINDS
+    assert c.name == "vsphere" and c.kinds == KINDS and c.attributes == {"host": ["power_state", "is_template"]}
     return c.config_schema
 
 
@@ -38,7 +38,7 @@ def _disk(key, ctrl, unit, label):
 
 def test_system_disk_is_first_in_boot_order_and_host_bound_devices_only():
     vd = vim.vm.device
-    devices = [
+    devs = [
         vd.VirtualIDEController(key=200, busNumber=0),
         vd.ParaVirtualSCSIController(key=1000, busNumber=0),
         vd.ParaVirtualSCSIController(key=1001, busNumber=1),
@@ -58,7 +58,7 @@ def test_system_disk_is_first_in_boot_order_and_host_bound_devices_only():
         vd.VirtualParallelPort(key=9000, deviceInfo=vim.Description(label="LPT", summary=""),
                                backing=vd.VirtualParallelPort.FileBackingInfo(fileName="[ds1] lpt.out")),
     ]
-    disks, passthrough = mapping._devices(devices, {}, {("DC1", "ds1"): {"datastore-9@vc"}}, "DC1")
+    disks, passthrough = devices.devices(devs, {}, {("DC1", "ds1"): {"datastore-9@vc"}}, "DC1")
     assert [(d["label"], d["system"], d["unit"]) for d in disks] == [
         ("Hard disk 1", True, "scsi0:1"), ("Hard disk 2", False, "scsi1:0"), ("Hard disk 3", False, "ide0:0")]
     # from the file name, within the VM's datacenter, when backing.datastore is unset
@@ -79,17 +79,18 @@ def test_unreadable_property_becomes_unknown_not_a_guess():
 
 
 def test_missing_cluster_scope_is_an_error(monkeypatch):
-    from policycheck.api import CollectContext
     from policycheck_vsphere import collect as collect_mod
 
-    monkeypatch.setattr(collect_mod.connect, "disconnect", lambda si: None)
-    monkeypatch.setattr(collect_mod.retrieve, "retrieve", lambda si, cont: {"ClusterComputeResource": []})
+    from policycheck.api import CollectContext
+
+    monkeypatch.setattr(collect_mod.client, "disconnect", lambda si: None)
+    monkeypatch.setattr(collect_mod.client, "retrieve", lambda si, cont, props: {"ClusterComputeResource": []})
 
     class SI:
         class content:
             rootFolder = None
 
-    monkeypatch.setattr(collect_mod.connect, "connect", lambda s, c: SI())
+    monkeypatch.setattr(collect_mod.client, "connect", lambda s, c: SI())
     ctx = CollectContext(source="vc", timeout=5, secrets=["pw"])
     with pytest.raises(CollectorError, match="no cluster named 'nope'"):
         collect_mod.collect({"host": "vc", "username": "u", "password": "pw", "cluster": "nope"}, ctx)
@@ -144,15 +145,114 @@ def test_template_link_from_clone_events():
 
 def test_secret_in_a_soap_fault_is_redacted_in_every_error_path():
     """Issue 16: a fault text that echoes the password (raw or XML-escaped) never reaches the message."""
+    from policycheck_vsphere import client
+
     from policycheck.api import CollectContext
-    from policycheck_vsphere import connect
 
     pw = "p&<>'\"w-1"
     ctx = CollectContext(source="vc", timeout=5, secrets=[pw])
     for text in (pw, "p&amp;&lt;&gt;&apos;&quot;w-1"):
-        with pytest.raises(CollectorError) as ei:
-            with connect.guarded({"host": "vc", "username": "u", "password": pw}, ctx, "login"):
-                raise vim.fault.InvalidArgument(msg=f"bad login for u/{text}\nline two")
+        with pytest.raises(CollectorError) as ei, \
+                client.guarded({"host": "vc", "username": "u", "password": pw}, ctx, "login"):
+            raise vim.fault.InvalidArgument(msg=f"bad login for u/{text}\nline two")
         msg = str(ei.value)
         assert "\n" not in msg and "InvalidArgument" in msg
         assert "p&" not in msg and "&lt;&gt;" not in msg, msg
+
+
+def _vm(moid, props, missing=None):
+    return Obj(vim.VirtualMachine(moid), props, missing or {})
+
+
+def test_vm_machine_power_state_and_template_flag_unknown_when_vcenter_does_not_say():
+    """Issue 18: a VM's machine (kind host) carries power_state / is_template, or why they are unknown."""
+    vms = [_vm("vm-1", {"name": "a", "config.template": False, "runtime.powerState": "poweredOn",
+                        "guest.hostName": "A.Corp.Example."}),
+           _vm("vm-2", {"name": "b", "config.template": False, "runtime.powerState": "hibernating"}),
+           _vm("vm-3", {"name": "c", "runtime.powerState": "poweredOff"}),              # config omitted
+           _vm("vm-4", {"name": "d", "config.template": False},
+               {"runtime.powerState": vim.fault.NoPermission(privilegeId="System.Read")}),
+           _vm("vm-5", {"name": "e", "runtime.powerState": "suspended"},
+               {"config.template": vim.fault.NoPermission(privilegeId="System.Read")})]
+    frag = mapping.build({"VirtualMachine": vms}, {"host": "vc"}, events=([], None))
+    hosts = {h["vm"]: h for h in frag["entities"]["host"]}
+    a = hosts["vm-1@vc"]
+    assert a["id"] == "a.corp.example" and a["fqdn"] == "a.corp.example" and a["aliases"] == ["a"]
+    assert (a["platform"], a["power_state"], a["is_template"]) == ("virtual", "on", False)
+    b = hosts["vm-2@vc"]
+    assert "power_state" not in b and "'hibernating'" in b["_unknown"]["power_state"]
+    c = hosts["vm-3@vc"]
+    assert c["power_state"] == "off" and "is_template" not in c
+    assert "omitted config.template" in c["_unknown"]["is_template"]
+    d = hosts["vm-4@vc"]
+    assert "power_state" not in d and "NoPermission" in d["_unknown"]["power_state"]
+    e = hosts["vm-5@vc"]
+    assert e["power_state"] == "suspended" and "NoPermission" in e["_unknown"]["is_template"]
+    assert [h["id"] for h in frag["entities"]["host"]] == ["a.corp.example", "b", "c", "d", "e"]
+
+
+def test_a_name_two_vms_answer_to_is_neither_ones_id():
+    vms = [_vm("vm-1", {"name": "web", "config.template": False, "runtime.powerState": "poweredOn",
+                        "guest.hostName": "web.corp.example"}),
+           _vm("vm-2", {"name": "web-old", "config.template": False, "runtime.powerState": "poweredOn",
+                        "guest.hostName": "web.corp.example"}),
+           _vm("vm-3", {"name": "web", "config.template": True, "runtime.powerState": "poweredOff",
+                        "guest.hostName": "web.corp.example"})]
+    hosts = {h["vm"]: h for h in mapping.build({"VirtualMachine": vms}, {"host": "vc"},
+                                                events=([], None))["entities"]["host"]}
+    # a copy that kept the guest name: which VM a client "web.corp.example" protects cannot be told
+    assert hosts["vm-1@vc"]["id"] == "vm-1@vc" and hosts["vm-2@vc"]["id"] == "vm-2@vc"
+    for h in (hosts["vm-1@vc"], hosts["vm-2@vc"]):
+        assert "web.corp.example" in h["_unknown"]["protected_by"]
+    assert hosts["vm-2@vc"]["aliases"] == ["web-old"]  # its own unshared name still joins
+    assert hosts["vm-3@vc"]["id"] == "vm-3@vc" and "_unknown" not in hosts["vm-3@vc"]  # a template: not judged
+
+
+def test_exemption_custom_value_unreadable_is_unknown():
+    field = vim.CustomFieldsManager.StringValue(key=7, value="rebuilt from template")
+    vms = [_vm("vm-1", {"name": "a", "config.template": False, "runtime.powerState": "poweredOn",
+                        "customValue": [vim.CustomFieldsManager.StringValue(key=3, value="x"), field]}),
+           _vm("vm-2", {"name": "b", "config.template": False, "runtime.powerState": "poweredOn"},
+               {"customValue": vim.fault.NoPermission(privilegeId="System.Read")})]
+    hosts = {h["id"]: h for h in mapping.build({"VirtualMachine": vms}, {"host": "vc"}, events=([], None),
+                                               custom={"keys": {7}})["entities"]["host"]}
+    assert hosts["a"]["backup"] == {"exempt": True, "reason": "rebuilt from template", "owner": None}
+    assert "backup" not in hosts["b"] and "NoPermission" in hosts["b"]["_unknown"]["backup"]
+
+
+def test_retrieve_pages_through_continue_tokens_with_only_the_listed_properties():
+    """vCenter answers a large inventory in pages (RetrievePropertiesEx, then ContinueRetrievePropertiesEx
+    while it hands back a token); the simulator never pages, so this pins the loop on vCenter's shapes."""
+    from policycheck_vsphere import client
+    from pyVmomi import vmodl
+
+    PC = vmodl.query.PropertyCollector
+    vms = [PC.ObjectContent(obj=vim.VirtualMachine(f"vm-{i}"),
+                            propSet=[vmodl.DynamicProperty(name="name", val=f"vm{i}")]) for i in range(2500)]
+    pages = [vms[i:i + 1000] for i in range(0, len(vms), 1000)]
+    calls: list = []
+
+    class FakePC:
+        def RetrievePropertiesEx(self, specs, options):
+            calls.append(("first", options.maxObjects, specs))
+            return PC.RetrieveResult(objects=pages[0], token="t1")
+
+        def ContinueRetrievePropertiesEx(self, token):
+            calls.append(("continue", token))
+            n = int(token[1:])
+            return PC.RetrieveResult(objects=pages[n], token=f"t{n + 1}" if n + 1 < len(pages) else None)
+
+    class SI:
+        class content:
+            propertyCollector = FakePC()
+
+            class viewManager:
+                @staticmethod
+                def CreateContainerView(container, types, recursive):
+                    return vim.view.ContainerView("session[x]view-1")  # DestroyView fails: ignored
+
+    out = client.retrieve(SI(), None, {"VirtualMachine": ["name", "runtime.powerState"]})
+    assert [o.moid for o in out["VirtualMachine"]] == [f"vm-{i}" for i in range(2500)]
+    assert [c[:2] for c in calls] == [("first", 1000), ("continue", "t1"), ("continue", "t2")]
+    (spec,) = calls[0][2]
+    assert [(list(p.pathSet), p.all) for p in spec.propSet] == [(["name", "runtime.powerState"], False)]

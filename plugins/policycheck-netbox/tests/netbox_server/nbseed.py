@@ -96,6 +96,8 @@ def seed(url: str, admin_token: str, fillers: int = 23) -> dict:
         {"name": "backup_product", "label": "Backup product", "type": "text", "object_types": ["dcim.device"]},
         {"name": "depends_on_vms", "label": "Depends on VMs", "type": "multiobject",
          "related_object_type": "virtualization.virtualmachine", "object_types": ["dcim.device"]},
+        {"name": "backup_exempt_reason", "label": "Backup exempt reason", "type": "longtext", "object_types": both},
+        {"name": "backup_owner", "label": "Backup owner", "type": "text", "object_types": both},
     ])
     site = a.post("dcim/sites/", {"name": "DC1", "slug": "dc1"})["id"]
     mf = a.post("dcim/manufacturers/", {"name": "Acme", "slug": "acme"})["id"]
@@ -179,6 +181,11 @@ def seed(url: str, admin_token: str, fillers: int = 23) -> dict:
                                             "interface_id": itf, "priority": 100})
     a.post("ipam/services/", {"parent_object_type": "ipam.fhrpgroup", "parent_object_id": grp, "name": "mgmt-web",
                               "protocol": "tcp", "ports": [443]})
-    a.post("dcim/devices/", [{"name": f"filler-{i:02d}", "role": roles["filler"], "device_type": server_t,
-                              "site": site} for i in range(fillers)])
+    made = a.post("dcim/devices/", [{"name": f"filler-{i:02d}", "role": roles["filler"], "device_type": server_t,
+                                     "site": site} for i in range(fillers)])
+    # backup exemptions (COV-001): filler-00 with a reason and an owner, filler-01 tagged without a reason
+    exempt = a.post("extras/tags/", {"name": "Backup exempt", "slug": "backup-exempt"})["id"]
+    a.patch(f"dcim/devices/{made[0]['id']}/", {"tags": [exempt], "custom_fields": {
+        "backup_exempt_reason": "lab box, rebuilt from kickstart", "backup_owner": "lab-team"}})
+    a.patch(f"dcim/devices/{made[1]['id']}/", {"tags": [exempt]})
     return ids

@@ -146,7 +146,7 @@ class NetBoxServer:
         try:
             return pwd.getpwnam("postgres")
         except KeyError:
-            raise Unavailable("running as root but there is no 'postgres' system user (install postgresql)")
+            raise Unavailable("running as root but there is no 'postgres' system user (install postgresql)") from None
 
     def _as_pg(self):
         pw = self._pg_user()

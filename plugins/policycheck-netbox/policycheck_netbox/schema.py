@@ -50,6 +50,19 @@ SCHEMA = {
         "bmr_methods": _field_source,
         "independent_recovery": {"type": "object", "additionalProperties": False,
                                  "properties": {"custom_field": _name_or_null}},
+        "backup_exemption": {
+            "type": "object", "additionalProperties": False,
+            "description": "where NetBox records that a device/VM needs no backup (COV-001)",
+            "properties": {
+                "reason_custom_field": {**_name_or_null, "description": "text custom field whose non-empty "
+                                        "value exempts the object, and is the reason (default "
+                                        "backup_exempt_reason; null: not read)"},
+                "owner_custom_field": {**_name_or_null, "description": "text, selection, user or contact "
+                                       "custom field naming who decided (default backup_owner)"},
+                "tag": {**_name_or_null, "description": "tag slug or name marking an exemption (default "
+                        "backup-exempt); without a reason it is reported, not honoured"},
+            },
+        },
         "complete": {
             "type": "array", "uniqueItems": True,
             "items": {"enum": ["roles", "services", "depends_on", "bmr_methods"]},
@@ -124,6 +137,8 @@ DEFAULTS = {
     "independent_recovery": {"custom_field": "independent_recovery"},
     "backup_server": {"roles": ["backup_server"], "tag": None, "product_custom_field": "backup_product",
                       "product": None},
+    "backup_exemption": {"reason_custom_field": "backup_exempt_reason", "owner_custom_field": "backup_owner",
+                         "tag": "backup-exempt"},
 }
 
 

@@ -1,6 +1,13 @@
 """A fake NetWorker REST server for tests and benchmarks: recorded or generated datazones, faults, delays.
 
-    from policycheck_networker.fakeserver import FakeNetworker, generate_datazone
+Test-only (not installed with the plugin): the tests' conftest puts this folder on sys.path; a benchmark
+adds ``plugins/policycheck-networker/tests`` itself.
+
+It keeps its own HTTP handler rather than policycheck.testing.FakeHTTPServer because the fault tests
+need what that server does not model: a body sent in pieces over time (``drip``), the number of requests
+being answered at once while they wait (``max_in_flight``), and error bodies echoing the request.
+
+    from fakenetworker import FakeNetworker, generate_datazone
     with FakeNetworker(generate_datazone(20000), delay=0.05) as srv:
         settings = {"url": srv.url, "username": "audit", "password": srv.password}
 
@@ -14,6 +21,7 @@ Authorization header included, and quote it in the ``message`` (a server or prox
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import ssl
@@ -31,15 +39,19 @@ KNOWN_FIELDS = {
     "storagenodes": "name typeOfStorageNode enabled ready configuredDevices numberOfDevices cloneStorageNodes "
                     "dedicatedStorageNode version links",
     "devices": "name mediaType mediaFamily deviceAccessInfo dataDomainHost status readOnly volumeId "
-               "mountedVolume volumePool links resourceId",
+               "mountedVolume volumePool links resourceId dataDomainRetentionLockMode dataDomainRetentionLockPeriodMin "
+               "dataDomainRetentionLockPeriodMax wormCapable wormCartridgePresent dltWormCapable",
     "pools": "name poolType devices enabled links resourceId",
-    "volumes": "id shortId name pool type family location mode saveSetIds expirationTime links",
+    "volumes": "id shortId name pool type family location mode saveSetIds expirationTime links states flags "
+               "availabilityFlags barcode",
     "clients": "resourceId clientId hostname aliases backupType saveSets protectionGroups storageNodes "
                "scheduledBackup os virtualClient links",
     "backups": "id shortId name clientHostname clientId level type saveTime completionTime retentionTime size "
                "attributes instances vmInformation links",
     "vmware/protectedvms": "name hostname uuid vCenterHostname links",
     "jukeboxes": "name hostname devices volumes volumeIds virtual readHostname controlPort links",
+    "jobs": "id name type state completionStatus clientHostname command startTime endTime exitCode level "
+            "saveSetId parentJobId rootParentJobId runOnHost stopped links",
 }
 REASONS = {400: ("Client Error", "Bad Request"), 401: ("Client Error", "Unauthorized"),
            403: ("Client Error", "Forbidden"), 404: ("Client Error", "Not Found"),
@@ -128,6 +140,12 @@ def generate_datazone(n_backups: int, n_clients: int | None = None, server: str 
             "instances": [{"id": "1", "clone": False, "status": "Browsable", "volumeIds": ["100" if boot else "101"]}],
             "attributes": [{"key": "*backup start time", "values": ["x"]}]})
     zone["backups"] = {"backups": backups}
+    # the job log of the last run: one save job per client, every 20th failed (a failed save leaves no save set)
+    zone["jobs"] = {"jobs": [
+        {"id": 10000 + k, "name": "/", "type": "save job", "state": "Completed",
+         "completionStatus": "Failed" if k % 20 == 0 else "Succeeded", "clientHostname": f"c{k:05d}.corp.example",
+         "startTime": f"NOW-{(k * 7) % 1400 + 40}m", "endTime": f"NOW-{(k * 7) % 1400 + 30}m"}
+        for k in range(n_clients)]}
     return render_times(zone, offset)
 
 
@@ -338,7 +356,7 @@ def main(argv=None) -> int:
     """Serve a generated or recorded datazone until interrupted; print a matching config source."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m policycheck_networker.fakeserver", description=main.__doc__)
+    ap = argparse.ArgumentParser(prog="python plugins/policycheck-networker/tests/fakenetworker.py", description=main.__doc__)
     ap.add_argument("--backups", type=int, default=20000, help="save sets to generate (default 20000)")
     ap.add_argument("--clients", type=int, default=None, help="clients to generate (default backups/10)")
     ap.add_argument("--datazone", help="a recorded datazone JSON file instead of a generated one")
@@ -348,10 +366,8 @@ def main(argv=None) -> int:
     with FakeNetworker(zone, delay=args.delay) as srv:
         print(json.dumps({"name": "nsr", "plugin": "networker", "url": srv.url, "username": srv.username,
                           "password": srv.password}), flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             srv.thread.join()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

@@ -1,4 +1,4 @@
-"""NetWorker REST API access: base URL, one list call per resource (q=/fl=), concurrent fetch, lean decode."""
+"""Transport: the NetWorker REST calls (q=/fl=) through the kit's HttpClient, fetched concurrently, decoded lean."""
 from __future__ import annotations
 
 import json
@@ -29,10 +29,16 @@ class Call:
 
 @dataclass
 class Refused:
-    """The answer of an optional call the server refused: which status, and the server's reason."""
+    """The answer of an optional call the server refused: which status, and the server's reason.
+    ``status`` 0: not a refusal by the server but an answer over ``max_response_mb`` (the list is capped:
+    the facts it feeds are unknown, never decided from a part of it)."""
     call: Call
     status: int
     reason: str
+
+
+class TooLarge(CollectorError):
+    """An answer over the configured cap (max_response_mb)."""
 
 
 # Fields named in fl= must exist on the server (an unknown field is a 400); see networker.md.
@@ -45,9 +51,9 @@ CALLS = (  # the biggest answer first: it is the critical path
          ("name", "typeOfStorageNode", "enabled", "ready", "cloneStorageNodes", "dedicatedStorageNode")),
     Call("devices", "devices", "devices",
          ("name", "mediaType", "mediaFamily", "deviceAccessInfo", "dataDomainHost", "status", "readOnly",
-          "volumeId", "mountedVolume", "volumePool")),
+          "volumeId", "mountedVolume", "volumePool", "dataDomainRetentionLockMode")),
     Call("pools", "pools", "pools", ("name", "poolType", "devices", "enabled")),
-    Call("volumes", "volumes", "volumes", ("id", "name", "pool", "type", "family", "location", "mode")),
+    Call("volumes", "volumes", "volumes", ("id", "name", "pool", "type", "family", "location", "mode", "states")),
     Call("clients", "clients", "clients",
          ("resourceId", "clientId", "hostname", "aliases", "backupType", "saveSets", "protectionGroups",
           "storageNodes", "scheduledBackup", "os")),
@@ -56,6 +62,11 @@ CALLS = (  # the biggest answer first: it is the critical path
          feeds="backup_server.networker_bootstrap_actions, networker_client_actions_to_server"),
     Call("jukeboxes", "jukeboxes", "jukeboxes", ("name", "hostname", "devices", "volumes", "volumeIds", "virtual"),
          optional=True, feeds="where bootstrap copies on unmounted volumes are (copy local_to_server)"),
+    # the job log: only save jobs (failed ones leave no save set); a server that refuses the q= gets asked
+    # again without it and the mapping filters
+    Call("jobs", "jobs", "jobs", ("id", "name", "type", "completionStatus", "clientHostname", "startTime",
+                                  "endTime"), query='type:"save job"', optional=True,
+         feeds="client.last_failed_backup"),
     Call("protectedvms", "vmware/protectedvms", "vms", ("name", "hostname", "uuid", "vCenterHostname"),
          optional=True, privilege="View Application Settings",
          feeds="client.last_image_backup (vProxy image backups joined to guests)"),
@@ -109,9 +120,13 @@ class NetworkerApi:
         while True:
             try:
                 return self._get(call, params)
+            except TooLarge as exc:
+                if not call.optional:
+                    raise
+                return Refused(call, 0, self.redact(str(exc)))
             except CollectorError as exc:
                 text = self.redact(str(exc))
-                status = _status(text)
+                status = getattr(exc, "status", None) or _status(text)  # the kit's HttpError carries it
                 if call.optional and status in REFUSALS:
                     if status == 404:
                         self.log(f"{call.path}: not available on this server (404), skipped")
@@ -155,7 +170,7 @@ class NetworkerApi:
                     break
                 buf += chunk
                 if len(buf) > self.max_bytes:
-                    raise CollectorError(
+                    raise TooLarge(
                         f"answer from {self.where(call.path)} exceeds {self.max_bytes >> 20} MiB "
                         "(raise max_response_mb: if this datazone is really that large)")
                 if time.monotonic() > self.deadline:
@@ -166,7 +181,7 @@ class NetworkerApi:
         except Exception as exc:  # urllib3 ProtocolError/IncompleteRead, ReadTimeoutError, ...
             kind = "timed out" if "timed out" in str(exc).lower() else "was cut short"
             raise CollectorError(f"answer from {self.where(call.path)} {kind} after {len(buf)} bytes "
-                                 f"({type(exc).__name__}); the server or a proxy closed the connection")
+                                 f"({type(exc).__name__}); the server or a proxy closed the connection") from None
         ctype = resp.headers.get("Content-Type", "")
         try:
             text = buf.decode("utf-8")

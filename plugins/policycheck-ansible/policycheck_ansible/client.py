@@ -1,4 +1,4 @@
-"""Runs the real `ansible-inventory -i SOURCE... --list` (no vault password, bounded time) and parses its JSON."""
+"""Transport: runs the real `ansible-inventory -i SOURCE... --list` (no vault password, bounded time), returns its JSON."""
 from __future__ import annotations
 
 import configparser
@@ -6,13 +6,14 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from policycheck.api import CollectorError
+from policycheck.kit import proc
 
 # Variables that could hand ansible-inventory a vault password or make it prompt for one.
 _VAULT_ENV = (
@@ -50,7 +51,7 @@ def find_binary(setting: str | None) -> str:
     return found
 
 
-def scrub(text: str, redact, limit: int | None = _STDERR_MAX) -> str:
+def scrub(text: str, redact: Callable[[str], str], limit: int | None = _STDERR_MAX) -> str:
     """stderr made safe to report: vault ciphertext removed, secrets redacted, length bounded."""
     text = _VAULT_BLOCK.sub("$ANSIBLE_VAULT;<ciphertext removed>", text or "")
     text = redact(text).strip()
@@ -90,7 +91,8 @@ def _check_config(path: Path) -> None:
                     "data; use an ansible.cfg without vault settings for this source")
 
 
-def build_env(ansible_config: Path | None, scratch: Path) -> dict:
+def build_env(ansible_config: Path | None, scratch: Path) -> dict[str, str]:
+    """The environment for ansible-inventory: no vault variables, an isolated config and home."""
     env = {k: v for k, v in os.environ.items() if k not in _VAULT_ENV}
     if ansible_config is None:
         empty = scratch / "ansible.cfg"
@@ -113,10 +115,13 @@ def build_env(ansible_config: Path | None, scratch: Path) -> dict:
 
 
 def run_inventory(sources: list[str], *, binary: str | None, ansible_config: str | None, base_dir: str,
-                  timeout: float, redact, limit: str | None = None, log=lambda msg: None) -> dict:
+                  timeout: float, redact: Callable[[str], str], limit: str | None = None,
+                  log: Callable[[str], None] = lambda msg: None, deadline: float | None = None) -> dict[str, Any]:
     """Run ansible-inventory over ``sources`` and return its parsed ``--list`` JSON.
 
-    Raises CollectorError when the binary is missing, it fails, times out or prints invalid JSON.
+    Runs through policycheck.kit.proc (own process group, killed whole at ``timeout`` seconds or the
+    ``deadline``, a time.monotonic() value). Raises CollectorError when the binary is missing, it fails,
+    times out or prints invalid JSON.
     """
     exe = find_binary(binary)
     base = Path(base_dir or ".")
@@ -138,8 +143,8 @@ def run_inventory(sources: list[str], *, binary: str | None, ansible_config: str
             raise CollectorError(f"ansible_config {cfg} does not exist")
         _check_config(cfg)
     cmd = [exe]
-    for p in paths:
-        cmd += ["-i", p]
+    for path in paths:
+        cmd += ["-i", path]
     if limit:
         cmd += ["--limit", limit]
     cmd.append("--list")
@@ -147,22 +152,18 @@ def run_inventory(sources: list[str], *, binary: str | None, ansible_config: str
     with tempfile.TemporaryDirectory(prefix="policycheck-ansible-") as scratch:
         env = build_env(cfg, Path(scratch))
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, env=env, cwd=str(base),
-                                    start_new_session=True)
-        except OSError as exc:
-            raise CollectorError(f"cannot start {exe}: {exc.strerror}; check the ansible_inventory "
-                                 "setting and that ansible-core is installed") from None
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            done = proc.run(cmd, timeout=timeout, deadline=deadline, env=env, cwd=str(base),
+                            what="ansible-inventory")
+        except proc.ProcTimeout as exc:
             raise CollectorError(
-                f"`{redact(shown)}` did not finish within {timeout:g}s (source timeout); a dynamic "
+                f"`{redact(shown)}` did not finish within {exc.seconds:.0f}s (source timeout); a dynamic "
                 "inventory script or plugin may hang: run the command by hand, or raise timeout") from None
-    full_stderr = scrub(err.decode("utf-8", "replace"), redact, limit=None)
+        except proc.CommandNotFound:
+            raise CollectorError(f"cannot start {exe}: not found or not executable; check the "
+                                 "ansible_inventory setting and that ansible-core is installed") from None
+    full_stderr = scrub(done.stderr, redact, limit=None)
     stderr = scrub(condense(full_stderr), redact)
-    if proc.returncode != 0:
+    if done.returncode != 0:
         log(f"ansible-inventory stderr:\n{full_stderr}")
         if "vault" in stderr.lower():
             hint = ("a vault-encrypted vars file or value needed a password; policycheck never decrypts: "
@@ -170,11 +171,13 @@ def run_inventory(sources: list[str], *, binary: str | None, ansible_config: str
         else:
             hint = "fix the inventory (run the same command by hand to reproduce)"
         raise CollectorError(
-            f"`{redact(shown)}` failed with exit code {proc.returncode}: {stderr or '(no stderr)'} -- {hint}")
+            f"`{redact(shown)}` failed with exit code {done.returncode}: {stderr or '(no stderr)'} -- {hint}")
+    if "\ufffd" in done.stdout:
+        raise CollectorError(f"`{redact(shown)}` printed output that is not UTF-8; stderr: {stderr or '(empty)'}")
     try:
-        data = json.loads(out.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        head = scrub(out[:200].decode("utf-8", "replace"), redact)
+        data = json.loads(done.stdout)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        head = scrub(done.stdout[:200], redact)
         raise CollectorError(
             f"`{redact(shown)}` printed invalid JSON ({exc}); output starts with {head!r}; "
             f"stderr: {stderr or '(empty)'}") from None
@@ -182,14 +185,3 @@ def run_inventory(sources: list[str], *, binary: str | None, ansible_config: str
         raise CollectorError(f"`{redact(shown)}` printed JSON without the 'all' group / '_meta' of "
                              "ansible-inventory --list output")
     return data
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-    try:
-        proc.communicate(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass

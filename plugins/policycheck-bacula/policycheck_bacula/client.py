@@ -1,18 +1,17 @@
-"""One bconsole session: a private 0600 config, commands on stdin, a hard deadline, errors named."""
+"""Transport: one bconsole session (a private 0600 config, commands on stdin, a hard deadline, errors named)."""
 from __future__ import annotations
 
 import atexit
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
-import time
-from typing import Callable
+from collections.abc import Callable
+from typing import NoReturn
 
 from policycheck.api import CollectorError
+from policycheck.kit import proc
 
 #: bconsole's debug lines (we run it with -d 50 to see connection errors at once).
 DEBUG_LINE = re.compile(r"^bconsole: [\w.-]+\.c:\d+-\d+ ")
@@ -20,23 +19,19 @@ REFUSED = re.compile(r"Unable to connect to Director daemon on (\S+)\. ERR=(.*)$
 BANNER = re.compile(r"^1000 OK: \S+ (\S+) Version: (\S+)")
 
 
-#: live bconsole processes and their private config directories, cleaned at exit even if the runtime
-#: abandons a collector thread that overran its timeout.
-_LIVE: dict[int, tuple] = {}
+#: private config directories of running sessions, removed at exit even if the runtime abandons a collector
+#: thread that overran its timeout (the bconsole process itself is killed by policycheck.kit.proc at the
+#: session's deadline, which ends before the runtime's).
+_LIVE: set[str] = set()
 _LIVE_LOCK = threading.Lock()
 
 
 @atexit.register
 def _cleanup_live() -> None:
     with _LIVE_LOCK:
-        items = list(_LIVE.values())
+        items = list(_LIVE)
         _LIVE.clear()
-    for proc, tmp in items:
-        if proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+    for tmp in items:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -74,76 +69,58 @@ class Session:
     """Run a list of commands in one bconsole session and return each command's output."""
 
     def __init__(self, settings: dict, where: str, redact: Callable[[str], str] = lambda s: s,
-                 endpoint: str | None = None):
+                 endpoint: str | None = None) -> None:
         self.settings = settings
         self.where = where
         self.endpoint = endpoint or where
-        self.timeout_label = None  # the source's timeout, named in timeout errors
+        self.timeout_label: str | None = None  # the source's timeout, named in timeout errors
         self.redact = redact
         self.exe = find_bconsole(settings.get("bconsole"))
-        self.director = None  # name from the banner
-        self.version = None
+        self.director: str | None = None  # name from the banner
+        self.version: str | None = None
 
-    def _fail(self, what: str) -> None:
+    def _fail(self, what: str) -> NoReturn:
         raise CollectorError(self.redact(f"Bacula director {self.where}: {what}"))
 
     def run(self, commands: list[str], timeout: float) -> dict[str, str]:
+        """Each command's answer, from one bconsole run fed ``commands`` on stdin within ``timeout`` seconds."""
         tmp = tempfile.mkdtemp(prefix="policycheck-bacula-")
-        key = id(tmp)
         with _LIVE_LOCK:
-            _LIVE[key] = (None, tmp)
+            _LIVE.add(tmp)
         conf = os.path.join(tmp, "bconsole.conf")
         try:
             fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(render_conf(self.settings))
-            lines = self._talk(conf, commands, timeout, key, tmp)
+            lines = self._talk(conf, commands, timeout)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
             with _LIVE_LOCK:
-                _LIVE.pop(key, None)
+                _LIVE.discard(tmp)
         return self._split(lines, commands)
 
-    def _talk(self, conf: str, commands: list[str], timeout: float, key: int, tmp: str) -> list[str]:
-        start = time.monotonic()
+    def _talk(self, conf: str, commands: list[str], timeout: float) -> list[str]:
+        """One-shot bconsole run (it reads its commands, then `quit`, and exits); its lines without debug output.
+
+        A director that refuses the connection is reported when bconsole gives up (it retries for 15 s) or at
+        the deadline, whichever comes first: its "Unable to connect" line names the reason either way."""
+        script = "\n".join(commands + ["quit"]) + "\n"
         try:
-            proc = subprocess.Popen([self.exe, "-n", "-d", "50", "-c", conf], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        except OSError as e:
+            done = proc.run([self.exe, "-n", "-d", "50", "-c", conf], input=script, timeout=timeout,
+                            what="bconsole")
+            stdout, stderr, timed_out, code = done.stdout, done.stderr, False, done.returncode
+        except proc.ProcTimeout as e:
+            stdout, stderr, timed_out, code = e.stdout, e.stderr, True, None
+        except proc.CommandNotFound as e:
             self._fail(f"cannot start {self.exe}: {e}")
-        with _LIVE_LOCK:
-            _LIVE[key] = (proc, tmp)
-        lines: list[str] = []
-        refused: list[str] = []
-
-        def reader():
-            for raw in proc.stdout:
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                m = REFUSED.search(line)
-                if m:
-                    refused.append(m.group(2))
-                if not DEBUG_LINE.match(line):
-                    lines.append(line)
-
-        t = threading.Thread(target=reader, daemon=True)
-        t.start()
-        try:
-            proc.stdin.write(("\n".join(commands + ["quit"]) + "\n").encode())
-            proc.stdin.close()
-        except OSError:
-            pass  # it exited already; the output says why
-        deadline = start + timeout
-        while proc.poll() is None and not refused and time.monotonic() < deadline:
-            time.sleep(0.02)
-        timed_out = proc.poll() is None and not refused
+        text = stdout + "\n" + stderr
+        refused = [m.group(2) for m in (REFUSED.search(ln) for ln in text.splitlines()) if m]
+        lines = [ln.rstrip("\r") for ln in stdout.splitlines() + stderr.splitlines() if not DEBUG_LINE.match(ln)]
         limit = self.timeout_label or f"{timeout:.1f} s"
-        if proc.poll() is None:
-            self._kill(proc)
-        t.join(timeout=2)
         if refused:
             self._fail(f"cannot connect ({refused[0].strip()}): is bacula-dir running and listening on "
                        f"{self.endpoint}? Check 'address' and 'port' and any firewall")
-        if any("Director authorization problem" in ln or "authorization problem" in ln.lower() for ln in lines):
+        if any("authorization problem" in ln.lower() for ln in lines):
             self._fail("authorization failed (wrong console password or console name): check 'password' "
                        "and 'console_name' against the director's Console/Director resource")
         banner = next((BANNER.match(ln) for ln in lines if BANNER.match(ln)), None)
@@ -155,22 +132,11 @@ class Session:
             self._fail(f"stopped answering mid-session: no answer within {limit} (timeout) after "
                        f"command {last!r}; check the director's health or raise the source's 'timeout'")
         if banner is None:
-            text = " / ".join(ln for ln in lines if ln.strip())[-300:]
-            self._fail(f"login failed, bconsole exited {proc.returncode} without the director's banner: "
-                       f"{text or 'no output'}")
+            shown = " / ".join(ln for ln in lines if ln.strip())[-300:]
+            self._fail(f"login failed, bconsole exited {code} without the director's banner: "
+                       f"{shown or 'no output'}")
         self.director, self.version = banner.group(1), banner.group(2)
         return lines
-
-    @staticmethod
-    def _kill(proc: subprocess.Popen) -> None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
     @staticmethod
     def _last_echo(lines: list[str], commands: list[str]) -> str | None:

@@ -13,7 +13,7 @@ actions say, so it is kept as evidence and does not disable anything.
 """
 from __future__ import annotations
 
-from policycheck_networker.infra import Server, show
+from policycheck_networker.mapping.infra import Devices, Server, show
 
 BOOT, TO_SERVER = "networker_bootstrap_actions", "networker_client_actions_to_server"
 
@@ -74,3 +74,83 @@ def evidence(server: Server, policies: list, pools: list, where: str = "protecti
     if periods:
         out["networker_protection_periods"] = periods
     return out, {}
+
+
+# Where an action keeps its destination pool and its Data Domain retention lock switch (Dell's swagger,
+# PolicyActionBackupTraditional / PolicyActionBackupVMwareVProxy / PolicyActionClone /
+# PolicyActionServerBackup: ``destinationPool``, ``enableDDRetentionLock``).
+def _writers(data: dict) -> list[dict]:
+    """The parts of an action's data that write save sets to a pool (each with its own lock switch)."""
+    out = []
+    backup = data.get("backup")
+    if isinstance(backup, dict):
+        spec = backup.get("backupSpecificData")
+        for part in (spec or {}).values() if isinstance(spec, dict) else ():
+            if isinstance(part, dict):
+                out.append(part)
+    for key in ("clone", "serverBackup"):
+        if isinstance(data.get(key), dict):
+            out.append(data[key])
+    return out
+
+
+def retention_locks(devices: Devices, policies: list | None, pools: list | None, unknown: str | None,
+                    where: str = "protectionpolicies", where_devices: str = "devices") -> None:
+    """Set ``immutable`` (or ``_unknown.immutable``) on every Data Domain device.
+
+    NetWorker locks a save set on Data Domain when the device has retention lock on
+    (``dataDomainRetentionLockMode`` Governance or Compliance; None turns it off) and the action writing it
+    has ``enableDDRetentionLock: true`` (the swagger: "Retention locking prevents any modification or
+    deletion of files under retention ... directly on Data Domain share(s)"). A save set records neither,
+    so a device is immutable when its mode is on and every enabled action writing to a pool that holds it
+    locks; not immutable when the mode is None or no such action locks; unknown when the mode was not sent,
+    when some actions lock and others do not, when no action is seen writing to it, or when the protection
+    policies could not be read. Other devices get nothing here: NetWorker does not know whether a plain
+    disk or cloud target is immutable (a tape copy's WORM state comes from its volume).
+    """
+    if not devices.lock_modes:
+        return
+    pool_devices = {p.get("name"): {d for d in p.get("devices") or [] if isinstance(d, str)}
+                    for p in pools or [] if isinstance(p, dict) and isinstance(p.get("name"), str)}
+    locks: dict[str, list] = {}  # device name -> [(action name, locks?)]
+    bad = unknown
+    if bad is None:
+        try:
+            for pol, wf, act in actions(policies):
+                if not enabled(wf, act):
+                    continue
+                name = f"{pol.get('name')}/{wf.get('name')}/{act.get('name')}"
+                for part in _writers(act.get("actionSpecificData") or {}):
+                    for dev in pool_devices.get(part.get("destinationPool"), ()):
+                        locks.setdefault(dev, []).append((name, part.get("enableDDRetentionLock") is True))
+        except (ValueError, AttributeError, TypeError) as exc:
+            bad = f"GET {where}: {exc}"
+    for fid, mode in devices.lock_modes.items():
+        fact = devices.facts[fid]
+        fact["networker_retention_lock_mode"] = mode
+        if isinstance(mode, str) and mode.lower() == "none":
+            fact["immutable"] = False
+            continue
+        why = None
+        if not isinstance(mode, str) or mode.lower() not in ("governance", "compliance"):
+            why = (f"GET {where_devices}: Data Domain device {show(fact['name'])} has "
+                   f"{'no dataDomainRetentionLockMode' if mode is None else 'dataDomainRetentionLockMode ' + show(mode)}")
+        elif bad:
+            why = f"retention lock of {fact['name']} depends on the actions writing to it: {bad}"
+        else:
+            acts = locks.get(fact["name"], [])
+            on = sorted(a for a, lk in acts if lk)
+            off = sorted(a for a, lk in acts if not lk)
+            fact["networker_retention_lock_actions"] = on
+            if acts and not off:
+                fact["immutable"] = True
+                continue
+            if acts and not on:
+                fact["immutable"] = False
+                continue
+            why = (f"Data Domain device {fact['name']} has retention lock {mode} but "
+                   + (f"actions {', '.join(on)} lock and {', '.join(off)} do not (enableDDRetentionLock): "
+                      "which wrote a given save set is not recorded" if acts else
+                      "no enabled action writes to a pool holding it: whether its save sets were locked "
+                      "(enableDDRetentionLock) is not recorded"))
+        fact.setdefault("_unknown", {})["immutable"] = why

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from policycheck.kit.names import is_ip, norm_host
+
 SERVER_ALIAS = "nsrserverhost"
 
 MEDIA = {"adv_file": "disk", "file": "file", "data domain": "dedup", "cloud boost": "cloud",
@@ -63,17 +65,19 @@ class Problems:
         return f"{sum(self.counts.values())} malformed elements ({parts}); first: {self.examples[0]}"
 
 
-def norm(name) -> str:
-    return str(name or "").strip().lower().rstrip(".")
-
-
-def short(name: str) -> str:
-    n = norm(name)
-    return n if _is_ip(n) else n.split(".", 1)[0]
+norm = norm_host  # host-name normalisation is the kit's (one place for every plugin)
 
 
 def _is_ip(n: str) -> bool:
-    return n.replace(".", "").isdigit() or ":" in n
+    """The kit's is_ip, asked only when the text could be an address (digits and dots, or a colon):
+    ipaddress refuses a name by raising, which costs microseconds per client on the hot path."""
+    return (":" in n or n.replace(".", "").isdigit()) and is_ip(n)
+
+
+def short(name: object) -> str:
+    """The kit's short_name (an address whole, else the first label), through the cheap address check."""
+    n = norm(name)
+    return n if _is_ip(n) else n.split(".", 1)[0]
 
 
 def looks_like_host(text: str) -> bool:
@@ -101,6 +105,7 @@ class Server:
     def __init__(self, config: dict, url_host: str):
         self.config = config or {}
         self._memo: dict = {}
+        self._owns: dict = {}
         self.id = norm(self.config.get("name")) or norm(url_host)
         self.names = {self.id, short(self.id), SERVER_ALIAS, norm(url_host)}
         self.aliases = sorted(n for n in {short(self.id), norm(url_host)}
@@ -108,7 +113,16 @@ class Server:
 
     def owns(self, hostname) -> bool:
         """Whether a name means the server: its name, short name, URL host, nsrserverhost, or its FQDN
-        when the server calls itself by a short name."""
+        when the server calls itself by a short name (memoised: asked once per client and save set)."""
+        try:
+            return self._owns[hostname]
+        except KeyError:
+            out = self._owns[hostname] = self._owns_name(hostname)
+            return out
+        except TypeError:  # not hashable: not a host name
+            return False
+
+    def _owns_name(self, hostname) -> bool:
         n = norm(hostname)
         if not n:
             return False
@@ -179,6 +193,16 @@ def data_host(dev: dict, driver: str) -> str:
     return driver
 
 
+def not_reported(name: str, mt: str | None) -> str:
+    """Why NetWorker cannot say whether a device that is not Data Domain is immutable (another source may)."""
+    if mt in ("tape", "vtl"):
+        return (f"device {name}: NetWorker records WORM per tape volume (Volume.states), not per drive; "
+                "a copy on a volume whose states were not sent is unknown")
+    what = {"cloud": "object lock of the cloud target", "disk": "an immutable file system behind the path",
+            "file": "an immutable file system behind the path"}.get(mt or "", "a lock on the storage")
+    return f"device {name}: NetWorker does not record {what} (give the device's immutable from another source)"
+
+
 class Devices:
     """Devices keyed by fact id, with the lookups volumes need (volume id / mounted volume name → device)."""
 
@@ -189,6 +213,7 @@ class Devices:
         self.by_volume: dict[str, str] = {}
         self.unnamed: dict[str, str] = {}  # volume id/name -> reason: mounted on a device without a name
         self.client_data_unknown: str | None = None  # reason why any device might hold client data
+        self.lock_modes: dict[str, object] = {}  # Data Domain device id -> dataDomainRetentionLockMode as sent
         problems = problems if problems is not None else Problems(server.id)
         for i, dev in enumerate(devices):
             name = dev.get("name")
@@ -223,6 +248,10 @@ class Devices:
                 fact["networker_access_info"] = dev["deviceAccessInfo"]
             if dev.get("volumePool"):
                 fact["networker_pool"] = dev["volumePool"]
+            if mt == "dedup":
+                self.lock_modes[fid] = dev.get("dataDomainRetentionLockMode")  # decided in policies.py
+            else:
+                fact["_unknown"] = {"immutable": not_reported(str(name), mt)}
             self.facts[fid] = fact
             for key in ("volumeId", "mountedVolume"):
                 if dev.get(key):
@@ -277,8 +306,13 @@ class Volumes:
         for vol in volumes:
             jb = (jbs.by_volume.get(str(vol.get("name"))) or jbs.by_volume.get(str(vol.get("id")))
                   or jbs.by_name.get(norm(vol.get("location"))))
+            states = vol.get("states")
             info = {"name": vol.get("name"), "location": vol.get("location") or None,
-                    "pool": vol.get("pool"), "device": None, "jukebox": jb}
+                    "pool": vol.get("pool"), "device": None, "jukebox": jb,
+                    "tape": norm(vol.get("family")) == "tape" or media_type({"mediaType": vol.get("type")}) == "tape",
+                    # Volume.states (swagger: "whether the volume is WORM ... capable, recyclable ..."): None
+                    # when the server did not send it (older release, fl= refused)
+                    "states": [x for x in states if isinstance(x, str)] if isinstance(states, list) else None}
             for key in (vol.get("id"), vol.get("name")):
                 if key and str(key) in devices.unnamed:
                     info["unknown"] = devices.unnamed[str(key)]
@@ -295,7 +329,7 @@ class Volumes:
         info = self.by_id.get(str(vid))
         if info is None:  # a volume id the volumes list did not have: maybe still mounted
             info = {"name": str(vid), "location": None, "pool": None, "device": devices.by_volume.get(str(vid)),
-                    "jukebox": None}
+                    "jukebox": None, "tape": False, "states": None, "missing": True}
             if str(vid) in devices.unnamed:
                 info["unknown"] = devices.unnamed[str(vid)]
         return info

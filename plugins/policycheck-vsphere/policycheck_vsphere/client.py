@@ -1,6 +1,8 @@
-"""Logging in to vCenter with pyVmomi and turning every connection failure into a CollectorError."""
+"""Transport only: log in to vCenter with pyVmomi and read it in bulk (PropertyCollector, EventManager);
+vendor objects back as vCenter shapes them, every failure a one-line CollectorError naming the step."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import http.client
 import socket
@@ -188,7 +190,145 @@ def _smart_connect(SmartConnect, settings, ctx, sslctx):
 def disconnect(si) -> None:
     from pyVim.connect import Disconnect
 
-    try:
+    with contextlib.suppress(Exception):  # logout failures do not change the facts read
         Disconnect(si)
-    except Exception:  # noqa: BLE001 - logout failures do not change the facts read
-        pass
+
+
+# The only properties read, per managed-object type (see README.md for what each feeds).
+PROPERTIES = {
+    "ClusterComputeResource": ["name", "host", "parent", "configurationEx"],
+    "HostSystem": ["name", "parent", "datastore", "runtime.connectionState", "runtime.inMaintenanceMode",
+                   "summary.config.vmotionEnabled", "config.virtualNicManagerInfo.netConfig"],
+    "Datastore": ["name", "summary.type", "summary.multipleHostAccess", "host"],
+    "VirtualMachine": ["name", "config.template", "config.uuid", "config.instanceUuid",
+                       "config.hardware.device", "guest.hostName", "runtime.powerState", "runtime.host",
+                       "resourcePool", "datastore", "snapshot"],
+    # where each object lives: folders (their children) up to the datacenter, for the datacenter path
+    "Datacenter": ["name", "parent"],
+    "Folder": ["name", "parent", "childEntity"],
+}
+
+#: the most clone events one run reads (vCenter's own cap for one QueryEvents answer is 1000)
+MAX_EVENTS = 1000
+
+
+class Obj:
+    """One managed object's retrieved properties: ``ref``, ``props`` {path: value}, ``missing`` {path: fault}."""
+
+    __slots__ = ("ref", "props", "missing")
+
+    def __init__(self, ref, props, missing):
+        self.ref, self.props, self.missing = ref, props, missing
+
+    @property
+    def moid(self) -> str:
+        return self.ref._moId
+
+    def get(self, path, default=None):
+        return self.props.get(path, default)
+
+
+def properties_for(settings: dict) -> dict[str, list[str]]:
+    """PROPERTIES, plus VirtualMachine.customValue when an exemption custom attribute is configured."""
+    if not settings.get("backup_exempt_attribute"):
+        return PROPERTIES
+    props = {k: list(v) for k, v in PROPERTIES.items()}
+    props["VirtualMachine"].append("customValue")
+    return props
+
+
+def custom_field_defs(si) -> list:
+    """vCenter's custom attribute definitions (``CustomFieldsManager.field``: CustomFieldDef with
+    key, name, managedObjectType), in one PropertyCollector call; a missingSet fault is raised."""
+    from pyVmomi import vim, vmodl
+
+    cfm = si.content.customFieldsManager
+    if cfm is None:
+        return []
+    PC = vmodl.query.PropertyCollector
+    spec = PC.FilterSpec(objectSet=[PC.ObjectSpec(obj=cfm, skip=False)],
+                         propSet=[PC.PropertySpec(type=vim.CustomFieldsManager, pathSet=["field"], all=False)])
+    result = si.content.propertyCollector.RetrievePropertiesEx([spec], PC.RetrieveOptions())
+    defs: list = []
+    for oc in (result.objects if result is not None else None) or []:
+        for m in oc.missingSet or []:
+            raise m.fault
+        for p in oc.propSet or []:
+            defs.extend(p.val or [])
+    return defs
+
+
+def datacenters_and_folders(si) -> dict[str, list[Obj]]:
+    """Every Datacenter and Folder (name, parent, children) under the root, in one bulk call."""
+    return retrieve(si, si.content.rootFolder, {"Datacenter": ["name", "parent"],
+                                                "Folder": ["name", "parent", "childEntity"]})
+
+
+def clone_events(si, container) -> tuple[list, str | None]:
+    """The VmClonedEvents under ``container`` in vCenter's event history: one bounded QueryEvents call.
+
+    Returns (events, truncated): ``truncated`` says why older events may be missing (the answer
+    reached MAX_EVENTS), else None. Raises what vCenter raises (NoPermission, NotImplemented...)."""
+    from pyVmomi import vim
+
+    spec = vim.event.EventFilterSpec(
+        eventTypeId=["VmClonedEvent"], maxCount=MAX_EVENTS,
+        entity=vim.event.EventFilterSpec.ByEntity(entity=container, recursion="all"))
+    events = list(si.content.eventManager.QueryEvents(spec) or [])
+    truncated = None
+    if len(events) >= MAX_EVENTS:
+        truncated = f"the answer held the most events one call returns ({MAX_EVENTS})"
+    return events, truncated
+
+
+def retrieve(si, container, properties=PROPERTIES, page_size: int = 1000) -> dict[str, list[Obj]]:
+    """Read ``properties`` of every object of each type under ``container`` in bulk.
+
+    One ContainerView per type, one RetrievePropertiesEx carrying all of them, then
+    ContinueRetrievePropertiesEx while vCenter hands back a token. Views are destroyed after.
+    """
+    from pyVmomi import vim, vmodl
+
+    content = si.content
+    pc = content.propertyCollector
+    views = []
+    try:
+        object_specs, prop_specs = [], []
+        for type_name, paths in properties.items():
+            vtype = getattr(vim, type_name)
+            view = content.viewManager.CreateContainerView(container, [vtype], True)
+            views.append(view)
+            traverse = vmodl.query.PropertyCollector.TraversalSpec(
+                name=f"view-{type_name}", path="view", skip=False, type=vim.view.ContainerView)
+            object_specs.append(vmodl.query.PropertyCollector.ObjectSpec(obj=view, skip=True,
+                                                                         selectSet=[traverse]))
+            prop_specs.append(vmodl.query.PropertyCollector.PropertySpec(type=vtype, pathSet=list(paths),
+                                                                         all=False))
+        spec = vmodl.query.PropertyCollector.FilterSpec(objectSet=object_specs, propSet=prop_specs)
+        options = vmodl.query.PropertyCollector.RetrieveOptions(maxObjects=page_size)
+        result = pc.RetrievePropertiesEx([spec], options)
+        out: dict[str, list[Obj]] = {t: [] for t in properties}
+        while result is not None:
+            for oc in result.objects or []:
+                props = {p.name: p.val for p in (oc.propSet or [])}
+                missing = {m.path: m.fault for m in (oc.missingSet or [])}
+                type_name = type(oc.obj).__name__.split(".")[-1]
+                out.setdefault(_type_key(oc.obj, properties), []).append(Obj(oc.obj, props, missing))
+            token = getattr(result, "token", None)
+            if not token:
+                break
+            result = pc.ContinueRetrievePropertiesEx(token)
+        return out
+    finally:
+        for v in views:
+            with contextlib.suppress(Exception):  # a view left behind expires with the session
+                v.DestroyView()
+
+
+def _type_key(ref, properties) -> str:
+    from pyVmomi import vim
+
+    for type_name in properties:
+        if isinstance(ref, getattr(vim, type_name)):
+            return type_name
+    return type(ref).__name__

@@ -1,4 +1,4 @@
-"""Reads ansible-inventory's --list JSON: every host, its (transitive) groups and its hostvars."""
+"""Pure reading of ansible-inventory's --list JSON: every host, its (transitive) groups and its hostvars."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
