@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ class Document:
     path: str
     line: int
 
-    def where(self, jpath: tuple[Any, ...]) -> tuple[int, int]:
+    def where(self, jpath: Iterable[Any]) -> tuple[int, int]:
         """The position of ``jpath`` or of its nearest located parent."""
         p = tuple(jpath)
         while p:
