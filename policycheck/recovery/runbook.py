@@ -313,8 +313,9 @@ def _server(g: _Graph, s: dict[str, Any], results: Mapping[tuple[str, str], tupl
                       "storage_node": d.get("storage_node"), "enabled": d.get("enabled"),
                       "client_data": d.get("client_data")}
                      for d in facts.entities("device") if d.get("backup_server") == sid]
-    if facts.incomplete("device", sid):
-        rb["unknown"].append("its devices: " + facts.incomplete("device", sid))
+    dev_inc = facts.incomplete("device", sid)
+    if dev_inc:
+        rb["unknown"].append("its devices: " + dev_inc)
     # 4. clients in dependency order
     clients = [h for (bs, h) in g.client_of if bs == sid and h not in done]
     edges = {c: g.deps(c)[0] for c in clients}
