@@ -69,7 +69,7 @@ def _finite_float(text):
 def apply_baseline(results, failed_before: set) -> list[str]:
     """Set ``baseline`` on each failure (new or unchanged, in place) and return a note per baseline
     failure that is fixed (now passes or no longer applies) or that this run did not evaluate."""
-    now = {}
+    now: dict = {}
     for r in results:
         key = (r.policy.id, r.target_id)
         if r.status == FAIL:

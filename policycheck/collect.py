@@ -3,19 +3,33 @@ secrets, run sources concurrently (bounded) under their own timeouts, record eac
 merge the fragments and derive facts."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from policycheck.api import CollectContext, CollectorError
 from policycheck.errors import ConfigError
 from policycheck.facts import FactsError, check_fragment, merge
 from policycheck.secrets import URL_CREDENTIALS_HINT, SecretError, find_url_credentials, redact, resolve
 from policycheck.timeutil import iso, now_utc
+
+if TYPE_CHECKING:
+    from policycheck.api import Collector
+    from policycheck.config import Config
+    from policycheck.plugins import Plugins
+
+#: ``on_event(source, state, detail)``: detail is a count of objects (running/ok) or the error text
+EventFn = Callable[[str, str, Any], None]
+#: a source's outcome: (status, fragment or None, error or None, duration in seconds)
+Outcome = tuple[str, Any, str | None, float]
 
 RESERVED = ("name", "plugin", "timeout", "enabled")
 
@@ -25,9 +39,9 @@ class SourcePlan:
     name: str
     plugin: str
     timeout: float
-    settings: dict | None
-    collector: object | None
-    secrets: list
+    settings: dict[str, Any] | None
+    collector: Collector | None
+    secrets: list[str]
     error: str | None = None
 
 
@@ -35,12 +49,12 @@ class SourceConfigError(ConfigError):
     """A source's settings do not validate against its plugin's schema (an invocation error: exit 2)."""
 
 
-def plan_sources(config, plugins) -> list[SourcePlan]:
+def plan_sources(config: Config, plugins: Plugins) -> list[SourcePlan]:
     """Check every source before anything is contacted. Unknown/broken plugins become failing sources
     (their results are errors); invalid settings raise SourceConfigError."""
     import jsonschema
 
-    plans = []
+    plans: list[SourcePlan] = []
     for i, src in enumerate(config.sources):
         if src.get("enabled") is False:
             continue
@@ -81,7 +95,7 @@ def plan_sources(config, plugins) -> list[SourcePlan]:
         check = getattr(col, "check", None)
         problems = check(settings, str(config.base_dir)) if check else ()
         if problems:
-            lines = []
+            lines: list[str] = []
             for key, problem in problems:
                 here = config.where(("sources", i) + tuple(key))
                 problem = redact(problem, secrets)
@@ -94,26 +108,30 @@ def plan_sources(config, plugins) -> list[SourcePlan]:
     return plans
 
 
-def collect(plans, base_dir=".", concurrency: int = 4, on_event=None) -> dict:
+def collect(plans: list[SourcePlan], base_dir: str | os.PathLike[str] = ".", concurrency: int = 4,
+            on_event: EventFn | None = None) -> dict[str, Any]:
     """Run every planned source and return the merged facts document (with derived facts not yet
     added). ``on_event(source, state, detail)`` reports progress: running/ok/error."""
-    on_event = on_event or (lambda *a: None)
+    emit: EventFn = on_event or (lambda *a: None)
     started = now_utc()
     sem = threading.Semaphore(max(1, concurrency))
-    outcomes: dict = {}
-    threads = []
+    outcomes: dict[str, Outcome] = {}
+    threads: list[tuple[SourcePlan, threading.Thread]] = []
     lock = threading.Lock()
 
-    def run(plan: SourcePlan):
+    def run(plan: SourcePlan) -> None:
         with sem:
             t0 = time.monotonic()
             plan_deadline[plan.name] = t0 + plan.timeout
-            on_event(plan.name, "running", 0)
+            emit(plan.name, "running", 0)
             ctx = CollectContext(source=plan.name, timeout=plan.timeout, base_dir=str(base_dir),
                                  secrets=plan.secrets, deadline=t0 + plan.timeout,
-                                 progress=lambda n, p=plan.name: on_event(p, "running", n))
+                                 progress=partial(emit, plan.name, "running"))
             contexts[plan.name] = ctx
+            out: tuple[str, Any, str | None]
             try:
+                # a plan without an error has its collector and settings (plan_sources)
+                assert plan.collector is not None and plan.settings is not None
                 frag = plan.collector.collect(dict(plan.settings), ctx)
                 check_fragment(frag, plan.name)
                 out = ("ok", frag, None)
@@ -127,14 +145,14 @@ def collect(plans, base_dir=".", concurrency: int = 4, on_event=None) -> dict:
                                              f"(at {tb.filename}:{tb.lineno})", plan.secrets))
             with lock:
                 if plan.name not in outcomes:
-                    outcomes[plan.name] = out + (time.monotonic() - t0,)
+                    outcomes[plan.name] = (*out, time.monotonic() - t0)
 
-    plan_deadline: dict = {}
-    contexts: dict = {}
+    plan_deadline: dict[str, float] = {}
+    contexts: dict[str, CollectContext] = {}
     for plan in plans:
         if plan.error:
             outcomes[plan.name] = ("error", None, plan.error, 0.0)
-            on_event(plan.name, "error", plan.error)
+            emit(plan.name, "error", plan.error)
             continue
         t = threading.Thread(target=run, args=(plan,), name=f"collect-{plan.name}", daemon=True)
         t.start()
@@ -150,15 +168,16 @@ def collect(plans, base_dir=".", concurrency: int = 4, on_event=None) -> dict:
                 outcomes[plan.name] = ("error", None, f"timed out after {plan.timeout:g}s (raise the source's "
                                        "timeout: if the source is just slow)", plan.timeout)
         st, frag, err, dur = outcomes[plan.name]
-        on_event(plan.name, st, err if st == "error" else _count(frag))
-    fragments, sources = [], []
+        emit(plan.name, st, err if st == "error" else _count(frag))
+    fragments: list[tuple[str, str, dict[str, Any]]] = []
+    sources: list[dict[str, Any]] = []
     for plan in plans:
         st, frag, err, dur = outcomes[plan.name]
         kinds = list(plan.collector.kinds) if plan.collector else []
         if st == "ok":
             kinds = sorted(set(kinds) | {k for k, v in frag["entities"].items()})
             fragments.append((plan.name, frag.get("observed_at") or iso(now_utc()), frag))
-        entry = {"name": plan.name, "plugin": plan.plugin, "status": st, "error": err,
+        entry: dict[str, Any] = {"name": plan.name, "plugin": plan.plugin, "status": st, "error": err,
                  "kinds": kinds, "objects": _count(frag) if frag else 0, "duration_s": round(dur, 3)}
         ctx = contexts.get(plan.name)
         warnings = list(ctx.warnings) if ctx is not None else []
@@ -171,24 +190,24 @@ def collect(plans, base_dir=".", concurrency: int = 4, on_event=None) -> dict:
         if warnings:
             entry["warnings"] = [redact(w, plan.secrets) for w in warnings]
         sources.append(entry)
-    for plan, t in threads:
+    for _plan, t in threads:
         if t.is_alive():
             with _ABANDONED_LOCK:
                 _ABANDONED.append(t)
     return merge(fragments, iso(started), sources)
 
 
-_ABANDONED: list = []
+_ABANDONED: list[threading.Thread] = []
 _ABANDONED_LOCK = threading.Lock()
 
 
-def abandoned() -> list:
+def abandoned() -> list[threading.Thread]:
     """Collector threads still running after their source's deadline (their answer is discarded)."""
     with _ABANDONED_LOCK:
         return [t for t in _ABANDONED if t.is_alive()]
 
 
-def lingering_threads() -> list:
+def lingering_threads() -> list[threading.Thread]:
     """Every thread but this one that would keep the interpreter from exiting (non-daemon: a
     collector's own pool, e.g. concurrent.futures workers), and every abandoned collector thread."""
     me = threading.current_thread()
@@ -196,10 +215,10 @@ def lingering_threads() -> list:
             and (not t.daemon or t in _ABANDONED)]
 
 
-def child_pids(root: int | None = None) -> list:
+def child_pids(root: int | None = None) -> list[int]:
     """The running descendants of this process (Linux /proc; elsewhere none), deepest first."""
     root = root or os.getpid()
-    parents: dict = {}
+    parents: dict[int, list[int]] = {}
     try:
         entries = os.listdir("/proc")
     except OSError:
@@ -215,7 +234,8 @@ def child_pids(root: int | None = None) -> list:
         rest = stat.rsplit(")", 1)[-1].split()
         if len(rest) >= 2 and rest[0] != "Z":
             parents.setdefault(int(rest[1]), []).append(int(e))
-    out, todo = [], [root]
+    out: list[int] = []
+    todo = [root]
     while todo:
         pid = todo.pop()
         for c in parents.get(pid, ()):
@@ -224,16 +244,14 @@ def child_pids(root: int | None = None) -> list:
     return list(reversed(out))
 
 
-def end_children(grace: float = 1.0) -> list:
+def end_children(grace: float = 1.0) -> list[int]:
     """Terminate every subprocess a collector left running (SIGTERM, then SIGKILL after ``grace``
     seconds); returns their pids. Called by the CLI as the run ends, so no collector subprocess
     outlives it."""
     pids = child_pids()
     for pid in pids:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
-        except OSError:
-            pass
     end = time.monotonic() + grace
     alive = list(pids)
     while alive and time.monotonic() < end:
@@ -241,10 +259,8 @@ def end_children(grace: float = 1.0) -> list:
         if alive:
             time.sleep(0.02)
     for pid in alive:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
     return pids
 
 
@@ -264,5 +280,5 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _count(frag) -> int:
+def _count(frag: dict[str, Any] | None) -> int:
     return sum(len(v) for v in frag["entities"].values()) if frag else 0

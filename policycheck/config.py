@@ -2,6 +2,8 @@
 here and are resolved per source by the collector runtime."""
 from __future__ import annotations
 
+from typing import Any
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +32,7 @@ class Config:
     default_timeout: float = 60.0
     as_of: str | None = None
     waiver_max_days: int | None = None
-    positions: object = None
+    positions: Any = None
 
     def where(self, jpath) -> str:
         if self.positions is None or self.path is None:

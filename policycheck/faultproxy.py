@@ -22,6 +22,7 @@ verification (the proxy itself speaks plain HTTP on loopback).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import fnmatch
 import http.client
@@ -29,8 +30,10 @@ import json
 import ssl
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
@@ -41,9 +44,9 @@ BAD_TIME = "12/31/2099 xx:61"
 @dataclass
 class Fault:
     kind: str
-    params: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
 
-    def __str__(self):
+    def __str__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items() if k != "body")
         return f"{self.kind}({args})"
 
@@ -66,7 +69,7 @@ class faults:  # noqa: N801 - a namespace of constructors
         return Fault("truncate", {"keep": keep})
 
     @staticmethod
-    def status(code: int, body=None, headers: dict | None = None) -> Fault:
+    def status(code: int, body: Any = None, headers: dict[str, str] | None = None) -> Fault:
         return Fault("status", {"code": code, "body": body, "headers": headers or {}})
 
     @staticmethod
@@ -75,7 +78,7 @@ class faults:  # noqa: N801 - a namespace of constructors
         return Fault("redirect", {"location": location, "code": code})
 
     @staticmethod
-    def retry_after(seconds, code: int = 429) -> Fault:
+    def retry_after(seconds: float | str, code: int = 429) -> Fault:
         return Fault("retry_after", {"seconds": seconds, "code": code})
 
     @staticmethod
@@ -83,7 +86,7 @@ class faults:  # noqa: N801 - a namespace of constructors
         return Fault("garbage", {"body": body})
 
     @staticmethod
-    def corrupt(pointer: str, action: str = "drop", value=None) -> Fault:
+    def corrupt(pointer: str, action: str = "drop", value: Any = None) -> Fault:
         if action not in ("drop", "type", "bad_time", "null", "set"):
             raise ValueError(f"unknown corruption {action!r}")
         return Fault("corrupt", {"pointer": pointer, "action": action, "value": value})
@@ -95,7 +98,7 @@ ALL_TRANSPORT_FAULTS = (faults.refuse(), faults.stall(), faults.trickle(), fault
                         faults.garbage(), faults.garbage(b'{"count": 3, "items": [{"na'))
 
 
-def corrupt_json(doc, pointer: str, action: str, value=None):
+def corrupt_json(doc: Any, pointer: str, action: str, value: Any = None) -> tuple[Any, int]:
     """A corrupted deep copy of ``doc``; returns (new doc, number of places changed)."""
     doc = copy.deepcopy(doc)
     parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.strip("/").split("/")] if pointer.strip("/") else []
@@ -103,7 +106,7 @@ def corrupt_json(doc, pointer: str, action: str, value=None):
         return doc, 0
     count = 0
 
-    def children(node, key):
+    def children(node: Any, key: str) -> list[tuple[Any, str | int]]:
         if isinstance(node, dict):
             keys = list(node) if key == "*" else ([key] if key in node else [])
             return [(node, k) for k in keys]
@@ -114,7 +117,7 @@ def corrupt_json(doc, pointer: str, action: str, value=None):
                 return [(node, int(key))]
         return []
 
-    def retype(v):
+    def retype(v: Any) -> Any:
         if isinstance(v, bool):
             return "yes"
         if isinstance(v, (int, float)):
@@ -127,7 +130,7 @@ def corrupt_json(doc, pointer: str, action: str, value=None):
             return [v]
         return 0
 
-    def walk(node, depth):
+    def walk(node: Any, depth: int) -> None:
         nonlocal count
         last = depth == len(parts) - 1
         targets = children(node, parts[depth])
@@ -153,7 +156,7 @@ def corrupt_json(doc, pointer: str, action: str, value=None):
 
 
 class _Rule:
-    def __init__(self, pattern: str, fault: Fault, times: int | None, method: str | None):
+    def __init__(self, pattern: str, fault: Fault, times: int | None, method: str | None) -> None:
         self.pattern, self.fault, self.times, self.method = pattern, fault, times, method
         self.hits = 0
 
@@ -169,14 +172,14 @@ class _Elsewhere:
     """Another origin: answers every request with 200 and a JSON body that looks like a healthy, empty
     answer (what a false pass would be built from)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         body = json.dumps({"count": 0, "results": [], "items": [], "next": None}).encode()
 
         class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):
+            def log_message(self, *a: Any) -> None:
                 pass
 
-            def _answer(self):
+            def _answer(self) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -191,7 +194,7 @@ class _Elsewhere:
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def close(self):
+    def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -199,12 +202,12 @@ class _Elsewhere:
 class FaultProxy:
     """A loopback HTTP reverse proxy to ``upstream`` that injects faults on matching paths."""
 
-    def __init__(self, upstream: str, timeout: float = 30.0):
+    def __init__(self, upstream: str, timeout: float = 30.0) -> None:
         self.upstream = urlsplit(upstream.rstrip("/"))
         self.timeout = timeout
-        self.rules: list = []
-        self.requests: list = []
-        self.applied: list = []  # (path, str(fault)) of every fault injected
+        self.rules: list[_Rule] = []
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        self.applied: list[tuple[str, str]] = []  # (path, str(fault)) of every fault injected
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.elsewhere = _Elsewhere()
@@ -213,10 +216,10 @@ class FaultProxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.0"
 
-            def log_message(self, *a):
+            def log_message(self, *a: Any) -> None:
                 pass
 
-            def do_GET(self):
+            def do_GET(self) -> None:
                 outer._handle(self)
 
             do_POST = do_PUT = do_DELETE = do_HEAD = do_GET
@@ -230,7 +233,7 @@ class FaultProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def inject(self, pattern: str, fault: Fault, times: int | None = None, method: str | None = None) -> "FaultProxy":
+    def inject(self, pattern: str, fault: Fault, times: int | None = None, method: str | None = None) -> FaultProxy:
         """Apply ``fault`` to requests whose path (with or without its query) matches the glob ``pattern``."""
         with self._lock:
             self.rules.append(_Rule(pattern, fault, times, method))
@@ -246,20 +249,22 @@ class FaultProxy:
         self.httpd.server_close()
         self.elsewhere.close()
 
-    def __enter__(self):
+    def __enter__(self) -> FaultProxy:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ---- the proxy ------------------------------------------------------------------------------
-    def _forward(self, h, body: bytes | None):
+    def _forward(self, h: BaseHTTPRequestHandler, body: bytes | None) -> tuple[int, str, list[tuple[str, str]], bytes]:
         u = self.upstream
+        host = u.hostname or "127.0.0.1"
+        conn: http.client.HTTPConnection
         if u.scheme == "https":
-            conn = http.client.HTTPSConnection(u.hostname, u.port or 443, timeout=self.timeout,
+            conn = http.client.HTTPSConnection(host, u.port or 443, timeout=self.timeout,
                                                context=ssl._create_unverified_context())  # noqa: S323
         else:
-            conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=self.timeout)
+            conn = http.client.HTTPConnection(host, u.port or 80, timeout=self.timeout)
         headers = {k: v for k, v in h.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["Host"] = u.netloc
         path = (u.path or "") + h.path
@@ -272,7 +277,7 @@ class FaultProxy:
         finally:
             conn.close()
 
-    def _handle(self, h):
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else None
         with self._lock:
@@ -282,12 +287,11 @@ class FaultProxy:
                 rule.hits += 1
                 self.applied.append((h.path, str(rule.fault)))
         fault = rule.fault if rule else None
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self._answer(h, fault, body)
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-            pass
 
-    def _send(self, h, status, reason, headers, data, declared: int | None = None):
+    def _send(self, h: BaseHTTPRequestHandler, status: int, reason: str | None, headers: Iterable[tuple[str, str]],
+              data: bytes, declared: int | None = None) -> None:
         h.send_response(status, reason)
         for k, v in headers:
             h.send_header(k, v)
@@ -295,9 +299,9 @@ class FaultProxy:
         h.send_header("Connection", "close")
         h.end_headers()
 
-    def _answer(self, h, fault, body):
+    def _answer(self, h: BaseHTTPRequestHandler, fault: Fault | None, body: bytes | None) -> None:
         kind = fault.kind if fault else None
-        p = fault.params if fault else {}
+        p: dict[str, Any] = fault.params if fault else {}
         if kind == "refuse":
             h.close_connection = True
             try:

@@ -3,7 +3,7 @@ loader keeps no positions): descends along the path, skipping siblings with the 
 from __future__ import annotations
 
 import json
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # C function, not in the stubs
 
 _WS = " \t\n\r"
 _decoder = json.JSONDecoder()

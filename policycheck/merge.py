@@ -25,7 +25,8 @@ class MergeError(FactsInputError):
 
 
 def parse_specs(specs) -> list[tuple[str, Path]]:
-    out, seen = [], {}
+    out: list[tuple[str, Path]] = []
+    seen: dict = {}
     for spec in specs:
         label, sep, path = str(spec).partition("=")
         if not sep or not LABEL.match(label) or Path(spec).exists():
@@ -107,8 +108,10 @@ def merge_reports(inputs) -> Report:
                 notes.append(f"{p['id']} differs between {first[0]} and {label} (severity, title or parameters); "
                              f"each result keeps its own")
         for r in doc["results"]:
-            pol = own.get(r["policy_id"])
-            if pol is None:  # a result whose policy the envelope does not list: rebuilt from the result
+            found = own.get(r["policy_id"])
+            if found is not None:
+                pol = found
+            else:  # a result whose policy the envelope does not list: rebuilt from the result
                 pol = own[r["policy_id"]] = Policy(id=r["policy_id"], title=r.get("title", ""),
                                                    severity=r["severity"], target=r["target_kind"], rationale="",
                                                    remediation=r.get("remediation") or "")

@@ -3,15 +3,21 @@ each loaded on its own so that one broken plugin is named and does not take the 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import import_module
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from policycheck import hookspecs
 from policycheck.errors import ConfigError
 from policycheck.textutil import suggest
+
+if TYPE_CHECKING:
+    from policycheck.api import Collector, Reporter
 
 GROUP = "policycheck"
 #: the collectors published with policycheck and the distribution that provides each: an install hint
@@ -35,8 +41,8 @@ class PluginInfo:
     module: str
     version: str = ""
     builtin: bool = False
-    collectors: list = field(default_factory=list)
-    reporters: list = field(default_factory=list)
+    collectors: list[str] = field(default_factory=list)
+    reporters: list[str] = field(default_factory=list)
     error: str | None = None
 
 
@@ -45,16 +51,16 @@ class Plugins:
     """The loaded plugins and what they provide."""
 
     pm: pluggy.PluginManager
-    infos: list
-    collectors: dict
-    reporters: dict
-    disabled: list
+    infos: list[PluginInfo]
+    collectors: dict[str, Collector]
+    reporters: dict[str, Reporter]
+    disabled: list[str]
 
-    def errors(self) -> list:
+    def errors(self) -> list[PluginInfo]:
         return [i for i in self.infos if i.error]
 
-    def policy_dirs(self) -> list:
-        out = []
+    def policy_dirs(self) -> list[str | os.PathLike[str]]:
+        out: list[str | os.PathLike[str]] = []
         for res in self.pm.hook.policycheck_policy_dirs():
             out.extend(res or [])
         return out
@@ -86,7 +92,7 @@ class Plugins:
                 + f" (installed collectors: {', '.join(sorted(self.collectors)) or 'none'}{install})"), True
 
 
-def difflib_best(word, choices):
+def difflib_best(word: object, choices: Iterable[str]) -> str | None:
     import difflib
 
     m = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
@@ -99,13 +105,13 @@ def _short(modname: str) -> str:
     return parts[-2] if parts[-1] == "plugin" else parts[-1]
 
 
-def make_plugins(disabled=(), load_entry_points: bool = True) -> Plugins:
+def make_plugins(disabled: Iterable[str] = (), load_entry_points: bool = True) -> Plugins:
     """Build a fresh plugin manager: hookspecs, built-ins, then third-party entry points."""
     disabled = list(disabled) + [d.strip() for d in os.environ.get("POLICYCHECK_DISABLE_PLUGINS", "").split(",")
                                  if d.strip()]
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
-    infos = []
+    infos: list[PluginInfo] = []
     for modname in BUILTINS:
         short = _short(modname)
         info = PluginInfo(name=f"builtin-{short}", module=modname, builtin=True)
@@ -113,7 +119,7 @@ def make_plugins(disabled=(), load_entry_points: bool = True) -> Plugins:
         if short in disabled or info.name in disabled:
             info.error = "disabled"
             continue
-        _register(pm, info, lambda m=modname: import_module(m))
+        _register(pm, info, partial(import_module, modname))
     if load_entry_points and os.environ.get("POLICYCHECK_NO_ENTRY_POINTS") != "1":
         for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
             dist = getattr(ep, "dist", None)
@@ -123,7 +129,9 @@ def make_plugins(disabled=(), load_entry_points: bool = True) -> Plugins:
                 info.error = "disabled"
                 continue
             _register(pm, info, ep.load)
-    collectors, reporters = {}, {}
+    collectors: dict[str, Collector] = {}
+    reporters: dict[str, Reporter] = {}
+    bucket: dict[str, Any]
     for info in infos:
         if info.error:
             continue
@@ -144,17 +152,17 @@ def make_plugins(disabled=(), load_entry_points: bool = True) -> Plugins:
                     continue
                 bucket[item.name] = item
                 names.append(item.name)
-    names = {i.name for i in infos} | {_short(i.module) for i in infos if i.builtin}
+    plugin_names = {i.name for i in infos} | {_short(i.module) for i in infos if i.builtin}
     for d in disabled:
-        if d not in names:
+        if d not in plugin_names:
             where = "--disable-plugin" if d not in os.environ.get("POLICYCHECK_DISABLE_PLUGINS", "") \
                 else "POLICYCHECK_DISABLE_PLUGINS"
-            raise PluginConfigError(f"{where} '{d}': no such plugin" + suggest(d, sorted(names))
-                                    + f" (plugins: {', '.join(sorted(names))}; see `policycheck plugins`)")
+            raise PluginConfigError(f"{where} '{d}': no such plugin" + suggest(d, sorted(plugin_names))
+                                    + f" (plugins: {', '.join(sorted(plugin_names))}; see `policycheck plugins`)")
     return Plugins(pm=pm, infos=infos, collectors=collectors, reporters=reporters, disabled=disabled)
 
 
-def _register(pm, info: PluginInfo, load) -> None:
+def _register(pm: pluggy.PluginManager, info: PluginInfo, load: Callable[[], Any]) -> None:
     try:
         module = load()
     except Exception as exc:  # ImportError, SyntaxError, anything a third party raises on import

@@ -3,13 +3,25 @@ duplicate ids) with errors located by file:line:col, policy id and JSON path."""
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from policycheck import conditions, errors
 from policycheck.conditions import CompileError, suggest
 from policycheck.timeutil import parse_duration
 from policycheck.yamlsafe import Document, YamlError, load_documents
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+
+    from policycheck.conditions import Ctx, FactPath
+    from policycheck.targetparams import TargetParams
+
+#: a compiled ``when``/``require``: ``f(entity, ctx) -> True|False|None``
+ConditionFn = Callable[[dict[str, Any], "Ctx"], Any]
 
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "policy.schema.json"
 MAX_POLICY_BYTES = 1024 * 1024
@@ -18,12 +30,13 @@ MAX_POLICY_BYTES = 1024 * 1024
 class PolicyError(errors.PolicyError):
     """One located problem in a policy file."""
 
-    def __init__(self, path, line, col, policy_id, jpath, message):
+    def __init__(self, path: str | os.PathLike[str], line: int, col: int, policy_id: str | None,
+                 jpath: Iterable[Any], message: str) -> None:
         self.path, self.line, self.col = str(path), line, col
         self.policy_id, self.jpath, self.message = policy_id, tuple(jpath), message
         super().__init__(str(self))
 
-    def __str__(self):
+    def __str__(self) -> str:
         where = f"{self.path}:{self.line}:{self.col}"
         pid = f" {self.policy_id}" if self.policy_id else ""
         jp = f" {format_jpath(self.jpath)}:" if self.jpath else ":"
@@ -33,7 +46,7 @@ class PolicyError(errors.PolicyError):
 class PolicyLoadError(errors.PolicyError):
     """Every problem found while loading a set of policy files."""
 
-    def __init__(self, errors):
+    def __init__(self, errors: list[PolicyError]) -> None:
         self.errors = errors
         lines = [str(e) for e in errors[:MAX_PROBLEMS]]
         if len(errors) > MAX_PROBLEMS:
@@ -41,7 +54,7 @@ class PolicyLoadError(errors.PolicyError):
         super().__init__("\n".join(lines))
 
 
-def format_jpath(jpath) -> str:
+def format_jpath(jpath: Iterable[Any]) -> str:
     out = ""
     for p in jpath:
         if p == "<key>":
@@ -68,25 +81,25 @@ class Policy:
     target: str
     rationale: str
     remediation: str
-    tags: list = field(default_factory=list)
-    references: list = field(default_factory=list)
-    controls: dict = field(default_factory=dict)  # {framework: [control id, ...]} (policycheck/controls.py)
-    parameters: list = field(default_factory=list)
-    when: dict | None = None
-    require: dict = field(default_factory=dict)
-    context: list = field(default_factory=list)  # fact paths shown in the evidence, never judged
-    target_params: object = None  # targetparams.TargetParams: the config's per-target parameter values
+    tags: list[str] = field(default_factory=list)
+    references: list[Any] = field(default_factory=list)
+    controls: dict[str, list[str]] = field(default_factory=dict)  # {framework: [control id, ...]} (policycheck/controls.py)
+    parameters: list[Parameter] = field(default_factory=list)
+    when: dict[str, Any] | None = None
+    require: dict[str, Any] = field(default_factory=dict)
+    context: list[str] = field(default_factory=list)  # fact paths shown in the evidence, never judged
+    target_params: TargetParams | None = None  # targetparams.TargetParams: the config's per-target parameter values
     path: str = ""
     line: int = 1
     doc: Document | None = None
-    values: dict = field(default_factory=dict)  # parameter values in force
-    when_fn: object = None
-    require_fn: object = None
-    kinds: set = field(default_factory=set)
-    attrs: set = field(default_factory=set)
+    values: dict[str, Any] = field(default_factory=dict)  # parameter values in force
+    when_fn: ConditionFn | None = None
+    require_fn: ConditionFn | None = None  # None until compile()
+    kinds: set[str] = field(default_factory=set)
+    attrs: set[str] = field(default_factory=set)
 
-    def to_dict(self) -> dict:
-        d = {"id": self.id, "title": self.title, "severity": self.severity, "target": self.target,
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"id": self.id, "title": self.title, "severity": self.severity, "target": self.target,
              "tags": self.tags, "rationale": self.rationale, "remediation": self.remediation,
              "references": self.references, "controls": self.controls,
              "parameters": [{"name": p.name, "type": p.type, "default": p.default,
@@ -101,11 +114,11 @@ class Policy:
         d["source"] = self.path
         return d
 
-    def error(self, jpath, message) -> PolicyError:
+    def error(self, jpath: Iterable[Any], message: str) -> PolicyError:
         line, col = self.doc.where(jpath) if self.doc else (self.line, 1)
         return PolicyError(self.path, line, col, self.id, jpath, message)
 
-    def compile(self, overrides: dict | None = None, compiled: dict | None = None) -> Policy:
+    def compile(self, overrides: dict[str, Any] | None = None, compiled: dict[str, Any] | None = None) -> Policy:
         """Resolve parameters (defaults, then ``overrides``) and compile ``when``/``require`` once;
         ``compiled``: {"when"/"require": condition} already compiled with the defaults (the load's check)."""
         values = {p.name: p.default for p in self.parameters}
@@ -117,14 +130,14 @@ class Policy:
             values[name] = check_param_value(spec, value, f"{self.id}.{name}")
         done = compiled if compiled is not None and not overrides else {}
         try:
-            self.when_fn = (done.get("when") or conditions.compile_condition(self.when, ("when",), values)) \
+            self.when_fn = when_fn = (done.get("when") or conditions.compile_condition(self.when, ("when",), values)) \
                 if self.when else None
-            self.require_fn = done.get("require") or conditions.compile_condition(self.require, ("require",), values)
+            self.require_fn = require_fn = done.get("require") or conditions.compile_condition(self.require, ("require",), values)
         except CompileError as exc:
             raise self.error(exc.jpath, exc.message) from None
         self.values = values
-        self.kinds = {self.target} | self.require_fn.kinds | (self.when_fn.kinds if self.when_fn else set())
-        self.attrs = self.require_fn.attrs | (self.when_fn.attrs if self.when_fn else set())
+        self.kinds = {self.target} | require_fn.kinds | (when_fn.kinds if when_fn else set())
+        self.attrs = require_fn.attrs | (when_fn.attrs if when_fn else set())
         if self.context:
             try:
                 paths = [conditions.FactPath(t, ("context", i)) for i, t in enumerate(self.context)]
@@ -132,16 +145,16 @@ class Policy:
                 raise self.error(exc.jpath, exc.message) from None
             for fp in paths:
                 self.kinds |= fp.kinds
-            self.require_fn = _with_context(self.require_fn, paths)
+            self.require_fn = _with_context(require_fn, paths)
         return self
 
 
-def context_evidence(fp, ent, ctx) -> dict:
+def context_evidence(fp: FactPath, ent: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     """One context fact as evidence: its value (or why it is unknown), never judged (``ok`` null)."""
     from policycheck.results import _jsonable, evidence_source
 
     obs, owner = fp.resolve(ent, ctx)
-    d = {"fact": fp.text, "observed": None, "expected": "context (not judged)", "ok": None}
+    d: dict[str, Any] = {"fact": fp.text, "observed": None, "expected": "context (not judged)", "ok": None}
     if obs.__class__ is conditions.Missing:
         d["missing"] = obs.reason
     else:
@@ -153,15 +166,15 @@ def context_evidence(fp, ent, ctx) -> dict:
     return d
 
 
-def _with_context(require_fn, paths):
-    def f(ent, ctx):
+def _with_context(require_fn: ConditionFn, paths: list[FactPath]) -> ConditionFn:
+    def f(ent: dict[str, Any], ctx: Ctx) -> Any:
         r = require_fn(ent, ctx)
         ctx.evidence.extend(context_evidence(fp, ent, ctx) for fp in paths)
         return r
     return f
 
 
-def check_param_value(spec: Parameter, value, where: str):
+def check_param_value(spec: Parameter, value: Any, where: str) -> Any:
     t = spec.type
     ok = {"string": isinstance(value, str), "integer": isinstance(value, int) and not isinstance(value, bool),
           "number": isinstance(value, (int, float)) and not isinstance(value, bool),
@@ -177,10 +190,10 @@ def check_param_value(spec: Parameter, value, where: str):
     return value
 
 
-_validator = None
+_validator: Draft202012Validator | None = None
 
 
-def _schema_validator():
+def _schema_validator() -> Draft202012Validator:
     global _validator
     if _validator is None:
         import jsonschema
@@ -189,11 +202,13 @@ def _schema_validator():
     return _validator
 
 
-def _schema_errors(doc: Document, pid):
+def _schema_errors(doc: Document, pid: str | None) -> list[PolicyError]:
     """Schema errors outside when/require (the condition compiler reports those more precisely)."""
-    errors = []
+    errors: list[PolicyError] = []
     data = doc.data
-    allowed = _schema_validator().schema["properties"]
+    schema = _schema_validator().schema
+    assert not isinstance(schema, bool)  # policy.schema.json is an object schema
+    allowed = schema["properties"]
     for key in data:
         if key not in allowed:
             line, col = doc.where((key, "<key>"))
@@ -221,7 +236,9 @@ def _schema_errors(doc: Document, pid):
     return errors
 
 
-def _controls_message(err, jp) -> str | None:
+def _controls_message(err: Any, jp: tuple[Any, ...]) -> str | None:
+    """A clearer message for a schema error under ``controls`` (``err``: a jsonschema ValidationError
+    from iter_errors, typed Any there; the stubs' ``instance: Any | Unset`` is always set on those)."""
     from policycheck.controls import FRAMEWORKS
 
     if err.validator == "additionalProperties" and len(jp) == 1:
@@ -245,15 +262,15 @@ MAX_PROBLEMS = 50  # problems listed per policy file (and per run of load_polici
 _OK = {"fact": "id", "exists": True}  # a leaf that always compiles: stands in for a child when checking a node
 
 
-def condition_errors(node, jpath, params) -> list[CompileError]:
+def condition_errors(node: Any, jpath: Iterable[Any], params: dict[str, Any]) -> list[CompileError]:
     """Every problem of a condition tree, not only the first: the tree is compiled whole, and when that
     fails each node is compiled with its children replaced by a valid leaf, then each child in turn."""
-    out: list = []
+    out: list[CompileError] = []
     _condition_errors(node, tuple(jpath), params, out)
     return out
 
 
-def _condition_errors(node, jpath, params, out) -> None:
+def _condition_errors(node: Any, jpath: tuple[Any, ...], params: dict[str, Any], out: list[CompileError]) -> None:
     if len(out) >= MAX_PROBLEMS:
         return
     try:
@@ -264,7 +281,8 @@ def _condition_errors(node, jpath, params, out) -> None:
     if not isinstance(node, dict) or not node or "fact" in node:
         out.append(first)
         return
-    skeleton, children = {}, []
+    skeleton: dict[str, Any] = {}
+    children: list[tuple[Any, tuple[Any, ...]]] = []
     for k, v in node.items():
         if k in ("all", "any", "none") and isinstance(v, list) and v:
             skeleton[k] = [_OK] * len(v)
@@ -282,7 +300,7 @@ def _condition_errors(node, jpath, params, out) -> None:
         _condition_errors(child, jp, params, out)
 
 
-def parse_document(doc: Document) -> tuple[Policy | None, list]:
+def parse_document(doc: Document) -> tuple[Policy | None, list[PolicyError]]:
     """The policy in ``doc``, or every problem found in it (schema, parameters, conditions)."""
     data = doc.data
     if not isinstance(data, dict):
@@ -290,8 +308,8 @@ def parse_document(doc: Document) -> tuple[Policy | None, list]:
                                                                    "with id, title, severity, target, ...")]
     pid = data.get("id") if isinstance(data.get("id"), str) else None
     errors = _schema_errors(doc, pid)
-    params = []
-    values = {}
+    params: list[Parameter] = []
+    values: dict[str, Any] = {}
     raw_params = data.get("parameters")
     for i, p in enumerate(raw_params if isinstance(raw_params, list) else []):
         if not isinstance(p, dict) or not all(k in p for k in ("name", "type", "default", "description")) \
@@ -314,9 +332,9 @@ def parse_document(doc: Document) -> tuple[Policy | None, list]:
                 continue
             except CompileError:
                 pass
-            for exc in condition_errors(data[key], (key,), values):
-                line, col = doc.where(exc.jpath)
-                errors.append(PolicyError(doc.path, line, col, pid, exc.jpath, exc.message))
+            for cerr in condition_errors(data[key], (key,), values):
+                line, col = doc.where(cerr.jpath)
+                errors.append(PolicyError(doc.path, line, col, pid, cerr.jpath, cerr.message))
     if errors:
         return None, errors
     pol = Policy(id=data["id"], title=data["title"], severity=data["severity"], target=data["target"],
@@ -330,12 +348,12 @@ def parse_document(doc: Document) -> tuple[Policy | None, list]:
     return pol, []
 
 
-def policy_files(paths) -> list[Path]:
+def policy_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """The policy files in ``paths`` (files, or directories' *.yaml/*.yml), each file once."""
-    out = []
-    seen = set()
-    for p in paths:
-        p = Path(p)
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for arg in paths:
+        p = Path(arg)
         found = sorted(x for x in p.glob("*.y*ml") if x.suffix in (".yaml", ".yml")) if p.is_dir() else [p]
         for f in found:
             key = f.resolve()
@@ -345,12 +363,12 @@ def policy_files(paths) -> list[Path]:
     return out
 
 
-def load_policies(paths, display_root: Path | None = None) -> list[Policy]:
+def load_policies(paths: Iterable[str | os.PathLike[str]], display_root: Path | None = None) -> list[Policy]:
     """Load and validate every policy in ``paths`` (files or directories). Raises PolicyLoadError
     listing every problem found (all files are checked, not only the first bad one)."""
     policies: list[Policy] = []
-    errors: list = []
-    seen: dict = {}
+    errors: list[PolicyError] = []
+    seen: dict[str, Policy] = {}
     for f in policy_files(paths):
         shown = _shown(f, display_root)
         if not f.exists():
@@ -388,6 +406,8 @@ def _shown(f: Path, root: Path | None) -> str:
 
 
 def builtin_dir() -> Path:
-    import policycheck.catalog as catalog
+    # policycheck.catalog is policies/, mapped by [tool.setuptools.package-dir]: mypy cannot find it in
+    # the source tree (nor through the editable install's import hook), so the import is unresolved
+    import policycheck.catalog as catalog  # type: ignore[import-not-found]
 
     return Path(catalog.__file__).parent

@@ -133,7 +133,7 @@ def register(secrets, users=()) -> None:
     """Remember every form of ``secrets`` for this process: :func:`redact_all` masks them in any output."""
     global _SNAPSHOT
     users = tuple(sorted({str(u) for u in users if u}))
-    new = set()
+    new: set[str] = set()
     for s in secrets or ():
         if s:
             new |= variants(str(s), users)
@@ -160,9 +160,9 @@ def _mask(text: str, forms) -> str:
 def redact(text, secrets) -> str:
     """``text`` with every form of each secret (longest first) replaced by ``***``."""
     if text is None:
-        return text
+        return text  # type: ignore[unreachable,return-value]  # None passes through
     text = str(text)
-    forms = set()
+    forms: set[str] = set()
     for s in secrets or ():
         if s:
             forms |= variants(str(s))
@@ -173,7 +173,7 @@ def redact_all(text, extra=()) -> str:
     """``text`` with every registered secret (and ``extra``) masked in every encoding: the last step
     before anything is printed or written."""
     if text is None:
-        return text
+        return text  # type: ignore[unreachable,return-value]  # None passes through
     text = str(text)
     if extra:
         text = redact(text, extra)
@@ -214,7 +214,7 @@ URL_CREDENTIALS_HINT = ("the URL carries credentials (user:password@host; the UR
 
 def redact_settings(settings: dict, secret_keys=()) -> dict:
     """A copy of settings safe to print: secret keys masked."""
-    out = {}
+    out: dict = {}
     for k, v in settings.items():
         if isinstance(v, dict):
             out[k] = redact_settings(v, secret_keys)

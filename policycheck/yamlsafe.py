@@ -1,9 +1,12 @@
 """Safe YAML: standard tags only, duplicate keys refused, alias and size limits, line/column per JSON path."""
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -12,7 +15,7 @@ from policycheck.errors import PolicycheckError
 try:  # the C parser is ~10x faster for big facts files
     from yaml import CSafeLoader as _FastLoader
 except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _FastLoader
+    from yaml import SafeLoader as _FastLoader  # type: ignore[assignment]
 
 
 
@@ -33,11 +36,13 @@ _ANCHOR = re.compile(r"(^|[\s\[{,:-])&[^\s\[\]{},]+", re.M)
 _STD = "tag:yaml.org,2002:"
 _PLAIN_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null", "timestamp", "binary")}
 
+PathArg = str | os.PathLike[str]
+
 
 class YamlError(PolicycheckError, ValueError):
     """A YAML problem with its location: ``file:line:col: message``."""
 
-    def __init__(self, path, line, col, message):
+    def __init__(self, path: PathArg, line: int, col: int, message: str) -> None:
         self.path, self.line, self.col, self.message = str(path), line, col, message
         super().__init__(f"{path}:{line}:{col}: {message}")
 
@@ -46,12 +51,12 @@ class YamlError(PolicycheckError, ValueError):
 class Document:
     """One YAML document: its data and where each JSON path starts (1-based line, column)."""
 
-    data: object
-    positions: dict
+    data: Any
+    positions: dict[tuple[Any, ...], tuple[int, int]]
     path: str
     line: int
 
-    def where(self, jpath: tuple) -> tuple[int, int]:
+    def where(self, jpath: Iterable[Any]) -> tuple[int, int]:
         """The position of ``jpath`` or of its nearest located parent."""
         p = tuple(jpath)
         while p:
@@ -61,7 +66,7 @@ class Document:
         return self.positions.get((), (self.line, 1))
 
 
-def read_text(path, max_bytes: int = MAX_BYTES) -> str:
+def read_text(path: PathArg, max_bytes: int = MAX_BYTES) -> str:
     p = Path(path)
     size = p.stat().st_size
     if size > max_bytes:
@@ -69,7 +74,7 @@ def read_text(path, max_bytes: int = MAX_BYTES) -> str:
     return p.read_text(encoding="utf-8")
 
 
-def load_documents(path, text: str | None = None, max_bytes: int = MAX_BYTES) -> list[Document]:
+def load_documents(path: PathArg, text: str | None = None, max_bytes: int = MAX_BYTES) -> list[Document]:
     """All documents of a YAML file, with positions. Raises YamlError."""
     if text is None:
         try:
@@ -89,7 +94,7 @@ def load_documents(path, text: str | None = None, max_bytes: int = MAX_BYTES) ->
         raise YamlError(path, 1, 1, f"invalid YAML: {exc}") from None
     except RecursionError:
         raise YamlError(path, 1, 1, f"nested too deeply (more than {MAX_DEPTH} levels): refused") from None
-    docs = []
+    docs: list[Document] = []
     for node in nodes:
         if node is None:
             continue
@@ -99,7 +104,7 @@ def load_documents(path, text: str | None = None, max_bytes: int = MAX_BYTES) ->
     return docs
 
 
-def load_data(path, max_bytes: int = 1 << 30):
+def load_data(path: PathArg, max_bytes: int = 1 << 30) -> Any:
     """Fast load of one YAML (or JSON) data document without positions (facts files).
 
     Files without anchors take the C parser; files with anchors go through the checked
@@ -126,14 +131,14 @@ def load_data(path, max_bytes: int = 1 << 30):
         raise YamlError(path, line, col, f"invalid YAML: {reason}") from None
 
 
-def _check_depth(path, text: str) -> None:
+def _check_depth(path: PathArg, text: str) -> None:
     """Refuse flow nesting (``[[[...``, ``{{{...``) deeper than MAX_DEPTH before a recursive parser
     sees it (block nesting is bounded by indentation and checked by the converter)."""
     if len(text) > (1 << 20) or text.count("[") + text.count("{") <= MAX_DEPTH:
         return  # big files: the RecursionError guard around the parser catches what this would
     depth = 0
     line, col = 1, 0
-    quote = None
+    quote: str | None = None
     for ch in text:
         col += 1
         if ch == "\n":
@@ -155,19 +160,19 @@ def _check_depth(path, text: str) -> None:
 
 
 class _Converter:
-    def __init__(self, path):
+    def __init__(self, path: PathArg) -> None:
         self.path = path
-        self.positions: dict = {}
+        self.positions: dict[tuple[Any, ...], tuple[int, int]] = {}
         self.nodes = 0
         self.aliases = 0
-        self.seen: set = set()
-        self.open: set = set()  # the collections being converted: a node inside itself is a cycle
+        self.seen: set[int] = set()
+        self.open: set[int] = set()  # the collections being converted: a node inside itself is a cycle
         self.ctor = yaml.constructor.SafeConstructor()
 
-    def err(self, node, msg):
+    def err(self, node: yaml.Node, msg: str) -> YamlError:
         return YamlError(self.path, node.start_mark.line + 1, node.start_mark.column + 1, msg)
 
-    def convert(self, node, jpath):
+    def convert(self, node: yaml.Node, jpath: tuple[Any, ...]) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise self.err(node, f"more than {MAX_NODES} YAML nodes (an alias bomb?): refused")
@@ -184,7 +189,7 @@ class _Converter:
         finally:
             self.open.discard(id(node))
 
-    def _convert(self, node, jpath):
+    def _convert(self, node: yaml.Node, jpath: tuple[Any, ...]) -> Any:
         if id(node) in self.seen:
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
@@ -195,7 +200,7 @@ class _Converter:
         if isinstance(node, yaml.MappingNode):
             if node.tag not in (_STD + "map", _STD + "omap"):
                 raise self.err(node, f"tag {node.tag!r} is not allowed (only plain YAML data)")
-            out = {}
+            out: dict[str, Any] = {}
             for knode, vnode in node.value:
                 if knode.tag == _STD + "merge":
                     raise self.err(knode, "merge keys ('<<') are not allowed; write the keys out")

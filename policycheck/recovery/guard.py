@@ -21,10 +21,15 @@ import os
 import platform as _platform
 import posixpath
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from policycheck.derive import why_unknown
 from policycheck.facts import is_ip, norm
+
+if TYPE_CHECKING:
+    from policycheck.facts import Facts
 
 ENV_PREFIX = "POLICYCHECK_GUARD_"
 #: platform.system() -> the facts model's os
@@ -46,12 +51,12 @@ EXIT_REFUSED = 4
 class Local:
     hostname: str = ""
     fqdn: str = ""
-    addresses: list = field(default_factory=list)
+    addresses: list[str] = field(default_factory=list)
     os: str = ""
     overridden: bool = False
 
 
-def local(env=None) -> Local:
+def local(env: Mapping[str, str] | None = None) -> Local:
     """What this system says it is. ``POLICYCHECK_GUARD_HOSTNAME`` (with optional ``_FQDN``, ``_ADDRESSES``
     comma-separated, ``_OS``) replaces the detection entirely: for tests, and for a rescue system
     booted under another name."""
@@ -66,11 +71,11 @@ def local(env=None) -> Local:
         fqdn = socket.getfqdn()
     except OSError:
         fqdn = hostname
-    addrs: list = []
+    addrs: list[str] = []
     for name in dict.fromkeys((hostname, fqdn)):
         try:
             for info in socket.getaddrinfo(name, None):
-                a = info[4][0]
+                a = str(info[4][0])
                 if a not in addrs and not a.startswith("127.") and a != "::1":
                     addrs.append(a)
         except (OSError, UnicodeError):
@@ -108,18 +113,18 @@ def is_system_path(path: str) -> bool:
 
 @dataclass
 class Identity:
-    host: dict | None
+    host: dict[str, Any] | None
     why: str | None = None           # why the host is unknown
-    matched_by: list = field(default_factory=list)
+    matched_by: list[str] = field(default_factory=list)
 
 
-def identify(facts, me: Local) -> Identity:
+def identify(facts: Facts, me: Local) -> Identity:
     """The host entity this system is, matched by its hostname, FQDN and addresses against every host's
     id, aliases, hostname, fqdn and addresses; unknown when none or several match, or when the facts' OS
     contradicts the local one."""
     names = [n for n in dict.fromkeys((me.hostname, me.fqdn, *me.addresses)) if n]
     idx = facts.alias_index("host")
-    found: dict = {}
+    found: dict[str, list[str]] = {}
     for n in names:
         hid = idx.lookup(n)
         if hid is None and not is_ip(n) and "." in n:
@@ -146,18 +151,18 @@ def identify(facts, me: Local) -> Identity:
     return Identity(h, None, by)
 
 
-def describe(facts, h) -> str:
+def describe(facts: Facts, h: dict[str, Any]) -> str:
     """"nsr01.corp.example: solaris, physical; roles backup_server, file_server, sunray_server"."""
     bits = [x for x in (h.get("os"), h.get("platform")) if isinstance(x, str)]
     roles = _roles(facts, h)[0]
-    extra = []
+    extra: list[str] = []
     if isinstance(h.get("services"), list) and h["services"]:
         extra.append("services " + ", ".join(map(str, h["services"])))
     return (f"{h['id']}: {', '.join(bits) or 'os and platform unknown'}; "
             f"roles {', '.join(sorted(roles)) or 'none recorded'}" + (f"; {'; '.join(extra)}" if extra else ""))
 
 
-def _roles(facts, h) -> tuple[set, str | None]:
+def _roles(facts: Facts, h: dict[str, Any]) -> tuple[set[str], str | None]:
     """The host's roles, with backup_server/storage_node added when an entity of that kind runs on it;
     and why the list may be incomplete (unknown or partial), or None."""
     roles = {r for r in h.get("roles") or () if isinstance(r, str)}
@@ -166,7 +171,7 @@ def _roles(facts, h) -> tuple[set, str | None]:
             x = facts.get("host", e.get("host")) if isinstance(e.get("host"), str) else None
             if x is not None and x["id"] == h["id"]:
                 roles.add(role)
-    why = None
+    why: str | None = None
     if "roles" not in h:
         why = why_unknown(h, "roles", "no source records its roles")
     elif (h.get("_partial") or {}).get("roles"):
@@ -174,18 +179,18 @@ def _roles(facts, h) -> tuple[set, str | None]:
     return roles, why
 
 
-def _os_of_client(facts, name):
+def _os_of_client(facts: Facts, name: str) -> tuple[dict[str, Any] | None, str | None, str | None]:
     """(host entity or None, its OS or None, why the OS is unknown)."""
     h = facts.get("host", name)
-    oses = set()
+    oses: set[str] = set()
     if h is not None and isinstance(h.get("os"), str):
         oses.add(h["os"])
     hid = h["id"] if h else norm(name)
     for c in facts.entities("client"):
         ch = c.get("host") or c.get("hostname")
-        if isinstance(ch, str) and (norm(ch) == hid or (facts.get("host", ch) or {}).get("id") == hid):
-            if isinstance(c.get("os"), str):
-                oses.add(c["os"])
+        if (isinstance(ch, str) and (norm(ch) == hid or (facts.get("host", ch) or {}).get("id") == hid)
+                and isinstance(c.get("os"), str)):
+            oses.add(c["os"])
     if len(oses) == 1:
         return h, next(iter(oses)), None
     if len(oses) > 1:
@@ -193,7 +198,7 @@ def _os_of_client(facts, name):
     return h, None, (why_unknown(h, "os", f"the OS of {hid} is unknown") if h else f"the OS of {name} is unknown")
 
 
-def client_known(facts, name) -> bool:
+def client_known(facts: Facts, name: str) -> bool:
     if facts.get("host", name) is not None:
         return True
     return any(isinstance(c.get(a), str) and norm(c[a]) == norm(name)
@@ -203,17 +208,17 @@ def client_known(facts, name) -> bool:
 @dataclass
 class Verdict:
     here: Identity
-    destination: dict | None
+    destination: dict[str, Any] | None
     path: str
     system_path: bool
-    reasons: list = field(default_factory=list)     # [(code, sentence)]
-    overridden: list = field(default_factory=list)  # [(code, sentence)] refused but overridden (--allow-unknown)
+    reasons: list[tuple[str, str]] = field(default_factory=list)     # [(code, sentence)]
+    overridden: list[tuple[str, str]] = field(default_factory=list)  # [(code, sentence)] refused but overridden (--allow-unknown)
 
     @property
     def refused(self) -> bool:
         return bool(self.reasons)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"host": self.here.host["id"] if self.here.host else None, "host_unknown": self.here.why,
                 "destination": self.destination["id"] if self.destination else None, "path": self.path,
                 "system_path": self.system_path, "refused": self.refused,
@@ -221,7 +226,7 @@ class Verdict:
                 "overridden": [{"code": c, "reason": r} for c, r in self.overridden]}
 
 
-def check(facts, me: Local, source: str, path: str, to: str | None = None, relocate: bool = False,
+def check(facts: Facts, me: Local, source: str, path: str, to: str | None = None, relocate: bool = False,
           allow_unknown: bool = False) -> Verdict:
     here = identify(facts, me)
     system = is_system_path(path)

@@ -11,9 +11,16 @@ Pure: :func:`build` returns a JSON-able dict, :func:`render_text` and :func:`ren
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, overload
+
 from policycheck.derive import why_unknown
 from policycheck.facts import norm
 from policycheck.timeutil import format_duration, parse_time
+
+if TYPE_CHECKING:
+    from policycheck.facts import Facts
 
 #: who comes back first among steps that do not depend on each other
 ROLE_ORDER = ("dns", "dhcp", "directory", "license_server", "hypervisor_manager", "storage_appliance",
@@ -22,22 +29,22 @@ ROLE_ORDER = ("dns", "dhcp", "directory", "license_server", "hypervisor_manager"
 POLICIES = ("BSRV-003", "BOOT-001", "BOOT-002", "BMR-002")
 
 
-def _role_rank(h) -> int:
+def _role_rank(h: dict[str, Any] | None) -> int:
     roles = [r for r in (h or {}).get("roles") or () if isinstance(r, str)]
     ranks = [ROLE_ORDER.index(r) for r in roles if r in ROLE_ORDER]
     return min(ranks) if ranks else len(ROLE_ORDER)
 
 
-def _lst(v):
+def _lst(v: Any) -> list[str]:
     return [x for x in v if isinstance(x, str)] if isinstance(v, list) else []
 
 
 class _Graph:
-    def __init__(self, facts):
+    def __init__(self, facts: Facts) -> None:
         self.facts = facts
         self.hidx = facts.alias_index("host")
-        self.protected_by: dict = {}   # host id -> {server id}
-        self.client_of: dict = {}      # (server id, host id) -> client record
+        self.protected_by: dict[str, set[str]] = {}   # host id -> {server id}
+        self.client_of: dict[tuple[str, str], dict[str, Any]] = {}      # (server id, host id) -> client record
         for c in facts.entities("client"):
             name = c.get("host") or c.get("hostname") or c["id"]
             if not isinstance(name, str):
@@ -50,14 +57,19 @@ class _Graph:
                 self.protected_by.setdefault(hid, set()).add(bs)
                 self.client_of.setdefault((bs, hid), c)
 
-    def host(self, name):
+    def host(self, name: object) -> dict[str, Any] | None:
         return self.facts.get("host", name) if isinstance(name, str) else None
 
-    def hid(self, name):
+    @overload
+    def hid(self, name: str) -> str: ...
+    @overload
+    def hid(self, name: object) -> str | None: ...
+
+    def hid(self, name: object) -> str | None:
         h = self.host(name)
         return h["id"] if h else (norm(name) if isinstance(name, str) else None)
 
-    def deps(self, hid) -> tuple[list, str | None]:
+    def deps(self, hid: str) -> tuple[list[str], str | None]:
         h = self.host(hid)
         if h is None:
             return [], f"no source describes host {hid}"
@@ -66,18 +78,19 @@ class _Graph:
         return [self.hid(d) for d in _lst(h.get("depends_on"))], None
 
 
-def _toposort(nodes, edges, rank):
+def _toposort(nodes: Iterable[str], edges: Mapping[str, Iterable[str]],
+              rank: Callable[[str], Any]) -> tuple[list[str], list[list[str]]]:
     """Kahn's order over ``nodes`` (edges: node -> its prerequisites within nodes), ties by ``rank``;
     returns (order, cycles) where each cycle is a list of nodes [a, b, ..., a]."""
     nodes = list(dict.fromkeys(nodes))
     pre = {n: [d for d in edges.get(n, ()) if d in nodes and d != n] for n in nodes}
     indeg = {n: len(set(pre[n])) for n in nodes}
-    users: dict = {n: [] for n in nodes}
+    users: dict[str, list[str]] = {n: [] for n in nodes}
     for n in nodes:
         for d in set(pre[n]):
             users[d].append(n)
     ready = sorted((n for n in nodes if indeg[n] == 0), key=rank)
-    order = []
+    order: list[str] = []
     while ready:
         n = ready.pop(0)
         order.append(n)
@@ -87,8 +100,8 @@ def _toposort(nodes, edges, rank):
                 ready.append(u)
         ready.sort(key=rank)
     left = [n for n in nodes if n not in order]
-    cycles = []
-    seen: set = set()
+    cycles: list[list[str]] = []
+    seen: set[str] = set()
     for start in sorted(left, key=rank):
         if start in seen:
             continue
@@ -109,11 +122,12 @@ def _toposort(nodes, edges, rank):
     return order, cycles
 
 
-def _how(g: _Graph, hid: str, server_id: str, now) -> tuple[list, list]:
+def _how(g: _Graph, hid: str, server_id: str, now: datetime) -> tuple[list[str], list[str]]:
     """Ways ``hid`` comes back (each a sentence) and what the facts cannot tell about them."""
     facts = g.facts
     h = g.host(hid)
-    paths, unknown = [], []
+    paths: list[str] = []
+    unknown: list[str] = []
     if h is None:
         return [], [f"no source describes host {hid}: its recovery path is unknown"]
     if h.get("independent_recovery") is True:
@@ -138,7 +152,7 @@ def _how(g: _Graph, hid: str, server_id: str, now) -> tuple[list, list]:
         unknown.append("its VM: " + why_unknown(h, "vm", "no hypervisor facts match it"))
     for bs in sorted(g.protected_by.get(hid, ())):
         c = g.client_of.get((bs, hid)) or {}
-        kinds = []
+        kinds: list[str] = []
         for attr, label in (("last_bmr_backup", "BMR save set"), ("last_image_backup", "image backup"),
                             ("last_filesystem_backup", "file-system backup")):
             if c.get(attr):
@@ -155,10 +169,10 @@ def _how(g: _Graph, hid: str, server_id: str, now) -> tuple[list, list]:
 NEEDS_BACKUP_SERVER = {"networker_bmr", "windows_bmr", "bacula_bmr", "bareos_bmr"}
 
 
-def _way_out(g: _Graph, hid: str) -> list:
+def _way_out(g: _Graph, hid: str) -> list[str]:
     """Ways to bring ``hid`` back that need no restore from a backup server (for a deadlock)."""
     h = g.host(hid) or {}
-    out = []
+    out: list[str] = []
     methods = [m for m in _lst(h.get("bmr_methods")) if m not in NEEDS_BACKUP_SERVER]
     if methods:
         out.append("rebuild with " + ", ".join(methods))
@@ -170,18 +184,18 @@ def _way_out(g: _Graph, hid: str) -> list:
     return out
 
 
-def _age(t, now) -> str:
+def _age(t: Any, now: datetime) -> str:
     try:
         return format_duration((now - parse_time(t)).total_seconds())
     except (ValueError, TypeError):
         return "unknown age"
 
 
-def _step(g, hid, phase, server_id, now, **extra):
+def _step(g: _Graph, hid: str, phase: str, server_id: str, now: datetime, **extra: Any) -> dict[str, Any]:
     h = g.host(hid) or {}
     paths, unknown = _how(g, hid, server_id, now)
     deps, why = g.deps(hid)
-    step = {"phase": phase, "host": hid, "os": h.get("os"), "platform": h.get("platform"),
+    step: dict[str, Any] = {"phase": phase, "host": hid, "os": h.get("os"), "platform": h.get("platform"),
             "roles": _lst(h.get("roles")), "needs": deps, "how": paths, "unknown": unknown, "status": "ok",
             "notes": []}
     if why:
@@ -195,25 +209,26 @@ def _step(g, hid, phase, server_id, now, **extra):
     return step
 
 
-def build(facts, results=None) -> dict:
+def build(facts: Facts, results: Mapping[tuple[str, str], tuple[str, str]] | None = None) -> dict[str, Any]:
     """The runbook of every backup server. ``results``: {(policy id, backup server id): (status, message)}
     from the engine (BSRV-003's verdict names the deadlocks; BOOT-001/002 and BMR-002 are shown too)."""
     results = results or {}
     now = parse_time(facts.as_of or facts.collected_at)
     g = _Graph(facts)
-    out = {"as_of": facts.as_of or facts.collected_at, "collected_at": facts.collected_at, "servers": []}
+    out: dict[str, Any] = {"as_of": facts.as_of or facts.collected_at, "collected_at": facts.collected_at, "servers": []}
     for s in facts.entities("backup_server"):
         out["servers"].append(_server(g, s, results, now))
     return out
 
 
-def _server(g, s, results, now) -> dict:
+def _server(g: _Graph, s: dict[str, Any], results: Mapping[tuple[str, str], tuple[str, str]],
+            now: datetime) -> dict[str, Any]:
     facts = g.facts
     sid = s["id"]
     shost = g.hid(s.get("host")) if isinstance(s.get("host"), str) else None
     checks = {p: {"status": results[(p, sid)][0], "message": results[(p, sid)][1]}
               for p in POLICIES if (p, sid) in results}
-    rb = {"server": sid, "host": shost, "product": s.get("product"), "version": s.get("version"),
+    rb: dict[str, Any] = {"server": sid, "host": shost, "product": s.get("product"), "version": s.get("version"),
           "checks": checks, "deadlocks": [], "unknown": [], "steps": []}
     steps = rb["steps"]
     # 1. what the server's own recovery needs
@@ -298,8 +313,9 @@ def _server(g, s, results, now) -> dict:
                       "storage_node": d.get("storage_node"), "enabled": d.get("enabled"),
                       "client_data": d.get("client_data")}
                      for d in facts.entities("device") if d.get("backup_server") == sid]
-    if facts.incomplete("device", sid):
-        rb["unknown"].append("its devices: " + facts.incomplete("device", sid))
+    dev_inc = facts.incomplete("device", sid)
+    if dev_inc:
+        rb["unknown"].append("its devices: " + dev_inc)
     # 4. clients in dependency order
     clients = [h for (bs, h) in g.client_of if bs == sid and h not in done]
     edges = {c: g.deps(c)[0] for c in clients}
@@ -329,7 +345,7 @@ def _server(g, s, results, now) -> dict:
     return rb
 
 
-def _bootstrap(facts, s, now) -> dict:
+def _bootstrap(facts: Facts, s: dict[str, Any], now: datetime) -> dict[str, Any]:
     lb = s.get("latest_bootstrap")
     if "latest_bootstrap" not in s:
         return {"status": "unknown", "why": why_unknown(s, "latest_bootstrap", "no source describes bootstrap backups")}
@@ -338,7 +354,7 @@ def _bootstrap(facts, s, now) -> dict:
     b = facts.get("bootstrap", lb)
     if b is None:
         return {"status": "unknown", "why": f"bootstrap {lb} is not described"}
-    copies = []
+    copies: list[dict[str, Any]] = []
     for c in b.get("copies") or ():
         if not isinstance(c, dict):
             continue
@@ -356,7 +372,7 @@ def _bootstrap(facts, s, now) -> dict:
             "off_server": [c for c in copies if c["local_to_server"] is False] != []}
 
 
-def _dr_test(facts, s):
+def _dr_test(facts: Facts, s: dict[str, Any]) -> dict[str, Any]:
     if "latest_dr_test" not in s:
         return {"status": "unknown", "why": why_unknown(s, "latest_dr_test", "unknown")}
     t = facts.get("dr_test", s["latest_dr_test"]) if s["latest_dr_test"] else None
@@ -370,7 +386,7 @@ PHASES = {"dependency": "what the backup server needs", "backup_server": "the ba
           "storage_node": "storage node", "client": "client"}
 
 
-def _copy_line(c) -> str:
+def _copy_line(c: dict[str, Any]) -> str:
     where = f"device {c['device']}" if c["device"] else f"location {c['location']}"
     bits = [where]
     if c["volume"]:
@@ -386,7 +402,7 @@ def _copy_line(c) -> str:
     return ", ".join(bits) + f": {loc}"
 
 
-def _lines(rb) -> list:
+def _lines(rb: dict[str, Any]) -> list[tuple[str, str]]:
     """(kind, text) lines of one server's runbook, for both renderers."""
     out = [("h2", f"Backup server {rb['server']} ({rb.get('product') or 'product unknown'}"
                   f"{' ' + rb['version'] if rb.get('version') else ''}) on {rb['host'] or 'an unknown host'}")]
@@ -438,7 +454,7 @@ def _lines(rb) -> list:
     return out
 
 
-def render_text(book) -> str:
+def render_text(book: dict[str, Any]) -> str:
     out = [f"Recovery runbook (facts collected {book['collected_at']}, ages as of {book['as_of']})", ""]
     if not book["servers"]:
         out.append("No backup server in the facts.")
@@ -450,12 +466,12 @@ def render_text(book) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _md(text) -> str:
+def _md(text: object) -> str:
     return (str(text).replace("\\", "\\\\").replace("`", "'").replace("|", "\\|").replace("<", "&lt;")
             .replace(">", "&gt;").replace("*", "\\*").replace("_", "\\_").replace("[", "\\["))
 
 
-def render_markdown(book) -> str:
+def render_markdown(book: dict[str, Any]) -> str:
     out = ["# Recovery runbook", "",
            f"Facts collected {_md(book['collected_at'])}; ages as of {_md(book['as_of'])}. Print it, practise it, "
            "and tick each step off.", ""]

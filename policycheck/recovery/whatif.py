@@ -20,11 +20,16 @@ Derived facts (``_attr_sources: derived``) are dropped from the transformed copy
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from policycheck.errors import UsageError
-from policycheck.facts import AliasIndex, MACHINE_KINDS, norm
 from policycheck.derivations.base import is_derived_source
+from policycheck.errors import UsageError
+from policycheck.facts import MACHINE_KINDS, AliasIndex, norm
+
+if TYPE_CHECKING:
+    from policycheck.results import Result
 
 #: the kinds ``--lose NAME`` looks a name up in, and the prefix that picks one (``--lose datastore:ds01``)
 LOSABLE = ("host", "hypervisor_host", "cluster", "datastore", "device", "storage_node")
@@ -37,30 +42,30 @@ class LoseError(UsageError):
 @dataclass
 class Loss:
     """What was taken away: the entities named and every one lost with them, each with why."""
-    named: list = field(default_factory=list)      # [(kind, id)]
-    lost: list = field(default_factory=list)       # [(kind, id, why)]
-    copies: list = field(default_factory=list)     # [(bootstrap id, device or location, why)]
+    named: list[tuple[str, str]] = field(default_factory=list)      # [(kind, id)]
+    lost: list[tuple[str, str, str]] = field(default_factory=list)  # [(kind, id, why)]
+    copies: list[tuple[str, str, str]] = field(default_factory=list)  # [(bootstrap id, device or location, why)]
 
-    def describe(self) -> list:
+    def describe(self) -> list[str]:
         out = [f"{k} {i}: {why}" for k, i, why in self.lost]
         out += [f"bootstrap {b}: copy on {where} lost ({why})" for b, where, why in self.copies]
         return out
 
 
-def resolve_names(doc: dict, names) -> list:
+def resolve_names(doc: dict[str, Any], names: Iterable[str]) -> list[tuple[str, str]]:
     """Each NAME (optionally ``kind:NAME``) -> the (kind, id) pairs it names. A plain name is looked up
     in every losable kind (``nsr-dir`` may be a host and a hypervisor's VM name is not a loss): it must
     name at least one entity, else LoseError with the closest names."""
     ents = doc.get("entities") or {}
-    out: list = []
+    out: list[tuple[str, str]] = []
     for raw in names:
         kind, sep, name = raw.partition(":")
-        kinds = LOSABLE
+        kinds: tuple[str, ...] = LOSABLE
         if sep and kind in LOSABLE:
             kinds = (kind,)
         else:
             name = raw
-        found = []
+        found: list[tuple[str, str]] = []
         for k in kinds:
             lst = [e for e in ents.get(k) or () if isinstance(e, dict) and isinstance(e.get("id"), str)]
             idx = AliasIndex(lst, k in MACHINE_KINDS)
@@ -87,10 +92,10 @@ def resolve_names(doc: dict, names) -> list:
     return out
 
 
-def strip_derived(doc: dict) -> None:
+def strip_derived(doc: dict[str, Any]) -> None:
     """Drop every attribute the core derived (``_attr_sources: derived ...``), on entities and on the items
     of their lists (a bootstrap's copies, a VM's disks), so derive computes it again."""
-    def strip(e):
+    def strip(e: dict[str, Any]) -> None:
         srcs = e.get("_attr_sources")
         if isinstance(srcs, dict):
             for attr in [a for a, s in srcs.items() if is_derived_source(s)]:
@@ -110,14 +115,14 @@ def strip_derived(doc: dict) -> None:
                 strip(e)
 
 
-def lose(doc: dict, targets) -> tuple[dict, Loss]:
+def lose(doc: dict[str, Any], targets: Sequence[tuple[str, str]]) -> tuple[dict[str, Any], Loss]:
     """A copy of ``doc`` (a facts document, raw or a snapshot) as if ``targets`` [(kind, id)] were gone,
     with derived facts dropped for derive to compute again; and what was lost."""
     new = copy.deepcopy(doc)
     ents = new.setdefault("entities", {})
     loss = Loss(named=list(targets))
 
-    def by_id(kind):
+    def by_id(kind: str) -> dict[str, dict[str, Any]]:
         return {e["id"]: e for e in ents.get(kind) or () if isinstance(e, dict) and isinstance(e.get("id"), str)}
 
     hosts, hvs, clusters = by_id("host"), by_id("hypervisor_host"), by_id("cluster")
@@ -125,19 +130,19 @@ def lose(doc: dict, targets) -> tuple[dict, Loss]:
     host_idx = AliasIndex(list(hosts.values()), True)
     hv_idx = AliasIndex(list(hvs.values()), True)
 
-    def same_host(name, hid):
+    def same_host(name: Any, hid: str) -> bool:
         return isinstance(name, str) and (host_idx.lookup(name) == hid or norm(name) == norm(hid))
 
-    lost_devices: dict = {}
-    lost_hosts: set = set()
-    done: set = set()
+    lost_devices: dict[str, str] = {}  # device id -> why it is lost
+    lost_hosts: set[str] = set()
+    done: set[tuple[str, str]] = set()
 
-    def lose_device(did, why):
+    def lose_device(did: str, why: str) -> None:
         if did in devices and did not in lost_devices:
             lost_devices[did] = why
             loss.lost.append(("device", did, why))
 
-    def lose_hv(hid, why):
+    def lose_hv(hid: str, why: str) -> None:
         h = hvs.get(hid)
         if h is None or ("hypervisor_host", hid) in done:
             return
@@ -146,7 +151,7 @@ def lose(doc: dict, targets) -> tuple[dict, Loss]:
         (h.get("_unknown") or {}).pop("connection_state", None)
         loss.lost.append(("hypervisor_host", hid, why))
 
-    def lose_node(nid, why):
+    def lose_node(nid: str, why: str) -> None:
         if ("storage_node", nid) in done:
             return
         done.add(("storage_node", nid))
@@ -155,7 +160,7 @@ def lose(doc: dict, targets) -> tuple[dict, Loss]:
             if isinstance(d.get("storage_node"), str) and (d["storage_node"] == nid or norm(d["storage_node"]) == norm(nid)):
                 lose_device(d["id"], f"driven by lost storage node {nid}")
 
-    def lose_datastore(dsid, why):
+    def lose_datastore(dsid: str, why: str) -> None:
         ds = datastores.get(dsid)
         if ds is None or ("datastore", dsid) in done:
             return
@@ -166,7 +171,7 @@ def lose(doc: dict, targets) -> tuple[dict, Loss]:
         for h in hvs.values():
             if isinstance(h.get("datastores"), list) and dsid in h["datastores"]:
                 h["datastores"] = [x for x in h["datastores"] if x != dsid]
-        on_ds: dict = {}  # vm id -> labels of its disks on the datastore
+        on_ds: dict[Any, set[Any]] = {}  # vm id -> labels of its disks on the datastore
         for vm in ents.get("vm") or ():
             for disk in vm.get("disks") or () if isinstance(vm, dict) else ():
                 if isinstance(disk, dict) and disk.get("datastore") == dsid:
@@ -177,10 +182,10 @@ def lose(doc: dict, targets) -> tuple[dict, Loss]:
             s = servers.get(d.get("backup_server"))
             vm = s.get("vm") if s else None
             if vm is None and s is not None:
-                h = hosts.get(host_idx.lookup(s.get("host")) if isinstance(s.get("host"), str) else None)
-                vm = h.get("vm") if h else None
-                if vm is None and h is not None:  # facts not derived yet: the VM that answers to its names
-                    names = {norm(n) for n in (h["id"], *(h.get("aliases") or ())) if isinstance(n, str)}
+                sh = hosts.get(host_idx.lookup(s.get("host"))) if isinstance(s.get("host"), str) else None
+                vm = sh.get("vm") if sh else None
+                if vm is None and sh is not None:  # facts not derived yet: the VM that answers to its names
+                    names = {norm(n) for n in (sh["id"], *(sh.get("aliases") or ())) if isinstance(n, str)}
                     names |= {n.split(".", 1)[0] for n in names}
                     vm = next((v.get("id") for v in ents.get("vm") or () if isinstance(v, dict) and any(
                         isinstance(x, str) and norm(x) in names for x in (v.get("guest_hostname"), v.get("name"),
@@ -188,7 +193,7 @@ def lose(doc: dict, targets) -> tuple[dict, Loss]:
             if d.get("vm_disk") and vm in on_ds and d["vm_disk"] in on_ds[vm]:
                 lose_device(d["id"], f"on virtual disk {d['vm_disk']} of VM {vm}, stored on lost datastore {dsid}")
 
-    def lose_host(hid, why):
+    def lose_host(hid: str, why: str) -> None:
         if ("host", hid) in done:
             return
         done.add(("host", hid))
@@ -231,7 +236,7 @@ def lose(doc: dict, targets) -> tuple[dict, Loss]:
     for b in ents.get("bootstrap") or ():
         if not isinstance(b, dict) or not isinstance(b.get("copies"), list):
             continue
-        keep = []
+        keep: list[Any] = []
         for c in b["copies"]:
             if isinstance(c, dict) and c.get("device") in lost_devices:
                 loss.copies.append((b["id"], f"device {c['device']}", lost_devices[c["device"]]))
@@ -256,23 +261,24 @@ class Change:
     before_message: str
     after_message: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def compare(before, after) -> dict:
+def compare(before: Iterable[Result], after: Iterable[Result]) -> dict[str, list[Change]]:
     """Results of the normal run and of the run on the transformed facts -> what changed:
     ``broken`` (pass -> fail or error), ``worse`` (already failing or in error, now with another reason),
     ``other`` (any other change of status, such as a result that disappears)."""
-    def key(r):
+    def key(r: Result) -> tuple[str, str, str]:
         return (r.policy.id, r.target_kind, r.target_id)
 
     old = {key(r): r for r in before}
     new = {key(r): r for r in after}
-    out: dict = {"broken": [], "worse": [], "other": []}
+    out: dict[str, list[Change]] = {"broken": [], "worse": [], "other": []}
     for k in list(old) + [k for k in new if k not in old]:
         a, b = old.get(k), new.get(k)
         r = b or a
+        assert r is not None  # k comes from old or new
         ch = Change(r.policy.id, r.policy.severity, f"{k[1]}:{k[2]}", a.status if a else "absent",
                     b.status if b else "absent", a.message if a else "", b.message if b else "")
         if a and b and a.status == "pass" and b.status in ("fail", "error"):

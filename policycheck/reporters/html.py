@@ -83,7 +83,7 @@ def _bars(title, rows, chart_id) -> str:
     scale = (width - label_w - 50) / biggest
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{chart_id}" role="img" width="{width}" '
              f'height="{height}" viewBox="0 0 {width} {height}"><title>{_e(title)}</title>']
-    x = label_w
+    x: float = label_w
     for st in STATUSES:  # legend
         parts.append(f'<rect x="{x}" y="4" width="10" height="10" fill="{COLOR[st]}"/>'
                      f'<text x="{x + 14}" y="13" font-size="11">{st}</text>')

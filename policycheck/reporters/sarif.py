@@ -103,7 +103,8 @@ def _rule(p) -> dict:
 
 
 def sarif_log(report) -> dict:
-    rules, index = [], {}
+    rules: list[dict] = []
+    index: dict = {}
     for p in report.policies:
         if p.id not in index:
             index[p.id] = len(rules)
@@ -158,7 +159,7 @@ def sarif_log(report) -> dict:
             res["properties"]["waiver"] = r.waiver
         results.append(res)
     clock = report.clock
-    run = {"tool": {"driver": {"name": "policycheck", "version": report.tool_version or "0",
+    run: dict = {"tool": {"driver": {"name": "policycheck", "version": report.tool_version or "0",
                                "semanticVersion": report.tool_version or "0.0.0",
                                "informationUri": INFO_URI, "rules": rules}},
            "invocations": [{"executionSuccessful": all(s.get("status") == "ok" for s in report.sources),
