@@ -1,11 +1,21 @@
 """The types a plugin hands to the core: Collector, CollectContext, CollectorError, Reporter, Derivation."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policycheck.errors import SourceError
+
+if TYPE_CHECKING:
+    from policycheck.kit.http import HttpClient
+    from policycheck.results import Report
+
+#: a source's settings (its config block, validated and with secrets resolved) and a facts fragment
+Settings = dict[str, Any]
+Fragment = dict[str, Any]
+#: ``check(settings, base_dir)``: each problem as (json path inside the source's block, message)
+SettingsProblems = Iterable[tuple[Sequence[str | int], str]]
 
 
 class CollectorError(SourceError):
@@ -25,18 +35,18 @@ class Collector:
     """
 
     name: str
-    collect: Callable[[dict, CollectContext], dict]
-    config_schema: dict = field(default_factory=lambda: {"type": "object"})
-    kinds: tuple = ()
+    collect: Callable[[Settings, CollectContext], Fragment]
+    config_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    kinds: tuple[str, ...] = ()
     description: str = ""
-    secret_keys: tuple = ("password", "token", "api_key", "secret")
+    secret_keys: tuple[str, ...] = ("password", "token", "api_key", "secret")
     #: optional ``check(settings, base_dir) -> [(json_path_tuple, problem)]``: mistakes in the settings
     #: that can be seen without contacting the source (a facts file that does not exist); each one is a
     #: configuration error (exit 2), reported before any source is contacted
-    check: Callable[[dict, str], list] | None = None
+    check: Callable[[Settings, str], SettingsProblems] | None = None
     # attributes this collector adds beyond docs/facts.md, {kind: [name, ...]}: `policies validate`
     # accepts policies reading them (attributes prefixed with the plugin's name are accepted anyway)
-    attributes: dict = field(default_factory=dict)
+    attributes: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -46,13 +56,13 @@ class CollectContext:
     source: str
     timeout: float
     base_dir: str = "."
-    secrets: list = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
     log: Callable[[str], None] | None = None
     progress: Callable[[int], None] = lambda count: None
     deadline: float | None = None  # time.monotonic() by which collect() must return
-    warnings: list = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.log is None:
             self.log = self.warn
 
@@ -60,7 +70,7 @@ class CollectContext:
         """A warning for the user (printed by the CLI after collection, secrets redacted)."""
         self.warnings.append(self.redact(message))
 
-    def http(self, base_url: str, **kwargs: Any):
+    def http(self, base_url: str, **kwargs: Any) -> HttpClient:
         """A :class:`policycheck.kit.http.HttpClient` for this source (retries, TLS, redaction)."""
         from policycheck.kit.http import HttpClient
 
@@ -81,12 +91,12 @@ class Reporter:
     """An output format: ``render(report) -> str`` where report is a :class:`policycheck.results.Report`."""
 
     name: str
-    render: Callable[[Any], str]
+    render: Callable[[Report], str]
     extension: str = "txt"
     description: str = ""
     #: optional ``chunks(report) -> iterable of str``: the same text in pieces, so a large report is
     #: written to its file without ever being held whole (``render`` is then ``"".join(chunks(report))``)
-    chunks: Callable[[Any], Any] | None = None
+    chunks: Callable[[Report], Iterable[str]] | None = None
 
 
 from policycheck.derivations import Derivation  # noqa: E402  (re-exported for plugins)

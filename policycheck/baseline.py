@@ -2,10 +2,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from policycheck.errors import FactsInputError
 from policycheck.results import FAIL, PASS, SKIP, WAIVED
+
+if TYPE_CHECKING:
+    from policycheck.results import Result
 
 NEW, UNCHANGED = "new", "unchanged"
 
@@ -14,7 +20,7 @@ class BaselineError(FactsInputError):
     """An unusable baseline file."""
 
 
-def load_baseline(path) -> set:
+def load_baseline(path: str | PathLike[str]) -> set[tuple[str, str]]:
     """The (policy_id, target_id) pairs that failed in an earlier ``--json`` report (a failure that was
     waived then counts as a failure: when its waiver ends it is not new)."""
     p = Path(path)
@@ -37,7 +43,7 @@ def load_baseline(path) -> set:
         raise BaselineError(f"{path}: cannot read: {exc.strerror}") from None
     if not isinstance(data, dict) or data.get("schema_version") != 1 or not isinstance(data.get("results"), list):
         raise BaselineError(f"{path}: not a policycheck JSON report (schema_version 1 with results)")
-    out = set()
+    out: set[tuple[str, str]] = set()
     for i, r in enumerate(data["results"]):
         if not isinstance(r, dict) or not isinstance(r.get("policy_id"), str) \
                 or not isinstance(r.get("target_id"), str):
@@ -55,28 +61,28 @@ class _BadNumber(ValueError):
     pass
 
 
-def _refuse_constant(name):
+def _refuse_constant(name: str) -> NoReturn:
     raise _BadNumber(f"{name} is not a JSON number")
 
 
-def _finite_float(text):
+def _finite_float(text: str) -> float:
     v = float(text)
     if v != v or v in (float("inf"), float("-inf")):
         raise _BadNumber(f"{text[:40]} is out of range for a JSON number")
     return v
 
 
-def apply_baseline(results, failed_before: set) -> list[str]:
+def apply_baseline(results: Iterable[Result], failed_before: set[tuple[str, str]]) -> list[str]:
     """Set ``baseline`` on each failure (new or unchanged, in place) and return a note per baseline
     failure that is fixed (now passes or no longer applies) or that this run did not evaluate."""
-    now: dict = {}
+    now: dict[tuple[str, str], set[Any]] = {}
     for r in results:
         key = (r.policy.id, r.target_id)
         if r.status == FAIL:
             r.baseline = UNCHANGED if key in failed_before else NEW
         was = (r.waiver or {}).get("was") if r.status == WAIVED else r.status
         now.setdefault(key, set()).add(was)
-    notes = []
+    notes: list[str] = []
     for pid, tid in sorted(failed_before):
         statuses = now.get((pid, tid))
         if statuses is None:
@@ -87,7 +93,7 @@ def apply_baseline(results, failed_before: set) -> list[str]:
     return notes
 
 
-def counts(results) -> dict:
+def counts(results: Iterable[Result]) -> dict[str, int]:
     """How many failures are new and unchanged (for summaries)."""
     c = {NEW: 0, UNCHANGED: 0}
     for r in results:

@@ -2,15 +2,16 @@
 here and are resolved per source by the collector runtime."""
 from __future__ import annotations
 
-from typing import Any
-
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
+from typing import Any
 
 from policycheck.errors import ConfigError
 from policycheck.textutil import suggest
-from policycheck.yamlsafe import YamlError, load_documents
+from policycheck.yamlsafe import Document, YamlError, load_documents
 
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "config.schema.json"
 DEFAULT_NAMES = ("policycheck.yaml", "policycheck.yml", ".policycheck.yaml")
@@ -20,21 +21,21 @@ DEFAULT_NAMES = ("policycheck.yaml", "policycheck.yml", ".policycheck.yaml")
 class Config:
     path: Path | None
     base_dir: Path
-    sources: list = field(default_factory=list)
-    policies: list = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    policies: list[str] = field(default_factory=list)
     builtin_policies: bool = True
-    parameters: dict = field(default_factory=dict)
-    select: list = field(default_factory=list)
-    skip: list = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    select: list[str] = field(default_factory=list)
+    skip: list[str] = field(default_factory=list)
     waivers: Path | None = None
     fail_on: str | None = None
     concurrency: int = 4
     default_timeout: float = 60.0
     as_of: str | None = None
     waiver_max_days: int | None = None
-    positions: Any = None
+    positions: Document | None = None
 
-    def where(self, jpath) -> str:
+    def where(self, jpath: Iterable[str | int]) -> str:
         if self.positions is None or self.path is None:
             return str(self.path or "<config>")
         line, col = self.positions.where(tuple(jpath))  # "<key>" asks for the key's own position
@@ -49,7 +50,7 @@ def find_default(cwd: Path | None = None) -> Path | None:
     return None
 
 
-def load_config(path) -> Config:
+def load_config(path: str | PathLike[str]) -> Config:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found (write one, or pass --facts FILE to evaluate a snapshot)")
@@ -78,7 +79,7 @@ def load_config(path) -> Config:
         shown = ".".join(str(p) for p in jp) or "<root>"
         raise ConfigError(f"{path}:{line}:{col}: {shown}: {e.message}")
     base = path.resolve().parent
-    names = set()
+    names: set[str] = set()
     for i, s in enumerate(data.get("sources") or []):
         if s["name"] in names:
             line, col = doc.where(("sources", i, "name"))
@@ -90,7 +91,7 @@ def load_config(path) -> Config:
             line, col = doc.where(("sources", i) + jp)
             raise ConfigError(f"{path}:{line}:{col}: source '{s['name']}': {'.'.join(map(str, jp))}: "
                               + URL_CREDENTIALS_HINT)
-    problems = []
+    problems: list[str] = []
     for i, p in enumerate(data.get("policies") or []):
         if not _rel(base, p).exists():
             line, col = doc.where(("policies", i))
@@ -112,6 +113,7 @@ def load_config(path) -> Config:
     return cfg
 
 
-def _rel(base: Path, p) -> Path:
+def _rel(base: Path, p: object) -> Path:
+    """``p`` (a config value) as a path, relative ones taken from ``base``."""
     p = Path(str(p)).expanduser()
     return p if p.is_absolute() else base / p

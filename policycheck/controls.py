@@ -7,6 +7,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from policycheck.policy import Policy
+    from policycheck.results import Result
 
 #: name -> (title, id pattern, an example id)
 FRAMEWORKS: dict[str, tuple[str, str, str]] = {
@@ -24,16 +30,16 @@ ALIASES = {"nist": "nist-800-53", "800-53": "nist-800-53", "nist80053": "nist-80
            "nis-2": "nis2", "dora-12": "dora"}
 
 
-def framework_order(name: str) -> tuple:
+def framework_order(name: str) -> tuple[int, str]:
     names = list(FRAMEWORKS)
     return (names.index(name), name) if name in FRAMEWORKS else (len(names), name)
 
 
-def _natural(text: str) -> tuple:
+def _natural(text: str) -> tuple[int | str, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
 
 
-def control_key(framework: str, control: str) -> tuple:
+def control_key(framework: str, control: str) -> tuple[int, str, tuple[int | str, ...]]:
     return framework_order(framework) + (_natural(control),)
 
 
@@ -46,7 +52,7 @@ def known_framework(name: str) -> str | None:
     return None
 
 
-def parse_selector(text: str, known_in_policies=()) -> tuple[str, str | None]:
+def parse_selector(text: str, known_in_policies: Iterable[str] = ()) -> tuple[str, str | None]:
     """``NAME`` or ``NAME:CONTROL-GLOB`` (``nist-800-53:CP-9*``) -> (framework, glob or None). Raises
     ValueError with a suggestion for an unknown framework."""
     name, _, ctl = str(text).partition(":")
@@ -60,7 +66,7 @@ def parse_selector(text: str, known_in_policies=()) -> tuple[str, str | None]:
     return fw, (ctl.strip() or None)
 
 
-def policy_matches(policy, selectors) -> bool:
+def policy_matches(policy: object, selectors: Iterable[tuple[str, str | None]]) -> bool:
     controls = getattr(policy, "controls", None) or {}
     for fw, glob in selectors:
         ids = controls.get(fw) or ()
@@ -69,24 +75,25 @@ def policy_matches(policy, selectors) -> bool:
     return False
 
 
-def controls_text(controls: dict | None) -> str:
+def controls_text(controls: dict[str, list[str]] | None) -> str:
     """``nist-800-53: CP-9, CP-9(3); cis-v8: 11.2`` (frameworks in the catalog's order)."""
     return "; ".join(f"{fw}: {', '.join(ids)}" for fw, ids in
                      sorted((controls or {}).items(), key=lambda kv: framework_order(kv[0])))
 
 
-def control_summary(results, policies, frameworks=None) -> list[dict]:
+def control_summary(results: Iterable[Result], policies: Iterable[Policy],
+                    frameworks: Collection[str] | None = None) -> list[dict[str, Any]]:
     """Each control of the evaluated policies (only ``frameworks`` when given): its policies and the
     pass/fail/error/skip/waived counts of their results, in framework then natural id order."""
     from policycheck.results import STATUSES
 
-    counts: dict = {}
+    counts: dict[str, dict[str, int]] = {}
     for r in results:
         if r.target_kind == "source":
             continue
         c = counts.setdefault(r.policy.id, dict.fromkeys(STATUSES, 0))
         c[r.status] += 1
-    rows: dict = {}
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
     for p in policies:
         for fw, ids in (getattr(p, "controls", None) or {}).items():
             if frameworks and fw not in frameworks:

@@ -3,25 +3,26 @@ loader keeps no positions): descends along the path, skipping siblings with the 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from json.decoder import scanstring  # type: ignore[attr-defined]  # C function, not in the stubs
 
 _WS = " \t\n\r"
 _decoder = json.JSONDecoder()
 
 
-def _skip_ws(s, i):
+def _skip_ws(s: str, i: int) -> int:
     n = len(s)
     while i < n and s[i] in _WS:
         i += 1
     return i
 
 
-def _skip_value(s, i):
+def _skip_value(s: str, i: int) -> int:
     _, end = _decoder.raw_decode(s, i)
     return end
 
 
-def offset(text: str, jpath) -> int:
+def offset(text: str, jpath: Iterable[str | int]) -> int:
     """The character offset where ``jpath`` (keys and indexes; ``"<key>"`` for a key itself) starts,
     or of its nearest enclosing value when the rest cannot be found."""
     i = _skip_ws(text, 0)
@@ -37,6 +38,7 @@ def offset(text: str, jpath) -> int:
                 found = None
                 while j < len(text) and text[j] != "}":
                     key_start = j
+                    key: str
                     key, j = scanstring(text, j + 1)
                     j = _skip_ws(text, j)
                     j = _skip_ws(text, j + 1)  # past ':'
@@ -67,7 +69,7 @@ def offset(text: str, jpath) -> int:
     return i
 
 
-def line_col(text: str, jpath) -> tuple[int, int]:
+def line_col(text: str, jpath: Iterable[str | int]) -> tuple[int, int]:
     pos = offset(text, jpath)
     line = text.count("\n", 0, pos) + 1
     col = pos - (text.rfind("\n", 0, pos) + 1) + 1

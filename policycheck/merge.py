@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from os import PathLike
 from pathlib import Path
+from typing import Any
 
 from policycheck import __version__
 from policycheck.errors import FactsInputError
@@ -24,9 +28,9 @@ class MergeError(FactsInputError):
     """An input that is not a policycheck JSON report, or labels that collide (exit 2)."""
 
 
-def parse_specs(specs) -> list[tuple[str, Path]]:
+def parse_specs(specs: Iterable[str | PathLike[str]]) -> list[tuple[str, Path]]:
     out: list[tuple[str, Path]] = []
-    seen: dict = {}
+    seen: dict[str, str] = {}
     for spec in specs:
         label, sep, path = str(spec).partition("=")
         if not sep or not LABEL.match(label) or Path(spec).exists():
@@ -40,7 +44,7 @@ def parse_specs(specs) -> list[tuple[str, Path]]:
     return out
 
 
-def load_report(path: Path) -> dict:
+def load_report(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise MergeError(f"{path}: no such report (write one with `policycheck check --json FILE`)")
     try:
@@ -59,6 +63,11 @@ def load_report(path: Path) -> dict:
     for key in ("results", "policies", "sources"):
         if not isinstance(doc.get(key), list):
             raise MergeError(f"{path}: {key}: expected a list")
+    if not isinstance(doc.get("collected_at"), str) or not doc["collected_at"]:
+        raise MergeError(f"{path}: collected_at: expected the time its facts were collected (a string)")
+    clock = doc.get("evaluated_at")
+    if clock is not None and (not isinstance(clock, dict) or not isinstance(clock.get("time"), str)):
+        raise MergeError(f"{path}: evaluated_at: expected an object with the time (a string) ages were judged at")
     for i, r in enumerate(doc["results"]):
         if not isinstance(r, dict):
             raise MergeError(f"{path}: results[{i}]: expected an object")
@@ -72,7 +81,7 @@ def load_report(path: Path) -> dict:
     return doc
 
 
-def _src(label, name):
+def _src(label: str, name: object) -> object:
     if not name:
         return name
     name = str(name)
@@ -84,18 +93,22 @@ def _src(label, name):
     return ", ".join(f"{label}/{n}" for n in name.split(", "))
 
 
-def merge_files(specs) -> Report:
+def merge_files(specs: Iterable[str | PathLike[str]]) -> Report:
     inputs = [(label, path, load_report(path)) for label, path in parse_specs(specs)]
     return merge_reports(inputs)
 
 
-def merge_reports(inputs) -> Report:
+def merge_reports(inputs: Sequence[tuple[str, Path, dict[str, Any]]]) -> Report:
     """``inputs``: [(label, path, report dict)] in order."""
-    policies: dict = {}
-    results, sources, waivers, notes = [], [], [], []
-    collected, clocks = [], []
-    for label, path, doc in inputs:
-        own: dict = {}
+    policies: dict[str, tuple[str, Policy]] = {}
+    results: list[Result] = []
+    sources: list[dict[str, Any]] = []
+    waivers: list[dict[str, Any]] = []
+    notes: list[str] = []
+    collected: list[tuple[str, str]] = []
+    clocks: list[tuple[str, str]] = []
+    for label, _path, doc in inputs:
+        own: dict[str, Policy] = {}
         remediation = {r["policy_id"]: r.get("remediation") for r in doc["results"] if r.get("remediation")}
         for p in doc["policies"]:
             pol = Policy(id=p["id"], title=p.get("title", ""), severity=p.get("severity", "info"),
@@ -116,7 +129,7 @@ def merge_reports(inputs) -> Report:
                                                    severity=r["severity"], target=r["target_kind"], rationale="",
                                                    remediation=r.get("remediation") or "")
                 policies.setdefault(r["policy_id"], (label, pol))
-            ev = []
+            ev: list[dict[str, Any]] = []
             for e in r.get("evidence") or ():
                 if isinstance(e, dict):
                     e = dict(e)
@@ -148,11 +161,14 @@ def merge_reports(inputs) -> Report:
             clocks.append((clock["time"], label))
     if not inputs:
         raise MergeError("no reports to merge")
-    oldest = min(collected, key=lambda c: _t(c[0]), default=(None, None))
+    if not collected:  # load_report refuses a report without collected_at
+        raise MergeError("no report says when its facts were collected (collected_at)")
+    oldest = min(collected, key=lambda c: _t(c[0]))
     times = {c for c, _ in clocks}
     firsts = [doc.get("evaluated_at") for _, _, doc in inputs]
-    if len(times) == 1 and all(c == firsts[0] for c in firsts):
-        evaluated = dict(firsts[0])
+    clock0 = firsts[0]
+    if len(times) == 1 and clock0 is not None and all(c == clock0 for c in firsts):
+        evaluated = dict(clock0)
     else:  # several clocks: the earliest, and each input's
         evaluated = {"time": min(times, key=_t) if times else oldest[0], "source": "merged",
                      "where": "; ".join(f"{lab} as of {t}" for t, lab in clocks)}
@@ -164,7 +180,7 @@ def merge_reports(inputs) -> Report:
                   tool_version=__version__, evaluated_at=evaluated)
 
 
-def _t(text):
+def _t(text: object) -> datetime:
     try:
         return parse_time(text)
     except (ValueError, TypeError):

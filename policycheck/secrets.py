@@ -12,8 +12,10 @@ import json
 import os
 import re
 import threading
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, overload
 from urllib.parse import quote, quote_plus, urlsplit
 
 from policycheck.errors import ConfigError
@@ -31,7 +33,7 @@ USER_KEYS = ("username", "user", "login", "account", "client_id")
 MIN_LEN = 3  # shorter values are not masked (they would mask every "a" of a report)
 
 
-def is_secret_key(key: str, secret_keys=()) -> bool:
+def is_secret_key(key: object, secret_keys: Iterable[object] = ()) -> bool:
     """True for a setting that holds a secret: a name containing a secret word, or one of the
     collector's own ``secret_keys`` (:class:`policycheck.api.Collector`)."""
     k = str(key).lower()
@@ -40,7 +42,8 @@ def is_secret_key(key: str, secret_keys=()) -> bool:
     return any(w in k for w in SECRET_WORDS) or any(k == str(w).lower() for w in secret_keys)
 
 
-def resolve(settings: dict, base_dir: str | Path = ".", secret_keys=()) -> tuple[dict, list[str]]:
+def resolve(settings: dict[str, Any], base_dir: str | Path = ".",
+            secret_keys: Iterable[object] = ()) -> tuple[dict[str, Any], list[str]]:
     """Return (settings with ``${VAR}`` expanded and ``X_file`` read into ``X``, secrets found).
 
     Every value that came from a secret key, an ``${ENV}`` reference inside a secret key, or a
@@ -48,7 +51,7 @@ def resolve(settings: dict, base_dir: str | Path = ".", secret_keys=()) -> tuple
     """
     secrets: list[str] = []
 
-    def expand(value, key, path):
+    def expand(value: Any, key: str, path: str) -> Any:
         if isinstance(value, dict):
             return {k: expand(v, k, f"{path}.{k}") for k, v in value.items()}
         if isinstance(value, list):
@@ -56,7 +59,7 @@ def resolve(settings: dict, base_dir: str | Path = ".", secret_keys=()) -> tuple
         if not isinstance(value, str):
             return value
 
-        def sub(m):
+        def sub(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in os.environ:
                 raise SecretError(f"{path}: environment variable {name} is not set "
@@ -68,7 +71,7 @@ def resolve(settings: dict, base_dir: str | Path = ".", secret_keys=()) -> tuple
             secrets.append(out)
         return out
 
-    result = {}
+    result: dict[str, Any] = {}
     for key, value in settings.items():
         if key.endswith("_file") and is_secret_key(key[: -len("_file")], secret_keys):
             target = key[: -len("_file")]
@@ -89,7 +92,7 @@ def resolve(settings: dict, base_dir: str | Path = ".", secret_keys=()) -> tuple
     return result, secrets
 
 
-def _encodings(s: str) -> set:
+def _encodings(s: str) -> set[str]:
     """The one-step encodings of ``s`` a server, a URL, a document or a Python error message may carry."""
     out = {s, quote(s, safe=""), quote(s), quote_plus(s), html.escape(s, quote=False), html.escape(s),
            s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
@@ -102,14 +105,14 @@ def _encodings(s: str) -> set:
     return out
 
 
-def _b64(raw: str) -> set:
+def _b64(raw: str) -> set[str]:
     b = raw.encode("utf-8")
     return {base64.b64encode(b).decode(), base64.urlsafe_b64encode(b).decode(),
             base64.b64encode(b).decode().rstrip("=")}
 
 
 @lru_cache(maxsize=4096)
-def variants(secret: str, users: tuple = ()) -> frozenset:
+def variants(secret: str, users: tuple[str, ...] = ()) -> frozenset[str]:
     """Every form of ``secret`` to mask: raw, URL-, XML-, JSON-escaped and two of these combined,
     base64 of the secret and of ``user:secret`` for each known user name."""
     if not secret or len(secret) < MIN_LEN:
@@ -124,19 +127,19 @@ def variants(secret: str, users: tuple = ()) -> frozenset:
     return frozenset(f for f in forms if len(f) >= MIN_LEN)
 
 
-_REGISTRY: set = set()
+_REGISTRY: set[str] = set()
 _LOCK = threading.Lock()
-_SNAPSHOT: tuple = ()
+_SNAPSHOT: tuple[str, ...] = ()
 
 
-def register(secrets, users=()) -> None:
+def register(secrets: Iterable[object] | None, users: Iterable[object] = ()) -> None:
     """Remember every form of ``secrets`` for this process: :func:`redact_all` masks them in any output."""
     global _SNAPSHOT
-    users = tuple(sorted({str(u) for u in users if u}))
+    names = tuple(sorted({str(u) for u in users if u}))
     new: set[str] = set()
     for s in secrets or ():
         if s:
-            new |= variants(str(s), users)
+            new |= variants(str(s), names)
     if not new:
         return
     with _LOCK:
@@ -146,21 +149,25 @@ def register(secrets, users=()) -> None:
         _SNAPSHOT = tuple(sorted(_REGISTRY, key=len, reverse=True))
 
 
-def registered() -> tuple:
+def registered() -> tuple[str, ...]:
     return _SNAPSHOT
 
 
-def _mask(text: str, forms) -> str:
+def _mask(text: str, forms: Iterable[str]) -> str:
     for f in forms:
         if f in text:
             text = text.replace(f, MASK)
     return text
 
 
-def redact(text, secrets) -> str:
+@overload
+def redact(text: str, secrets: Iterable[object] | None) -> str: ...
+@overload
+def redact(text: None, secrets: Iterable[object] | None) -> None: ...
+def redact(text: object, secrets: Iterable[object] | None) -> str | None:
     """``text`` with every form of each secret (longest first) replaced by ``***``."""
     if text is None:
-        return text  # type: ignore[unreachable,return-value]  # None passes through
+        return None  # None passes through
     text = str(text)
     forms: set[str] = set()
     for s in secrets or ():
@@ -169,18 +176,22 @@ def redact(text, secrets) -> str:
     return _mask(text, sorted(forms, key=len, reverse=True))
 
 
-def redact_all(text, extra=()) -> str:
+@overload
+def redact_all(text: str, extra: Iterable[object] = ()) -> str: ...
+@overload
+def redact_all(text: None, extra: Iterable[object] = ()) -> None: ...
+def redact_all(text: object, extra: Iterable[object] = ()) -> str | None:
     """``text`` with every registered secret (and ``extra``) masked in every encoding: the last step
     before anything is printed or written."""
     if text is None:
-        return text  # type: ignore[unreachable,return-value]  # None passes through
+        return None  # None passes through
     text = str(text)
     if extra:
         text = redact(text, extra)
     return _mask(text, _SNAPSHOT)
 
 
-def url_credentials(value) -> str | None:
+def url_credentials(value: object) -> str | None:
     """The user name (or ``"?"``) when ``value`` is a URL that carries credentials (``user:pass@``),
     else None."""
     if not isinstance(value, str) or "@" not in value or "://" not in value:
@@ -195,7 +206,7 @@ def url_credentials(value) -> str | None:
     return parts.username or "?"
 
 
-def find_url_credentials(settings, path=()):
+def find_url_credentials(settings: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
     """Yield the settings path of every URL with credentials in (nested) ``settings``."""
     if isinstance(settings, dict):
         for k, v in settings.items():
@@ -212,9 +223,9 @@ URL_CREDENTIALS_HINT = ("the URL carries credentials (user:password@host; the UR
                         "token/token_file (or ${ENV_VAR}), and the user in username:")
 
 
-def redact_settings(settings: dict, secret_keys=()) -> dict:
+def redact_settings(settings: dict[str, Any], secret_keys: Iterable[object] = ()) -> dict[str, Any]:
     """A copy of settings safe to print: secret keys masked."""
-    out: dict = {}
+    out: dict[str, Any] = {}
     for k, v in settings.items():
         if isinstance(v, dict):
             out[k] = redact_settings(v, secret_keys)

@@ -18,7 +18,7 @@ _NAMED = {"\n": "\\n", "\r": "\\r", "\x1b": "\\x1b"}
 _COMMAND_START = re.compile(r"^([ \t]*)(::|##\[|##vso\[)", re.M)
 
 
-def _visible(m) -> str:
+def _visible(m: re.Match[str]) -> str:
     c = m.group()
     if c in _NAMED:
         return _NAMED[c]
@@ -26,7 +26,7 @@ def _visible(m) -> str:
     return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
 
 
-def line(value, limit: int | None = None) -> str:
+def line(value: object, limit: int | None = None) -> str:
     """``value`` as one printable line: line breaks and control characters become visible escapes
     (``\\n``, ``\\r``, ``\\x1b``, ``\\x9b``), a tab stays a tab."""
     s = "" if value is None else str(value)
@@ -37,7 +37,7 @@ def line(value, limit: int | None = None) -> str:
     return s
 
 
-def block(text) -> str:
+def block(text: object) -> str:
     """Multi-line text with its line breaks (``\\n``) kept, every other control character made visible
     (a ``\\r`` alone would let a value overwrite what a terminal shows), and no command lines."""
     s = "" if text is None else str(text)

@@ -8,7 +8,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def parse_duration(text) -> float:
+def parse_duration(text: object) -> float:
     """Seconds in ``'26h'``, ``'31d'``, ``'90m'``, ``'2w'``, ``'45s'``. Raises ValueError."""
     m = _DURATION.match(str(text))
     if not m:
@@ -29,10 +29,10 @@ def format_duration(seconds: float) -> str:
     return out.replace(".0d", "d").replace(".0h", "h")
 
 
-_cache: dict = {}
+_cache: dict[object, datetime] = {}
 
 
-def parse_time(text) -> datetime:
+def parse_time(text: object) -> datetime:
     """An aware datetime from ISO 8601 (``Z`` and ``+0100`` accepted; naive means UTC). Raises ValueError."""
     hit = _cache.get(text)
     if hit is not None:
@@ -61,7 +61,7 @@ def iso(dt: datetime) -> str:
     return dt.isoformat()
 
 
-def age_seconds(text, now: datetime) -> float:
+def age_seconds(text: object, now: datetime) -> float:
     return (now - parse_time(text)).total_seconds()
 
 

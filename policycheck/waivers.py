@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from policycheck.errors import WaiverError
 from policycheck.results import ERROR, FAIL, WAIVED
 from policycheck.timeutil import parse_time
 from policycheck.yamlsafe import YamlError, load_documents
+
+if TYPE_CHECKING:
+    from policycheck.results import Result
 
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "waivers.schema.json"
 DEFAULT_MAX_DAYS = 365
@@ -23,7 +29,7 @@ MAX_LISTED = 50  # targets named in one note (the JSON report lists them all)
 MAX_PROBLEMS = 50
 
 
-def load_waivers(path, max_days: int | None = None) -> list[dict]:
+def load_waivers(path: str | PathLike[str], max_days: int | None = None) -> list[dict[str, Any]]:
     """Validated waiver entries, each with ``where`` (file:line), its parsed expiry and its day limit.
 
     ``max_days`` is the configured limit (default 365). The file's own ``max_days`` may lower it,
@@ -47,7 +53,7 @@ def load_waivers(path, max_days: int | None = None) -> list[dict]:
         raise WaiverError(f"{path}:1:1: a waiver file is one YAML document with waivers: [...]")
     doc = docs[0]
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-    problems: list = []  # (line, col, message)
+    problems: list[tuple[int, int, str]] = []  # (line, col, message)
     for e in jsonschema.Draft202012Validator(schema).iter_errors(doc.data):
         jp = tuple(e.absolute_path)
         line, col = doc.where(jp)
@@ -65,7 +71,7 @@ def load_waivers(path, max_days: int | None = None) -> list[dict]:
     limit = int(max_days or DEFAULT_MAX_DAYS)
     if isinstance(doc.data.get("max_days"), int) and doc.data["max_days"] > 0:
         limit = min(limit, int(doc.data["max_days"]))
-    out = []
+    out: list[dict[str, Any]] = []
     for i, w in enumerate(doc.data["waivers"]):
         if not isinstance(w, dict):
             continue  # the schema said so
@@ -91,15 +97,15 @@ def load_waivers(path, max_days: int | None = None) -> list[dict]:
     return out
 
 
-def _raise(path, problems) -> None:
-    problems = sorted(set(problems), key=lambda p: (p[0], p[1], p[2]))
-    lines = [f"{path}:{line}:{col}: {msg}" for line, col, msg in problems[:MAX_PROBLEMS]]
-    if len(problems) > MAX_PROBLEMS:
-        lines.append(f"{path}: ... and {len(problems) - MAX_PROBLEMS} more problem(s)")
+def _raise(path: Path, problems: Iterable[tuple[int, int, str]]) -> NoReturn:
+    ordered = sorted(set(problems), key=lambda p: (p[0], p[1], p[2]))
+    lines = [f"{path}:{line}:{col}: {msg}" for line, col, msg in ordered[:MAX_PROBLEMS]]
+    if len(ordered) > MAX_PROBLEMS:
+        lines.append(f"{path}: ... and {len(ordered) - MAX_PROBLEMS} more problem(s)")
     raise WaiverError("\n".join(lines))
 
 
-def _matches(w: dict, r) -> bool:
+def _matches(w: dict[str, Any], r: Result) -> bool:
     if not fnmatch.fnmatchcase(r.policy.id.upper(), w["policy"].upper()):
         return False
     pat = w["target"].lower()
@@ -109,7 +115,9 @@ def _matches(w: dict, r) -> bool:
     return any(fnmatch.fnmatchcase(str(n).lower(), pat) for n in names)
 
 
-def apply_waivers(results, waivers: list[dict], now_text, loaded=None, evaluated=None) -> list[dict]:
+def apply_waivers(results: Sequence[Result], waivers: list[dict[str, Any]], now_text: object,
+                  loaded: Iterable[str] | None = None,
+                  evaluated: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """Mark the fail/error results an active waiver matches ``waived`` (in place; the first matching
     waiver wins). ``loaded`` are the ids of every policy loaded, ``evaluated`` those evaluated this
     run (after --select/--skip); without them every waiver is taken as concerning evaluated policies.
@@ -128,25 +136,25 @@ def apply_waivers(results, waivers: list[dict], now_text, loaded=None, evaluated
     import difflib
 
     now = parse_time(now_text)
-    loaded = [p for p in loaded] if loaded is not None else None
+    loaded_ids = list(loaded) if loaded is not None else None
     evaluated_ids = set(evaluated) if evaluated is not None else None
-    out = []
+    out: list[dict[str, Any]] = []
     for w in waivers:
         pat = w["policy"].upper()
         state = ACTIVE
         suggestion = None
         pols = None
-        if loaded is not None:
-            pols = [pid for pid in loaded if fnmatch.fnmatchcase(pid.upper(), pat)]
+        if loaded_ids is not None:
+            pols = [pid for pid in loaded_ids if fnmatch.fnmatchcase(pid.upper(), pat)]
             if not pols:
                 state = UNKNOWN_POLICY
-                close = difflib.get_close_matches(pat, [p.upper() for p in loaded], n=1, cutoff=0.6)
+                close = difflib.get_close_matches(pat, [p.upper() for p in loaded_ids], n=1, cutoff=0.6)
                 suggestion = close[0] if close else None
             elif evaluated_ids is not None and not any(pid in evaluated_ids for pid in pols):
                 state = NOT_EVALUATED
         candidates = [r for r in results if _matches(w, r)] if state == ACTIVE else []
-        targets: list = []
-        seen: set = set()
+        targets: list[tuple[str, str]] = []
+        seen: set[tuple[str, str]] = set()
         for r in candidates:
             key = (r.target_kind, r.target_id)
             if key not in seen:
@@ -161,7 +169,7 @@ def apply_waivers(results, waivers: list[dict], now_text, loaded=None, evaluated
                 state = TOO_BROAD
         info = {"reason": w["reason"], "owner": w["owner"], "expires": w["expires"], "where": w["where"]}
         matched = other = 0
-        waived: list = []
+        waived: list[str] = []
         for r in candidates:
             if r.status not in (FAIL, ERROR):
                 other += r.status != WAIVED
@@ -178,7 +186,7 @@ def apply_waivers(results, waivers: list[dict], now_text, loaded=None, evaluated
             any(pid not in evaluated_ids for pid in pols)
         if state == ACTIVE and matched == 0:
             state = NOT_EVALUATED if partly_left_out else STALE
-        entry = {"policy": w["policy"], "target": w["target"], "match": w.get("match", "one"),
+        entry: dict[str, Any] = {"policy": w["policy"], "target": w["target"], "match": w.get("match", "one"),
                  "reason": w["reason"], "owner": w["owner"], "expires": w["expires"], "state": state,
                  "matched": matched, "other_matches": other, "targets": waived,
                  "max_days": w["_limit"], "where": w["where"]}
@@ -190,15 +198,15 @@ def apply_waivers(results, waivers: list[dict], now_text, loaded=None, evaluated
     return out
 
 
-def _names(items, cap=MAX_LISTED) -> str:
+def _names(items: Sequence[object], cap: int = MAX_LISTED) -> str:
     shown = ", ".join(str(x) for x in items[:cap])
     return shown + (f" and {len(items) - cap} more" if len(items) > cap else "")
 
 
-def notes(waiver_states: list[dict]) -> list[str]:
+def notes(waiver_states: list[dict[str, Any]]) -> list[str]:
     """One line per waiver that is not simply active on one target (a waiver that waived several
     targets lists them)."""
-    lines = []
+    lines: list[str] = []
     for w in waiver_states:
         head = f"{w['where']}: waiver {w['policy']} {w['target']} ({w['reason']}; owner {w['owner']})"
         if w["state"] == EXPIRED:
@@ -226,7 +234,7 @@ def notes(waiver_states: list[dict]) -> list[str]:
     return lines
 
 
-def stale(waiver_states: list[dict]) -> list[dict]:
+def stale(waiver_states: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The waivers --strict-waivers refuses: stale ones and those naming no loaded policy (never one
     whose policies were merely left out of this run)."""
     return [w for w in waiver_states if w["state"] in (STALE, UNKNOWN_POLICY)]

@@ -128,6 +128,32 @@ def test_inputs_that_are_not_reports_are_exit_2(tmp_path, capsys):
     assert AS_OF  # the example's clock is pinned (no test reads the wall clock)
 
 
+def test_a_report_without_its_clock_is_exit_2(tmp_path, capsys):
+    """collected_at (and evaluated_at when given) must be there: without them the merged report said
+    "judged as of None" and its JSON broke report.schema.json (collected_at null)."""
+    base = {"schema_version": 1, "results": [], "policies": [], "sources": [], "waivers": [], "notes": [],
+            "collected_at": AS_OF, "evaluated_at": {"time": AS_OF, "source": "collected_at", "where": None}}
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(base))
+    out = tmp_path / "m.json"
+    rc, _, err = run(capsys, ["merge", good, "--json", out])
+    assert rc == 0, err
+    m = json.loads(out.read_text())
+    jsonschema.validate(m, json.loads(REPORT_SCHEMA.read_text()))
+    assert m["collected_at"] == AS_OF and m["evaluated_at"]["time"] == AS_OF
+    for name, doc, msg in (
+            ("no-collected", {k: v for k, v in base.items() if k != "collected_at"}, "collected_at: expected"),
+            ("null-collected", dict(base, collected_at=None), "collected_at: expected"),
+            ("empty-collected", dict(base, collected_at=""), "collected_at: expected"),
+            ("clock-text", dict(base, evaluated_at="yesterday"), "evaluated_at: expected"),
+            ("clock-no-time", dict(base, evaluated_at={"source": "merged"}), "evaluated_at: expected")):
+        bad = tmp_path / f"{name}.json"
+        bad.write_text(json.dumps(doc))
+        rc, _, err = run(capsys, ["merge", good, bad, "--json", tmp_path / f"{name}.out.json"])
+        assert rc == 2 and f"{bad}: {msg}" in err, (name, rc, err)
+        assert not (tmp_path / f"{name}.out.json").exists()
+
+
 def test_documented_commands_parse():
     """Every `policycheck explain|merge|check|audit` line of README.md and docs/ci.md that uses the new
     reports is accepted by the real parser."""

@@ -3,10 +3,12 @@ tells (roles, services, dependencies, DR tests)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from policycheck import hookimpl
-from policycheck.api import Collector, CollectorError
+from policycheck.api import CollectContext, Collector, CollectorError, Fragment, Settings
 from policycheck.facts import FactsError, check_fragment
 from policycheck.yamlsafe import YamlError, load_data
 
@@ -23,9 +25,9 @@ SCHEMA = {
 }
 
 
-def collect(settings, ctx):
+def collect(settings: Settings, ctx: CollectContext) -> Fragment:
     files = settings.get("paths") or [settings["path"]]
-    entities: dict = {}
+    entities: dict[str, list[Any]] = {}
     for f in files:
         p = Path(f).expanduser()
         if not p.is_absolute():
@@ -62,14 +64,14 @@ def collect(settings, ctx):
     return {"entities": entities}
 
 
-def _read(p: Path):
+def _read(p: Path) -> Any:
     if p.suffix == ".json":
         with open(p, "rb") as fh:
             return json.load(fh)
     return load_data(p)
 
 
-def _locate(p: Path, jpath) -> str:
+def _locate(p: Path, jpath: Sequence[str | int]) -> str:
     """``file:line:col`` of a JSON path, computed only for a problem."""
     try:
         if p.suffix == ".json":
@@ -86,17 +88,17 @@ def _locate(p: Path, jpath) -> str:
     return f"{p}:{line}:{col}"
 
 
-def check(settings, base_dir):
+def check(settings: Settings, base_dir: str) -> list[tuple[tuple[str | int, ...], str]]:
     """Mistakes found before anything is collected: a facts file that does not exist, cannot be read, or
     does not follow the facts model (docs/facts.md): each problem located in its file (exit 2)."""
     from policycheck.conditions import suggest
     from policycheck.model import MAX_PROBLEMS, check_entities, format_path
 
-    problems = []
-    files = [("paths", i, f) for i, f in enumerate(settings.get("paths") or ())] or [("path", None, settings["path"])]
-    ids: dict = {}
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    files: list[tuple[str, int | None, Any]] = [("paths", i, f) for i, f in enumerate(settings.get("paths") or ())] or [("path", None, settings["path"])]
+    ids: dict[tuple[str, str], tuple[Path, int]] = {}
     for key, i, f in files:
-        where = (key,) if i is None else (key, i)
+        where: tuple[str | int, ...] = (key,) if i is None else (key, i)
         p = Path(f).expanduser()
         if not p.is_absolute():
             p = Path(base_dir) / p
@@ -137,6 +139,6 @@ def check(settings, base_dir):
 
 
 @hookimpl
-def policycheck_collectors():
+def policycheck_collectors() -> list[Collector]:
     return [Collector(name="file", collect=collect, config_schema=SCHEMA, kinds=(), check=check,
                       description="facts from YAML or JSON files (docs/facts.md)")]

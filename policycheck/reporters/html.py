@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from policycheck import hookimpl
 from policycheck.api import Reporter
 from policycheck.conditions import describe
 from policycheck.results import ERROR, FAIL, PASS, SEVERITIES, SKIP, STATUSES, WAIVED
 from policycheck.textsafe import line
+
+if TYPE_CHECKING:
+    from policycheck.results import Report, Result
 
 MAX_ROWS = 20000  # results in the table; problems first, passes last (the counts cover every result)
 COLOR = {PASS: "#2e7d32", FAIL: "#c62828", ERROR: "#ef6c00", SKIP: "#9e9e9e", WAIVED: "#6a1b9a"}
@@ -65,15 +70,15 @@ JS = """
 """
 
 
-def _e(value, limit=None) -> str:
+def _e(value: object, limit: int | None = None) -> str:
     return html.escape(line(value, limit), quote=True)
 
 
-def _badge(status) -> str:
+def _badge(status: str) -> str:
     return f'<span class="st" style="background:{COLOR[status]}">{status}</span>'
 
 
-def _bars(title, rows, chart_id) -> str:
+def _bars(title: str, rows: Sequence[tuple[str, dict[str, int]]], chart_id: str) -> str:
     """A stacked horizontal bar per row: [(label, {status: n})], drawn as inline SVG."""
     rows = [(lab, c) for lab, c in rows if sum(c.values())]
     width, label_w, bar_h, gap = 640, 210, 16, 6
@@ -106,21 +111,22 @@ def _bars(title, rows, chart_id) -> str:
     return "".join(parts)
 
 
-def _server_of(r) -> str:
-    ent = r.entity if isinstance(r.entity, dict) else {}
+def _server_of(r: Result) -> str:
+    ent: dict[str, Any] = r.entity if isinstance(r.entity, dict) else {}
     if r.target_kind == "backup_server":
-        return r.target_id
+        target_id: str = r.target_id
+        return target_id
     server = ent.get("backup_server") or ent.get("server")
     if isinstance(server, dict):
         server = server.get("id")
     return str(server) if server else f"({r.target_kind})"
 
 
-def _evidence(r) -> str:
-    ev = r.evidence_dicts()
+def _evidence(r: Result) -> str:
+    ev: list[dict[str, Any]] = r.evidence_dicts()
     if not ev:
         return '<p class="muted">no evidence recorded</p>'
-    rows = []
+    rows: list[str] = []
     for e in ev:
         ok = {True: "✓", False: "✗", None: "?"}[e.get("ok")]
         obs = f"unknown: {e['missing']}" if e.get("missing") else describe(e.get("observed"), 300)
@@ -131,7 +137,7 @@ def _evidence(r) -> str:
             '<th>source</th><th>observed at</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
 
 
-def _details(r) -> str:
+def _details(r: Result) -> str:
     p = r.policy
     out = ["<details><summary>evidence and explanation</summary>"]
     if r.message:
@@ -152,7 +158,7 @@ def _details(r) -> str:
     return "".join(out)
 
 
-def render_html(report) -> str:
+def render_html(report: Report) -> str:
     s = report.summary
     results = sorted(report.results, key=lambda r: (ORDER[r.status], -SEV_RANK[r.policy.severity], r.policy.id,
                                                     str(r.target_id)))
@@ -184,8 +190,8 @@ def render_html(report) -> str:
                      + "".join(f'<td class="n" data-status="{st}">{c[st]}</td>' for st in STATUSES)
                      + f'<td class="n">{sum(c.values())}</td></tr>')
     h.append("</tbody></table></section>")
-    by_policy: dict = {}
-    by_server: dict = {}
+    by_policy: dict[str, dict[str, int]] = {}
+    by_server: dict[str, dict[str, int]] = {}
     for p in report.policies:
         by_policy.setdefault(p.id, {})
     for r in report.results:
@@ -235,10 +241,10 @@ def render_html(report) -> str:
     return "\n".join(h) + "\n"
 
 
-def _json_script(value) -> str:
+def _json_script(value: object) -> str:
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 @hookimpl
-def policycheck_reporters():
+def policycheck_reporters() -> list[Reporter]:
     return [Reporter("html", render_html, "html", "one self-contained HTML file: summary, charts, filterable results")]

@@ -8,36 +8,41 @@ against, each source's state, and the run's end time as a heartbeat: alert on
 stopped running. Only gauges are used, which the OpenMetrics and the Prometheus text parsers both read."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from policycheck import hookimpl
 from policycheck.api import Reporter
 from policycheck.results import STATUSES
 from policycheck.textsafe import line
 from policycheck.timeutil import parse_time
 
+if TYPE_CHECKING:
+    from policycheck.results import Report
 
-def label(value) -> str:
+
+def label(value: object) -> str:
     """A label value on one line with every control character visible (textsafe.line: the file may be
     printed on a terminal), then escaped as the exposition format requires (backslash, double quote)."""
     return line(value).replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _ts(text):
+def _ts(text: object) -> str | None:
     try:
         return f"{parse_time(text).timestamp():.3f}"
     except (ValueError, TypeError):
         return None
 
 
-def render_openmetrics(report) -> str:
-    out = []
+def render_openmetrics(report: Report) -> str:
+    out: list[str] = []
 
-    def family(name, help_, unit=None):
+    def family(name: str, help_: str, unit: str | None = None) -> None:
         out.append(f"# TYPE {name} gauge")
         if unit:
             out.append(f"# UNIT {name} {unit}")
         out.append(f"# HELP {name} {help_}")
 
-    counts: dict = {}
+    counts: dict[tuple[str, str], dict[str, int]] = {}
     for p in report.policies:
         counts.setdefault((p.id, p.severity), {s: 0 for s in STATUSES})
     for r in report.results:
@@ -70,6 +75,6 @@ def render_openmetrics(report) -> str:
 
 
 @hookimpl
-def policycheck_reporters():
+def policycheck_reporters() -> list[Reporter]:
     return [Reporter("openmetrics", render_openmetrics, "prom",
                      "OpenMetrics counts and heartbeat for the node-exporter textfile collector")]

@@ -14,12 +14,18 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from policycheck import hookimpl
 from policycheck.api import Reporter
 from policycheck.conditions import KINDS
 from policycheck.results import ERROR, FAIL
+
+if TYPE_CHECKING:
+    from policycheck.policy import Policy
+    from policycheck.results import Report, Result
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFO_URI = "https://github.com/policycheck/policycheck"
@@ -34,16 +40,16 @@ class _Lines:
     """The line of each entity's ``id`` in the facts files, each file read once and only when a
     result points into it."""
 
-    def __init__(self, source_files: dict):
+    def __init__(self, source_files: Mapping[str, Sequence[str]] | None) -> None:
         self.source_files = source_files or {}
-        self._index: dict = {}
+        self._index: dict[str, dict[tuple[str | None, str], int]] = {}
 
-    def find(self, source, kind, entity_id):
+    def find(self, source: str, kind: str, entity_id: str) -> tuple[str, int] | None:
         for f in self.source_files.get(source) or ():
             idx = self._index.get(f)
             if idx is None:
                 idx = self._index[f] = {}
-                section = None
+                section: str | None = None
                 try:
                     with open(f, encoding="utf-8", errors="replace") as fh:
                         for n, text in enumerate(fh, 1):
@@ -57,9 +63,9 @@ class _Lines:
                                 idx.setdefault((None, m.group(1)), n)
                 except OSError:
                     pass
-            n = idx.get((kind, entity_id)) or idx.get((None, entity_id))
-            if n:
-                return f, n
+            at = idx.get((kind, entity_id)) or idx.get((None, entity_id))
+            if at:
+                return f, at
         return None
 
 
@@ -74,10 +80,10 @@ def _uri(path: str) -> str:
     return p.resolve().as_uri()
 
 
-def _decisive(r) -> dict | None:
+def _decisive(r: Result) -> dict[str, Any] | None:
     """The evidence that decided the result: the first unknown for an error, the first failing fact
     for a failure (quantifier heads skipped when a fact inside them is known)."""
-    ev = r.evidence_dicts()
+    ev: list[dict[str, Any]] = r.evidence_dicts()
     want = None if r.status == ERROR else False
     if r.status not in (FAIL, ERROR) and r.waiver:
         want = None if r.waiver.get("was") == ERROR else False
@@ -87,7 +93,7 @@ def _decisive(r) -> dict | None:
     return ev[0] if ev else None
 
 
-def _rule(p) -> dict:
+def _rule(p: Policy) -> dict[str, Any]:
     text = f"{p.rationale}\n\nRemediation: {p.remediation}".strip() if getattr(p, "rationale", "") else \
         (getattr(p, "remediation", "") or p.title)
     return {"id": p.id, "name": re.sub(r"[^A-Za-z0-9]", "", p.id.title()) or p.id,
@@ -102,15 +108,15 @@ def _rule(p) -> dict:
                            "target": p.target}}
 
 
-def sarif_log(report) -> dict:
-    rules: list[dict] = []
-    index: dict = {}
+def sarif_log(report: Report) -> dict[str, Any]:
+    rules: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
     for p in report.policies:
         if p.id not in index:
             index[p.id] = len(rules)
             rules.append(_rule(p))
     lines = _Lines(report.options.get("source_files") or {})
-    results = []
+    results: list[dict[str, Any]] = []
     for r in report.results:
         if r.status not in (FAIL, ERROR):
             continue
@@ -134,7 +140,7 @@ def sarif_log(report) -> dict:
                     "properties": {"role": "target", "entityKind": r.target_kind}}]
         if entity == r.target_id and kind == r.target_kind:
             logical = logical[:1]
-        loc: dict = {"logicalLocations": logical}
+        loc: dict[str, Any] = {"logicalLocations": logical}
         found = None
         for name in (source or "").split(", "):
             found = found or lines.find(name, kind, str(entity))
@@ -146,7 +152,7 @@ def sarif_log(report) -> dict:
                                        "region": {"startLine": found[1]}}
         fail = r.status == FAIL
         msg = f"{p.title}: {r.message or r.status} ({r.target_kind} {r.target_id})"
-        res = {"ruleId": p.id, "ruleIndex": index[p.id], "kind": "fail" if fail else "open",
+        res: dict[str, Any] = {"ruleId": p.id, "ruleIndex": index[p.id], "kind": "fail" if fail else "open",
                "level": LEVEL[p.severity] if fail else "none", "message": {"text": msg},
                "locations": [loc],
                "partialFingerprints": {"policycheck/v1": hashlib.sha256(
@@ -159,7 +165,7 @@ def sarif_log(report) -> dict:
             res["properties"]["waiver"] = r.waiver
         results.append(res)
     clock = report.clock
-    run: dict = {"tool": {"driver": {"name": "policycheck", "version": report.tool_version or "0",
+    run: dict[str, Any] = {"tool": {"driver": {"name": "policycheck", "version": report.tool_version or "0",
                                "semanticVersion": report.tool_version or "0.0.0",
                                "informationUri": INFO_URI, "rules": rules}},
            "invocations": [{"executionSuccessful": all(s.get("status") == "ok" for s in report.sources),
@@ -177,13 +183,14 @@ def sarif_log(report) -> dict:
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
-def _kind_of(e, r) -> str:
+def _kind_of(e: dict[str, Any], r: Result) -> str:
     fact = str(e.get("fact") or "")
-    kinds = re.findall(r"->(\w+)", fact)
-    return kinds[-1] if kinds else r.target_kind
+    kinds: list[str] = re.findall(r"->(\w+)", fact)
+    target_kind: str = r.target_kind
+    return kinds[-1] if kinds else target_kind
 
 
-def _utc(text) -> str:
+def _utc(text: object) -> str:
     from policycheck.timeutil import parse_time
 
     try:
@@ -192,11 +199,11 @@ def _utc(text) -> str:
         return str(text)
 
 
-def render_sarif(report) -> str:
+def render_sarif(report: Report) -> str:
     # ASCII with \u escapes: no C1 control or bidi override reaches a terminal that shows the log
     return json.dumps(sarif_log(report), indent=1, ensure_ascii=True, default=str) + "\n"
 
 
 @hookimpl
-def policycheck_reporters():
+def policycheck_reporters() -> list[Reporter]:
     return [Reporter("sarif", render_sarif, "sarif", "SARIF 2.1.0 for GitHub code scanning and other SARIF readers")]
