@@ -3,11 +3,12 @@ name = target id); fail → <failure>, error → <error>, not applicable and wai
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 
 from policycheck import hookimpl
 from policycheck.api import Reporter
 from policycheck.conditions import describe
-from policycheck.results import ERROR, FAIL, SKIP, WAIVED
+from policycheck.results import ERROR, FAIL, PASS, SKIP, WAIVED
 from policycheck.textsafe import guard, line
 
 MESSAGE_MAX = 500          # one-line messages (XML attributes)
@@ -135,48 +136,89 @@ def _unique_names(results) -> list[str]:
 
 
 def suites(report) -> list:
-    return list(iter_suites(report))
+    """Every policy's junit-xml TestSuite with all its test cases (the reference the streaming writer is
+    tested against; :func:`junit_chunks` writes the same document without holding it)."""
+    return [_suite(report, p, results, [_case(r, n, report) for r, n in zip(results, _unique_names(results), strict=True)])
+            for p, results in _by_policy(report)]
 
 
-def iter_suites(report):
-    """One junit-xml TestSuite per policy, built only when asked for (a big report never holds every
-    suite's test cases at once)."""
-    from junit_xml import TestSuite
-
+def _by_policy(report) -> list:
+    """(policy, its results) for every evaluated policy, then any other policy a result names."""
     by_policy: dict = {}
     for r in report.results:
         by_policy.setdefault(r.policy.id, (r.policy, []))[1].append(r)
-    policies = list(report.policies) + [pol for pid, (pol, _) in by_policy.items()
-                                         if pid not in {p.id for p in report.policies}]
-    for p in policies:
-        results = by_policy.get(p.id, (p, []))[1]
-        cases = [_case(r, n, report) for r, n in zip(results, _unique_names(results))]
-        props = {"severity": p.severity, "target": getattr(p, "target", ""), "tags": ", ".join(p.tags or ()),
-                 "collected_at": report.collected_at, "evaluated_at": report.clock["time"],
-                 "evaluated_at_source": report.clock["source"]
-                 + (f" ({report.clock['where']})" if report.clock.get("where") else ""),
-                 "fail_on": report.fail_on}
-        rows = {(r["framework"], r["control"]): r for r in report.controls}
-        for fw, ids in sorted((getattr(p, "controls", None) or {}).items()):
-            props[f"controls.{fw}"] = ", ".join(ids)
-        for fw, ids in sorted((getattr(p, "controls", None) or {}).items()):
-            for cid in ids:  # the per-control summary: each control's counts over all policies mapped to it
-                r = rows.get((fw, cid))
-                if r is not None:
-                    props[f"control {fw} {cid}"] = (f"pass={r['pass']} fail={r['fail']} error={r['error']} "
-                                                    f"skip={r['skip']} waived={r['waived']} "
-                                                    f"policies={','.join(r['policies'])}")
-        yield TestSuite(name=one_line(f"{p.id} {p.title}"), test_cases=cases, id=clean(p.id),
-                        package="policycheck", timestamp=clean(report.generated_at),
-                        properties={k: clean(v) for k, v in props.items()})
+    known = {p.id for p in report.policies}
+    policies = list(report.policies) + [pol for pid, (pol, _) in by_policy.items() if pid not in known]
+    return [(p, by_policy.get(p.id, (p, []))[1]) for p in policies]
+
+
+def _suite(report, p, results, cases):
+    """junit-xml's TestSuite of one policy: its name, id, timestamp and properties (``cases`` may be
+    left empty when the writer streams them)."""
+    from junit_xml import TestSuite
+
+    props = {"severity": p.severity, "target": getattr(p, "target", ""), "tags": ", ".join(p.tags or ()),
+             "collected_at": report.collected_at, "evaluated_at": report.clock["time"],
+             "evaluated_at_source": report.clock["source"]
+             + (f" ({report.clock['where']})" if report.clock.get("where") else ""),
+             "fail_on": report.fail_on}
+    rows = {(r["framework"], r["control"]): r for r in report.controls}
+    for fw, ids in sorted((getattr(p, "controls", None) or {}).items()):
+        props[f"controls.{fw}"] = ", ".join(ids)
+    for fw, ids in sorted((getattr(p, "controls", None) or {}).items()):
+        for cid in ids:  # the per-control summary: each control's counts over all policies mapped to it
+            r = rows.get((fw, cid))
+            if r is not None:
+                props[f"control {fw} {cid}"] = (f"pass={r['pass']} fail={r['fail']} error={r['error']} "
+                                                f"skip={r['skip']} waived={r['waived']} "
+                                                f"policies={','.join(r['policies'])}")
+    return TestSuite(name=one_line(f"{p.id} {p.title}"), test_cases=cases, id=clean(p.id),
+                     package="policycheck", timestamp=clean(report.generated_at),
+                     properties={k: clean(v) for k, v in props.items()})
+
+
+def _attr(text: str) -> str:
+    """An attribute value as ElementTree writes it (the serializer junit-xml's documents go through)."""
+    return '"' + ET._escape_attrib(text) + '"'  # type: ignore[attr-defined]
+
+
+def _case_xml(tc) -> str:
+    """One junit-xml TestCase as ``TestSuite.build_xml_doc`` + ``ElementTree.tostring`` write it, for the
+    fields this reporter sets (name, classname; failure, error or skipped with message, type and output)."""
+    out = ["<testcase name=", _attr(tc.name)]
+    if tc.classname:
+        out += (" classname=", _attr(tc.classname))
+    inner = []
+    for tag, items, default in (("failure", tc.failures, "failure"), ("error", tc.errors, "error"),
+                                ("skipped", tc.skipped, "skipped")):
+        for f in items:
+            if tag != "skipped" and not (f["output"] or f["message"]):
+                continue
+            inner.append(f"<{tag} type=")
+            t = f.get("type") if tag != "skipped" else None
+            inner.append(_attr(str(t) if t else default))
+            if f["message"]:
+                inner += (" message=", _attr(str(f["message"])))
+            inner.append(">" + ET._escape_cdata(str(f["output"])) + f"</{tag}>"  # type: ignore[attr-defined]
+                         if f["output"] else " />")
+    if not inner:
+        out.append(" />")
+    else:
+        out.append(">")
+        out += inner
+        out.append("</testcase>")
+    return "".join(out)
 
 
 def junit_chunks(report):
-    """The document in pieces, one <testsuite> at a time. junit-xml builds each suite; the <testsuites>
-    root is written here as junit-xml's to_xml_report_string does, less its second whole-document
-    cleaning pass (every string was already cleaned by ``clean``) and less the ``disabled`` attribute
-    the Jenkins/Ant XSD rejects. The root's totals are counted from the results first."""
-    import xml.etree.ElementTree as ET
+    """The document in pieces, one <testsuite> at a time, its test cases written as they are made.
+    junit-xml's model throughout: each suite's element (name, id, timestamp, properties) is built by its
+    ``TestSuite``, each failed, erroneous or skipped case is its ``TestCase``, written as junit-xml's
+    ``build_xml_doc`` + ElementTree would write it; a passing case (a name and a classname, nothing else)
+    is written directly. The <testsuites> root is written as junit-xml's to_xml_report_string does, less
+    its second whole-document cleaning pass (every string was already cleaned by ``clean``), its re-parse
+    and re-indent, and the ``disabled`` attribute the Jenkins/Ant XSD rejects. No suite's test cases nor
+    the whole document are held at once (tests/test_reports_streaming.py compares it with junit-xml's)."""
     from xml.sax.saxutils import quoteattr
 
     totals = {"errors": 0, "failures": 0, "tests": len(report.results)}
@@ -188,16 +230,37 @@ def junit_chunks(report):
     yield ('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="policycheck" '
            + " ".join(f"{k}={quoteattr(str(v))}" for k, v in totals.items()) + ' time="0">')
     first = True
-    for ts in iter_suites(report):
-        el = ts.build_xml_doc(encoding="utf-8")
-        el.attrib.pop("disabled", None)
+    for p, results in _by_policy(report):
+        counts = {ERROR: 0, FAIL: 0, SKIP: 0}
+        for r in results:
+            if r.status in counts:
+                counts[r.status] += 1
+        el = _suite(report, p, results, []).build_xml_doc(encoding="utf-8")
+        el.attrib.pop("disabled", None)  # the counts junit-xml takes from the cases, counted here
+        el.set("errors", str(counts[ERROR]))
+        el.set("failures", str(counts[FAIL]))
+        el.set("skipped", str(counts[SKIP] + sum(1 for r in results if r.status == WAIVED)))
+        el.set("tests", str(len(results)))
         el.text = "\n  "
         for child in el:
             child.tail = "\n  "
-        if len(el):
+        if len(el) and not results:
             el[-1].tail = "\n "
         el.tail = None
-        yield "\n " + ET.tostring(el, encoding="unicode")
+        text = ET.tostring(el, encoding="unicode")
+        head = text[:text.rindex("</testsuite>")]
+        yield "\n " + head
+        cls = " classname=" + _attr(clean(p.id, MESSAGE_MAX)) + " />"
+        batch: list = []
+        for i, (r, name) in enumerate(zip(results, _unique_names(results), strict=True)):
+            if r.status == PASS:
+                batch.append("<testcase name=" + _attr(clean(name, MESSAGE_MAX)) + cls)
+            else:
+                batch.append(_case_xml(_case(r, name, report)))
+            if len(batch) >= 2000 and i + 1 < len(results):
+                yield "\n  ".join(batch) + "\n  "
+                batch = []
+        yield "\n  ".join(batch) + ("\n " if results else "") + "</testsuite>"
         first = False
     yield ("\n" if not first else "") + "</testsuites>\n"
 
