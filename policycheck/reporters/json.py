@@ -47,6 +47,7 @@ class ResultEncoder:
         self.tails: dict = {}   # id of the policy -> ', "remediation": ...'
         self.leaves: dict = {}  # id of the check (alive as long as its policy) -> ('{"fact": ..., "observed": ', ', "expected": ..., "ok": ')
         self.strs: dict = {}    # a few recurring strings (sources, observation times) -> their JSON
+        self.joined: dict = {}  # an entity's source names -> the JSON of their joined text
 
     def _s(self, v: Any) -> str:
         """A value that is usually one of a few recurring strings."""
@@ -71,29 +72,54 @@ class ResultEncoder:
             return int.__repr__(v)
         return self.enc(v)
 
+    def _source(self, owner: dict, attr: Any) -> str:
+        """The JSON of ``evidence_source(owner, attr)``, each distinct source encoded once."""
+        srcs = owner.get("_attr_sources")
+        src = srcs.get(attr) if srcs and attr else None
+        if src is not None:
+            return self._s(src)
+        names = owner.get("_sources")
+        if not names:
+            return "null"
+        key = tuple(names) if names.__class__ is list else names
+        out = self.joined.get(key)
+        if out is None:
+            out = self.joined[key] = self._s(evidence_source(owner, attr))
+        return out
+
     def evidence(self, e: Any) -> str:
         if e.__class__ is dict:
             return self.enc(e)
         leaf, observed, owner, ok = e
         lh = self.leaves.get(id(leaf))
         if lh is None:
-            lh = self.leaves[id(leaf)] = ('{"fact": ' + self._value(leaf.path.text) + ', "observed": ',
-                                      ', "expected": ' + self._value(leaf.expected_text()) + ', "ok": ')
-        if observed.__class__ is Missing:
-            parts = [lh[0], "null", lh[1], self._value(ok), ', "missing": ', self._value(observed.reason)]
-        else:
-            c = observed.__class__
-            obs = self._value(observed) if c is str or c is int or c is bool or observed is None \
-                else self.enc(observed if c is float else jsonable(observed))
-            parts = [lh[0], obs, lh[1], self._value(ok)]
-        if owner.__class__ is dict:
             steps = leaf.path.steps
-            parts += (', "entity": ', self._value(owner.get("id")),
-                      ', "source": ', self._s(evidence_source(owner, steps[-1][0] if steps else None)),
-                      ', "observed_at": ', self._s(owner.get("_observed_at")), "}")
+            lh = self.leaves[id(leaf)] = ('{"fact": ' + self._value(leaf.path.text) + ', "observed": ',
+                                          ', "expected": ' + self._value(leaf.expected_text()) + ', "ok": ',
+                                          steps[-1][0] if steps else None)
+        c = observed.__class__
+        if c is str:
+            obs = encode_basestring(observed)
+        elif observed is None:
+            obs = "null"
+        elif c is bool:
+            obs = "true" if observed else "false"
+        elif c is int:
+            obs = int.__repr__(observed)
+        elif c is Missing:
+            obs = "null"
         else:
-            parts.append("}")
-        return "".join(parts)
+            obs = self.enc(observed if c is float else jsonable(observed))
+        okt = "true" if ok is True else "false" if ok is False else "null" if ok is None else self.enc(ok)
+        if c is Missing:
+            okt += ', "missing": ' + self._value(observed.reason)
+        if owner.__class__ is not dict:
+            return lh[0] + obs + lh[1] + okt + "}"
+        oid = owner.get("id")
+        at = owner.get("_observed_at")
+        return (f'{lh[0]}{obs}{lh[1]}{okt}, "entity": {encode_basestring(oid) if oid.__class__ is str else self._value(oid)}'
+                f', "source": {self._source(owner, lh[2])}, "observed_at": '
+                f'{self.strs.get(at) or self._s(at)}}}')
 
     def result(self, r: Any) -> str:
         pol = r.policy
@@ -104,19 +130,21 @@ class ResultEncoder:
                                       + ', "severity": ' + self._value(pol.severity) + ', "target_kind": '
                                       + self._value(r.target_kind) + ', "target_id": ')
         ev = self.evidence
-        out = [head, self._value(r.target_id), ', "status": ', self._s(r.status), ', "message": ',
-               self._value(r.message), ', "evidence": [', ", ".join([ev(e) for e in r.evidence]), "]"]
-        if r.status in (FAIL, ERROR):
+        tid, msg, status = r.target_id, r.message, r.status
+        out = (f'{head}{encode_basestring(tid) if tid.__class__ is str else self._value(tid)}, "status": '
+               f'{self.strs.get(status) or self._s(status)}, "message": '
+               f'{encode_basestring(msg) if msg.__class__ is str else self._value(msg)}, "evidence": ['
+               + ", ".join([ev(e) for e in r.evidence]) + "]")
+        if status in (FAIL, ERROR):
             tail = self.tails.get(id(pol))
             if tail is None:
                 tail = self.tails[id(pol)] = ', "remediation": ' + self._value(pol.remediation)
-            out.append(tail)
+            out += tail
         if r.waiver is not None:
-            out += (', "waiver": ', self.enc(r.waiver))
+            out += ', "waiver": ' + self.enc(r.waiver)
         if r.baseline is not None:
-            out += (', "baseline": ', self.enc(r.baseline))
-        out.append("}")
-        return "".join(out)
+            out += ', "baseline": ' + self.enc(r.baseline)
+        return out + "}"
 
 
 def json_chunks(report) -> Iterator[str]:

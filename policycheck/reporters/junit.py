@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 
 from policycheck import hookimpl
 from policycheck.api import Reporter
-from policycheck.conditions import describe
-from policycheck.results import ERROR, FAIL, PASS, SKIP, WAIVED
+from policycheck.conditions import Missing, describe
+from policycheck.results import _SCALARS, ERROR, FAIL, PASS, SKIP, WAIVED, evidence_source, jsonable
 from policycheck.textsafe import guard, line
 
 MESSAGE_MAX = 500          # one-line messages (XML attributes)
@@ -50,16 +50,55 @@ def _v(value) -> str:
     return line(value)
 
 
+_CHECK_TEXT: dict = {}  # a check (Leaf) -> its fact and expected text as a body shows them
+
+
+def _check_text(leaf) -> tuple[str, str]:
+    t = _CHECK_TEXT.get(leaf)
+    if t is None:
+        if len(_CHECK_TEXT) > 10000:  # checks of policies no longer in use (a long test session)
+            _CHECK_TEXT.clear()
+        t = _CHECK_TEXT[leaf] = (f"  {_v(leaf.path.text)} = ", f"; expected {_v(leaf.expected_text())}")
+    return t
+
+
+def _evidence_line(e: dict) -> str:
+    obs = f"missing ({e['missing']})" if e.get("missing") else describe(e.get("observed"), VALUE_MAX)
+    where = [x for x in (e.get("entity") and f"on {e['entity']}", e.get("source") and f"source {e['source']}",
+                         e.get("observed_at") and f"observed {e['observed_at']}") if x]
+    return (f"  {_v(e.get('fact'))} = {_v(obs)}; expected {_v(e.get('expected'))}"
+            + (f"  [{_v(', '.join(where))}]" if where else ""))
+
+
 def _evidence(r) -> list[str]:
+    """The body's evidence lines (every check but those that held, unless not applicable), written from
+    the evidence tuples as :func:`_evidence_line` writes ``evidence_dict``'s dicts, each check's own text
+    made once."""
     out = []
-    for e in r.evidence_dicts():
-        if e.get("ok") is True and r.status != SKIP:
+    skip = r.status == SKIP
+    for e in r.evidence:
+        if e.__class__ is dict:
+            if e.get("ok") is not True or skip:
+                out.append(_evidence_line(e))
             continue
-        obs = f"missing ({e['missing']})" if e.get("missing") else describe(e.get("observed"), VALUE_MAX)
-        where = [x for x in (e.get("entity") and f"on {e['entity']}", e.get("source") and f"source {e['source']}",
-                             e.get("observed_at") and f"observed {e['observed_at']}") if x]
-        out.append(f"  {_v(e.get('fact'))} = {_v(obs)}; expected {_v(e.get('expected'))}"
-                   + (f"  [{_v(', '.join(where))}]" if where else ""))
+        leaf, observed, owner, ok = e
+        if ok is True and not skip:
+            continue
+        head, tail = _check_text(leaf)
+        c = observed.__class__
+        if c is Missing:
+            obs = f"missing ({observed.reason})" if observed.reason else describe(None, VALUE_MAX)
+        else:
+            obs = describe(observed if c in _SCALARS else jsonable(observed), VALUE_MAX)
+        where = ""
+        if owner.__class__ is dict:
+            steps = leaf.path.steps
+            src = evidence_source(owner, steps[-1][0] if steps else None)
+            w = [x for x in (owner.get("id") and f"on {owner['id']}", src and f"source {src}",
+                             owner.get("_observed_at") and f"observed {owner['_observed_at']}") if x]
+            if w:
+                where = f"  [{_v(', '.join(w))}]"
+        out.append(head + _v(obs) + tail + where)
     return out
 
 
@@ -182,6 +221,14 @@ def _attr(text: str) -> str:
     return '"' + ET._escape_attrib(text) + '"'  # type: ignore[attr-defined]
 
 
+def _name_attr(name: str) -> str:
+    """``_attr(clean(name, MESSAGE_MAX))``, with a shortcut for the usual plain ASCII host name."""
+    if (name.__class__ is str and name.isascii() and name.isprintable() and len(name) <= MESSAGE_MAX
+            and "&" not in name and "<" not in name and ">" not in name and '"' not in name):
+        return '"' + name + '"'
+    return _attr(clean(name, MESSAGE_MAX))
+
+
 def _case_xml(tc) -> str:
     """One junit-xml TestCase as ``TestSuite.build_xml_doc`` + ``ElementTree.tostring`` write it, for the
     fields this reporter sets (name, classname; failure, error or skipped with message, type and output)."""
@@ -254,7 +301,7 @@ def junit_chunks(report):
         batch: list = []
         for i, (r, name) in enumerate(zip(results, _unique_names(results), strict=True)):
             if r.status == PASS:
-                batch.append("<testcase name=" + _attr(clean(name, MESSAGE_MAX)) + cls)
+                batch.append("<testcase name=" + _name_attr(name) + cls)
             else:
                 batch.append(_case_xml(_case(r, name, report)))
             if len(batch) >= 2000 and i + 1 < len(results):
