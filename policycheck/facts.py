@@ -63,6 +63,18 @@ def gc_paused():
                 gc.enable()
 
 
+def read_json(fh, **kw):
+    """``json.load(fh, **kw)`` of a binary file holding less memory: the file's bytes are decoded and
+    freed before parsing (json.loads of bytes keeps them alongside their text and the document: 240 MB
+    more at 100k clients). UTF-16/32 files (a NUL in the first four bytes) take json's own path."""
+    data = fh.read()
+    if data[:4].count(0):
+        return json.loads(data, **kw)
+    text = data.decode("utf-8-sig")
+    del data
+    return json.loads(text, **kw)
+
+
 class FactsError(ValueError):
     """A facts document or fragment that is not usable, with what is wrong."""
 

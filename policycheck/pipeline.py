@@ -8,7 +8,7 @@ from pathlib import Path
 
 from policycheck import __version__
 from policycheck.derive import derive
-from policycheck.facts import Facts, FactsError, gc_paused
+from policycheck.facts import Facts, FactsError, gc_paused, read_json
 from policycheck.policy import Policy, builtin_dir, load_policies
 from policycheck.results import Report
 from policycheck.timeutil import iso, now_utc
@@ -148,7 +148,7 @@ def load_snapshot(path) -> dict:
         raise UsageError(f"{path}: facts snapshot not found (write one with `policycheck collect -o FILE`)")
     try:
         with open(p, "rb") as fh, gc_paused():
-            doc = json.load(fh, parse_constant=_no_constant)
+            doc = read_json(fh, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     except (OSError, UnicodeDecodeError) as exc:
