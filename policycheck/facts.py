@@ -106,7 +106,7 @@ class AliasIndex:
             for n in (eid, *(e.get("aliases") or ())):
                 if not isinstance(n, str):
                     continue
-                k = norm(n)
+                k = n.strip().rstrip(".").lower()  # norm(n), inline: once per name of every entity
                 self.map.setdefault(k, eid)
                 if "." not in k:
                     self.plain.add(k)
@@ -131,6 +131,9 @@ class AliasIndex:
     def lookup(self, name):
         if name is None:
             return None
+        hit = self.map.get(name) if name.__class__ is str else None  # already normal (norm is idempotent)
+        if hit is not None:
+            return hit
         k = norm(name)
         hit = self.map.get(k)
         if hit is None and "." in k and not is_ip(k):
@@ -501,13 +504,13 @@ def resolve_refs(entities):
                             bad.append(why)
                     if bad:
                         _unresolved(e, attr, f"{attr} of {e['id']}: " + "; ".join(bad))
-                    else:
+                    elif out != v:  # a list already canonical is kept, not copied
                         e[attr] = out
                 else:
                     fx, why = fix(target, v, strict)
                     if why:
                         _unresolved(e, attr, f"{attr} of {e['id']}: {why}")
-                    else:
+                    elif fx is not v:
                         e[attr] = fx
             elif isinstance(v, list):
                 key = nested.rstrip("[]")
