@@ -107,9 +107,23 @@ def _waiver_lines(w: dict) -> list[str]:
             f"  expires: {_v(w.get('expires'))}", f"  waiver: {_v(w.get('where'))}"]
 
 
+_POLICY_TEXT: dict = {}  # id of a policy -> (the policy, its body's first line, its remediation line)
+
+
+def _policy_text(p) -> tuple:
+    t = _POLICY_TEXT.get(id(p))
+    if t is None or t[0] is not p:
+        if len(_POLICY_TEXT) > 1000:
+            _POLICY_TEXT.clear()
+        t = _POLICY_TEXT[id(p)] = (p, f"{_v(p.id)} {_v(p.title)}", f"severity: {p.severity}   target: ",
+                                   "remediation: " + _v(" ".join(p.remediation.split())) if p.remediation else None)
+    return t
+
+
 def _body(r, report) -> str:
     p = r.policy
-    lines = [f"{_v(p.id)} {_v(p.title)}", f"severity: {p.severity}   target: {_v(r.target_kind)} {_v(r.target_id)}"]
+    _, head, sev, remediation = _policy_text(p)
+    lines = [head, f"{sev}{_v(r.target_kind)} {_v(r.target_id)}"]
     if r.message:
         lines.append(f"why: {_v(r.message)}")
     if r.status == WAIVED and r.waiver:
@@ -130,8 +144,8 @@ def _body(r, report) -> str:
     if ev:
         lines.append("evidence:")
         lines += ev
-    if r.status in (FAIL, ERROR) and p.remediation:
-        lines.append("remediation: " + _v(" ".join(p.remediation.split())))
+    if r.status in (FAIL, ERROR) and remediation:
+        lines.append(remediation)
     return clean(guard("\n".join(lines)), BODY_MAX)
 
 
