@@ -100,21 +100,30 @@ class AliasIndex:
         self.map = {}
         self.ambiguous: dict = {}
         self.plain: set = set()  # names known without a domain: an FQDN may fall back to them
-        shorts: dict = {}
+        shorts: dict = {}  # short name -> the one id it names, or a set of them
+        setdefault, plain_add, get = self.map.setdefault, self.plain.add, shorts.get
         for e in entities:
             eid = e["id"]
-            for n in (eid, *(e.get("aliases") or ())):
+            aliases = e.get("aliases")
+            for n in ((eid, *aliases) if aliases else (eid,)):
                 if not isinstance(n, str):
                     continue
                 k = n.strip().rstrip(".").lower()  # norm(n), inline: once per name of every entity
-                self.map.setdefault(k, eid)
+                setdefault(k, eid)
                 if "." not in k:
-                    self.plain.add(k)
-                if short_names and "." in k and not is_ip(k):
-                    shorts.setdefault(k.split(".", 1)[0], set()).add(eid)
+                    plain_add(k)
+                elif short_names and ((":" not in k and not k.replace(".", "").isdigit()) or not is_ip(k)):
+                    short = k.partition(".")[0]
+                    prev = get(short)
+                    if prev is None:
+                        shorts[short] = eid
+                    elif prev.__class__ is set:
+                        prev.add(eid)
+                    elif prev != eid:
+                        shorts[short] = {prev, eid}
         for short, ids in shorts.items():
-            if len(ids) == 1:
-                self.map.setdefault(short, next(iter(ids)))
+            if ids.__class__ is not set:
+                setdefault(short, ids)
             elif short not in self.map:
                 self.ambiguous[short] = sorted(ids)
 
