@@ -76,6 +76,7 @@ def _evidence(r) -> list[str]:
     made once."""
     out = []
     skip = r.status == SKIP
+    last: tuple = (None, None, "")
     for e in r.evidence:
         if e.__class__ is dict:
             if e.get("ok") is not True or skip:
@@ -94,10 +95,14 @@ def _evidence(r) -> list[str]:
         if owner.__class__ is dict:
             steps = leaf.path.steps
             src = evidence_source(owner, steps[-1][0] if steps else None)
-            w = [x for x in (owner.get("id") and f"on {owner['id']}", src and f"source {src}",
-                             owner.get("_observed_at") and f"observed {owner['_observed_at']}") if x]
-            if w:
-                where = f"  [{_v(', '.join(w))}]"
+            if last[0] is owner and last[1] == src:  # the checks of one result mostly read one entity
+                where = last[2]
+            else:
+                w = [x for x in (owner.get("id") and f"on {owner['id']}", src and f"source {src}",
+                                 owner.get("_observed_at") and f"observed {owner['_observed_at']}") if x]
+                if w:
+                    where = f"  [{_v(', '.join(w))}]"
+                last = (owner, src, where)
         out.append(head + _v(obs) + tail + where)
     return out
 
