@@ -8,6 +8,7 @@ import ipaddress
 import json
 import threading
 from contextlib import contextmanager
+from typing import Any
 
 SCHEMA_VERSION = 1
 MACHINE_KINDS = ("host", "backup_server", "client", "storage_node", "hypervisor_host", "vm")
@@ -63,7 +64,7 @@ def gc_paused():
                 gc.enable()
 
 
-def read_json(fh, **kw):
+def read_json(fh: Any, **kw: Any) -> Any:
     """``json.load(fh, **kw)`` of a binary file holding less memory: the file's bytes are decoded and
     freed before parsing (json.loads of bytes keeps them alongside their text and the document: 240 MB
     more at 100k clients). UTF-16/32 files (a NUL in the first four bytes) take json's own path."""
@@ -96,7 +97,7 @@ def is_ip(name: str) -> bool:
 class AliasIndex:
     """Names (any case, short or FQDN, aliases) of one kind's entities -> canonical id."""
 
-    def __init__(self, entities, short_names=True):
+    def __init__(self, entities: Any, short_names: bool = True) -> None:
         self.map = {}
         self.ambiguous: dict = {}
         self.plain: set = set()  # names known without a domain: an FQDN may fall back to them
@@ -137,7 +138,7 @@ class AliasIndex:
         hint = f" (did you mean '{self.map[close[0]]}'?)" if close else ""
         return f"'{name}' names no {kind} that any source describes{hint}"
 
-    def lookup(self, name):
+    def lookup(self, name: Any) -> Any:
         if name is None:
             return None
         hit = self.map.get(name) if name.__class__ is str else None  # already normal (norm is idempotent)
@@ -477,7 +478,7 @@ STRICT_REFS = {("host", "depends_on"), ("storage_node", "backup_server"), ("devi
                ("client", "backup_server"), ("vm", "cluster"), ("vm", "disks"), ("hypervisor_host", "cluster")}
 
 
-def resolve_refs(entities):
+def resolve_refs(entities: dict) -> None:
     """Rewrite every reference to its entity's canonical id; one that does not resolve becomes unknown."""
     indexes = {k: AliasIndex(v, k in MACHINE_KINDS) for k, v in entities.items()}
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from policycheck.conditions import Missing, describe
 
@@ -93,7 +94,7 @@ def evidence_source(owner: dict, attr):
     return src
 
 
-def jsonable(v):
+def jsonable(v: Any) -> Any:
     """An observed value as JSON shows it: an entity by its id, an item without its ``_`` keys."""
     if isinstance(v, Missing):
         return None

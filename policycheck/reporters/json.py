@@ -147,7 +147,7 @@ class ResultEncoder:
         return out + "}"
 
 
-def json_chunks(report) -> Iterator[str]:
+def json_chunks(report: Any) -> Iterator[str]:
     """The report as text chunks: the envelope indented, then each result on one line (encoded by
     :class:`ResultEncoder`, the same text as json's encoder gives for ``to_dict()``), so no list of
     every result's dict nor the whole document is ever held: at 500k results that was 2 GB."""
@@ -166,7 +166,7 @@ def json_chunks(report) -> Iterator[str]:
     yield "\n ]\n}\n"
 
 
-def reference_json(report) -> str:
+def reference_json(report: Any) -> str:
     """The same document through json's encoder and ``Result.to_dict`` (what the tests compare with)."""
     env = envelope(report, results=False)
     del env["results"]

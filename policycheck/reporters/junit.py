@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import Any
 
 from policycheck import hookimpl
 from policycheck.api import Reporter
@@ -50,16 +52,16 @@ def _v(value) -> str:
     return line(value)
 
 
-_CHECK_TEXT: dict = {}  # a check (Leaf) -> its fact and expected text as a body shows them
+_CHECK_TEXT: dict = {}  # id of a check (Leaf) -> (the check, its fact and expected text as a body shows them)
 
 
-def _check_text(leaf) -> tuple[str, str]:
-    t = _CHECK_TEXT.get(leaf)
-    if t is None:
+def _check_text(leaf: Any) -> tuple[str, str]:
+    t = _CHECK_TEXT.get(id(leaf))
+    if t is None or t[0] is not leaf:
         if len(_CHECK_TEXT) > 10000:  # checks of policies no longer in use (a long test session)
             _CHECK_TEXT.clear()
-        t = _CHECK_TEXT[leaf] = (f"  {_v(leaf.path.text)} = ", f"; expected {_v(leaf.expected_text())}")
-    return t
+        t = _CHECK_TEXT[id(leaf)] = (leaf, f"  {_v(leaf.path.text)} = ", f"; expected {_v(leaf.expected_text())}")
+    return t[1], t[2]
 
 
 def _evidence_line(e: dict) -> str:
@@ -70,7 +72,7 @@ def _evidence_line(e: dict) -> str:
             + (f"  [{_v(', '.join(where))}]" if where else ""))
 
 
-def _evidence(r) -> list[str]:
+def _evidence(r: Any) -> list[str]:
     """The body's evidence lines (every check but those that held, unless not applicable), written from
     the evidence tuples as :func:`_evidence_line` writes ``evidence_dict``'s dicts, each check's own text
     made once."""
@@ -115,7 +117,7 @@ def _waiver_lines(w: dict) -> list[str]:
 _POLICY_TEXT: dict = {}  # id of a policy -> (the policy, its body's first line, its remediation line)
 
 
-def _policy_text(p) -> tuple:
+def _policy_text(p: Any) -> tuple:
     t = _POLICY_TEXT.get(id(p))
     if t is None or t[0] is not p:
         if len(_POLICY_TEXT) > 1000:
@@ -193,14 +195,14 @@ def _unique_names(results) -> list[str]:
     return names
 
 
-def suites(report) -> list:
+def suites(report: Any) -> list:
     """Every policy's junit-xml TestSuite with all its test cases (the reference the streaming writer is
     tested against; :func:`junit_chunks` writes the same document without holding it)."""
     return [_suite(report, p, results, [_case(r, n, report) for r, n in zip(results, _unique_names(results), strict=True)])
             for p, results in _by_policy(report)]
 
 
-def _by_policy(report) -> list:
+def _by_policy(report: Any) -> list:
     """(policy, its results) for every evaluated policy, then any other policy a result names."""
     by_policy: dict = {}
     for r in report.results:
@@ -210,7 +212,7 @@ def _by_policy(report) -> list:
     return [(p, by_policy.get(p.id, (p, []))[1]) for p in policies]
 
 
-def _suite(report, p, results, cases):
+def _suite(report: Any, p: Any, results: list, cases: list) -> Any:
     """junit-xml's TestSuite of one policy: its name, id, timestamp and properties (``cases`` may be
     left empty when the writer streams them)."""
     from junit_xml import TestSuite
@@ -248,7 +250,7 @@ def _name_attr(name: str) -> str:
     return _attr(clean(name, MESSAGE_MAX))
 
 
-def _case_xml(tc) -> str:
+def _case_xml(tc: Any) -> str:
     """One junit-xml TestCase as ``TestSuite.build_xml_doc`` + ``ElementTree.tostring`` write it, for the
     fields this reporter sets (name, classname; failure, error or skipped with message, type and output)."""
     out = ["<testcase name=", _attr(tc.name)]
@@ -276,7 +278,7 @@ def _case_xml(tc) -> str:
     return "".join(out)
 
 
-def junit_chunks(report):
+def junit_chunks(report: Any) -> Iterator[str]:
     """The document in pieces, one <testsuite> at a time, its test cases written as they are made.
     junit-xml's model throughout: each suite's element (name, id, timestamp, properties) is built by its
     ``TestSuite``, each failed, erroneous or skipped case is its ``TestCase``, written as junit-xml's

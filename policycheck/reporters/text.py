@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 from policycheck import hookimpl
 from policycheck.api import Reporter
@@ -81,7 +82,7 @@ def _where(r) -> str:
     return f"  [evidence: {_v(', '.join(where))}]" if where else ""
 
 
-def _ok(e) -> bool | None:
+def _ok(e: Any) -> bool | None:
     """An evidence item's verdict, from its tuple (leaf, observed, owner, ok) or its dict."""
     return e.get("ok") if e.__class__ is dict else e[3]
 
