@@ -98,7 +98,7 @@ class AliasIndex:
     """Names (any case, short or FQDN, aliases) of one kind's entities -> canonical id."""
 
     def __init__(self, entities: Any, short_names: bool = True) -> None:
-        self.map = {}
+        self.map: dict = {}
         self.ambiguous: dict = {}
         self.plain: set = set()  # names known without a domain: an FQDN may fall back to them
         shorts: dict = {}  # short name -> the one id it names, or a set of them
