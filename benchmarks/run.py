@@ -28,7 +28,7 @@ import workers  # noqa: E402  (benchmarks/workers.py: what runs inside the measu
 
 PY = sys.executable
 REGO_POLICIES = tuple(workers.REGO_PACKAGES)  # BMR-001, BOOT-002, VIRT-002 (the issue's three) and VIRT-001
-TARGETS = {"e2e_s": 5.0, "rss_mb": 1024, "ratio_json": 2.0, "exponent": 1.1, "rego_e2e": 20.0, "rego_eval": 2.0,
+TARGETS = {"e2e_s": 5.0, "rss_mb": 700, "e2e_cpu_ratio": 3.0, "audit_cpu_ratio": 4.0, "e2e_exponent": 1.1, "ratio_json": 2.0, "exponent": 1.1, "rego_e2e": 20.0, "rego_eval": 2.0,
            "version_ms": 150, "collect_ratio": 1.5}
 
 
@@ -50,8 +50,8 @@ def worker(*args, timeout=None) -> dict | None:
     return ans
 
 
-def timed_cmd(cmd, env=None) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of one command, its output discarded."""
+def timed_cmd(cmd, env=None, cpu=False) -> tuple:
+    """(wall seconds, peak RSS MB[, CPU seconds: user + system]) of one command, its output discarded."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, ru = os.wait4(proc.pid, 0)
@@ -61,6 +61,8 @@ def timed_cmd(cmd, env=None) -> tuple[float, float]:
     proc.stderr.close()
     if proc.returncode not in (0, 1):  # 1: the gate found failures, as it should on these datazones
         raise RuntimeError(f"{' '.join(map(str, cmd))} exited {proc.returncode}: {err[-2000:]}")
+    if cpu:
+        return wall, ru.ru_maxrss / 1024, ru.ru_utime + ru.ru_stime
     return wall, ru.ru_maxrss / 1024
 
 
@@ -113,6 +115,7 @@ def bench_eval(snaps, repeat) -> list:
                "statuses": best["statuses"],
                "json_loads_s": statistics.median(f["json_loads_s"] for f in floor),
                "json_loads_nogc_s": statistics.median(f["json_loads_nogc_s"] for f in floor),
+               "json_loads_nogc_cpu_s": statistics.median(f["json_loads_nogc_cpu_s"] for f in floor),
                **{k: statistics.median(r[k] for r in runs) for k in ("load_s", "build_s", "eval_s", "total_s",
                                                                        "eval3_s", "cpu_s")},
                "rss_mb": max(r["rss_mb"] for r in runs), "reporters_s": best["reporters_s"]}
@@ -132,6 +135,36 @@ def bench_e2e(path: Path, workdir: Path) -> dict:
     return {"command": " ".join(["policycheck"] + cmd[1:]), "wall_s": statistics.median(r[0] for r in runs),
             "rss_mb": max(r[1] for r in runs), "junit_bytes": (workdir / "e2e.xml").stat().st_size,
             "json_bytes": (workdir / "e2e.json").stat().st_size}
+
+
+def bench_gate(snaps, workdir: Path, repeat: int) -> list:
+    """Issue 19: `check --facts --json --junit` and `audit --facts` at every size, in CPU seconds (user +
+    system of the whole process, start-up and writing included) against the strict floor (json.loads of
+    the same snapshot, GC off, CPU), wall and peak RSS; medians of ``repeat`` runs at the largest size."""
+    exe = str(Path(PY).with_name("policycheck"))
+    rows = []
+    for i, (n, path) in enumerate(snaps):
+        reps = repeat if i == len(snaps) - 1 else 1
+        check = [exe, "check", "--facts", str(path), "--json", str(workdir / "g.json"), "--junit",
+                 str(workdir / "g.xml")]
+        audit = [exe, "audit", "--facts", str(path)]
+        c = [timed_cmd(check, cpu=True) for _ in range(reps)]
+        a = [timed_cmd(audit, cpu=True) for _ in range(reps)]
+        fl = [worker("floor", path) for _ in range(reps)]
+        row = {"clients": n, "bytes": path.stat().st_size,
+               "floor_cpu_s": statistics.median(f["json_loads_nogc_cpu_s"] for f in fl),
+               "check_wall_s": statistics.median(x[0] for x in c), "check_rss_mb": max(x[1] for x in c),
+               "check_cpu_s": statistics.median(x[2] for x in c),
+               "audit_wall_s": statistics.median(x[0] for x in a), "audit_rss_mb": max(x[1] for x in a),
+               "audit_cpu_s": statistics.median(x[2] for x in a),
+               "json_bytes": (workdir / "g.json").stat().st_size, "junit_bytes": (workdir / "g.xml").stat().st_size}
+        row["check_ratio"] = row["check_cpu_s"] / row["floor_cpu_s"]
+        row["audit_ratio"] = row["audit_cpu_s"] / row["floor_cpu_s"]
+        rows.append(row)
+        print(f"  gate {n:>7} clients: check {row['check_cpu_s']:.2f} cpu-s ({row['check_ratio']:.1f}x the floor "
+              f"{row['floor_cpu_s']:.2f}), {row['check_wall_s']:.2f}s wall, {row['check_rss_mb']:.0f} MB; audit "
+              f"{row['audit_cpu_s']:.2f} cpu-s ({row['audit_ratio']:.1f}x)", file=sys.stderr)
+    return rows
 
 
 def bench_startup(n=10) -> dict:
@@ -191,6 +224,7 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-rego", action="store_true")
     ap.add_argument("--skip-collect", action="store_true")
     ap.add_argument("--skip-startup", action="store_true")
+    ap.add_argument("--gate-only", action="store_true", help="only issue 19's check/audit table (and evaluation)")
     ap.add_argument("--collect-backups", type=int, default=20000)
     ap.add_argument("--workdir", default=str(HERE / ".cache"), help="where snapshots are generated (kept)")
     ap.add_argument("--out", default=str(HERE / "results" / "latest.json"))
@@ -204,6 +238,10 @@ def main(argv=None) -> int:
            "targets": TARGETS}
     print("generating snapshots ...", file=sys.stderr)
     snaps = [(n, snapshot(workdir, n, a.seed)) for n in sizes]
+    res["gate"] = bench_gate(snaps, workdir, repeat)
+    res["gate_exponent"] = fit_exponent([r["clients"] for r in res["gate"]], [r["check_cpu_s"] for r in res["gate"]])
+    if a.gate_only:
+        return _finish(res, a)
     res["evaluation"] = bench_eval(snaps, repeat)
     ev = res["evaluation"]
     res["exponent"] = fit_exponent([r["clients"] for r in ev], [r["total_s"] for r in ev])
@@ -221,6 +259,10 @@ def main(argv=None) -> int:
         res["rego"] = bench_rego(snaps, workdir, a.rego_limit)
     if not a.skip_collect:
         res["collection"] = bench_collect(a.collect_backups, 0.05)
+    return _finish(res, a)
+
+
+def _finish(res: dict, a) -> int:
     res["machine"]["load_avg_end"] = os.getloadavg()
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,37 @@ def render(res: dict) -> str:
     m = res["machine"]
     out = [f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}; "
            f"load average at start {m['load_avg_start'][0]:.2f}, at end {m.get('load_avg_end', [0])[0]:.2f}.", ""]
+    g = res.get("gate")
+    if g:
+        big_g = g[-1]
+        out += ["### The gate (issue 19): `check --facts --json --junit` and `audit --facts`, whole processes", "",
+                "CPU = user + system seconds of the process (start-up, load, derive, evaluate, writing); the floor is "
+                "`json.loads` of the same snapshot's bytes in memory with the GC off, in CPU seconds.", "",
+                "| clients | snapshot | floor (CPU) | check CPU | check / floor | check wall | check peak RSS "
+                "| JSON | JUnit | audit CPU | audit / floor | audit wall | audit peak RSS |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in g:
+            out.append(f"| {r['clients']:,} | {_mb(r['bytes'])} | {r['floor_cpu_s']:.2f}s | {r['check_cpu_s']:.2f}s | "
+                       f"{r['check_ratio']:.1f}x | {r['check_wall_s']:.2f}s | {r['check_rss_mb']:.0f} MB | "
+                       f"{_mb(r['json_bytes'])} | {_mb(r['junit_bytes'])} | {r['audit_cpu_s']:.2f}s | "
+                       f"{r['audit_ratio']:.1f}x | {r['audit_wall_s']:.2f}s | {r['audit_rss_mb']:.0f} MB |")
+        ge = res.get("gate_exponent")
+        rows_g = [(f"`check` at {big_g['clients']:,} clients within {t['e2e_cpu_ratio']:.0f}x of the floor (CPU)",
+                   big_g["check_ratio"] <= t["e2e_cpu_ratio"],
+                   f"{big_g['check_ratio']:.1f}x ({big_g['check_cpu_s']:.2f} / {big_g['floor_cpu_s']:.2f} cpu-s)"),
+                  (f"`check` at {big_g['clients']:,} clients under {t['e2e_s']:.0f}s wall",
+                   big_g["check_wall_s"] < t["e2e_s"], f"{big_g['check_wall_s']:.2f}s"),
+                  (f"`check` peak RSS under {t['rss_mb']} MB", big_g["check_rss_mb"] < t["rss_mb"],
+                   f"{big_g['check_rss_mb']:.0f} MB"),
+                  (f"`audit` within {t['audit_cpu_ratio']:.0f}x of the floor (CPU)",
+                   big_g["audit_ratio"] <= t["audit_cpu_ratio"], f"{big_g['audit_ratio']:.1f}x")]
+        if ge is not None:
+            rows_g.append((f"scaling exponent of `check` CPU over the sizes at most {t['e2e_exponent']}",
+                           ge <= t["e2e_exponent"], f"{ge:.2f}"))
+        out += ["", "| target | result |", "|---|---|"] + [f"| {name} | {_check(ok, what)} |"
+                                                            for name, ok, what in rows_g] + [""]
+    if not res.get("evaluation"):
+        return "\n".join(out)
     out += ["### Evaluation (in-process: load the snapshot, derive, evaluate all 10 built-in policies)", "",
             "| clients | snapshot | entities | json.loads | json.loads (GC off) | policycheck | of which load / derive"
             " / evaluate | ratio | ratio (GC off) | results/s | peak RSS |",

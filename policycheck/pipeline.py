@@ -16,7 +16,7 @@ from policycheck import __version__
 from policycheck.controls import policy_matches
 from policycheck.derive import DerivationError, derive
 from policycheck.errors import UsageError
-from policycheck.facts import Facts, FactsError, gc_paused
+from policycheck.facts import Facts, FactsError, gc_paused, read_json
 from policycheck.gate import Gate, compute_gate
 from policycheck.policy import Policy, builtin_dir, load_policies
 from policycheck.results import Report
@@ -290,7 +290,7 @@ def load_snapshot(path) -> dict:
         raise UsageError(f"{path}: facts snapshot not found (write one with `policycheck collect -o FILE`)")
     try:
         with open(p, "rb") as fh, gc_paused():
-            doc = json.load(fh, parse_constant=_no_constant)
+            doc = read_json(fh, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     except (OSError, UnicodeDecodeError) as exc:

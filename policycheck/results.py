@@ -71,7 +71,7 @@ def evidence_dict(e) -> dict:
              "missing": observed.reason}
     else:
         d = {"fact": leaf.path.text,
-             "observed": observed if observed.__class__ in _SCALARS else _jsonable(observed),
+             "observed": observed if observed.__class__ in _SCALARS else jsonable(observed),
              "expected": leaf.expected_text(), "ok": ok}
     if owner.__class__ is dict:
         d["entity"] = owner.get("id")
@@ -94,15 +94,16 @@ def evidence_source(owner: dict, attr):
     return src
 
 
-def _jsonable(v):
+def jsonable(v: Any) -> Any:
+    """An observed value as JSON shows it: an entity by its id, an item without its ``_`` keys."""
     if isinstance(v, Missing):
         return None
     if isinstance(v, dict) and "id" in v:
         return v["id"]
     if isinstance(v, list):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items() if not k.startswith("_")}
+        return {k: jsonable(x) for k, x in v.items() if not k.startswith("_")}
     return v
 
 
@@ -280,3 +281,6 @@ class Report:
 
             self._controls = control_summary(self.results, self.policies, self.frameworks)
         return self._controls
+
+
+_jsonable = jsonable  # the older private name (policy.py)

@@ -3,11 +3,14 @@ name = target id); fail → <failure>, error → <error>, not applicable and wai
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import Any
 
 from policycheck import hookimpl
 from policycheck.api import Reporter
-from policycheck.conditions import describe
-from policycheck.results import ERROR, FAIL, SKIP, WAIVED
+from policycheck.conditions import Missing, describe
+from policycheck.results import _SCALARS, ERROR, FAIL, PASS, SKIP, WAIVED, evidence_source, jsonable
 from policycheck.textsafe import guard, line
 
 MESSAGE_MAX = 500          # one-line messages (XML attributes)
@@ -49,16 +52,60 @@ def _v(value) -> str:
     return line(value)
 
 
-def _evidence(r) -> list[str]:
+_CHECK_TEXT: dict = {}  # id of a check (Leaf) -> (the check, its fact and expected text as a body shows them)
+
+
+def _check_text(leaf: Any) -> tuple[str, str]:
+    t = _CHECK_TEXT.get(id(leaf))
+    if t is None or t[0] is not leaf:
+        if len(_CHECK_TEXT) > 10000:  # checks of policies no longer in use (a long test session)
+            _CHECK_TEXT.clear()
+        t = _CHECK_TEXT[id(leaf)] = (leaf, f"  {_v(leaf.path.text)} = ", f"; expected {_v(leaf.expected_text())}")
+    return t[1], t[2]
+
+
+def _evidence_line(e: dict) -> str:
+    obs = f"missing ({e['missing']})" if e.get("missing") else describe(e.get("observed"), VALUE_MAX)
+    where = [x for x in (e.get("entity") and f"on {e['entity']}", e.get("source") and f"source {e['source']}",
+                         e.get("observed_at") and f"observed {e['observed_at']}") if x]
+    return (f"  {_v(e.get('fact'))} = {_v(obs)}; expected {_v(e.get('expected'))}"
+            + (f"  [{_v(', '.join(where))}]" if where else ""))
+
+
+def _evidence(r: Any) -> list[str]:
+    """The body's evidence lines (every check but those that held, unless not applicable), written from
+    the evidence tuples as :func:`_evidence_line` writes ``evidence_dict``'s dicts, each check's own text
+    made once."""
     out = []
-    for e in r.evidence_dicts():
-        if e.get("ok") is True and r.status != SKIP:
+    skip = r.status == SKIP
+    last: tuple = (None, None, "")
+    for e in r.evidence:
+        if e.__class__ is dict:
+            if e.get("ok") is not True or skip:
+                out.append(_evidence_line(e))
             continue
-        obs = f"missing ({e['missing']})" if e.get("missing") else describe(e.get("observed"), VALUE_MAX)
-        where = [x for x in (e.get("entity") and f"on {e['entity']}", e.get("source") and f"source {e['source']}",
-                             e.get("observed_at") and f"observed {e['observed_at']}") if x]
-        out.append(f"  {_v(e.get('fact'))} = {_v(obs)}; expected {_v(e.get('expected'))}"
-                   + (f"  [{_v(', '.join(where))}]" if where else ""))
+        leaf, observed, owner, ok = e
+        if ok is True and not skip:
+            continue
+        head, tail = _check_text(leaf)
+        c = observed.__class__
+        if c is Missing:
+            obs = f"missing ({observed.reason})" if observed.reason else describe(None, VALUE_MAX)
+        else:
+            obs = describe(observed if c in _SCALARS else jsonable(observed), VALUE_MAX)
+        where = ""
+        if owner.__class__ is dict:
+            steps = leaf.path.steps
+            src = evidence_source(owner, steps[-1][0] if steps else None)
+            if last[0] is owner and last[1] == src:  # the checks of one result mostly read one entity
+                where = last[2]
+            else:
+                w = [x for x in (owner.get("id") and f"on {owner['id']}", src and f"source {src}",
+                                 owner.get("_observed_at") and f"observed {owner['_observed_at']}") if x]
+                if w:
+                    where = f"  [{_v(', '.join(w))}]"
+                last = (owner, src, where)
+        out.append(head + _v(obs) + tail + where)
     return out
 
 
@@ -67,9 +114,23 @@ def _waiver_lines(w: dict) -> list[str]:
             f"  expires: {_v(w.get('expires'))}", f"  waiver: {_v(w.get('where'))}"]
 
 
+_POLICY_TEXT: dict = {}  # id of a policy -> (the policy, its body's first line, its remediation line)
+
+
+def _policy_text(p: Any) -> tuple:
+    t = _POLICY_TEXT.get(id(p))
+    if t is None or t[0] is not p:
+        if len(_POLICY_TEXT) > 1000:
+            _POLICY_TEXT.clear()
+        t = _POLICY_TEXT[id(p)] = (p, f"{_v(p.id)} {_v(p.title)}", f"severity: {p.severity}   target: ",
+                                   "remediation: " + _v(" ".join(p.remediation.split())) if p.remediation else None)
+    return t
+
+
 def _body(r, report) -> str:
     p = r.policy
-    lines = [f"{_v(p.id)} {_v(p.title)}", f"severity: {p.severity}   target: {_v(r.target_kind)} {_v(r.target_id)}"]
+    _, head, sev, remediation = _policy_text(p)
+    lines = [head, f"{sev}{_v(r.target_kind)} {_v(r.target_id)}"]
     if r.message:
         lines.append(f"why: {_v(r.message)}")
     if r.status == WAIVED and r.waiver:
@@ -90,8 +151,8 @@ def _body(r, report) -> str:
     if ev:
         lines.append("evidence:")
         lines += ev
-    if r.status in (FAIL, ERROR) and p.remediation:
-        lines.append("remediation: " + _v(" ".join(p.remediation.split())))
+    if r.status in (FAIL, ERROR) and remediation:
+        lines.append(remediation)
     return clean(guard("\n".join(lines)), BODY_MAX)
 
 
@@ -134,49 +195,98 @@ def _unique_names(results) -> list[str]:
     return names
 
 
-def suites(report) -> list:
-    return list(iter_suites(report))
+def suites(report: Any) -> list:
+    """Every policy's junit-xml TestSuite with all its test cases (the reference the streaming writer is
+    tested against; :func:`junit_chunks` writes the same document without holding it)."""
+    return [_suite(report, p, results, [_case(r, n, report) for r, n in zip(results, _unique_names(results), strict=True)])
+            for p, results in _by_policy(report)]
 
 
-def iter_suites(report):
-    """One junit-xml TestSuite per policy, built only when asked for (a big report never holds every
-    suite's test cases at once)."""
-    from junit_xml import TestSuite
-
+def _by_policy(report: Any) -> list:
+    """(policy, its results) for every evaluated policy, then any other policy a result names."""
     by_policy: dict = {}
     for r in report.results:
         by_policy.setdefault(r.policy.id, (r.policy, []))[1].append(r)
-    policies = list(report.policies) + [pol for pid, (pol, _) in by_policy.items()
-                                         if pid not in {p.id for p in report.policies}]
-    for p in policies:
-        results = by_policy.get(p.id, (p, []))[1]
-        cases = [_case(r, n, report) for r, n in zip(results, _unique_names(results))]
-        props = {"severity": p.severity, "target": getattr(p, "target", ""), "tags": ", ".join(p.tags or ()),
-                 "collected_at": report.collected_at, "evaluated_at": report.clock["time"],
-                 "evaluated_at_source": report.clock["source"]
-                 + (f" ({report.clock['where']})" if report.clock.get("where") else ""),
-                 "fail_on": report.fail_on}
-        rows = {(r["framework"], r["control"]): r for r in report.controls}
-        for fw, ids in sorted((getattr(p, "controls", None) or {}).items()):
-            props[f"controls.{fw}"] = ", ".join(ids)
-        for fw, ids in sorted((getattr(p, "controls", None) or {}).items()):
-            for cid in ids:  # the per-control summary: each control's counts over all policies mapped to it
-                r = rows.get((fw, cid))
-                if r is not None:
-                    props[f"control {fw} {cid}"] = (f"pass={r['pass']} fail={r['fail']} error={r['error']} "
-                                                    f"skip={r['skip']} waived={r['waived']} "
-                                                    f"policies={','.join(r['policies'])}")
-        yield TestSuite(name=one_line(f"{p.id} {p.title}"), test_cases=cases, id=clean(p.id),
-                        package="policycheck", timestamp=clean(report.generated_at),
-                        properties={k: clean(v) for k, v in props.items()})
+    known = {p.id for p in report.policies}
+    policies = list(report.policies) + [pol for pid, (pol, _) in by_policy.items() if pid not in known]
+    return [(p, by_policy.get(p.id, (p, []))[1]) for p in policies]
 
 
-def junit_chunks(report):
-    """The document in pieces, one <testsuite> at a time. junit-xml builds each suite; the <testsuites>
-    root is written here as junit-xml's to_xml_report_string does, less its second whole-document
-    cleaning pass (every string was already cleaned by ``clean``) and less the ``disabled`` attribute
-    the Jenkins/Ant XSD rejects. The root's totals are counted from the results first."""
-    import xml.etree.ElementTree as ET
+def _suite(report: Any, p: Any, results: list, cases: list) -> Any:
+    """junit-xml's TestSuite of one policy: its name, id, timestamp and properties (``cases`` may be
+    left empty when the writer streams them)."""
+    from junit_xml import TestSuite
+
+    props = {"severity": p.severity, "target": getattr(p, "target", ""), "tags": ", ".join(p.tags or ()),
+             "collected_at": report.collected_at, "evaluated_at": report.clock["time"],
+             "evaluated_at_source": report.clock["source"]
+             + (f" ({report.clock['where']})" if report.clock.get("where") else ""),
+             "fail_on": report.fail_on}
+    rows = {(r["framework"], r["control"]): r for r in report.controls}
+    for fw, ids in sorted((getattr(p, "controls", None) or {}).items()):
+        props[f"controls.{fw}"] = ", ".join(ids)
+    for fw, ids in sorted((getattr(p, "controls", None) or {}).items()):
+        for cid in ids:  # the per-control summary: each control's counts over all policies mapped to it
+            r = rows.get((fw, cid))
+            if r is not None:
+                props[f"control {fw} {cid}"] = (f"pass={r['pass']} fail={r['fail']} error={r['error']} "
+                                                f"skip={r['skip']} waived={r['waived']} "
+                                                f"policies={','.join(r['policies'])}")
+    return TestSuite(name=one_line(f"{p.id} {p.title}"), test_cases=cases, id=clean(p.id),
+                     package="policycheck", timestamp=clean(report.generated_at),
+                     properties={k: clean(v) for k, v in props.items()})
+
+
+def _attr(text: str) -> str:
+    """An attribute value as ElementTree writes it (the serializer junit-xml's documents go through)."""
+    return '"' + ET._escape_attrib(text) + '"'  # type: ignore[attr-defined]
+
+
+def _name_attr(name: str) -> str:
+    """``_attr(clean(name, MESSAGE_MAX))``, with a shortcut for the usual plain ASCII host name."""
+    if (name.__class__ is str and name.isascii() and name.isprintable() and len(name) <= MESSAGE_MAX
+            and "&" not in name and "<" not in name and ">" not in name and '"' not in name):
+        return '"' + name + '"'
+    return _attr(clean(name, MESSAGE_MAX))
+
+
+def _case_xml(tc: Any) -> str:
+    """One junit-xml TestCase as ``TestSuite.build_xml_doc`` + ``ElementTree.tostring`` write it, for the
+    fields this reporter sets (name, classname; failure, error or skipped with message, type and output)."""
+    out = ["<testcase name=", _attr(tc.name)]
+    if tc.classname:
+        out += (" classname=", _attr(tc.classname))
+    inner = []
+    for tag, items, default in (("failure", tc.failures, "failure"), ("error", tc.errors, "error"),
+                                ("skipped", tc.skipped, "skipped")):
+        for f in items:
+            if tag != "skipped" and not (f["output"] or f["message"]):
+                continue
+            inner.append(f"<{tag} type=")
+            t = f.get("type") if tag != "skipped" else None
+            inner.append(_attr(str(t) if t else default))
+            if f["message"]:
+                inner += (" message=", _attr(str(f["message"])))
+            inner.append(">" + ET._escape_cdata(str(f["output"])) + f"</{tag}>"  # type: ignore[attr-defined]
+                         if f["output"] else " />")
+    if not inner:
+        out.append(" />")
+    else:
+        out.append(">")
+        out += inner
+        out.append("</testcase>")
+    return "".join(out)
+
+
+def junit_chunks(report: Any) -> Iterator[str]:
+    """The document in pieces, one <testsuite> at a time, its test cases written as they are made.
+    junit-xml's model throughout: each suite's element (name, id, timestamp, properties) is built by its
+    ``TestSuite``, each failed, erroneous or skipped case is its ``TestCase``, written as junit-xml's
+    ``build_xml_doc`` + ElementTree would write it; a passing case (a name and a classname, nothing else)
+    is written directly. The <testsuites> root is written as junit-xml's to_xml_report_string does, less
+    its second whole-document cleaning pass (every string was already cleaned by ``clean``), its re-parse
+    and re-indent, and the ``disabled`` attribute the Jenkins/Ant XSD rejects. No suite's test cases nor
+    the whole document are held at once (tests/test_reports_streaming.py compares it with junit-xml's)."""
     from xml.sax.saxutils import quoteattr
 
     totals = {"errors": 0, "failures": 0, "tests": len(report.results)}
@@ -188,16 +298,37 @@ def junit_chunks(report):
     yield ('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="policycheck" '
            + " ".join(f"{k}={quoteattr(str(v))}" for k, v in totals.items()) + ' time="0">')
     first = True
-    for ts in iter_suites(report):
-        el = ts.build_xml_doc(encoding="utf-8")
-        el.attrib.pop("disabled", None)
+    for p, results in _by_policy(report):
+        counts = {ERROR: 0, FAIL: 0, SKIP: 0}
+        for r in results:
+            if r.status in counts:
+                counts[r.status] += 1
+        el = _suite(report, p, results, []).build_xml_doc(encoding="utf-8")
+        el.attrib.pop("disabled", None)  # the counts junit-xml takes from the cases, counted here
+        el.set("errors", str(counts[ERROR]))
+        el.set("failures", str(counts[FAIL]))
+        el.set("skipped", str(counts[SKIP] + sum(1 for r in results if r.status == WAIVED)))
+        el.set("tests", str(len(results)))
         el.text = "\n  "
         for child in el:
             child.tail = "\n  "
-        if len(el):
+        if len(el) and not results:
             el[-1].tail = "\n "
         el.tail = None
-        yield "\n " + ET.tostring(el, encoding="unicode")
+        text = ET.tostring(el, encoding="unicode")
+        head = text[:text.rindex("</testsuite>")]
+        yield "\n " + head
+        cls = " classname=" + _attr(clean(p.id, MESSAGE_MAX)) + " />"
+        batch: list = []
+        for i, (r, name) in enumerate(zip(results, _unique_names(results), strict=True)):
+            if r.status == PASS:
+                batch.append("<testcase name=" + _name_attr(name) + cls)
+            else:
+                batch.append(_case_xml(_case(r, name, report)))
+            if len(batch) >= 2000 and i + 1 < len(results):
+                yield "\n  ".join(batch) + "\n  "
+                batch = []
+        yield "\n  ".join(batch) + ("\n " if results else "") + "</testsuite>"
         first = False
     yield ("\n" if not first else "") + "</testsuites>\n"
 

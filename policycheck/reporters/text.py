@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 from policycheck import hookimpl
 from policycheck.api import Reporter
 from policycheck.conditions import describe
-from policycheck.results import ERROR, FAIL, PASS, SEVERITIES, SEVERITY_RANK, SKIP, STATUSES, WAIVED
+from policycheck.results import (
+    ERROR,
+    FAIL,
+    PASS,
+    SEVERITIES,
+    SEVERITY_RANK,
+    SKIP,
+    STATUSES,
+    WAIVED,
+    evidence_dict,
+)
 from policycheck.textsafe import guard
 from policycheck.textsafe import line as _v  # every value printed: one line, controls made visible
 
@@ -58,16 +69,22 @@ def _evidence_lines(r, indent="        "):
 def _where(r) -> str:
     """The decisive evidence's whereabouts (entity, source, observation time), for a target's one line."""
     want = None if r.status == ERROR else False
-    ev = r.evidence_dicts()
-    e = next((x for x in ev if x.get("ok") is want), None) or next((x for x in ev if x.get("ok") is not True), None)
+    ev = r.evidence  # the tuples: only the decisive item becomes a dict (not every item of every result)
+    e = next((x for x in ev if _ok(x) is want), None) or next((x for x in ev if _ok(x) is not True), None)
     if not e:
         return ""
+    e = evidence_dict(e)
     where = [f"on {e['entity']}"] if e.get("entity") else []
     if e.get("source"):
         where.append(f"source {e['source']}")
     if e.get("observed_at"):
         where.append(f"observed {e['observed_at']}")
     return f"  [evidence: {_v(', '.join(where))}]" if where else ""
+
+
+def _ok(e: Any) -> bool | None:
+    """An evidence item's verdict, from its tuple (leaf, observed, owner, ok) or its dict."""
+    return e.get("ok") if e.__class__ is dict else e[3]
 
 
 def _short_rationale(text, limit=200) -> str:
