@@ -151,7 +151,9 @@ for line in sys.stdin:
 @pytest.mark.parametrize("script,timeout,reason", [
     (GARBAGE, 10, "cannot parse the answer to 'show storage'"),
     (TRUNCATED, 10, "answer truncated"),
-    (HANG, 3, "timeout"),
+    # the session's deadline ends a bconsole that never answers: proc.run(stop=...) waits for it with a timed
+    # Event.wait, which libfaketime never lets return (so CI's faketime pass leaves this case out)
+    pytest.param(HANG, 3, "timeout", marks=pytest.mark.realtime),
     (ACL, 10, "CommandACL"),
 ])
 def test_bad_answers(tmp_path, script, timeout, reason):

@@ -24,6 +24,7 @@ import contextlib
 import json
 import re
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -157,7 +158,7 @@ class FakeNetworker:
                  keyfile: str | None = None, error_bodies: dict | None = None, reject_ranges: bool = False,
                  echo_auth: bool = False):
         self.zone, self.username, self.password = datazone, username, password
-        self.faults, self.reject_paging = dict(faults or {}), reject_paging
+        self.delay, self.faults, self.reject_paging = delay, dict(faults or {}), reject_paging
         self.slow_seconds, self.api_version = slow_seconds, api_version
         self.error_bodies = error_bodies or {}
         self.echo_auth = echo_auth
@@ -165,21 +166,11 @@ class FakeNetworker:
         self.requests: list[tuple[str, dict]] = []  # the vendor's view: path and parsed query
         self._cache: dict = {}
         self._lock = threading.Lock()
-        self.http = FakeHTTPServer(default=self._answer, delay=delay,
-                                   tls=(certfile, keyfile or certfile) if certfile else None)
+        self.http = FakeHTTPServer(default=self._answer, tls=(certfile, keyfile or certfile) if certfile else None)
 
     @property
     def url(self) -> str:
         return self.http.url
-
-    @property
-    def delay(self) -> float:
-        """Seconds before every answer (settable while serving)."""
-        return self.http.delay
-
-    @delay.setter
-    def delay(self, seconds: float) -> None:
-        self.http.delay = seconds
 
     @property
     def max_in_flight(self) -> int:
@@ -248,6 +239,8 @@ class FakeNetworker:
     def _answer(self, req: Request) -> Answer:
         query = parse_qs(urlsplit(req.target).query)
         self.requests.append((req.path, query))
+        if self.delay:  # time.sleep, not the kit's delay=: its timed Event.wait never ends under libfaketime
+            time.sleep(self.delay)
         prefix = f"/nwrestapi/{self.api_version}/global/"
         if not req.path.startswith(prefix):
             html = b"<html><body><h1>HTTP Status 404 - Not Found</h1></body></html>"
@@ -273,8 +266,8 @@ class FakeNetworker:
             return Answer(503, json.dumps(error_body(503, "Server is busy, try again.")).encode(),
                           {"Content-Type": "application/json", "Retry-After": "0"})
         code, body = self.body_for(resource, query)
-        if fault == "slow":  # the whole answer after slow_seconds (on top of the server's delay)
-            return Answer(code, body, delay=self.http.delay + self.slow_seconds)
+        if fault == "slow":  # the whole answer after slow_seconds more (released when the server closes)
+            return Answer(code, body, delay=self.slow_seconds)
         if fault == "empty_object" and code == 200:
             return Answer(200, b"{}")
         if fault == "no_count" and code == 200:
