@@ -4,10 +4,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from policycheck.api import CollectorError
-from policycheck.kit.names import norm_host, short_name
+from policycheck.kit.names import norm_host, norm_label, short_name
 
 from .parse import InventoryHost
-from .tables import DEFAULT_RESULT_VALUES, Mapping, norm
+from .tables import DEFAULT_RESULT_VALUES, Mapping
 from .values import Unreadable, as_bool, as_str_list, as_time, is_ip, lookup, missing
 
 LIST_ATTRS = ("roles", "services", "depends_on", "bmr_methods")
@@ -156,7 +156,7 @@ class HostMapper:
         deps, ok = attr("depends_on", as_str_list)
         if ok:
             ent["depends_on"] = _uniq([self.ref(d) for d in deps])
-        bmr, ok = attr("bmr_methods", lambda var, v: [norm(s) for s in as_str_list(var, v)])
+        bmr, ok = attr("bmr_methods", lambda var, v: [norm_label(s) for s in as_str_list(var, v)])
         if ok:
             ent["bmr_methods"] = _uniq(bmr)
         ind, ok = attr("independent_recovery", as_bool)
@@ -217,7 +217,7 @@ class HostMapper:
     def _enum(self, var, value, table, table_name):
         if not isinstance(value, str):
             _bad(var, f"a string, got {type(value).__name__}")
-        got = table.get(norm(value))
+        got = table.get(norm_label(value))
         if got is None:
             accepted = ", ".join(sorted(table)) or "(none: the table is empty)"
             raise Unreadable(f"ansible variable {var}: value {value[:60]!r} is not recognised; accepted: "
@@ -231,14 +231,14 @@ class HostMapper:
         try:
             var, value = self._get(h, "roles")
             if not missing(value):
-                roles += [norm(r) for r in as_str_list(var, value)]
+                roles += [norm_label(r) for r in as_str_list(var, value)]
                 certain = _uniq(roles)
             for var, table in self.m.value_roles.items():
                 _, value = lookup(h.vars, [var])
                 if missing(value):
                     continue
                 for v in as_str_list(var, value, one_value_may_have_spaces=True):
-                    roles += table.get(norm(v), [])
+                    roles += table.get(norm_label(v), [])
                 certain = _uniq(roles)
         except Unreadable as exc:
             unknown["roles"] = str(exc)
@@ -254,13 +254,13 @@ class HostMapper:
         for i, item in enumerate(value):
             if not isinstance(item, dict) or "time" not in item or "result" not in item:
                 _bad(f"{var}[{i}]", "an object with time and result")
-            result = DEFAULT_RESULT_VALUES.get(norm(str(item["result"])))
+            result = DEFAULT_RESULT_VALUES.get(norm_label(str(item["result"])))
             if result is None:
                 raise Unreadable(f"ansible variable {var}[{i}].result {str(item['result'])[:30]!r} is not "
                                  "success or failure")
             t = {"time": as_time(f"{var}[{i}].time", item["time"]), "result": result}
             if item.get("kind") is not None:
-                t["kind"] = norm(str(item["kind"]))
+                t["kind"] = norm_label(str(item["kind"]))
             out.append(t)
         return out
 

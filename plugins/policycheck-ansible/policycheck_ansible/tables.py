@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from policycheck.kit.names import norm_label
+
 # group name (case-insensitive, '-' read as '_') -> roles
 DEFAULT_GROUP_ROLES: dict[str, list[str]] = {
     "backup_servers": ["backup_server"], "backup_server": ["backup_server"],
@@ -79,11 +81,6 @@ DEFAULT_RESULT_VALUES: dict[str, str] = {
 }
 
 
-def norm(name: str) -> str:
-    """Compare group names and values case-insensitively with '-', ' ' and '_' alike."""
-    return str(name).strip().lower().replace("-", "_").replace(" ", "_")
-
-
 def _as_list(v) -> list[str]:
     if v is None:
         return []
@@ -103,13 +100,13 @@ class Mapping:
     def roles_of_groups(self, groups) -> list[str]:
         out: list[str] = []
         for g in groups:
-            out += self.group_roles.get(norm(g), [])
+            out += self.group_roles.get(norm_label(g), [])
         return out
 
     def services_of_groups(self, groups) -> list[str]:
         out: list[str] = []
         for g in groups:
-            out += self.group_services.get(norm(g), [])
+            out += self.group_services.get(norm_label(g), [])
         return out
 
 
@@ -121,17 +118,17 @@ def build(config: dict | None) -> Mapping:
     def table(defaults, key):
         base = {} if replace else {k: list(v) for k, v in defaults.items()}
         for k, v in (config.get(key) or {}).items():
-            base[norm(k)] = _as_list(v)
+            base[norm_label(k)] = _as_list(v)
         return base
 
     vars_ = {k: list(v) for k, v in DEFAULT_VARS.items()}
     for k, v in (config.get("vars") or {}).items():
         vars_[k] = _as_list(v)
     platform_values = {} if replace else dict(DEFAULT_PLATFORM_VALUES)
-    platform_values.update({norm(k): v for k, v in (config.get("platform_values") or {}).items()})
+    platform_values.update({norm_label(k): v for k, v in (config.get("platform_values") or {}).items()})
     os_values = {} if replace else dict(DEFAULT_OS_VALUES)
-    os_values.update({norm(k): v for k, v in (config.get("os_values") or {}).items()})
-    value_roles = {var: {norm(val): _as_list(roles) for val, roles in table_.items()}
+    os_values.update({norm_label(k): v for k, v in (config.get("os_values") or {}).items()})
+    value_roles = {var: {norm_label(val): _as_list(roles) for val, roles in table_.items()}
                    for var, table_ in (config.get("value_roles") or {}).items()}
     return Mapping(
         group_roles=table(DEFAULT_GROUP_ROLES, "group_roles"),

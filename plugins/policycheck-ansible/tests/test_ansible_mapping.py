@@ -155,6 +155,23 @@ def test_dr_tests_parsing_and_bad_times():
     assert "_unknown" not in by_id(frag, "backup_server")["ok"]
 
 
+def test_labels_compare_through_the_kits_norm_label():
+    """Roles, methods and DR test kinds normalise as NetBox's do (policycheck.kit.names.norm_label): a run of
+    spaces and hyphens is one '_' on both sides of a table lookup."""
+    from policycheck.kit.names import norm_label
+
+    data = doc({"backup_servers": {"hosts": ["h1"]}},
+               {"h1": {"bmr_methods": ["Bare-Metal  Restore"], "roles": ["File - Server"],
+                       "dr_tests": [{"time": "2026-11-20T10:00:00Z", "result": "OK", "kind": "Full -  DR"}]}})
+    cfg = {"value_roles": {"server_role": {"NFS  share": ["file_server"]}}}
+    data["_meta"]["hostvars"]["h1"]["server_role"] = "nfs share"
+    frag = run(data, cfg)
+    host = by_id(frag, "host")["h1"]
+    assert host["bmr_methods"] == ["bare_metal_restore"] == [norm_label("Bare-Metal  Restore")]
+    assert host["roles"] == ["backup_server", "file_server"]
+    assert [t["kind"] for t in by_id(frag, "dr_test").values()] == ["full_dr"]
+
+
 def test_custom_mapping_overrides_and_replace_defaults():
     data = doc({"nsr": {"hosts": ["n1"]}, "dns": {"hosts": ["d1"]}},
                {"n1": {"hw_type": "Bare-Metal", "server_role": ["NFS", "cifs"], "site": "A", "platform": "vm"},

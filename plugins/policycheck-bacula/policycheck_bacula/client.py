@@ -102,20 +102,20 @@ class Session:
     def _talk(self, conf: str, commands: list[str], timeout: float) -> list[str]:
         """One-shot bconsole run (it reads its commands, then `quit`, and exits); its lines without debug output.
 
-        A director that refuses the connection is reported when bconsole gives up (it retries for 15 s) or at
-        the deadline, whichever comes first: its "Unable to connect" line names the reason either way."""
+        A director that refuses the connection is reported at once: bconsole would retry for 15 s, so the
+        session is ended at its first "Unable to connect" line (stderr merged into stdout, watched by
+        ``proc.run(stop=...)``), which names the reason."""
         script = "\n".join(commands + ["quit"]) + "\n"
         try:
             done = proc.run([self.exe, "-n", "-d", "50", "-c", conf], input=script, timeout=timeout,
-                            what="bconsole")
-            stdout, stderr, timed_out, code = done.stdout, done.stderr, False, done.returncode
+                            what="bconsole", merge_stderr=True, stop=lambda ln: REFUSED.search(ln) is not None)
+            output, timed_out, code = done.stdout, False, done.returncode
         except proc.ProcTimeout as e:
-            stdout, stderr, timed_out, code = e.stdout, e.stderr, True, None
+            output, timed_out, code = e.stdout + e.stderr, True, None
         except proc.CommandNotFound as e:
             self._fail(f"cannot start {self.exe}: {e}")
-        text = stdout + "\n" + stderr
-        refused = [m.group(2) for m in (REFUSED.search(ln) for ln in text.splitlines()) if m]
-        lines = [ln.rstrip("\r") for ln in stdout.splitlines() + stderr.splitlines() if not DEBUG_LINE.match(ln)]
+        refused = [m.group(2) for m in (REFUSED.search(ln) for ln in output.splitlines()) if m]
+        lines = [ln.rstrip("\r") for ln in output.splitlines() if not DEBUG_LINE.match(ln)]
         limit = self.timeout_label or f"{timeout:.1f} s"
         if refused:
             self._fail(f"cannot connect ({refused[0].strip()}): is bacula-dir running and listening on "

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
 import time
 from pathlib import Path
+
+from policycheck.kit.proc import kill_group
 
 BINARIES = ("bacula-dir", "bacula-sd", "bacula-fd", "bconsole", "sqlite3")
 SBIN = ("/usr/sbin", "/usr/bin", "/sbin")
@@ -386,12 +387,7 @@ class BaculaStack:
             p = self.procs.get(key)
             if p is None or p.poll() is not None:
                 continue
-            os.kill(p.pid, signal.SIGTERM)
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGKILL)
-                p.wait(timeout=5)
+            kill_group(p, grace=10)  # started with start_new_session: the daemon's own group
 
     # -- admin actions (the collector never does these) ------------------------------------
     def admin(self, commands: str, timeout: float = 90) -> str:

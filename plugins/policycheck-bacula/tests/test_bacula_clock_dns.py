@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 from bacula_helpers import bs, need_bacula, run_cli, verdicts, write_config
 
-from policycheck.testing import assert_no_secret
+from policycheck.testing import assert_no_secret, need
 
 pytestmark = pytest.mark.integration
 
@@ -32,11 +32,7 @@ Storage {{
 def skewed(tmp_path_factory):
     """Director at Asia/Kolkata (UTC+05:30, no DST) whose clock is 3 hours slow (libfaketime)."""
     need_bacula()
-    if not os.path.exists(LIBFAKETIME):
-        msg = "libfaketime is not installed (Debian package faketime)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    need(os.path.exists(LIBFAKETIME), "libfaketime is not installed (Debian package faketime)")
     env = {"TZ": "Asia/Kolkata", "LD_PRELOAD": LIBFAKETIME, "FAKETIME": "-3h", "DONT_FAKE_MONOTONIC": "1"}
     s = bs.BaculaStack(tmp_path_factory.mktemp("skewed"), dir_env=env, extra_dir_conf=EXTRA)
     try:

@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import re
 
+from policycheck.kit.names import norm_label
+
 DEVICE = "dcim.device"
 VM = "virtualization.virtualmachine"
-
-
-def norm(text: str) -> str:
-    return re.sub(r"[\s\-]+", "_", text.strip().lower())
 
 
 def strip_prefix(address: str) -> str:
@@ -37,7 +35,7 @@ def map_role(role: dict | None, cfg: dict) -> list[str]:
     for key in (str(role.get("slug") or "").lower(), str(role.get("name") or "").lower()):
         if key and key in rmap:
             return [rmap[key]] if rmap[key] else []
-    return [norm(role.get("slug") or role.get("name") or "")] if (role.get("slug") or role.get("name")) else []
+    return [norm_label(role.get("slug") or role.get("name") or "")] if (role.get("slug") or role.get("name")) else []
 
 
 def tag_names(obj: dict) -> list[tuple[str, str]]:
@@ -81,7 +79,7 @@ def map_service(svc: dict, cfg: dict) -> str:
         key = f"{port}/{(proto or '').lower()}"
         if key in smap and smap[key]:
             return smap[key]
-    return norm(name) if name else f"port_{'_'.join(str(p) for p in ports)}"
+    return norm_label(name) if name else f"port_{'_'.join(str(p) for p in ports)}"
 
 
 def _ref_values(value, resolve) -> list[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from policycheck.kit.names import is_fqdn, norm_host, short_name
+from policycheck.kit.names import is_fqdn, norm_host, norm_label, short_name
 from policycheck_netbox import fields as m
 from policycheck_netbox.owners import EP_FHRP, FHRP, fhrp_members, is_id, owner_of, service_owners, show
 from policycheck_netbox.schema import DEFAULT_OS_RULES
@@ -284,7 +284,7 @@ def build(cfg: dict, devices: list, vms: list, services: list, ips: list, fhrp=N
             if attr == "depends_on":
                 ent[attr] = [d for d in vals if d.lower() not in (hid, name.lower())]
             else:
-                ent[attr] = _uniq(m.norm(b) for b in vals)
+                ent[attr] = _uniq(norm_label(b) for b in vals)
         if "independent_recovery" not in unknown:
             try:
                 present, ind = m.bool_attr(o, cfg["independent_recovery"].get("custom_field"))

@@ -1,11 +1,12 @@
 """A small local HTTP server answering NetBox's documented REST shapes (paginated lists, error bodies)
-for what a real NetBox cannot easily be made to do: 403, 500, invalid JSON, a page that never ends."""
+for what a real NetBox cannot easily be made to do: 403, 500, invalid JSON, a page that never ends.
+Built on policycheck.testing.FakeHTTPServer (transport, TLS, faults); this module only says what NetBox
+answers."""
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from policycheck.testing import Answer, FakeHTTPServer, Request, json_answer
 
 LISTS = {
     "/api/dcim/devices/": "devices",
@@ -14,136 +15,90 @@ LISTS = {
     "/api/ipam/ip-addresses/": "ips",
     "/api/ipam/fhrp-group-assignments/": "fhrp",
 }
+#: what a page that never finishes announces (more than it will ever send)
+NEVER_ENDS = {"Content-Type": "application/json", "Content-Length": "100000"}
 
 
 class FakeNetBox:
     """``data`` maps devices/vms/services/ips to lists of objects. ``faults`` maps a list path to one of
-    403, 401, 500, 503-once, 'badjson', 'html', 'hang', 'dribble', 'truncate', 'count', 'nextother'."""
+    403, 401, 500, 503-once, 'badjson', 'html', 'hang', 'dribble', 'truncate', 'count', 'nextother',
+    'echo403'. ``requests``: (path, {param: last value}, headers) of every request received."""
 
     def __init__(self, data: dict | None = None, token: str = "nbt_abcdefghijkl.SECRETsecretSECRETsecret00",
                  tls: tuple | None = None):
         self.data = {k: list(v) for k, v in (data or {}).items()}
         self.token = token
         self.faults: dict[str, object] = {}
-        self.requests: list[tuple[str, dict, dict]] = []
-        self._stop = threading.Event()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def _send(self, code, body: bytes, ctype="application/json", length=None):
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body) if length is None else length))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _json(self, code, obj):
-                self._send(code, json.dumps(obj).encode())
-
-            def do_GET(self):  # noqa: N802
-                u = urlsplit(self.path)
-                q = {k: v[-1] for k, v in parse_qs(u.query).items()}
-                fake.requests.append((u.path, q, dict(self.headers)))
-                auth = self.headers.get("Authorization", "")
-                want = ("Bearer " if fake.token.startswith("nbt_") else "Token ") + fake.token
-                if auth != want:
-                    return self._json(403, {"detail": "Invalid v2 token"})
-                fault = fake.faults.get(u.path)
-                if fault == "echo403":  # a proxy/server that echoes the credentials it refused
-                    return self._json(403, {"detail": f"token {auth} may not view this",
-                                            "headers": dict(self.headers)})
-                if fault == 403:
-                    return self._json(403, {"detail": "You do not have permission to perform this action."})
-                if fault == 401:
-                    return self._json(401, {"detail": "Authentication credentials were not provided."})
-                if fault == 500:
-                    return self._send(500, b"<h1>Server Error (500)</h1>", "text/html")
-                if fault == "503-once":
-                    fake.faults.pop(u.path)
-                    return self._json(503, {"detail": "Service temporarily unavailable"})
-                if fault == "html":
-                    return self._send(200, b"<html><body>Please log in</body></html>", "text/html")
-                if fault == "badjson":
-                    return self._send(200, b'{"count": 1, "next": null, "results": [{"id": 1,')
-                if fault == "hang":  # headers, part of the body, then nothing until the client gives up
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", "100000")
-                    self.end_headers()
-                    self.wfile.write(b'{"count": 1, "next": null, "results": [')
-                    self.wfile.flush()
-                    fake._stop.wait(30)
-                    return
-                if fault == "dribble":  # one byte a (short) while, never finishing within the budget
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", "100000")
-                    self.end_headers()
-                    for _ in range(300):
-                        if fake._stop.wait(0.1):
-                            return
-                        try:
-                            self.wfile.write(b" ")
-                            self.wfile.flush()
-                        except OSError:
-                            return
-                    return
-                if fault == "truncate":
-                    body = json.dumps(self._page(u.path, q)).encode()
-                    self._send(200, body[: len(body) // 2], length=len(body))
-                    self.close_connection = True
-                    return
-                if u.path not in LISTS:
-                    return self._json(404, {"detail": "Not found."})
-                page = self._page(u.path, q)
-                if fault == "count":
-                    page["count"] += 3
-                if fault == "nextother" and page["next"] is None:
-                    page["next"] = "http://127.0.0.2:9/api/dcim/devices/?limit=1&offset=99"
-                return self._json(200, page)
-
-            def _page(self, path, q):
-                items = fake.data.get(LISTS.get(path, ""), [])
-                limit = int(q.get("limit", 50))
-                offset = int(q.get("offset", 0))
-                host = self.headers.get("Host")
-                chunk = items[offset: offset + limit]
-                nxt = None
-                if offset + limit < len(items):
-                    rest = "&".join(f"{k}={v}" for k, v in q.items() if k not in ("offset", "limit"))
-                    nxt = f"http://{host}{path}?limit={limit}&offset={offset + limit}" + (f"&{rest}" if rest else "")
-                prev = f"http://{host}{path}?limit={limit}" if offset else None
-                return {"count": len(items), "next": nxt, "previous": prev, "results": chunk}
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        scheme = "http"
-        if tls:  # (certfile, keyfile)
-            import ssl
-
-            sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            sctx.load_cert_chain(*tls)
-            self.server.socket = sctx.wrap_socket(self.server.socket, server_side=True)
-            scheme = "https"
-        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.server = FakeHTTPServer(default=self._answer, tls=tls)
+        self.url = self.server.url
 
     def __enter__(self):
-        self.thread.start()
+        self.server.start()
         return self
 
     def __exit__(self, *exc):
-        self._stop.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()  # also releases a 'hang' or 'dribble' answer still holding its connection
+
+    @property
+    def requests(self) -> list[tuple[str, dict, dict]]:
+        return [(r.path, {k: v[-1] for k, v in parse_qs(urlsplit(r.target).query).items()}, r.headers)
+                for r in self.server.requests]
 
     def list_calls(self):
         return [p for p, _, _ in self.requests]
+
+    def _answer(self, req: Request) -> Answer:
+        q = {k: v[-1] for k, v in parse_qs(urlsplit(req.target).query).items()}
+        auth = req.headers.get("Authorization", "")
+        want = ("Bearer " if self.token.startswith("nbt_") else "Token ") + self.token
+        if auth != want:
+            return json_answer({"detail": "Invalid v2 token"}, 403)
+        fault = self.faults.get(req.path)
+        if fault == "echo403":  # a proxy/server that echoes the credentials it refused
+            return json_answer({"detail": f"token {auth} may not view this", "headers": req.headers}, 403)
+        if fault == 403:
+            return json_answer({"detail": "You do not have permission to perform this action."}, 403)
+        if fault == 401:
+            return json_answer({"detail": "Authentication credentials were not provided."}, 401)
+        if fault == 500:
+            return Answer(500, b"<h1>Server Error (500)</h1>", {"Content-Type": "text/html"})
+        if fault == "503-once":
+            self.faults.pop(req.path)
+            return json_answer({"detail": "Service temporarily unavailable"}, 503)
+        if fault == "html":
+            return Answer(200, b"<html><body>Please log in</body></html>", {"Content-Type": "text/html"})
+        if fault == "badjson":
+            return Answer(200, b'{"count": 1, "next": null, "results": [{"id": 1,')
+        if fault == "hang":  # headers, part of the body, then nothing until the client gives up
+            head = b'{"count": 1, "next": null, "results": ['
+            return Answer(200, head, NEVER_ENDS, stall_after=len(head))
+        if fault == "dribble":  # one byte every 0.15 s for 3 s (past the tests' budget), then nothing
+            return Answer(200, b" " * 20, NEVER_ENDS, stall_after=20, trickle=3.0)
+        if fault == "truncate":  # half the page, Content-Length announcing all of it, then the connection closes
+            body = json_answer(self._page(req, q)).body
+            return Answer(200, body, cut_after=len(body) // 2)
+        if req.path not in LISTS:
+            return json_answer({"detail": "Not found."}, 404)
+        page = self._page(req, q)
+        if fault == "count":
+            page["count"] += 3
+        if fault == "nextother" and page["next"] is None:
+            page["next"] = "http://127.0.0.2:9/api/dcim/devices/?limit=1&offset=99"
+        return json_answer(page)
+
+    def _page(self, req: Request, q: dict) -> dict:
+        path = req.path
+        items = self.data.get(LISTS.get(path, ""), [])
+        limit = int(q.get("limit", 50))
+        offset = int(q.get("offset", 0))
+        host = req.headers.get("Host")
+        chunk = items[offset: offset + limit]
+        nxt = None
+        if offset + limit < len(items):
+            rest = "&".join(f"{k}={v}" for k, v in q.items() if k not in ("offset", "limit"))
+            nxt = f"http://{host}{path}?limit={limit}&offset={offset + limit}" + (f"&{rest}" if rest else "")
+        prev = f"http://{host}{path}?limit={limit}" if offset else None
+        return {"count": len(items), "next": nxt, "previous": prev, "results": chunk}
 
 
 def ref(kind: str, oid: int, name: str, base="http://127.0.0.1") -> dict:

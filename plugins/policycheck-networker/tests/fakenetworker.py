@@ -3,9 +3,8 @@
 Test-only (not installed with the plugin): the tests' conftest puts this folder on sys.path; a benchmark
 adds ``plugins/policycheck-networker/tests`` itself.
 
-It keeps its own HTTP handler rather than policycheck.testing.FakeHTTPServer because the fault tests
-need what that server does not model: a body sent in pieces over time (``drip``), the number of requests
-being answered at once while they wait (``max_in_flight``), and error bodies echoing the request.
+The transport (threads, TLS, delays, bodies sent in pieces or cut short, the count of requests in flight)
+is policycheck.testing.FakeHTTPServer's; this module only says what NetWorker answers.
 
     from fakenetworker import FakeNetworker, generate_datazone
     with FakeNetworker(generate_datazone(20000), delay=0.05) as srv:
@@ -24,12 +23,12 @@ import base64
 import contextlib
 import json
 import re
-import ssl
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from policycheck.testing import Answer, FakeHTTPServer, Request
 
 LIST_KEYS = {"storagenodes": "storageNodes", "devices": "devices", "pools": "pools", "volumes": "volumes",
              "clients": "clients", "protectionpolicies": "protectionPolicies", "backups": "backups",
@@ -149,18 +148,9 @@ def generate_datazone(n_backups: int, n_clients: int | None = None, server: str 
     return render_times(zone, offset)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        import sys
-
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, TimeoutError)):
-            super().handle_error(request, client_address)  # a client that hung up is expected here
-
-
 class FakeNetworker:
-    """A threaded HTTP(S) server on 127.0.0.1 answering /nwrestapi/<v>/global/<resource> from a datazone."""
+    """A threaded HTTP(S) server on 127.0.0.1 answering /nwrestapi/<v>/global/<resource> from a datazone.
+    ``requests``: (path, query) of every request; ``max_in_flight``: the most answered at once."""
 
     def __init__(self, datazone: dict, *, username: str = "audit", password: str = "s3cr3t-Pa55word!",
                  delay: float = 0.0, faults: dict | None = None, reject_paging: bool = True,
@@ -173,33 +163,26 @@ class FakeNetworker:
         self.error_bodies = error_bodies or {}
         self.echo_auth = echo_auth
         self.reject_ranges = reject_ranges  # an older server: a time range in q= is a 400
-        self.requests: list[tuple[str, dict]] = []
-        self.in_flight = 0
-        self.max_in_flight = 0  # the most requests being answered at once (concurrency, not timing)
-        self._lock = threading.Lock()
+        self.requests: list[tuple[str, dict]] = []  # the vendor's view: path and parsed query
         self._cache: dict = {}
         self._lock = threading.Lock()
-        self.httpd = _Server(("127.0.0.1", 0), self._handler())
-        self.scheme = "http"
-        if certfile:
-            sslctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            sslctx.load_cert_chain(certfile, keyfile)
-            self.httpd.socket = sslctx.wrap_socket(self.httpd.socket, server_side=True)
-            self.scheme = "https"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.http = FakeHTTPServer(default=self._answer, tls=(certfile, keyfile or certfile) if certfile else None)
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+        return self.http.url
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests being answered at once (concurrency, not timing)."""
+        return self.http.max_in_flight
 
     def __enter__(self):
-        self.thread.start()
+        self.http.start()
         return self
 
     def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.http.close()  # also releases answers still waiting (slow, busy)
 
     def body_for(self, resource: str, query: dict) -> tuple[int, bytes]:
         key = (resource, tuple(sorted((k, tuple(v)) for k, v in query.items())))
@@ -244,112 +227,60 @@ class FakeNetworker:
             out[list_key] = items
         return 200, json.dumps(out).encode()
 
-    def _handler(self):
-        fake = self
+    def _error(self, req: Request, code: int, message: str, headers: dict | None = None) -> Answer:
+        body = self.error_bodies.get(code) or error_body(code, message, req.target)
+        if self.echo_auth:
+            auth = req.headers.get("Authorization", "")
+            body = dict(body, message=f"{body.get('message')} (request headers: Authorization={auth})")
+            body["userAgentRequest"] = {"method": "GET", "url": req.target, "headers": [
+                {"name": k, "value": v} for k, v in req.headers.items()]}
+        return Answer(code, json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})})
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _send(self, code: int, body: bytes, ctype: str = "application/json", length: int | None = None):
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body) if length is None else length))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _error(self, code: int, message: str):
-                body = fake.error_bodies.get(code) or error_body(code, message, self.path)
-                if fake.echo_auth:
-                    auth = self.headers.get("Authorization", "")
-                    body = dict(body, message=f"{body.get('message')} (request headers: Authorization={auth})")
-                    body["userAgentRequest"] = {"method": "GET", "url": self.path, "headers": [
-                        {"name": k, "value": v} for k, v in self.headers.items()]}
-                self._send(code, json.dumps(body).encode())
-
-            def do_GET(self):
-                with fake._lock:
-                    fake.in_flight += 1
-                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
-                try:
-                    return self._get()
-                finally:
-                    with fake._lock:
-                        fake.in_flight -= 1
-
-            def _get(self):
-                parts = urlsplit(self.path)
-                query = parse_qs(parts.query)
-                fake.requests.append((parts.path, query))
-                if fake.delay:
-                    time.sleep(fake.delay)
-                prefix = f"/nwrestapi/{fake.api_version}/global/"
-                if not parts.path.startswith(prefix):
-                    html = b"<html><body><h1>HTTP Status 404 - Not Found</h1></body></html>"
-                    return self._send(404, html, "text/html")
-                auth = self.headers.get("Authorization", "")
-                expected = "Basic " + base64.b64encode(f"{fake.username}:{fake.password}".encode()).decode()
-                if auth != expected:
-                    return self._error(401, "Authentication failed: invalid user name or password.")
-                resource = unquote(parts.path[len(prefix):]).strip("/")
-                fault = fake.faults.get(resource, fake.faults.get("*"))
-                if fake.reject_paging and ({"offset", "limit"} & set(query)):
-                    return self._error(400, "Query parameter 'offset' or 'limit' is not supported.")
-                if isinstance(fault, int):
-                    msgs = {401: "Authentication failed: invalid user name or password.",
-                            403: "User 'audit' does not have the privilege to view resource.",
-                            404: f"Resource '{resource}' not found.", 500: "Unable to open DB session."}
-                    return self._error(fault, msgs.get(fault, "error"))
-                if fault == "busy_forever":  # 503 with an hour's Retry-After, every time
-                    body = json.dumps(error_body(503, "Server is busy, try again.")).encode()
-                    self.send_response(503)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Retry-After", "3600")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-                if fault == "busy_once":  # one 503 with Retry-After, then normal answers
-                    fake.faults[resource] = None
-                    body = json.dumps(error_body(503, "Server is busy, try again.")).encode()
-                    self.send_response(503)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Retry-After", "0")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-                if fault == "slow":
-                    time.sleep(fake.slow_seconds)
-                code, body = fake.body_for(resource, query)
-                if fault == "empty_object" and code == 200:
-                    return self._send(200, b"{}")
-                if fault == "no_count" and code == 200:
-                    doc = json.loads(body)
-                    doc.pop("count", None)
-                    return self._send(200, json.dumps(doc).encode())
-                if fault == "invalid_json" and code == 200:
-                    return self._send(200, b"<html>Service temporarily unavailable</html>{", "application/json")
-                if fault == "drip" and code == 200:  # headers at once, then the body a little at a time
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    step = max(1, len(body) // 20)
-                    for i in range(0, len(body), step):
-                        self.wfile.write(body[i:i + step])
-                        self.wfile.flush()
-                        time.sleep(fake.slow_seconds / 20)
-                    return
-                if fault == "truncated" and code == 200:
-                    self._send(200, body[: max(1, len(body) // 2)], length=len(body))
-                    self.close_connection = True
-                    return
-                self._send(code, body)
-
-        return Handler
+    def _answer(self, req: Request) -> Answer:
+        query = parse_qs(urlsplit(req.target).query)
+        self.requests.append((req.path, query))
+        if self.delay:  # time.sleep, not the kit's delay=: its timed Event.wait never ends under libfaketime
+            time.sleep(self.delay)
+        prefix = f"/nwrestapi/{self.api_version}/global/"
+        if not req.path.startswith(prefix):
+            html = b"<html><body><h1>HTTP Status 404 - Not Found</h1></body></html>"
+            return Answer(404, html, {"Content-Type": "text/html"})
+        auth = req.headers.get("Authorization", "")
+        expected = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        if auth != expected:
+            return self._error(req, 401, "Authentication failed: invalid user name or password.")
+        resource = unquote(req.path[len(prefix):]).strip("/")
+        fault = self.faults.get(resource, self.faults.get("*"))
+        if self.reject_paging and ({"offset", "limit"} & set(query)):
+            return self._error(req, 400, "Query parameter 'offset' or 'limit' is not supported.")
+        if isinstance(fault, int):
+            msgs = {401: "Authentication failed: invalid user name or password.",
+                    403: "User 'audit' does not have the privilege to view resource.",
+                    404: f"Resource '{resource}' not found.", 500: "Unable to open DB session."}
+            return self._error(req, fault, msgs.get(fault, "error"))
+        if fault == "busy_forever":  # 503 with an hour's Retry-After, every time
+            return Answer(503, json.dumps(error_body(503, "Server is busy, try again.")).encode(),
+                          {"Content-Type": "application/json", "Retry-After": "3600"})
+        if fault == "busy_once":  # one 503 with Retry-After, then normal answers
+            self.faults[resource] = None
+            return Answer(503, json.dumps(error_body(503, "Server is busy, try again.")).encode(),
+                          {"Content-Type": "application/json", "Retry-After": "0"})
+        code, body = self.body_for(resource, query)
+        if fault == "slow":  # the whole answer after slow_seconds more (released when the server closes)
+            return Answer(code, body, delay=self.slow_seconds)
+        if fault == "empty_object" and code == 200:
+            return Answer(200, b"{}")
+        if fault == "no_count" and code == 200:
+            doc = json.loads(body)
+            doc.pop("count", None)
+            return Answer(200, json.dumps(doc).encode())
+        if fault == "invalid_json" and code == 200:
+            return Answer(200, b"<html>Service temporarily unavailable</html>{")
+        if fault == "drip" and code == 200:  # headers at once, then the body in 20 pieces over slow_seconds
+            return Answer(200, body, trickle=self.slow_seconds)
+        if fault == "truncated" and code == 200:  # half the body, Content-Length announcing all, then closed
+            return Answer(200, body, cut_after=max(1, len(body) // 2))
+        return Answer(code, body)
 
 
 def main(argv=None) -> int:
@@ -367,7 +298,7 @@ def main(argv=None) -> int:
         print(json.dumps({"name": "nsr", "plugin": "networker", "url": srv.url, "username": srv.username,
                           "password": srv.password}), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
-            srv.thread.join()
+            threading.Event().wait()
     return 0
 
 
