@@ -111,7 +111,7 @@ def main() -> None:
                 "name": "bacula", "plugin": "bacula", "timeout": 120, "address": "127.0.0.1", "port": stack.dir_port,
                 "console_name": "audit", "password": bs.AUDIT_PW, "director_host": "backup01.test"}]}))
             times = []
-            for n in range(a.runs):
+            for _ in range(a.runs):
                 t0 = time.perf_counter()
                 p = subprocess.run([sys.executable, "-m", "policycheck", "collect", "-c", str(cfg), "-o",
                                     str(tmp / "facts.json")], capture_output=True, text=True, timeout=300)
@@ -123,7 +123,7 @@ def main() -> None:
             clients = facts["entities"]["client"]
             known = sum(1 for c in clients if c.get("last_filesystem_backup"))
             print(f"collect (bounded reads): median {statistics.median(times):.2f} s over {a.runs} run(s) "
-                  f"{['%.2f' % t for t in times]}; {len(clients)} clients, {known} with a last backup, "
+                  f"{[format(t, '.2f') for t in times]}; {len(clients)} clients, {known} with a last backup, "
                   f"{len(facts['entities']['bootstrap'])} bootstraps")
             conf = tmp / "audit.conf"
             conf.write_text(f'Director {{\n Name = x\n DIRport = {stack.dir_port}\n Address = 127.0.0.1\n'

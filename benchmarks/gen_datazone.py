@@ -96,7 +96,7 @@ class Gen:
             self.add("datastore", {"id": ds, "name": f"{name}-{'vsan' if k == 0 else 'nfs'}{k:02d}",
                                    "type": "vsan" if k == 0 else "nfs", "hosts": list(hosts)}, "vsphere")
         locals_ = {}
-        for i, h in enumerate(hosts):
+        for h in hosts:
             local = f"datastore-{h.split('.')[0]}-local"
             locals_[h] = local
             self.add("datastore", {"id": local, "name": f"{h.split('.')[0]}-local", "type": "local",
@@ -444,9 +444,9 @@ def generate(clients=1000, vms=None, servers=None, seed=1, raw=False) -> dict:
 
 def validate(doc) -> list:
     """Schema errors (as strings) of a facts document against policycheck's facts schema."""
-    import jsonschema
-
     from pathlib import Path
+
+    import jsonschema
 
     import policycheck
 

@@ -2,20 +2,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from json.encoder import encode_basestring  # the C string encoder json.dumps(ensure_ascii=False) uses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policycheck import hookimpl
 from policycheck.api import Reporter
-from policycheck.conditions import Missing
+from policycheck.missing import Missing
 from policycheck.results import ERROR, FAIL, evidence_source, jsonable
+
+if TYPE_CHECKING:
+    from policycheck.results import Report
 
 REPORT_SCHEMA_VERSION = 1
 BATCH = 2000  # results per chunk handed to the writer
 
 
-def envelope(report, results: bool = True) -> dict:
+def envelope(report: Report, results: bool = True) -> dict[str, Any]:
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "tool": {"name": "policycheck", "version": report.tool_version},
@@ -43,11 +46,12 @@ class ResultEncoder:
 
     def __init__(self) -> None:
         self.enc: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, default=str).encode
-        self.heads: dict = {}   # (id of the policy, target kind) -> '{"policy_id": ..., "target_id": '
-        self.tails: dict = {}   # id of the policy -> ', "remediation": ...'
-        self.leaves: dict = {}  # id of the check (alive as long as its policy) -> ('{"fact": ..., "observed": ', ', "expected": ..., "ok": ')
-        self.strs: dict = {}    # a few recurring strings (sources, observation times) -> their JSON
-        self.joined: dict = {}  # an entity's source names -> the JSON of their joined text
+        self.heads: dict[tuple[int, Any], str] = {}   # (id of the policy, target kind) -> '{"policy_id": ..., "target_id": '
+        self.tails: dict[int, str] = {}   # id of the policy -> ', "remediation": ...'
+        self.leaves: dict[int, tuple[str, str, Any]] = {}  # id of the check (alive as long as its policy) -> ('{"fact": ..., "observed": ', ', "expected": ..., "ok": ')
+        # a few recurring strings (sources, observation times) -> their JSON; looked up with any value
+        self.strs: dict[Hashable, str] = {}
+        self.joined: dict[tuple[str, ...] | str, str] = {}  # an entity's source names -> the JSON of their joined text
 
     def _s(self, v: Any) -> str:
         """A value that is usually one of a few recurring strings."""
@@ -72,7 +76,7 @@ class ResultEncoder:
             return int.__repr__(v)
         return self.enc(v)
 
-    def _source(self, owner: dict, attr: Any) -> str:
+    def _source(self, owner: dict[str, Any], attr: Any) -> str:
         """The JSON of ``evidence_source(owner, attr)``, each distinct source encoded once."""
         srcs = owner.get("_attr_sources")
         src = srcs.get(attr) if srcs and attr else None
@@ -147,7 +151,7 @@ class ResultEncoder:
         return out + "}"
 
 
-def json_chunks(report: Any) -> Iterator[str]:
+def json_chunks(report: Report) -> Iterator[str]:
     """The report as text chunks: the envelope indented, then each result on one line (encoded by
     :class:`ResultEncoder`, the same text as json's encoder gives for ``to_dict()``), so no list of
     every result's dict nor the whole document is ever held: at 500k results that was 2 GB."""
@@ -166,7 +170,7 @@ def json_chunks(report: Any) -> Iterator[str]:
     yield "\n ]\n}\n"
 
 
-def reference_json(report: Any) -> str:
+def reference_json(report: Report) -> str:
     """The same document through json's encoder and ``Result.to_dict`` (what the tests compare with)."""
     env = envelope(report, results=False)
     del env["results"]
@@ -178,11 +182,11 @@ def reference_json(report: Any) -> str:
             + "\n ]\n}\n")
 
 
-def render_json(report) -> str:
+def render_json(report: Report) -> str:
     return "".join(json_chunks(report))
 
 
 @hookimpl
-def policycheck_reporters():
+def policycheck_reporters() -> list[Reporter]:
     return [Reporter("json", render_json, "json", "the versioned JSON envelope (schemas/report.schema.json)",
                      chunks=json_chunks)]

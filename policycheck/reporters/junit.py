@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from policycheck import hookimpl
 from policycheck.api import Reporter
-from policycheck.conditions import Missing, describe
+from policycheck.missing import Missing
 from policycheck.results import _SCALARS, ERROR, FAIL, PASS, SKIP, WAIVED, evidence_source, jsonable
 from policycheck.textsafe import guard, line
+from policycheck.textutil import describe
+
+if TYPE_CHECKING:
+    from policycheck.policy import Policy
+    from policycheck.results import Report, Result
 
 MESSAGE_MAX = 500          # one-line messages (XML attributes)
 VALUE_MAX = 2000           # one observed value in a body
@@ -25,7 +30,7 @@ _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\
                       + "]")  # and the non-characters of planes 1-16 (U+1FFFE ...), which junit-xml drops
 
 
-def _escape(m) -> str:
+def _escape(m: re.Match[str]) -> str:
     c = ord(m.group())
     return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" if c <= 0xFFFF else f"\\U{c:08x}"
 
@@ -33,7 +38,7 @@ def _escape(m) -> str:
 _ILLEGAL_ASCII = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def clean(text, limit: int | None = None) -> str:
+def clean(text: object, limit: int | None = None) -> str:
     """``text`` as a string that survives XML 1.0 intact and readable, cut to ``limit`` characters."""
     s = str(text)
     s = (_ILLEGAL_ASCII if s.isascii() else _ILLEGAL).sub(_escape, s)
@@ -42,17 +47,17 @@ def clean(text, limit: int | None = None) -> str:
     return s
 
 
-def one_line(text, limit: int = MESSAGE_MAX) -> str:
+def one_line(text: object, limit: int = MESSAGE_MAX) -> str:
     return clean(" ".join(str(text).split()), limit)
 
 
-def _v(value) -> str:
+def _v(value: object) -> str:
     """A value inside a multi-line body: on one line (its own line breaks shown as \\n), so no value
     can start a line a CI runner reads as a command when the report is printed."""
     return line(value)
 
 
-_CHECK_TEXT: dict = {}  # id of a check (Leaf) -> (the check, its fact and expected text as a body shows them)
+_CHECK_TEXT: dict[int, tuple[Any, str, str]] = {}  # id of a check (Leaf) -> (the check, its fact and expected text as a body shows them)
 
 
 def _check_text(leaf: Any) -> tuple[str, str]:
@@ -64,7 +69,7 @@ def _check_text(leaf: Any) -> tuple[str, str]:
     return t[1], t[2]
 
 
-def _evidence_line(e: dict) -> str:
+def _evidence_line(e: dict[str, Any]) -> str:
     obs = f"missing ({e['missing']})" if e.get("missing") else describe(e.get("observed"), VALUE_MAX)
     where = [x for x in (e.get("entity") and f"on {e['entity']}", e.get("source") and f"source {e['source']}",
                          e.get("observed_at") and f"observed {e['observed_at']}") if x]
@@ -72,13 +77,13 @@ def _evidence_line(e: dict) -> str:
             + (f"  [{_v(', '.join(where))}]" if where else ""))
 
 
-def _evidence(r: Any) -> list[str]:
+def _evidence(r: Result) -> list[str]:
     """The body's evidence lines (every check but those that held, unless not applicable), written from
     the evidence tuples as :func:`_evidence_line` writes ``evidence_dict``'s dicts, each check's own text
     made once."""
     out = []
     skip = r.status == SKIP
-    last: tuple = (None, None, "")
+    last: tuple[Any, Any, str] = (None, None, "")
     for e in r.evidence:
         if e.__class__ is dict:
             if e.get("ok") is not True or skip:
@@ -109,15 +114,15 @@ def _evidence(r: Any) -> list[str]:
     return out
 
 
-def _waiver_lines(w: dict) -> list[str]:
+def _waiver_lines(w: dict[str, Any]) -> list[str]:
     return [f"  reason: {_v(w.get('reason'))}", f"  owner: {_v(w.get('owner'))}",
             f"  expires: {_v(w.get('expires'))}", f"  waiver: {_v(w.get('where'))}"]
 
 
-_POLICY_TEXT: dict = {}  # id of a policy -> (the policy, its body's first line, its remediation line)
+_POLICY_TEXT: dict[int, tuple[Policy, str, str, str | None]] = {}  # id of a policy -> (the policy, its body's first line, its remediation line)
 
 
-def _policy_text(p: Any) -> tuple:
+def _policy_text(p: Policy) -> tuple[Policy, str, str, str | None]:
     t = _POLICY_TEXT.get(id(p))
     if t is None or t[0] is not p:
         if len(_POLICY_TEXT) > 1000:
@@ -127,7 +132,7 @@ def _policy_text(p: Any) -> tuple:
     return t
 
 
-def _body(r, report) -> str:
+def _body(r: Result, report: Report) -> str:
     p = r.policy
     _, head, sev, remediation = _policy_text(p)
     lines = [head, f"{sev}{_v(r.target_kind)} {_v(r.target_id)}"]
@@ -156,7 +161,7 @@ def _body(r, report) -> str:
     return clean(guard("\n".join(lines)), BODY_MAX)
 
 
-def _message(r) -> str:
+def _message(r: Result) -> str:
     if r.status == FAIL:
         return one_line(f"[{r.policy.severity}] {r.message or 'policy not met'}")
     if r.status == ERROR:
@@ -167,8 +172,8 @@ def _message(r) -> str:
     return one_line(r.message or "not applicable")
 
 
-def _case(r, name: str, report):
-    from junit_xml import TestCase
+def _case(r: Result, name: str, report: Report) -> Any:
+    from junit_xml import TestCase  # type: ignore[import-untyped]  # junit-xml ships neither stubs nor py.typed
 
     tc = TestCase(name=clean(name, MESSAGE_MAX), classname=clean(r.policy.id, MESSAGE_MAX))
     if r.status == FAIL:
@@ -183,9 +188,9 @@ def _case(r, name: str, report):
     return tc
 
 
-def _unique_names(results) -> list[str]:
+def _unique_names(results: Iterable[Result]) -> list[str]:
     """Target ids as case names, made unique within a policy (a source and a target of the same name)."""
-    seen: dict = {}
+    seen: dict[Any, int] = {}
     names = []
     for r in results:
         name = r.target_id if r.target_kind != "source" else f"source {r.target_id}"
@@ -195,16 +200,16 @@ def _unique_names(results) -> list[str]:
     return names
 
 
-def suites(report: Any) -> list:
+def suites(report: Report) -> list[Any]:
     """Every policy's junit-xml TestSuite with all its test cases (the reference the streaming writer is
     tested against; :func:`junit_chunks` writes the same document without holding it)."""
     return [_suite(report, p, results, [_case(r, n, report) for r, n in zip(results, _unique_names(results), strict=True)])
             for p, results in _by_policy(report)]
 
 
-def _by_policy(report: Any) -> list:
+def _by_policy(report: Report) -> list[tuple[Policy, list[Result]]]:
     """(policy, its results) for every evaluated policy, then any other policy a result names."""
-    by_policy: dict = {}
+    by_policy: dict[str, tuple[Policy, list[Result]]] = {}
     for r in report.results:
         by_policy.setdefault(r.policy.id, (r.policy, []))[1].append(r)
     known = {p.id for p in report.policies}
@@ -212,7 +217,7 @@ def _by_policy(report: Any) -> list:
     return [(p, by_policy.get(p.id, (p, []))[1]) for p in policies]
 
 
-def _suite(report: Any, p: Any, results: list, cases: list) -> Any:
+def _suite(report: Report, p: Policy, results: list[Result], cases: list[Any]) -> Any:
     """junit-xml's TestSuite of one policy: its name, id, timestamp and properties (``cases`` may be
     left empty when the writer streams them)."""
     from junit_xml import TestSuite
@@ -237,9 +242,14 @@ def _suite(report: Any, p: Any, results: list, cases: list) -> Any:
                      properties={k: clean(v) for k, v in props.items()})
 
 
+# ElementTree's own escapers (private: not in the stubs), as its serializer applies them
+_escape_attrib: Callable[[str], str] = ET._escape_attrib  # type: ignore[attr-defined]
+_escape_cdata: Callable[[str], str] = ET._escape_cdata  # type: ignore[attr-defined]
+
+
 def _attr(text: str) -> str:
     """An attribute value as ElementTree writes it (the serializer junit-xml's documents go through)."""
-    return '"' + ET._escape_attrib(text) + '"'  # type: ignore[attr-defined]
+    return '"' + _escape_attrib(text) + '"'
 
 
 def _name_attr(name: str) -> str:
@@ -267,7 +277,7 @@ def _case_xml(tc: Any) -> str:
             inner.append(_attr(str(t) if t else default))
             if f["message"]:
                 inner += (" message=", _attr(str(f["message"])))
-            inner.append(">" + ET._escape_cdata(str(f["output"])) + f"</{tag}>"  # type: ignore[attr-defined]
+            inner.append(">" + _escape_cdata(str(f["output"])) + f"</{tag}>"
                          if f["output"] else " />")
     if not inner:
         out.append(" />")
@@ -278,7 +288,7 @@ def _case_xml(tc: Any) -> str:
     return "".join(out)
 
 
-def junit_chunks(report: Any) -> Iterator[str]:
+def junit_chunks(report: Report) -> Iterator[str]:
     """The document in pieces, one <testsuite> at a time, its test cases written as they are made.
     junit-xml's model throughout: each suite's element (name, id, timestamp, properties) is built by its
     ``TestSuite``, each failed, erroneous or skipped case is its ``TestCase``, written as junit-xml's
@@ -319,7 +329,7 @@ def junit_chunks(report: Any) -> Iterator[str]:
         head = text[:text.rindex("</testsuite>")]
         yield "\n " + head
         cls = " classname=" + _attr(clean(p.id, MESSAGE_MAX)) + " />"
-        batch: list = []
+        batch: list[str] = []
         for i, (r, name) in enumerate(zip(results, _unique_names(results), strict=True)):
             if r.status == PASS:
                 batch.append("<testcase name=" + _name_attr(name) + cls)
@@ -333,11 +343,11 @@ def junit_chunks(report: Any) -> Iterator[str]:
     yield ("\n" if not first else "") + "</testsuites>\n"
 
 
-def render_junit(report) -> str:
+def render_junit(report: Report) -> str:
     return "".join(junit_chunks(report))
 
 
 @hookimpl
-def policycheck_reporters():
+def policycheck_reporters() -> list[Reporter]:
     return [Reporter("junit", render_junit, "xml", "JUnit XML: a suite per policy, a case per target "
                      "(Jenkins, GitLab, GitHub test reporters)", chunks=junit_chunks)]

@@ -3,11 +3,16 @@ severity and status, the failures with evidence, then the passes folded away).""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from policycheck import hookimpl
 from policycheck.api import Reporter
-from policycheck.conditions import describe
 from policycheck.results import ERROR, FAIL, PASS, SEVERITIES, SKIP, STATUSES, WAIVED
+from policycheck.textutil import describe
+
+if TYPE_CHECKING:
+    from policycheck.results import Report, Result
 
 MAX_DETAILED = 100     # failures and errors shown with their evidence; the rest are listed in a line each
 MAX_LISTED = 1000      # results listed in a folded section
@@ -18,7 +23,7 @@ _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _CTRL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # controls and lone surrogates: a space
 
 
-def esc(text, limit: int | None = None) -> str:
+def esc(text: object, limit: int | None = None) -> str:
     """Plain text that renders as itself in GitHub/GitLab Markdown and table cells, on one line."""
     s = _CTRL.sub(" ", str(text))
     if limit is not None and len(s) > limit:
@@ -30,7 +35,7 @@ def esc(text, limit: int | None = None) -> str:
 _TICKS = re.compile("`+")
 
 
-def code(text, limit: int = VALUE_MAX) -> str:
+def code(text: object, limit: int = VALUE_MAX) -> str:
     """``text`` as an inline code span (shown literally, whatever backticks it holds), on one line.
 
     CommonMark closes a code span only at a backtick run as long as the opening one, so the fence is
@@ -45,7 +50,7 @@ def code(text, limit: int = VALUE_MAX) -> str:
     return f"{fence} {s} {fence}"
 
 
-def _counts(report) -> list[str]:
+def _counts(report: Report) -> list[str]:
     s = report.summary
     rows = ["| severity | " + " | ".join(HEAD[st] for st in STATUSES) + " | total |",
             "|---|" + "---:|" * (len(STATUSES) + 1)]
@@ -58,7 +63,7 @@ def _counts(report) -> list[str]:
     return rows
 
 
-def _controls(report) -> list[str]:
+def _controls(report: Report) -> list[str]:
     """The per-control summary as a table: control, its policies, pass/fail/error (and waived)."""
     rows = report.controls
     if not rows:
@@ -66,12 +71,13 @@ def _controls(report) -> list[str]:
     out = ["", f"### Controls ({len(rows)})", "", "| framework | control | policies | pass | fail | error | waived |",
            "|---|---|---|---:|---:|---:|---:|"]
     for r in rows:
+        fail = f"**{r['fail']:d}**" if r["fail"] else 0
         out.append(f"| {esc(r['framework'])} | {esc(r['control'])} | {esc(', '.join(r['policies']))} | {r['pass']} | "
-                   f"{'**%d**' % r['fail'] if r['fail'] else 0} | {r['error']} | {r['waived']} |")
+                   f"{fail} | {r['error']} | {r['waived']} |")
     return out
 
 
-def _evidence(r) -> list[str]:
+def _evidence(r: Result) -> list[str]:
     out = []
     for e in r.evidence_dicts():
         if e.get("ok") is True:
@@ -84,7 +90,7 @@ def _evidence(r) -> list[str]:
     return out
 
 
-def _problem(r) -> list[str]:
+def _problem(r: Result) -> list[str]:
     p = r.policy
     tags = [p.severity] + ([f"baseline: {r.baseline}"] if r.baseline else [])
     w = r.waiver or {}
@@ -99,11 +105,11 @@ def _problem(r) -> list[str]:
     return lines
 
 
-def _line(r) -> str:
+def _line(r: Result) -> str:
     return f"- {ICON[r.status]} {esc(r.policy.id)} {code(r.target_kind)} {esc(r.target_id)} — {esc(r.policy.title)}"
 
 
-def _folded(title: str, results) -> list[str]:
+def _folded(title: str, results: Sequence[Result]) -> list[str]:
     if not results:
         return []
     lines = ["", f"<details><summary>{title}</summary>", ""]
@@ -113,7 +119,7 @@ def _folded(title: str, results) -> list[str]:
     return lines + ["", "</details>"]
 
 
-def render_markdown(report) -> str:
+def render_markdown(report: Report) -> str:
     s = report.summary
     from policycheck.gate import gate_of
 
@@ -169,6 +175,6 @@ def render_markdown(report) -> str:
 
 
 @hookimpl
-def policycheck_reporters():
+def policycheck_reporters() -> list[Reporter]:
     return [Reporter("markdown", render_markdown, "md", "a Markdown summary for $GITHUB_STEP_SUMMARY and "
                      "merge-request comments")]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import textwrap
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from policycheck import hookimpl
 from policycheck.api import Reporter
-from policycheck.conditions import describe
 from policycheck.results import (
     ERROR,
     FAIL,
@@ -21,17 +21,21 @@ from policycheck.results import (
 )
 from policycheck.textsafe import guard
 from policycheck.textsafe import line as _v  # every value printed: one line, controls made visible
+from policycheck.textutil import describe
+
+if TYPE_CHECKING:
+    from policycheck.results import Report, Result
 
 COLORS = {FAIL: "31", ERROR: "35", PASS: "32", SKIP: "90", WAIVED: "36", "head": "1"}
 
 
-def _c(report, key, text):
+def _c(report: Report, key: str, text: str) -> str:
     if not report.options.get("color"):
         return text
     return f"\033[{COLORS[key]}m{text}\033[0m"
 
 
-def _sources(report):
+def _sources(report: Report) -> list[str]:
     lines = []
     for s in report.sources:
         if s.get("status") == "ok":
@@ -42,13 +46,13 @@ def _sources(report):
     return lines
 
 
-def summary_line(report) -> str:
+def summary_line(report: Report) -> str:
     s = report.summary
     return (f"{s['pass']} passed, {s['fail']} failed, {s['error']} errors, {s['skip']} skipped, "
             f"{s['waived']} waived ({s['total']} results)")
 
 
-def _evidence_lines(r, indent="        "):
+def _evidence_lines(r: Result, indent: str = "        ") -> list[str]:
     out = []
     for e in r.evidence_dicts():
         if e.get("ok") is True and r.status != PASS:
@@ -66,7 +70,7 @@ def _evidence_lines(r, indent="        "):
     return out
 
 
-def _where(r) -> str:
+def _where(r: Result) -> str:
     """The decisive evidence's whereabouts (entity, source, observation time), for a target's one line."""
     want = None if r.status == ERROR else False
     ev = r.evidence  # the tuples: only the decisive item becomes a dict (not every item of every result)
@@ -87,7 +91,7 @@ def _ok(e: Any) -> bool | None:
     return e.get("ok") if e.__class__ is dict else e[3]
 
 
-def _short_rationale(text, limit=200) -> str:
+def _short_rationale(text: str | None, limit: int = 200) -> str:
     text = " ".join((text or "").split())
     first = text.split(". ")[0].rstrip(".")
     if len(first) > limit:
@@ -95,7 +99,7 @@ def _short_rationale(text, limit=200) -> str:
     return first + "." if first else ""
 
 
-def _target_line(report, r) -> str:
+def _target_line(report: Report, r: Result) -> str:
     tag = _c(report, r.status, f"{r.status.upper():5}")
     line = f"    {tag} {_v(r.policy.id)} {_v(r.target_kind)}:{_v(r.target_id)}  {_v(r.message)}" + _where(r)
     if r.baseline:
@@ -103,7 +107,7 @@ def _target_line(report, r) -> str:
     return line
 
 
-def rollup(report) -> dict:
+def rollup(report: Report) -> dict[str, dict[str, Any]]:
     """Per policy id: the policy and its pass/fail/error/skip/waived counts (every evaluated policy)."""
     rows = {p.id: {"policy": p, **{s: 0 for s in STATUSES}} for p in report.policies}
     for r in report.results:
@@ -114,7 +118,7 @@ def rollup(report) -> dict:
     return rows
 
 
-def _rollup_lines(report, rows) -> list:
+def _rollup_lines(report: Report, rows: dict[str, dict[str, Any]]) -> list[str]:
     if not rows:
         return []
     order = sorted(rows.values(), key=lambda x: (-SEVERITY_RANK.get(x["policy"].severity, 0), x["policy"].id))
@@ -128,12 +132,12 @@ def _rollup_lines(report, rows) -> list:
     return out
 
 
-def _counts(x, keys=(FAIL, ERROR, PASS, SKIP, WAIVED)) -> str:
+def _counts(x: dict[str, Any], keys: Iterable[str] = (FAIL, ERROR, PASS, SKIP, WAIVED)) -> str:
     names = {FAIL: "failed", ERROR: "errors", PASS: "passed", SKIP: "not applicable", WAIVED: "waived"}
     return ", ".join(f"{x[k]} {names[k]}" for k in keys if x[k])
 
 
-def render_text(report) -> str:
+def render_text(report: Report) -> str:
     lines = [_c(report, "head", f"policycheck {report.tool_version}: audit of {len(report.policies)} policies "
                 f"(facts collected {_v(report.collected_at)})")]
     lines.append(f"Judged as of {_v(report.clock_text())}")
@@ -145,7 +149,7 @@ def render_text(report) -> str:
     verbose = report.options.get("verbose")
     rows = rollup(report)
     lines += _rollup_lines(report, rows)
-    by_policy: dict = {}
+    by_policy: dict[str, dict[str, list[Result]]] = {}
     for r in report.results:
         by_policy.setdefault(r.policy.id, {}).setdefault(r.status, []).append(r)
     for sev in reversed(SEVERITIES):
@@ -191,7 +195,7 @@ def render_text(report) -> str:
                 lines.append(f"  {_c(report, SKIP, 'SKIP ')} {_v(r.policy.id)} {_v(r.target_kind)}:{_v(r.target_id)}  "
                              f"{_v(r.message)}")
         else:  # one line per policy and reason
-            reasons: dict = {}
+            reasons: dict[tuple[Any, Any], list[Result]] = {}
             for r in skipped:
                 reasons.setdefault((r.policy.id, r.message), []).append(r)
             for (pid, msg), rs in sorted(reasons.items(), key=lambda kv: (kv[0][0], -len(kv[1]), kv[0][1])):
@@ -217,7 +221,7 @@ def render_text(report) -> str:
     return guard("\n".join(lines) + "\n")
 
 
-def control_lines(report) -> list:
+def control_lines(report: Report) -> list[str]:
     """The per-control summary: one line per control with its policies and their counts."""
     rows = report.controls
     if not rows:
@@ -233,7 +237,7 @@ def control_lines(report) -> list:
     return out
 
 
-def render_brief(report) -> str:
+def render_brief(report: Report) -> str:
     lines = []
     for s in report.sources:
         if s.get("status") != "ok":
@@ -252,6 +256,6 @@ def render_brief(report) -> str:
 
 
 @hookimpl
-def policycheck_reporters():
+def policycheck_reporters() -> list[Reporter]:
     return [Reporter("text", render_text, "txt", "the audit report: a roll-up per policy, then failures and errors grouped by policy"),
             Reporter("brief", render_brief, "txt", "one line per failure or error, then the summary (CI logs)")]
