@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from policycheck.errors import PolicyError
-from policycheck.missing import Missing  # noqa: F401  (importable from here, as before)
+from policycheck.missing import Missing as Missing  # importable from here, as before
 from policycheck.operators import OPERATORS  # the one operator table
-from policycheck.textutil import describe, suggest  # noqa: F401  (moved to textutil; importable from here)
+from policycheck.textutil import describe as describe  # moved to textutil; importable from here
+from policycheck.textutil import suggest as suggest
 from policycheck.timeutil import parse_time
 
 if TYPE_CHECKING:
