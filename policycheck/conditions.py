@@ -6,14 +6,28 @@ import contextlib
 import functools
 import json as _json
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from policycheck.errors import PolicyError
-from policycheck.missing import Missing  # noqa: F401  (importable from here, as before)
+from policycheck.missing import Missing as Missing  # importable from here, as before
 from policycheck.operators import OPERATORS  # the one operator table
-from policycheck.textutil import describe, suggest  # noqa: F401  (moved to textutil; importable from here)
+from policycheck.textutil import describe as describe  # moved to textutil; importable from here
+from policycheck.textutil import suggest as suggest
 from policycheck.timeutil import parse_time
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from policycheck.facts import Facts
+    from policycheck.operators import OpFn, PartialFn
+
+#: an entity (or an item of a list fact): parsed facts
+Entity = dict[str, Any]
+#: where a node sits inside the policy document (keys and list indexes)
+JPath = tuple[Any, ...]
+#: one step of a fact path: (attribute, kind it refers to or None), or ("<-ATTR", KIND) for a reverse step
+Step = tuple[str, "str | None"]
 
 COMBINATORS = ("all", "any", "none", "not")
 QUANTIFIERS = ("for_any", "for_all", "for_none")
@@ -24,7 +38,7 @@ KINDS = ("host", "backup_server", "storage_node", "device", "bootstrap", "client
 class CompileError(PolicyError):
     """A condition that cannot compile; ``jpath`` locates it inside the policy document."""
 
-    def __init__(self, jpath, message):
+    def __init__(self, jpath: Iterable[Any], message: str) -> None:
         self.jpath = tuple(jpath)
         self.message = message
         super().__init__(message)
@@ -45,7 +59,13 @@ class FactPath:
 
     __slots__ = ("text", "steps", "from_target", "kinds", "reverse_last")
 
-    def __init__(self, text, jpath):
+    text: str
+    steps: list[Step]
+    from_target: bool
+    kinds: set[str]
+    reverse_last: bool
+
+    def __init__(self, text: Any, jpath: JPath) -> None:
         if not isinstance(text, str) or not text.strip():
             raise CompileError(jpath, "a fact path must be a non-empty string such as 'host->host.roles'")
         self.text = text
@@ -76,12 +96,12 @@ class FactPath:
             self.steps.append((attr, kind or None))
         self.reverse_last = self.steps[-1][0].startswith("<-")
 
-    def resolve(self, root, ctx):
+    def resolve(self, root: Any, ctx: Ctx) -> tuple[Any, Any]:
         """(value, owner entity) or (Missing, owner)."""
         return _resolve(root, self.steps, 0, root, ctx.facts, self.text)
 
 
-def _name_of(v) -> str:
+def _name_of(v: Entity) -> str:
     """How to name an entity, or an item without an id (a copy, a disk) by its identifying fields."""
     if v.get("id") is not None:
         return str(v["id"])
@@ -90,7 +110,7 @@ def _name_of(v) -> str:
     return f"the item with {', '.join(parts)}" if parts else "an item without an id"
 
 
-def _missing_attr(v, attr, text):
+def _missing_attr(v: Entity, attr: str, text: str) -> Missing:
     unknown = v.get("_unknown")
     if unknown and attr in unknown:
         return Missing(f"'{text}' unknown on {_name_of(v)}: {unknown[attr]}", True)
@@ -101,13 +121,14 @@ def _missing_attr(v, attr, text):
     return Missing(f"missing fact '{attr}' on {_name_of(v)} (path '{text}')")
 
 
-def _resolve(v, steps, i, owner, facts, text):
+def _resolve(v: Any, steps: list[Step], i: int, owner: Any, facts: Facts, text: str) -> tuple[Any, Any]:
+    """(value, owner entity) at ``steps[i:]`` from ``v``, or (Missing, owner)."""
     n = len(steps)
     while i < n:
         if v is None:
             return None, owner
         if v.__class__ is list:
-            out = []
+            out: list[Any] = []
             for item in v:
                 r, o = _resolve(item, steps, i, owner, facts, text)
                 if r.__class__ is Missing:
@@ -130,7 +151,7 @@ def _resolve(v, steps, i, owner, facts, text):
         v = v[attr]
         if kind is not None and v is not None:
             if v.__class__ is list:
-                refs = []
+                refs: list[Any] = []
                 for ref in v:
                     e = facts.get(kind, ref)
                     if e is None:
@@ -147,10 +168,11 @@ def _resolve(v, steps, i, owner, facts, text):
     return v, owner
 
 
-def _reverse(facts: Any, kind: str, attr: str, ent: dict, text: str) -> list | Missing:
+def _reverse(facts: Any, kind: str | None, attr: str, ent: Entity, text: str) -> list[Entity] | Missing:
     """The entities of ``kind`` whose ``attr`` refers to ``ent`` (a list), or Missing: when a source of
     ``kind`` failed or none was collected, when one of them cannot say where it points (its ``attr``
-    absent or unknown), or when a source saw some it could not read."""
+    absent or unknown), or when a source saw some it could not read. (``kind`` is never None: a reverse
+    step always names it; the type is that of a path step.)"""
     cache = getattr(facts, "_reverse_index", None)
     if cache is None:
         cache = facts._reverse_index = {}
@@ -174,7 +196,7 @@ def _reverse(facts: Any, kind: str, attr: str, ent: dict, text: str) -> list | M
     return list(found) if found else []
 
 
-def _reverse_index(facts: Any, kind: str, attr: str) -> tuple[dict, str | None, bool, bool]:
+def _reverse_index(facts: Any, kind: str | None, attr: str) -> tuple[dict[Any, list[Entity]], str | None, bool, bool]:
     """({referenced id: [entities of kind]}, why the index cannot be trusted or None, whether a source
     saw elements of kind it could not read, whether merging rewrote the references to canonical ids)."""
     from policycheck.facts import REFS
@@ -186,7 +208,7 @@ def _reverse_index(facts: Any, kind: str, attr: str) -> tuple[dict, str | None, 
         return {}, failed, some_incomplete, canonical
     if not provided:
         return {}, f"no source describes any {kind}", some_incomplete, canonical
-    by: dict = {}
+    by: dict[Any, list[Entity]] = {}  # str keys; looked up by an entity's id, which may be absent
     unsure = None
     for e in facts.entities(kind):
         if attr not in e:
@@ -207,7 +229,12 @@ class Ctx:
 
     __slots__ = ("facts", "now", "target", "evidence")
 
-    def __init__(self, facts, now, target):
+    facts: Facts
+    now: datetime
+    target: Entity | None  # None: a policy without @target. paths (tests evaluate conditions alone)
+    evidence: list[Any]  # (leaf, observed, owner, ok) tuples, and context dicts (policy.py)
+
+    def __init__(self, facts: Facts, now: datetime, target: Entity | None) -> None:
         self.facts = facts
         self.now = now
         self.target = target
@@ -220,7 +247,22 @@ class Leaf:
     __slots__ = ("path", "op", "value", "shown", "fn", "default", "has_default", "message", "kinds", "attrs",
                  "_expected", "on_partial", "last")
 
-    def __init__(self, path, op, value, shown, default, has_default, message):
+    path: FactPath
+    op: str
+    value: Any  # the operator's value, prepared (a compiled pattern, seconds...)
+    shown: Any  # the value as the policy gave it (parameters resolved)
+    fn: OpFn
+    default: Any
+    has_default: bool
+    message: Any
+    kinds: set[str]
+    attrs: set[str]
+    _expected: str | None
+    on_partial: PartialFn
+    last: str
+
+    def __init__(self, path: FactPath, op: str, value: Any, shown: Any, default: Any, has_default: bool,
+                 message: Any) -> None:
         self.path, self.op, self.value, self.shown = path, op, value, shown
         self.fn = OPERATORS[op].fn
         self.on_partial = OPERATORS[op].on_partial
@@ -228,7 +270,7 @@ class Leaf:
         self.default, self.has_default, self.message = default, has_default, message
         self._expected = None
 
-    def expected_text(self):
+    def expected_text(self) -> str:
         if self._expected is None:  # once per leaf, not once per result (reports render it for each)
             v = self.shown
             if self.op == "within":
@@ -239,7 +281,7 @@ class Leaf:
                 self._expected = f"{self.op} {_json.dumps(v, default=str, ensure_ascii=False)}"
         return self._expected
 
-    def __call__(self, item, ctx):
+    def __call__(self, item: Any, ctx: Ctx) -> bool | None:
         root = ctx.target if self.path.from_target else item
         obs, owner = _resolve(root, self.path.steps, 0, root, ctx.facts, self.path.text)
         if obs.__class__ is Missing:
@@ -284,14 +326,18 @@ def compare_values(op: str, a: Any, b: Any) -> bool | None:
     ta, tb = _as_time(a), _as_time(b)
     if ta is not None and tb is not None:
         a, b = ta, tb
+    r: bool  # the facts are JSON values and instants: their comparisons give bools
     if op == "equals":
-        return a == b
+        r = a == b
+        return r
     if op == "not_equals":
-        return a != b
+        r = a != b
+        return r
     if a is None or b is None:
         return False
     try:
-        return {"lt": a < b, "lte": a <= b, "gt": a > b, "gte": a >= b}[op]
+        r = {"lt": a < b, "lte": a <= b, "gt": a > b, "gte": a >= b}[op]
+        return r
     except TypeError:
         return None
 
@@ -301,6 +347,8 @@ class FactLeaf(Leaf):
     ``@target.``, of the target). B unknown (absent, unknown, or a list seen in part) makes it unknown."""
 
     __slots__ = ("other",)
+
+    other: FactPath
 
     def expected_text(self) -> str:
         if self._expected is None:
@@ -333,7 +381,26 @@ class FactLeaf(Leaf):
         return ok
 
 
-def compile_condition(node, jpath, params):
+class Condition(Protocol):
+    """A compiled condition: ``f(item, ctx) -> True|False|None``, with the entity kinds its paths reach
+    (``kinds``) and the attributes of the item it starts from (``attrs``)."""
+
+    kinds: set[str]
+    attrs: set[str]
+
+    def __call__(self, item: Any, ctx: Ctx, /) -> bool | None: ...
+
+
+Judge = Callable[[Any, "Ctx"], "bool | None"]
+
+
+def _condition(f: Judge, kinds: set[str], attrs: set[str]) -> Condition:
+    """``f`` given its ``kinds`` and ``attrs`` (function attributes, set once at compile time)."""
+    f.__dict__.update(kinds=kinds, attrs=attrs)
+    return cast(Condition, f)  # the two attributes a Condition has are set just above
+
+
+def compile_condition(node: Any, jpath: JPath, params: dict[str, Any]) -> Condition:
     """Compile a condition tree into ``f(item, ctx) -> True|False|None``. Raises CompileError."""
     if not isinstance(node, dict) or not node:
         raise CompileError(jpath, "a condition must be a mapping such as {fact: PATH, equals: VALUE}, "
@@ -366,26 +433,22 @@ def compile_condition(node, jpath, params):
     if head == "not":
         inner = compile_condition(body, jpath + ("not",), params)
 
-        def f_not(item, ctx):
+        def f_not(item: Any, ctx: Ctx) -> bool | None:
             r = inner(item, ctx)
             return None if r is None else not r
-        f_not.kinds = inner.kinds
-        f_not.attrs = inner.attrs
-        return f_not
+        return _condition(f_not, inner.kinds, inner.attrs)
     if not isinstance(body, list) or not body:
         raise CompileError(jpath + (head,), f"'{head}' takes a non-empty list of conditions")
     parts = [compile_condition(c, jpath + (head, i), params) for i, c in enumerate(body)]
     f = {"all": _all, "any": _any, "none": _none}[head](parts)
-    f.kinds = set().union(*(p.kinds for p in parts))
-    f.attrs = set().union(*(p.attrs for p in parts))
-    return f
+    return _condition(f, set().union(*(p.kinds for p in parts)), set().union(*(p.attrs for p in parts)))
 
 
-def _decided_by(decisive):
+def _decided_by(decisive: bool) -> Callable[[list[Condition]], Judge]:
     """``all`` (decided by the first False) or ``any`` (by the first True), in Kleene logic: when no
     part decides and some part is unknown, the whole is unknown."""
-    def combine(parts):
-        def f(item, ctx):
+    def combine(parts: list[Condition]) -> Judge:
+        def f(item: Any, ctx: Ctx) -> bool | None:
             unknown = False
             for p in parts:
                 r = p(item, ctx)
@@ -402,10 +465,10 @@ _all = _decided_by(False)
 _any = _decided_by(True)
 
 
-def _none(parts):
+def _none(parts: list[Condition]) -> Judge:
     inner = _any(parts)
 
-    def f(item, ctx):
+    def f(item: Any, ctx: Ctx) -> bool | None:
         r = inner(item, ctx)
         return None if r is None else not r
     return f
@@ -414,10 +477,10 @@ def _none(parts):
 MAX_ITEM_EVIDENCE = 3
 
 
-def _quantifier(head, path, inner):
+def _quantifier(head: str, path: FactPath, inner: Condition) -> Condition:
     want = head != "for_all"  # the per-item result that decides for_any / for_none
 
-    def f(item, ctx):
+    def f(item: Any, ctx: Ctx) -> bool | None:
         root = ctx.target if path.from_target else item
         items, owner = _resolve(root, path.steps, 0, root, ctx.facts, path.text)
         saved = ctx.evidence
@@ -434,8 +497,8 @@ def _quantifier(head, path, inner):
         if path.reverse_last:  # the owner does not hold the items: the evidence keeps them
             ql.items = items
         unknown = False
-        decided = None
-        kept = []
+        decided: list[Any] | None = None
+        kept: list[list[Any]] = []
         for it in items:
             ctx.evidence = []
             r = inner(it, ctx)
@@ -449,7 +512,7 @@ def _quantifier(head, path, inner):
                 kept.append(ctx.evidence)
         ctx.evidence = saved
         if decided is not None:
-            res = head == "for_any"
+            res: bool | None = head == "for_any"
             saved.append((ql, len(items), owner, res))
             saved.extend(decided)
             return res
@@ -466,9 +529,7 @@ def _quantifier(head, path, inner):
         for ev in kept[:MAX_ITEM_EVIDENCE]:
             saved.extend(ev)
         return res
-    f.kinds = path.kinds | inner.kinds
-    f.attrs = {path.steps[0][0]} | inner.attrs
-    return f
+    return _condition(f, path.kinds | inner.kinds, {path.steps[0][0]} | inner.attrs)
 
 
 class QuantLeaf:
@@ -477,17 +538,23 @@ class QuantLeaf:
 
     __slots__ = ("path", "op", "shown", "message", "items")
 
+    path: FactPath
+    op: str
+    shown: str | None  # ``latest``: the field it orders by
+    message: None
+    items: list[Any] | None
+
     def __init__(self, op: str, path: FactPath, by: str | None = None) -> None:
         self.op, self.path, self.shown, self.message, self.items = op, path, by, None, None
 
-    def expected_text(self):
+    def expected_text(self) -> str:
         if self.op == "latest":
             return f"the latest item by {self.shown} passes"
         return {"for_any": "at least one item passes", "for_all": "every item passes",
                 "for_none": "no item passes"}[self.op]
 
 
-def _compile_latest(node: dict, jpath: tuple, params: dict) -> Callable[[Any, Ctx], bool | None]:
+def _compile_latest(node: dict[str, Any], jpath: JPath, params: dict[str, Any]) -> Condition:
     """``{latest: PATH, by: FIELD, require: COND}``: COND on the item of the list with the greatest
     FIELD (a time, or a number); the first of equal ones."""
     extra = [k for k in node if k not in ("latest", "by", "require")]
@@ -505,10 +572,11 @@ def _compile_latest(node: dict, jpath: tuple, params: dict) -> Callable[[Any, Ct
     return _latest(path, by, inner)
 
 
-def latest_item(items: list, by: str) -> tuple[dict | None, str | None]:
+def latest_item(items: list[Any], by: str) -> tuple[Entity | None, str | None]:
     """(the item with the greatest ``by``, None) or (None, why it cannot be told); (None, None) when
     there are no items. Times are compared as instants; an item without a readable ``by`` is unknown."""
-    best, best_key = None, None
+    best: Entity | None = None
+    best_key: Any = None
     for it in items:
         if it.__class__ is not dict:
             return None, f"an item is a {type(it).__name__}, not an object"
@@ -527,7 +595,7 @@ def latest_item(items: list, by: str) -> tuple[dict | None, str | None]:
     return best, None
 
 
-def _latest(path: FactPath, by: str, inner: Any) -> Callable[[Any, Ctx], bool | None]:
+def _latest(path: FactPath, by: str, inner: Condition) -> Condition:
     def f(item: Any, ctx: Ctx) -> bool | None:
         root = ctx.target if path.from_target else item
         items, owner = _resolve(root, path.steps, 0, root, ctx.facts, path.text)
@@ -561,12 +629,10 @@ def _latest(path: FactPath, by: str, inner: Any) -> Callable[[Any, Ctx], bool | 
         saved.append((ql, len(items), owner, r))
         saved.extend(ev)
         return r
-    f.kinds = path.kinds | inner.kinds
-    f.attrs = {path.steps[0][0]} | inner.attrs
-    return f
+    return _condition(f, path.kinds | inner.kinds, {path.steps[0][0]} | inner.attrs)
 
 
-def _resolve_value(value, jpath, params):
+def _resolve_value(value: Any, jpath: JPath, params: dict[str, Any]) -> Any:
     """Replace ``{param: NAME}`` (anywhere in the value) by the parameter's value in force."""
     if isinstance(value, dict):
         if set(value) == {"param"}:
@@ -584,7 +650,7 @@ def _resolve_value(value, jpath, params):
     return value
 
 
-def _compile_leaf(node, jpath, params):
+def _compile_leaf(node: dict[str, Any], jpath: JPath, params: dict[str, Any]) -> Leaf:
     ops = [k for k in node if k in OPERATORS]
     extra = [k for k in node if k not in OPERATORS and k not in LEAF_KEYS]
     if extra:
@@ -601,12 +667,12 @@ def _compile_leaf(node, jpath, params):
             raise CompileError(jpath + (op,), f"'{op}' compares with a value; another fact ({{fact: PATH}}) can be "
                                               f"compared with {', '.join(FACT_OPERANDS)}")
         other = FactPath(raw["fact"], jpath + (op, "fact"))
-        leaf = FactLeaf(path, op, None, raw, node.get("default"), "default" in node, node.get("message"))
-        leaf.other = other
-        leaf.kinds = path.kinds | other.kinds
-        leaf.attrs = ({path.steps[0][0]} if not path.from_target else set()) | (
+        fleaf = FactLeaf(path, op, None, raw, node.get("default"), "default" in node, node.get("message"))
+        fleaf.other = other
+        fleaf.kinds = path.kinds | other.kinds
+        fleaf.attrs = ({path.steps[0][0]} if not path.from_target else set()) | (
             {other.steps[0][0]} if not other.from_target else set())
-        return leaf
+        return fleaf
     shown = _resolve_value(raw, jpath + (op,), params)
     schema, prep = OPERATORS[op].schema, OPERATORS[op].prep
     _check_type(shown, schema, jpath + (op,), op)
@@ -626,10 +692,10 @@ def _compile_leaf(node, jpath, params):
     return leaf
 
 
-_TYPES = {"array": list, "boolean": bool, "string": str, "object": dict, "number": (int, float)}
+_TYPES: dict[str, type | tuple[type, ...]] = {"array": list, "boolean": bool, "string": str, "object": dict, "number": (int, float)}
 
 
-def _check_type(value, schema, jpath, op):
+def _check_type(value: Any, schema: dict[str, Any], jpath: JPath, op: str) -> None:
     t = schema.get("type")
     if t is None:
         return

@@ -2,14 +2,21 @@
 (ages are measured against the facts' collection time)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 from policycheck.conditions import Ctx
 from policycheck.derive import DERIVED_FROM
 from policycheck.facts import gc_paused
 from policycheck.results import ERROR, FAIL, PASS, SKIP, Result, describe_failure
 from policycheck.timeutil import parse_time
 
+if TYPE_CHECKING:
+    from policycheck.facts import Facts
+    from policycheck.policy import Policy
 
-def touched_kinds(policy, derived_from: dict | None = None) -> set:
+
+def touched_kinds(policy: Policy, derived_from: dict[tuple[str, str], set[str]] | None = None) -> set[str]:
     """Entity kinds whose facts a policy's verdict depends on (directly, through references, or
     through derived attributes: ``derived_from`` is the registry's table, the core's by default)."""
     table = DERIVED_FROM if derived_from is None else derived_from
@@ -19,20 +26,20 @@ def touched_kinds(policy, derived_from: dict | None = None) -> set:
     return kinds
 
 
-def evaluate(policies, facts) -> list:
+def evaluate(policies: Iterable[Policy], facts: Facts) -> list[Result]:
     """Evaluate every compiled policy over ``facts`` (a :class:`policycheck.facts.Facts`)."""
     with gc_paused():  # results hold no cycles; the GC would otherwise rescan the whole facts heap
         return _evaluate(policies, facts)
 
 
-def _evaluate(policies, facts) -> list:
+def _evaluate(policies: Iterable[Policy], facts: Facts) -> list[Result]:
     now = parse_time(facts.as_of or facts.collected_at)
     failed = facts.failed_sources()
     table = getattr(facts, "derived_from", None)
-    results: list = []
+    results: list[Result] = []
     append = results.append
     for pol in policies:
-        bad = []
+        bad: list[dict[str, Any]] = []
         if failed:
             kinds = touched_kinds(pol, table)
             bad = [s for s in failed if set(s.get("kinds") or ()) & kinds or not s.get("kinds")]
@@ -40,6 +47,8 @@ def _evaluate(policies, facts) -> list:
         if bad:
             bad_note = "; ".join(f"source {s['name']} failed: {s.get('error') or 'unknown error'}" for s in bad)
         when_fn, require_fn, target = pol.when_fn, pol.require_fn, pol.target
+        if require_fn is None:  # a programming error: Policy.compile() makes it
+            raise RuntimeError(f"policy {pol.id} is evaluated before compile()")
         for ent in facts.entities(target):
             ctx = Ctx(facts, now, ent)
             if when_fn is not None:

@@ -8,7 +8,8 @@ target is reported beside the tree (the two agree: the same Kleene logic, see co
 the parameter values in force and where each came from, and every waiver that was considered."""
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from policycheck.conditions import (
     QUANTIFIERS,
@@ -25,6 +26,16 @@ from policycheck.errors import UsageError
 from policycheck.results import evidence_dict
 from policycheck.timeutil import parse_time
 
+if TYPE_CHECKING:
+    from policycheck.conditions import Entity, JPath, Leaf
+    from policycheck.derivations import Derivation
+    from policycheck.facts import Facts
+    from policycheck.policy import Policy
+    from policycheck.results import Result
+
+#: (value, tree) of one condition node: true, false or None (unknown), and its JSON-ready explanation
+Explained = tuple["bool | None", dict[str, Any]]
+
 MAX_ITEMS = 50  # items of a quantifier shown in full; the rest are counted
 
 
@@ -32,17 +43,17 @@ class ExplainError(UsageError):
     """No such target for the policy (the CLI turns it into exit 2)."""
 
 
-def _value_word(v) -> str:
+def _value_word(v: bool | None) -> str:
     return {True: "true", False: "false", None: "unknown"}[v]
 
 
-def _leaf(node, jpath, item, ctx, params) -> dict:
+def _leaf(node: dict[str, Any], jpath: JPath, item: Any, ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     fn = compile_condition(node, jpath, params)
     ctx.evidence = []
     ok = fn(item, ctx)
     leaf, observed, owner, _ = ctx.evidence[-1]
     ev = evidence_dict((leaf, observed, owner, ok))
-    out = {"node": "fact", "path": _jp(jpath), "value": _value_word(ok), "fact": ev["fact"],
+    out: dict[str, Any] = {"node": "fact", "path": _jp(jpath), "value": _value_word(ok), "fact": ev["fact"],
            "expected": ev["expected"], "observed": ev.get("observed"),
            "entity": ev.get("entity"), "source": ev.get("source"), "observed_at": ev.get("observed_at")}
     if isinstance(observed, Missing):
@@ -58,20 +69,20 @@ def _leaf(node, jpath, item, ctx, params) -> dict:
     return out
 
 
-def _absent(item, ctx, leaf) -> bool:
+def _absent(item: Any, ctx: Ctx, leaf: Leaf) -> bool:
     root = ctx.target if leaf.path.from_target else item
     obs, _ = _resolve(root, leaf.path.steps, 0, root, ctx.facts, leaf.path.text)
     return isinstance(obs, Missing)
 
 
-def _jp(jpath) -> str:
+def _jp(jpath: Iterable[Any]) -> str:
     out = ""
     for p in jpath:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
 
 
-def _kleene(head, values):
+def _kleene(head: str, values: list[bool | None]) -> bool | None:
     if head == "all":
         return False if False in values else (None if None in values else True)
     any_ = True if True in values else (None if None in values else False)
@@ -80,7 +91,7 @@ def _kleene(head, values):
     return None if any_ is None else not any_  # none
 
 
-def _node(node, jpath, item, ctx, params) -> tuple:
+def _node(node: dict[str, Any], jpath: JPath, item: Any, ctx: Ctx, params: dict[str, Any]) -> Explained:
     """(value, tree) of one condition node, every child evaluated."""
     if "fact" in node:
         t = _leaf(node, jpath, item, ctx, params)
@@ -95,13 +106,14 @@ def _node(node, jpath, item, ctx, params) -> tuple:
         return v, {"node": "not", "path": _jp(jpath), "value": _value_word(v), "children": [child]}
     if head in QUANTIFIERS:
         return _quantifier(head, node, jpath, item, ctx, params)
-    values, children = [], []
+    values: list[bool | None] = []
+    children: list[dict[str, Any]] = []
     for i, c in enumerate(body):
         v, t = _node(c, jpath + (head, i), item, ctx, params)
         values.append(v)
         children.append(t)
     v = _kleene(head, values)
-    tree = {"node": head, "path": _jp(jpath), "value": _value_word(v), "children": children}
+    tree: dict[str, Any] = {"node": head, "path": _jp(jpath), "value": _value_word(v), "children": children}
     if head == "any" and v is not True:
         tree["why"] = ("no branch holds" if v is False else "no branch holds and some cannot be decided")
     elif head == "all" and v is not True:
@@ -110,12 +122,13 @@ def _node(node, jpath, item, ctx, params) -> tuple:
     return v, tree
 
 
-def _quantifier(head, node, jpath, item, ctx, params) -> tuple:
+def _quantifier(head: str, node: dict[str, Any], jpath: JPath, item: Any, ctx: Ctx, params: dict[str, Any]
+                ) -> Explained:
     path = FactPath(node[head], jpath + (head,))
     root = ctx.target if path.from_target else item
     items, owner = _resolve(root, path.steps, 0, root, ctx.facts, path.text)
     ql = QuantLeaf(head, path)
-    tree = {"node": head, "path": _jp(jpath), "fact": path.text, "expected": ql.expected_text(),
+    tree: dict[str, Any] = {"node": head, "path": _jp(jpath), "fact": path.text, "expected": ql.expected_text(),
             "entity": owner.get("id") if isinstance(owner, dict) else None}
     if isinstance(items, Missing):
         tree.update(value="unknown", why=items.reason, items=[])
@@ -125,7 +138,8 @@ def _quantifier(head, node, jpath, item, ctx, params) -> tuple:
     if not isinstance(items, list):
         items = [items]
     want = head != "for_all"
-    values, shown = [], []
+    values: list[bool | None] = []
+    shown: list[dict[str, Any]] = []
     for n, it in enumerate(items):
         v, t = _node(node["require"], jpath + ("require",), it, ctx, params)
         values.append(v)
@@ -153,7 +167,7 @@ def _quantifier(head, node, jpath, item, ctx, params) -> tuple:
     return res, tree
 
 
-def _latest(node: dict, jpath: tuple, item: Any, ctx: Ctx, params: dict) -> tuple:
+def _latest(node: dict[str, Any], jpath: JPath, item: Any, ctx: Ctx, params: dict[str, Any]) -> Explained:
     """``latest``: the list, the item chosen by its ``by`` field, and the condition on it."""
     from policycheck.conditions import latest_item
 
@@ -162,7 +176,7 @@ def _latest(node: dict, jpath: tuple, item: Any, ctx: Ctx, params: dict) -> tupl
     root = ctx.target if path.from_target else item
     items, owner = _resolve(root, path.steps, 0, root, ctx.facts, path.text)
     ql = QuantLeaf("latest", path, by)
-    tree = {"node": "latest", "path": _jp(jpath), "fact": path.text, "by": by, "expected": ql.expected_text(),
+    tree: dict[str, Any] = {"node": "latest", "path": _jp(jpath), "fact": path.text, "by": by, "expected": ql.expected_text(),
             "entity": owner.get("id") if isinstance(owner, dict) else None}
     if isinstance(items, Missing):
         tree.update(value="unknown", why=items.reason, items=[])
@@ -183,9 +197,9 @@ def _latest(node: dict, jpath: tuple, item: Any, ctx: Ctx, params: dict) -> tupl
     return v, tree
 
 
-def find_target(facts, policy, target_id):
+def find_target(facts: Facts, policy: Policy, target_id: str) -> Entity:
     """The target entity ``target_id`` names (an id or an alias), or ExplainError with a suggestion."""
-    ent = facts.get(policy.target, target_id)
+    ent: Entity | None = facts.get(policy.target, target_id)
     if ent is None:
         ids = [e["id"] for e in facts.entities(policy.target)]
         raise ExplainError(f"no {policy.target} '{target_id}' in the facts" + suggest(target_id, ids)
@@ -194,7 +208,9 @@ def find_target(facts, policy, target_id):
     return ent
 
 
-def explain(policy, facts, target_id, result=None, origins=None, waivers=None, clock=None) -> dict:
+def explain(policy: Policy, facts: Facts, target_id: str, result: Result | None = None,
+            origins: dict[tuple[str, str | None], str] | None = None,
+            waivers: Iterable[dict[str, Any]] | None = None, clock: dict[str, Any] | None = None) -> dict[str, Any]:
     """The evaluation of ``policy`` on the target ``target_id`` as a JSON-ready tree.
 
     ``result``: the engine's :class:`~policycheck.results.Result` for this target (after waivers);
@@ -206,7 +222,7 @@ def explain(policy, facts, target_id, result=None, origins=None, waivers=None, c
     ctx = Ctx(facts, now, ent)
     params = policy.values
     origins = origins or {}
-    out = {"policy": {"id": policy.id, "title": policy.title, "severity": policy.severity,
+    out: dict[str, Any] = {"policy": {"id": policy.id, "title": policy.title, "severity": policy.severity,
                       "target": policy.target, "file": str(policy.path)},
            "target": {"kind": policy.target, "id": ent["id"], "sources": list(ent.get("_sources") or []),
                       "observed_at": ent.get("_observed_at")},
@@ -220,7 +236,7 @@ def explain(policy, facts, target_id, result=None, origins=None, waivers=None, c
         out["parameters"].append({"name": name, "value": value,
                                   "from": where or ("configuration" if given else "default"),
                                   "default": specs[name].default if name in specs else None})
-    applies = True
+    applies: bool | None = True
     if policy.when:
         v, tree = _node(policy.when, ("when",), ent, ctx, params)
         out["when"] = tree
@@ -245,7 +261,7 @@ def explain(policy, facts, target_id, result=None, origins=None, waivers=None, c
     return out
 
 
-def _concerns(w, pid, ent) -> bool:
+def _concerns(w: dict[str, Any], pid: str, ent: Entity) -> bool:
     import fnmatch
 
     if not fnmatch.fnmatchcase(pid.upper(), str(w.get("policy", "")).upper()):
@@ -259,7 +275,7 @@ def _concerns(w, pid, ent) -> bool:
 MARK = {"true": "✓", "false": "✗", "unknown": "?"}
 
 
-def render_text(tree: dict) -> str:
+def render_text(tree: dict[str, Any]) -> str:
     """The tree as indented text; every value on one line (textsafe.line)."""
     from policycheck.textsafe import line
 
@@ -294,7 +310,7 @@ def render_text(tree: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def _text_node(n, depth, out) -> None:
+def _text_node(n: dict[str, Any], depth: int, out: list[str]) -> None:
     from policycheck.textsafe import line
 
     pad = "  " * depth
@@ -326,7 +342,7 @@ def _text_node(n, depth, out) -> None:
         _text_node(c, depth + 1, out)
 
 
-def derivation_lines(policy: Any, derivations: list) -> list[str]:
+def derivation_lines(policy: Any, derivations: list[Derivation]) -> list[str]:
     """``policies show``: for each derived fact the policy reads, the derivation behind it (who registers
     it, its doc, inputs and example), then the derivations behind those inputs, indented."""
     import textwrap
@@ -335,7 +351,7 @@ def derivation_lines(policy: Any, derivations: list) -> list[str]:
 
     by_key = {d.key: d for d in derivations}
     out: list[str] = []
-    shown: set = set()
+    shown: set[tuple[str, str]] = set()
 
     def add(key: tuple[str, str], depth: int) -> None:
         d = by_key[key]

@@ -1,11 +1,15 @@
 """The gate: which results fail the run at or above --fail-on, computed once, and the exit code it gives."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from policycheck.errors import ExitCode
 from policycheck.results import ERROR, FAIL, SEVERITY_RANK
+
+if TYPE_CHECKING:
+    from policycheck.results import Report, Result
 
 
 @dataclass(frozen=True)
@@ -15,8 +19,8 @@ class Gate:
     how many results are ``error``; ``stale_error``: a stale waiver under --strict-waivers."""
 
     fail_on: str
-    failing: tuple[Any, ...]
-    blocking: tuple[Any, ...]
+    failing: tuple[Result, ...]
+    blocking: tuple[Result, ...]
     errors: int
     fail_on_error: bool = True
     soft_fail: bool = False
@@ -43,7 +47,7 @@ class Gate:
         return ExitCode.OK
 
 
-def compute_gate(results: Any, fail_on: str = "low", fail_on_error: bool = True, soft_fail: bool = False,
+def compute_gate(results: Sequence[Result], fail_on: str = "low", fail_on_error: bool = True, soft_fail: bool = False,
                  fail_on_new: bool = False, stale_error: bool = False) -> Gate:
     """The gate over ``results`` (each with ``status``, ``policy.severity`` and, after a baseline, ``baseline``)."""
     threshold = SEVERITY_RANK[fail_on]
@@ -54,7 +58,7 @@ def compute_gate(results: Any, fail_on: str = "low", fail_on_error: bool = True,
                 soft_fail=soft_fail, stale_error=stale_error)
 
 
-def gate_of(report: Any) -> Gate:
+def gate_of(report: Report) -> Gate:
     """The report's gate (set by the pipeline), or one computed at its ``fail_on`` for a report built by hand."""
     g = getattr(report, "gate", None)
     return g if g is not None else compute_gate(report.results, report.fail_on)

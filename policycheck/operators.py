@@ -3,13 +3,22 @@ the JSON Schema of its value, how its value is prepared once at compile time, it
 makes of null, and which of its answers still stand on a list that a source knows only in part."""
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from policycheck.timeutil import parse_duration, parse_time
 
+if TYPE_CHECKING:
+    from policycheck.conditions import Ctx
 
-def _cmp(fn):
-    def op(obs, exp, ctx):
+#: an operator's evaluation: (observed, expected, ctx) -> True | False | None (unknown)
+OpFn = Callable[[Any, Any, "Ctx"], "bool | None"]
+#: (ok, observed, expected) -> the answer that stands on a partly known list (None: none stands)
+PartialFn = Callable[["bool | None", Any, Any], "bool | None"]
+
+
+def _cmp(fn: Callable[[Any, Any], bool]) -> OpFn:
+    def op(obs: Any, exp: Any, ctx: Ctx) -> bool | None:
         if obs is None:
             return False
         try:
@@ -19,18 +28,18 @@ def _cmp(fn):
     return op
 
 
-def _not(r):
+def _not(r: bool | None) -> bool | None:
     return None if r is None else not r
 
 
-def _in(obs, exp):
+def _in(obs: Any, exp: Any) -> bool | None:
     try:
         return obs in exp
     except TypeError:
         return None
 
 
-def _within(obs, exp, ctx):
+def _within(obs: Any, exp: float, ctx: Ctx) -> bool | None:
     if obs is None:
         return False
     try:
@@ -39,18 +48,18 @@ def _within(obs, exp, ctx):
         return None
 
 
-def _count(obs, exp, ctx):
+def _count(obs: Any, exp: dict[str, int], ctx: Ctx) -> bool | None:
     n = 0 if obs is None else len(obs) if isinstance(obs, (list, dict, str)) else None
     if n is None:
         return None
     return exp.get("min", 0) <= n and ("max" not in exp or n <= exp["max"])
 
 
-def _matches(obs, exp, ctx):
+def _matches(obs: Any, exp: Any, ctx: Ctx) -> bool:
     return obs is not None and exp.search(str(obs)) is not None
 
 
-def _subset(obs, exp, ctx):
+def _subset(obs: Any, exp: Any, ctx: Ctx) -> bool | None:
     if obs is None:
         return True
     if not isinstance(obs, list):
@@ -61,7 +70,7 @@ def _subset(obs, exp, ctx):
         return None
 
 
-def _contains(obs, exp, ctx):
+def _contains(obs: Any, exp: Any, ctx: Ctx) -> bool | None:
     if obs is None:
         return False
     try:
@@ -70,17 +79,17 @@ def _contains(obs, exp, ctx):
         return None
 
 
-def _prep_duration(v):
+def _prep_duration(v: Any) -> float:
     return parse_duration(v)
 
 
 MAX_PATTERN = 2000
 
 
-def _prep_regex(v):
+def _prep_regex(v: str) -> Any:
     """Compile with RE2 (linear time: no pattern can hang the gate); Python's ``re`` is never used on
     user-supplied patterns. Patterns RE2 cannot run (backreferences, lookaround) are refused."""
-    import re2
+    import re2  # type: ignore[import-untyped]  # google-re2 ships neither stubs nor py.typed
 
     if len(v) > MAX_PATTERN:
         raise ValueError(f"regular expression longer than {MAX_PATTERN} characters")
@@ -95,39 +104,39 @@ def _prep_regex(v):
                          "lookaround are not supported, so no pattern can run for minutes") from None
 
 
-def _prep_count(v):
+def _prep_count(v: Any) -> dict[str, int]:
     if not isinstance(v, dict) or not v or set(v) - {"min", "max"} or not all(
             isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v.values()):
         raise ValueError("count takes {min: N, max: N} with non-negative integers (one or both)")
     return v
 
 
-_ANY = {}
-_ARRAY = {"type": "array"}
-_NUMTIME = {"type": ["number", "string"]}
-_BOOL = {"type": "boolean"}
+_ANY: dict[str, Any] = {}
+_ARRAY: dict[str, Any] = {"type": "array"}
+_NUMTIME: dict[str, Any] = {"type": ["number", "string"]}
+_BOOL: dict[str, Any] = {"type": "boolean"}
 
 
-def _partial_none(ok, obs, exp):
+def _partial_none(ok: bool | None, obs: Any, exp: Any) -> bool | None:
     return None
 
 
-def _partial_true_stands(ok, obs, exp):
+def _partial_true_stands(ok: bool | None, obs: Any, exp: Any) -> bool | None:
     """Finding more items cannot undo a True (contains, a non-empty list)."""
     return True if ok is True else None
 
 
-def _partial_false_stands(ok, obs, exp):
+def _partial_false_stands(ok: bool | None, obs: Any, exp: Any) -> bool | None:
     """Finding more items cannot undo a False (an item outside the allowed set)."""
     return False if ok is False else None
 
 
-def _partial_empty(ok, obs, exp):
+def _partial_empty(ok: bool | None, obs: Any, exp: Any) -> bool | None:
     nonempty = obs is not None and hasattr(obs, "__len__") and len(obs) > 0
     return ok if nonempty else None  # a partly known list with items is surely not empty
 
 
-def _partial_count(ok, obs, exp):
+def _partial_count(ok: bool | None, obs: Any, exp: dict[str, int]) -> bool | None:
     n = len(obs) if isinstance(obs, (list, dict, str)) else 0
     if "max" in exp and n > exp["max"]:
         return False
@@ -136,24 +145,24 @@ def _partial_count(ok, obs, exp):
     return None
 
 
-def _partial_exists(ok, obs, exp):
+def _partial_exists(ok: bool | None, obs: Any, exp: Any) -> bool | None:
     return ok if obs is not None else None
 
 
 class Op(NamedTuple):
     """One row of the operator table."""
 
-    fn: Callable  # (observed, expected, ctx) -> True | False | None
-    schema: dict  # JSON Schema of the operator's value in a policy
-    prep: Callable | None  # value -> prepared value, once at compile time (ValueError: a located error)
+    fn: OpFn  # (observed, expected, ctx) -> True | False | None
+    schema: dict[str, Any]  # JSON Schema of the operator's value in a policy
+    prep: Callable[[Any], Any] | None  # value -> prepared value, once at compile time (ValueError: a located error)
     doc: str  # what "true" means
     null: str  # what the operator makes of a null fact (known to have no value); docs/policies.md
-    on_partial: Callable  # (ok, observed, expected) -> the answer that stands on a partly known list
+    on_partial: PartialFn  # (ok, observed, expected) -> the answer that stands on a partly known list
 
 
 #: name -> Op. Null is a value (known: there is none); an ABSENT fact is unknown for every operator
 #: (the condition is ``error`` unless it gives ``default:``), which the condition compiler handles.
-OPERATORS = {
+OPERATORS: dict[str, Op] = {
     "equals": Op(lambda o, e, c: o == e, _ANY, None, "the fact equals the value",
                  "true only for `equals: null`", _partial_none),
     "not_equals": Op(lambda o, e, c: o != e, _ANY, None, "the fact differs from the value",

@@ -173,6 +173,21 @@ def test_pipeline_run_changes_nothing_the_caller_passed(facts):
     assert out.report.summary["total"] == len(out.report.results) > 0
 
 
+def test_a_policy_evaluated_before_compile_is_named_not_a_none_call(facts):
+    """mypy --strict found it: Policy.require_fn is None until compile(), and the engine called it on each
+    target ("'NoneType' object is not callable"); now the engine names the policy (an internal error)."""
+    from policycheck.engine import evaluate
+    from policycheck.facts import Facts
+    from policycheck.policy import Policy
+
+    pol = Policy(id="T-001", title="t", severity="low", target="host", rationale="r", remediation="m",
+                 require={"fact": "gate_low", "equals": True})
+    with pytest.raises(RuntimeError, match=r"policy T-001 is evaluated before compile\(\)"):
+        evaluate([pol], Facts(json.loads(facts.read_text())))
+    results = evaluate([pol.compile()], Facts(json.loads(facts.read_text())))
+    assert [(r.target_id, r.status) for r in results] == [("h1", "pass"), ("h2", "pass"), ("h3", "error")]
+
+
 def test_each_policy_is_compiled_once_per_run(monkeypatch, facts):
     from policycheck import conditions
 
