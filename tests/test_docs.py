@@ -42,10 +42,13 @@ def test_readme_layout_names_every_module_and_each_has_its_docstring():
     missing, undocumented = [], []
     for path in sorted(pkg.rglob("*.py")):
         rel = path.relative_to(pkg)
-        if path.name in ("__init__.py", "__main__.py") and len(rel.parts) == 1:
-            continue
-        top = rel.parts[0] if len(rel.parts) > 1 else rel.name
-        shown = f"`{top}/`" if len(rel.parts) > 1 else f"`{top}`"
+        if path.name in ("__init__.py", "__main__.py"):
+            if len(rel.parts) == 1:
+                continue
+            rel = rel.parent  # a package is placed by its folder
+        nested = len(rel.parts) > 1 or path.name in ("__init__.py", "__main__.py")
+        top = rel.parts[0]
+        shown = f"`{top}/`" if nested else f"`{top}`"
         if shown not in layout and f"`{top}`" not in layout and f"`{rel.as_posix()}`" not in layout:
             missing.append(str(rel))
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
