@@ -120,7 +120,8 @@ def test_action_check_step_options(runner):
 def test_workflow_has_lint_all_pythons_and_a_job_per_plugin(tmp_path):
     wf = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))
     jobs = wf["jobs"]
-    assert "ruff check" in json.dumps(jobs["ruff"])
+    lint = json.dumps(jobs["lint"])
+    assert "ruff check" in lint and '"mypy' in lint
     assert jobs["tests"]["strategy"]["matrix"]["python"] == ["3.10", "3.11", "3.12", "3.13"]
     listing = next(s for s in jobs["plugin-list"]["steps"] if s.get("id") == "list")["run"]
     plugin_steps = json.dumps(jobs["plugin"]["steps"])
