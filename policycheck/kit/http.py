@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, NoReturn
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -79,7 +79,8 @@ class HttpClient:
             self.verify = ca_bundle
         elif not verify_tls:
             self.verify = False
-            (warn or (lambda m: print(m, file=sys.stderr)))(
+            # through the source's warnings (ctx.http passes them); a client made by hand gets Python's
+            (warn or (lambda m: warnings.warn(m, stacklevel=3)))(
                 f"WARNING: TLS verification is OFF for {self.base_url}: anyone on the path can read "
                 "the credentials and forge the answers. Use ca_bundle: for a private CA instead.")
             try:
