@@ -77,11 +77,15 @@ def _run_case(f: Path, doc: Document, pol: Policy, data: dict[str, Any], case: A
               plugins: Plugins | None = None, variants: Variants | None = None) -> Outcome:
     from policycheck import pipeline
 
+    line, col = doc.where(("cases", i))
+    where = f"{f}:{line}:{col}"
+    if not isinstance(case, dict):
+        raise TestFileError(f"{where}: a case is a mapping with name, facts, parameters and expect")
     name = case.get("name", f"case {i + 1}")
     facts_doc = case.get("facts", data.get("facts"))
     expect = case.get("expect") or {}
-    line, col = doc.where(("cases", i))
-    where = f"{f}:{line}:{col}"
+    if not isinstance(expect, dict):
+        raise TestFileError(f"{where}: expect: maps target ids to one of {', '.join(STATUSES)}")
     bad = [s for s in expect.values() if s not in STATUSES]
     if bad or not expect:
         raise TestFileError(f"{where}: expect: maps target ids to one of {', '.join(STATUSES)}")
