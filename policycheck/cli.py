@@ -5,7 +5,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import argparse
 
     from policycheck.api import Reporter
+    from policycheck.collect import EventFn
     from policycheck.config import Config
     from policycheck.facts import Facts
     from policycheck.plugins import Plugins
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
 
 #: a (parameter value's) origin: (policy id, parameter name or None for the policy's block) -> where given
 Origins = dict[tuple[str, str | None], str]
-#: the progress callback the collection calls: (source, state, detail)
-EventFn = Callable[[str, str, Any], None]
 
 NO_CONFIG = ("no config file: pass -c FILE (or put policycheck.yaml here), or --facts FILE to evaluate a saved "
              "snapshot")
