@@ -5,17 +5,36 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from policycheck.cliargs import EXIT_CODES_HELP, SEVERITIES, ParserExit, build_parser  # noqa: F401
-from policycheck.errors import ExitCode, PolicycheckError
+from policycheck.errors import ExitCode, PolicycheckError, WaiverError
+
+if TYPE_CHECKING:
+    import argparse
+
+    from policycheck.api import Reporter
+    from policycheck.collect import EventFn
+    from policycheck.config import Config
+    from policycheck.facts import Facts
+    from policycheck.plugins import Plugins
+    from policycheck.policy import Policy
+    from policycheck.results import Report
+
+#: a (parameter value's) origin: (policy id, parameter name or None for the policy's block) -> where given
+Origins = dict[tuple[str, str | None], str]
+
+NO_CONFIG = ("no config file: pass -c FILE (or put policycheck.yaml here), or --facts FILE to evaluate a saved "
+             "snapshot")
 
 #: the old names of the exit codes, kept for importers (use ExitCode)
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = (ExitCode.OK, ExitCode.FINDINGS, ExitCode.INVALID_INPUT,
                                               ExitCode.SOURCE_ERROR)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> int:
     """``ANNOTATION_LIMIT`` stays importable from here, without loading the reporters at start-up."""
     if name == "ANNOTATION_LIMIT":
         from policycheck.reporters.github import ANNOTATION_LIMIT
@@ -24,13 +43,15 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-def _color(stream) -> bool:
+def _color(stream: TextIO) -> bool:
     return bool(stream.isatty()) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)  # a TextIOWrapper's; a replaced stream may lack it
         with contextlib.suppress(AttributeError, ValueError):
-            stream.reconfigure(errors="backslashreplace")
+            if reconfigure is not None:
+                reconfigure(errors="backslashreplace")
     debug = bool(os.environ.get("POLICYCHECK_DEBUG"))
     try:
         parser = build_parser()
@@ -64,7 +85,7 @@ def main(argv=None) -> int:
         return ExitCode.INTERNAL_ERROR
 
 
-def _dispatch(parser, args) -> int:
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Run the command ``args`` names; its exit code."""
     if not args.command:
         parser.print_help()
@@ -90,7 +111,7 @@ def _dispatch(parser, args) -> int:
     return ExitCode.INVALID_INPUT
 
 
-def _safe(text) -> str:
+def _safe(text: str) -> str:
     """The last step before anything is printed: every secret masked (in every encoding), control
     characters made visible, no line a CI runner would execute."""
     from policycheck.secrets import redact_all
@@ -99,14 +120,14 @@ def _safe(text) -> str:
     return block(redact_all(text))
 
 
-def _one_line(text) -> str:
+def _one_line(text: str) -> str:
     from policycheck.secrets import redact_all
     from policycheck.textsafe import line
 
     return line(redact_all(text))
 
 
-def _emit(text, stream=None, trusted_escapes: bool = False) -> None:
+def _emit(text: str, stream: TextIO | None = None, trusted_escapes: bool = False) -> None:
     """Write ``text`` to stdout (or ``stream``): secrets masked, controls visible, runner commands
     escaped. ``trusted_escapes``: the text is a report whose reporter already neutralised every value
     and may carry its own colour codes; only secrets and command lines are handled."""
@@ -127,7 +148,7 @@ def _warn(msg: str) -> None:
 
 
 # ---- shared steps ---------------------------------------------------------------------------------
-def _config(args, required: bool):
+def _config(args: argparse.Namespace, required: bool) -> Config | None:
     from policycheck.config import find_default, load_config
 
     path = getattr(args, "config", None) or find_default()
@@ -135,13 +156,12 @@ def _config(args, required: bool):
         if required:
             from policycheck.pipeline import UsageError
 
-            raise UsageError("no config file: pass -c FILE (or put policycheck.yaml here), or --facts FILE "
-                             "to evaluate a saved snapshot")
+            raise UsageError(NO_CONFIG)
         return None
     return load_config(path)
 
 
-def _plugins(args):
+def _plugins(args: argparse.Namespace) -> Plugins:
     from policycheck.plugins import make_plugins
 
     plugins = make_plugins(disabled=getattr(args, "disable_plugin", []) or [])
@@ -151,15 +171,15 @@ def _plugins(args):
     return plugins
 
 
-def _progress():
+def _progress() -> EventFn | None:
     """A progress line per source on stderr, only on a terminal and never in CI."""
     if not sys.stderr.isatty() or os.environ.get("CI"):
         return None
-    state: dict = {}
+    state: dict[str, tuple[str, Any]] = {}
 
-    def on_event(source, st, detail):
+    def on_event(source: str, st: str, detail: Any) -> None:
         state[source] = (st, detail)
-        parts = []
+        parts: list[str] = []
         for name, (s, d) in state.items():
             parts.append(f"{_one_line(name)}: {s}" + (f" ({d} objects)" if isinstance(d, int) and d else ""))
         sys.stderr.write("\r\033[K" + "  ".join(parts)[:200])
@@ -169,8 +189,11 @@ def _progress():
     return on_event
 
 
-def _collect_doc(config, plugins):
-    from policycheck.pipeline import collect_document
+def _collect_doc(config: Config | None, plugins: Plugins) -> dict[str, Any]:
+    from policycheck.pipeline import UsageError, collect_document
+
+    if config is None:  # callers ask _config for one unless --facts: only a snapshot goes without
+        raise UsageError(NO_CONFIG)
 
     doc, warnings = collect_document(config, plugins, on_event=_progress())
     for w in warnings:
@@ -178,19 +201,21 @@ def _collect_doc(config, plugins):
     return doc
 
 
-def _params(args, config) -> tuple[dict, dict]:
+def _params(args: argparse.Namespace, config: Config | None) -> tuple[dict[str, Any], Origins]:
     """The parameter values in force (config, then --param) and where each was given."""
     import yaml
 
     from policycheck.pipeline import UsageError
 
-    params = {k: dict(v) if isinstance(v, dict) else v for k, v in (config.parameters if config else {}).items()}
-    origins: dict = {}
-    for pid, values in params.items():
-        origins[(pid, None)] = config.where(("parameters", pid, "<key>"))
-        for name in values if isinstance(values, dict) else ():
-            origins[(pid, name)] = config.where(("parameters", pid, name, "<key>"))
-    bad = []
+    params: dict[str, Any] = {}
+    origins: Origins = {}
+    if config:
+        params = {k: dict(v) if isinstance(v, dict) else v for k, v in config.parameters.items()}
+        for pid, values in params.items():
+            origins[(pid, None)] = config.where(("parameters", pid, "<key>"))
+            for name in values if isinstance(values, dict) else ():
+                origins[(pid, name)] = config.where(("parameters", pid, name, "<key>"))
+    bad: list[str] = []
     for item in args.param:
         key, sep, value = item.partition("=")
         pid, dot, name = key.partition(".")
@@ -210,7 +235,7 @@ def _params(args, config) -> tuple[dict, dict]:
     return params, origins
 
 
-def _write(path, text) -> None:
+def _write(path: str | os.PathLike[str], text: str | Iterable[str]) -> None:
     """Write an output file atomically: secrets masked, then a temporary file in the same directory,
     flushed to disk, renamed into place. A run killed mid-write leaves the previous file intact.
     ``text`` is a string or an iterable of chunks (each masked on its own: a chunk holds whole lines)."""
@@ -221,7 +246,7 @@ def _write(path, text) -> None:
 
     chunks = (text,) if isinstance(text, str) else text
     p = Path(path)
-    tmp = None
+    tmp: str | None = None
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent))
@@ -251,18 +276,18 @@ def _umask() -> int:
     return mask
 
 
-def check_outputs(outputs, inputs=()) -> None:
+def check_outputs(outputs: Sequence[tuple[str, str | None]], inputs: Iterable[tuple[str, str | None]] = ()) -> None:
     """Every output path checked before the first is written (exit 2 means nothing was produced):
     not a directory, its directory can be created and written, no two outputs on one file, no output
     on one of the run's input files (``inputs``: (option, path), e.g. the --facts snapshot)."""
     from policycheck.pipeline import UsageError
 
-    seen: dict = {}
+    seen: dict[str, tuple[str, str]] = {}
     ins = {os.path.realpath(p): (o, p) for o, p in inputs if p}
     for option, path in outputs:
         if path and os.path.realpath(path) in ins:
-            o, p = ins[os.path.realpath(path)]
-            raise UsageError(f"{option} {path} would overwrite the input {o} {p}: write the report elsewhere")
+            o, given = ins[os.path.realpath(path)]
+            raise UsageError(f"{option} {path} would overwrite the input {o} {given}: write the report elsewhere")
     for option, path in outputs:
         if not path:
             continue
@@ -286,14 +311,14 @@ def check_outputs(outputs, inputs=()) -> None:
 
 
 # ---- commands -------------------------------------------------------------------------------------
-def cmd_evaluate(args) -> int:
+def cmd_evaluate(args: argparse.Namespace) -> int:
     from policycheck.facts import gc_paused
 
     with gc_paused():  # a big facts heap has no cycles: the cyclic GC only rescans it, seconds at 100k
         return _evaluate(args)
 
 
-def _evaluate(args) -> int:
+def _evaluate(args: argparse.Namespace) -> int:
     from policycheck import pipeline
 
     # Every input is validated before the first source is contacted (or the snapshot read).
@@ -302,8 +327,9 @@ def _evaluate(args) -> int:
     reporters = plugins.reporters
     _check_formats(args, reporters)
     where = str(config.path) if config else "--param"
-    problems: list = []  # every input problem at once, then exit 2 before any source is contacted
-    loaded = policies = None
+    problems: list[str] = []  # every input problem at once, then exit 2 before any source is contacted
+    loaded: list[Policy] = []
+    policies: list[Policy] = []
     try:
         params, origins = _params(args, config)
         loaded = pipeline.load_all_policies(list(config.policies if config else []) + args.policies,
@@ -324,7 +350,7 @@ def _evaluate(args) -> int:
 
         try:
             wlist = waivers.load_waivers(waiver_path, max_days=config.waiver_max_days if config else None)
-        except waivers.WaiverError as exc:
+        except WaiverError as exc:
             problems.append(str(exc))
     if args.baseline:
         from policycheck import baseline
@@ -357,7 +383,7 @@ def _evaluate(args) -> int:
     return outcome.gate.exit_code
 
 
-def _github(args, report, reporters) -> None:
+def _github(args: argparse.Namespace, report: Report, reporters: dict[str, Reporter]) -> None:
     """Under GitHub Actions: the ``github`` reporter's annotations (on stderr when stdout carries
     JSON/XML/Markdown), and the Markdown report appended to $GITHUB_STEP_SUMMARY."""
     from policycheck.reporters.github import step_summary
@@ -368,7 +394,7 @@ def _github(args, report, reporters) -> None:
         (sys.stderr if machine else sys.stdout).write(reporters["github"].render(report))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     text = step_summary(report, reporters) if summary_file else None
-    if text is not None:
+    if text is not None and summary_file:
         try:
             from policycheck.secrets import redact_all
 
@@ -378,7 +404,7 @@ def _github(args, report, reporters) -> None:
             _warn(f"cannot append to GITHUB_STEP_SUMMARY: {exc.strerror}")
 
 
-def _check_formats(args, reporters) -> None:
+def _check_formats(args: argparse.Namespace, reporters: dict[str, Reporter]) -> None:
     """Every format asked for exists and every output path can be written, before anything runs."""
     from policycheck.cliargs import EXTRA_OUTPUTS
     from policycheck.pipeline import UsageError
@@ -397,10 +423,10 @@ def _check_formats(args, reporters) -> None:
                   + [("-o/--output", args.output)], inputs)
 
 
-def _write_outputs(args, report, reporters) -> None:
+def _write_outputs(args: argparse.Namespace, report: Report, reporters: dict[str, Reporter]) -> None:
     from policycheck.cliargs import EXTRA_OUTPUTS
 
-    def rendered(fmt, rep):
+    def rendered(fmt: str, rep: Report) -> str | Iterable[str]:
         rend = reporters[fmt]
         return rend.chunks(rep) if rend.chunks is not None else rend.render(rep)
 
@@ -416,17 +442,19 @@ def _write_outputs(args, report, reporters) -> None:
     _emit(reporters[args.format].render(report), trusted_escapes=True)
 
 
-def _source_files(config) -> dict:
+def _source_files(config: Config | None) -> dict[str, list[str]]:
     """{source name: [file, ...]} for the config's `file` sources (SARIF's physical locations)."""
-    out: dict = {}
-    for s in (config.sources if config else ()):
+    out: dict[str, list[str]] = {}
+    if config is None:
+        return out
+    for s in config.sources:
         if isinstance(s, dict) and s.get("plugin") == "file":
             files = s.get("paths") or ([s["path"]] if s.get("path") else [])
             out[str(s.get("name"))] = [str(config.base_dir / f) for f in files if isinstance(f, str)]
     return out
 
 
-def _as_of(args, config) -> dict | None:
+def _as_of(args: argparse.Namespace, config: Config | None) -> dict[str, Any] | None:
     """The evaluation clock asked for (--as-of, else the config's as_of), validated; None: collected_at."""
     from policycheck.pipeline import UsageError
     from policycheck.timeutil import parse_time
@@ -449,7 +477,7 @@ def _as_of(args, config) -> dict | None:
     return {"time": str(text), "source": source, "where": where}
 
 
-def _plain(report):
+def _plain(report: Report) -> Report:
     import copy
 
     r = copy.copy(report)
@@ -457,7 +485,7 @@ def _plain(report):
     return r
 
 
-def cmd_collect(args) -> int:
+def cmd_collect(args: argparse.Namespace) -> int:
     from policycheck import pipeline
 
     config = _config(args, required=True)
@@ -479,7 +507,7 @@ def cmd_collect(args) -> int:
     return ExitCode.SOURCE_ERROR if failed else ExitCode.OK
 
 
-def cmd_policies(args, parser) -> int:
+def cmd_policies(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from policycheck.pipeline import UsageError, load_all_policies
 
     action = args.policies_command
@@ -546,7 +574,8 @@ def cmd_policies(args, parser) -> int:
             rules = p.target_params.describe() if p.target_params else {}
             given = ((config.parameters or {}).get(p.id) or {}) if config else {}
             for prm in p.parameters:
-                value = f", {config.path}: {given[prm.name]!r}" if isinstance(given, dict) and prm.name in given else ""
+                value = (f", {config.path}: {given[prm.name]!r}"
+                         if config and isinstance(given, dict) and prm.name in given else "")
                 out.append(f"  {prm.name} ({prm.type}, default {prm.default!r}{value}): {prm.description}")
                 if prm.name in rules:
                     out.append("    per target (the config's by_target, first match wins):")
@@ -564,7 +593,7 @@ def cmd_policies(args, parser) -> int:
     return ExitCode.INVALID_INPUT
 
 
-def _validate(args) -> int:
+def _validate(args: argparse.Namespace) -> int:
     """Validate policy files as `check` would load them: beside the built-in catalog and every plugin's
     policies (a colliding id is an error), fact paths checked against the facts model, parameters
     against the config's values. Without PATH: the config's policies and every policies/ directory
@@ -585,7 +614,7 @@ def _validate(args) -> int:
     policies = load_all_policies(paths, builtin=True, plugins=plugins, parameters=params,
                                  where=str(config.path) if config else None, origins=origins)
     prefixes = [i.name for i in plugins.infos if not i.builtin] + list(plugins.collectors)
-    extra: dict = {}
+    extra: dict[str, set[str]] = {}
     for c in plugins.collectors.values():
         for kind, names in (getattr(c, "attributes", None) or {}).items():
             extra.setdefault(kind, set()).update(names)
@@ -601,7 +630,7 @@ def _validate(args) -> int:
     return ExitCode.OK
 
 
-def argparse_ns(**kw):
+def argparse_ns(**kw: Any) -> argparse.Namespace:
     import argparse
 
     return argparse.Namespace(**kw)
@@ -611,9 +640,9 @@ _SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache
               ".tox", ".nox"}
 
 
-def _policy_dirs(root: Path) -> list:
+def _policy_dirs(root: Path) -> list[Path]:
     """Every directory named policies/ below ``root`` (not under tests/, hidden or build directories)."""
-    out = []
+    out: list[Path] = []
     for dirpath, dirnames, _ in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".")
                              and not d.endswith(".egg-info"))
@@ -622,7 +651,7 @@ def _policy_dirs(root: Path) -> list:
     return out
 
 
-def cmd_explain(args) -> int:
+def cmd_explain(args: argparse.Namespace) -> int:
     """``explain POLICY TARGET``: the evaluation of one result as a tree (policycheck/explain.py)."""
     from policycheck import explain
     from policycheck.engine import evaluate
@@ -649,7 +678,7 @@ def cmd_explain(args) -> int:
 
         try:
             wlist = waivers.load_waivers(waiver_path, max_days=config.waiver_max_days if config else None)
-        except waivers.WaiverError as exc:
+        except WaiverError as exc:
             raise UsageError(str(exc)) from None
     doc = load_snapshot(args.facts) if args.facts else _collect_doc(config, plugins)
     facts = build_facts(doc, plugins, args.facts or "collected facts")
@@ -660,7 +689,7 @@ def cmd_explain(args) -> int:
     except explain.ExplainError as exc:
         raise UsageError(str(exc)) from None
     results = [r for r in evaluate([policy], facts) if r.target_kind == policy.target]
-    states: list = []
+    states: list[dict[str, Any]] = []
     if wlist is not None:
         from policycheck import waivers
 
@@ -676,7 +705,7 @@ def cmd_explain(args) -> int:
     return ExitCode.OK
 
 
-def cmd_merge(args) -> int:
+def cmd_merge(args: argparse.Namespace) -> int:
     """``merge REPORT.json...``: one report from several runs' JSON reports (policycheck/merge.py)."""
     from policycheck import merge
 
@@ -686,16 +715,16 @@ def cmd_merge(args) -> int:
 
     report = merge.merge_files(args.reports)  # a MergeError is an input error (exit 2)
     report.fail_on = args.fail_on
-    report.gate = compute_gate(report.results, args.fail_on, args.fail_on_error, args.soft_fail)
+    gate = report.gate = compute_gate(report.results, args.fail_on, args.fail_on_error, args.soft_fail)
     report.options = {"color": _color(sys.stdout) and not args.no_color and not args.output,
                       "verbose": args.verbose, "github": False}
     _write_outputs(args, report, plugins.reporters)
     for n in report.notes:
         _warn(n)
-    return report.gate.exit_code
+    return gate.exit_code
 
 
-def cmd_plugins(args) -> int:
+def cmd_plugins(args: argparse.Namespace) -> int:
     from policycheck.plugins import make_plugins
 
     plugins = make_plugins(disabled=args.disable_plugin)
@@ -718,7 +747,7 @@ def cmd_plugins(args) -> int:
 EXIT_REFUSED = ExitCode.RESTORE_REFUSED  # kept for importers: guard refused the restore
 
 
-def _recovery_doc(args):
+def _recovery_doc(args: argparse.Namespace) -> tuple[dict[str, Any], Config | None, Plugins, dict[str, Any] | None]:
     """(the facts document before derivation, config, plugins, clock) from --facts or the config's sources."""
     config = _config(args, required=not args.facts)
     plugins = _plugins(args)
@@ -727,13 +756,14 @@ def _recovery_doc(args):
     return doc, config, plugins, clock
 
 
-def load_snapshot_or_collect(args, config, plugins):
+def load_snapshot_or_collect(args: argparse.Namespace, config: Config | None, plugins: Plugins) -> dict[str, Any]:
     from policycheck.pipeline import load_snapshot
 
     return load_snapshot(args.facts) if args.facts else _collect_doc(config, plugins)
 
 
-def _recovery_facts(doc, plugins, where, clock):
+def _recovery_facts(doc: dict[str, Any], plugins: Plugins | None, where: str,
+                    clock: dict[str, Any] | None) -> Facts:
     from policycheck.pipeline import build_facts
 
     facts = build_facts(doc, plugins, where)
@@ -742,7 +772,7 @@ def _recovery_facts(doc, plugins, where, clock):
     return facts
 
 
-def cmd_runbook(args) -> int:
+def cmd_runbook(args: argparse.Namespace) -> int:
     from policycheck.engine import evaluate
     from policycheck.pipeline import UsageError, load_all_policies, select_policies
     from policycheck.recovery import runbook
@@ -779,7 +809,7 @@ def cmd_runbook(args) -> int:
     return ExitCode.OK
 
 
-def cmd_whatif(args) -> int:
+def cmd_whatif(args: argparse.Namespace) -> int:
     import copy
 
     from policycheck.engine import evaluate
@@ -827,7 +857,7 @@ def cmd_whatif(args) -> int:
     return ExitCode.FINDINGS if changes["broken"] else ExitCode.OK
 
 
-def cmd_guard(args) -> int:
+def cmd_guard(args: argparse.Namespace) -> int:
     import subprocess
 
     from policycheck.pipeline import UsageError, build_facts, load_snapshot
@@ -846,7 +876,7 @@ def cmd_guard(args) -> int:
     v = guard.check(facts, me, args.source, args.path, to=args.to, relocate=args.relocate,
                     allow_unknown=args.allow_unknown)
 
-    def say(text):
+    def say(text: str) -> None:
         sys.stderr.write(f"policycheck guard: {_one_line(text)}\n")
 
     local_desc = f"{me.fqdn or me.hostname} ({me.os or 'os unknown'}" + (
@@ -883,7 +913,7 @@ def cmd_guard(args) -> int:
     return 128 - rc if rc < 0 else rc
 
 
-def entry(argv=None) -> None:
+def entry(argv: Sequence[str] | None = None) -> None:
     """The console script and ``python -m policycheck``: run, then make sure nothing a collector
     started outlives the run (a subprocess, a pool thread still waiting on a source past its
     deadline): the process ends as soon as its report is written."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from policycheck import __version__
@@ -86,14 +87,16 @@ def version_text() -> str:
 
 
 class _Version(argparse.Action):
-    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, default: Any = argparse.SUPPRESS,
+                 help: str | None = None) -> None:
         super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
 
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
         parser.exit(int(ExitCode.OK), version_text())
 
 
-def extra_outputs(sp) -> None:
+def extra_outputs(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 log to FILE (GitHub code scanning)")
     sp.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report to FILE")
 
@@ -111,13 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "plugin, and exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    def common_sources(sp):
+    def common_sources(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("-c", "--config", metavar="FILE",
                         help="config file: sources, policy paths, parameters, waivers (default: ./policycheck.yaml)")
         sp.add_argument("--disable-plugin", action="append", default=[], metavar="NAME",
                         help="do not load this plugin (repeatable; also POLICYCHECK_DISABLE_PLUGINS=a,b)")
 
-    def evaluation(sp, default_format):
+    def evaluation(sp: argparse.ArgumentParser, default_format: str) -> None:
         common_sources(sp)
         sp.add_argument("--facts", metavar="FILE", help="evaluate a saved facts snapshot instead of collecting")
         sp.add_argument("--policies", action="append", default=[], metavar="PATH",
@@ -262,9 +265,10 @@ system says it is (tests, a rescue system booted under another name).
 """
 
 
-def _recovery_commands(sub, common_sources) -> None:
+def _recovery_commands(sub: argparse._SubParsersAction[_Parser],
+                       common_sources: Callable[[argparse.ArgumentParser], None]) -> None:
     """runbook, what-if, guard (docs/disaster-recovery.md)."""
-    def facts_input(sp):
+    def facts_input(sp: argparse.ArgumentParser) -> None:
         common_sources(sp)
         sp.add_argument("--facts", metavar="FILE", help="a saved facts snapshot instead of collecting")
         sp.add_argument("--as-of", metavar="TIME", help="measure ages as of this ISO 8601 time (default: the "

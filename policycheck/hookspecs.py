@@ -1,39 +1,49 @@
 """Every hook a policycheck plugin can implement; each is documented in docs/plugins.md."""
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 import pluggy
+
+if TYPE_CHECKING:
+    from policycheck.api import Collector, Derivation, Reporter
+    from policycheck.facts import Facts
 
 hookspec = pluggy.HookspecMarker("policycheck")
 
 
 @hookspec
-def policycheck_collectors():
+def policycheck_collectors() -> list[Collector]:
     """Return a list of :class:`policycheck.api.Collector` this plugin provides.
 
     A config's ``sources[].plugin`` names one of them by ``Collector.name``. The built-in
     ``file`` collector is registered through this same hook.
     """
+    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations, never this
 
 
 @hookspec
-def policycheck_reporters():
+def policycheck_reporters() -> list[Reporter]:
     """Return a list of :class:`policycheck.api.Reporter` (output formats) this plugin provides.
 
     The built-in ``text``, ``json``, ``junit``, ``markdown``, ``sarif``, ``html`` and ``openmetrics``
     formats come through this hook.
     """
+    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations, never this
 
 
 @hookspec
-def policycheck_policy_dirs():
+def policycheck_policy_dirs() -> list[str | os.PathLike[str]]:
     """Return a list of directories (``str`` or ``pathlib.Path``) holding policy YAML files.
 
     Policies found there are loaded beside the built-in catalog and validated the same way.
     """
+    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations, never this
 
 
 @hookspec
-def policycheck_derivations():
+def policycheck_derivations() -> list[Derivation]:
     """Return a list of :class:`policycheck.api.Derivation`: derived attributes this plugin computes.
 
     Each names the kind and attribute it produces, the (kind, attribute) inputs it reads, a function
@@ -42,10 +52,11 @@ def policycheck_derivations():
     their inputs (a derivation reading another's output runs after it), for ``check``, ``audit``,
     ``collect`` and ``policies test`` alike. Do no I/O in ``fn``.
     """
+    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations, never this
 
 
 @hookspec
-def policycheck_derive_facts(facts):
+def policycheck_derive_facts(facts: Facts) -> None:
     """Deprecated (removed in the next release): use :func:`policycheck_derivations`.
 
     Add derived facts to the merged :class:`policycheck.facts.Facts` after the registered

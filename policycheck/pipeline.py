@@ -6,11 +6,12 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from policycheck import __version__
 from policycheck.controls import policy_matches
@@ -22,6 +23,16 @@ from policycheck.policy import Policy, builtin_dir, load_policies
 from policycheck.results import Report
 from policycheck.targetparams import TargetParams, check_rules, is_rules
 from policycheck.timeutil import format_duration, iso, now_utc, parse_time
+
+if TYPE_CHECKING:
+    from policycheck.collect import SourcePlan
+    from policycheck.config import Config
+    from policycheck.plugins import Plugins
+    from policycheck.results import Result
+    from policycheck.targetparams import Rule
+
+#: a parsed ``--framework`` value: (framework, control glob or None)
+FrameworkSelector = tuple[str, str | None]
 
 __all__ = ["Outcome", "RunInputs", "UsageError", "build_facts", "collect_document", "load_all_policies",
            "load_snapshot", "make_report", "run", "select_policies"]
@@ -37,26 +48,26 @@ class RunInputs:
 
     policies: Sequence[Policy]  #: the compiled, selected policies
     snapshot: str | None = None
-    document: dict | None = None
+    document: dict[str, Any] | None = None
     config: Any = None
     plugins: Any = None  #: policycheck.plugins.Plugins: collectors and the plugins' derivations
     loaded: Sequence[str] | None = None  #: ids of every loaded policy (waivers: unknown vs not selected)
-    waivers: list | None = None  #: loaded waivers (policycheck.waivers.load_waivers)
-    baseline: Any = None  #: a loaded baseline (policycheck.baseline.load_baseline)
-    clock: dict | None = None  #: {"time", "source", "where"} from --as-of / the config's as_of
+    waivers: list[dict[str, Any]] | None = None  #: loaded waivers (policycheck.waivers.load_waivers)
+    baseline: set[tuple[str, str]] | None = None  #: a loaded baseline (policycheck.baseline.load_baseline)
+    clock: dict[str, Any] | None = None  #: {"time", "source", "where"} from --as-of / the config's as_of
     fail_on: str = "low"
     fail_on_error: bool = True
     soft_fail: bool = False
     fail_on_new: bool = False
     strict_waivers: bool = False
-    frameworks: list | None = None
-    options: dict = field(default_factory=dict)  #: reporter options (color, verbose, github, ...)
+    frameworks: list[str] | None = None  #: --framework names: the per-control summary shows only these
+    options: dict[str, Any] = field(default_factory=dict)  #: reporter options (color, verbose, github, ...)
     where: str | None = None  #: how the facts are named in messages (default: the snapshot path)
     on_event: Callable[[str, str, Any], None] | None = None  #: collection progress
     #: told each warning as it arises (a source's, the clock's), before a later step can fail; the
     #: Outcome lists them all either way
     on_warning: Callable[[str], None] | None = None
-    plans: list | None = None  #: collection plans already made (policycheck.testing); default from config
+    plans: list[SourcePlan] | None = None  #: collection plans already made (policycheck.testing); default from config
 
 
 @dataclass(frozen=True)
@@ -67,19 +78,20 @@ class Outcome:
     report: Report
     gate: Gate
     facts: Facts
-    document: dict
-    warnings: tuple = ()
-    timings: dict = field(default_factory=dict)  #: seconds per step: facts_s, derive_s, evaluate_s, judge_s
+    document: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)  #: seconds per step: facts_s, derive_s, evaluate_s, judge_s
 
     @property
-    def notes(self) -> list:
+    def notes(self) -> list[str]:
         return self.report.notes
 
 
 def run(inputs: RunInputs) -> Outcome:
     """The run: facts (snapshot, document or collection) → derivation (core and plugins) → evaluation →
     waivers → baseline → report and gate. Nothing the caller passed is changed."""
-    warnings: list = []
+    warnings: list[str] = []
+    doc: dict[str, Any] | None
     t0 = time.perf_counter()
     if inputs.snapshot is not None:
         doc, where = load_snapshot(inputs.snapshot), inputs.where or str(inputs.snapshot)
@@ -91,6 +103,7 @@ def run(inputs: RunInputs) -> Outcome:
         where = inputs.where or "collected facts"
     t1 = time.perf_counter()
     facts = build_facts(doc, inputs.plugins, where)
+    doc = cast("dict[str, Any]", doc)  # build_facts raised unless ``doc`` is a facts document (an object)
     t2 = time.perf_counter()
     clock = inputs.clock
     if clock:
@@ -101,8 +114,8 @@ def run(inputs: RunInputs) -> Outcome:
 
     results = evaluate(inputs.policies, facts)
     t3 = time.perf_counter()
-    notes: list = []
-    waivers_out: list = []
+    notes: list[str] = []
+    waivers_out: list[dict[str, Any]] = []
     stale_error = False
     if inputs.waivers is not None:
         from policycheck import waivers
@@ -126,15 +139,15 @@ def run(inputs: RunInputs) -> Outcome:
     return Outcome(report=report, gate=gate, facts=facts, document=doc, warnings=tuple(warnings), timings=timings)
 
 
-def _tell(inputs: RunInputs, warnings: list, new: list) -> None:
+def _tell(inputs: RunInputs, warnings: list[str], new: list[str]) -> None:
     warnings.extend(new)
     if inputs.on_warning is not None:
         for w in new:
             inputs.on_warning(w)
 
 
-def collect_document(config: Any, plugins: Any, on_event: Callable | None = None,
-                     plans: list | None = None) -> tuple[dict, list]:
+def collect_document(config: Config, plugins: Plugins, on_event: Callable[[str, str, Any], None] | None = None,
+                     plans: list[SourcePlan] | None = None) -> tuple[dict[str, Any], list[str]]:
     """The config's sources collected into one facts document (not derived yet), and the sources'
     warnings as ``source NAME: warning`` lines."""
     from policycheck.collect import collect, plan_sources
@@ -148,7 +161,7 @@ def collect_document(config: Any, plugins: Any, on_event: Callable | None = None
     return doc, warnings
 
 
-def config_as_of_warnings(clock: dict, collected_at: Any) -> list:
+def config_as_of_warnings(clock: dict[str, Any], collected_at: Any) -> list[str]:
     """A config's fixed as_of left behind (copied from an example) judges fresh facts by an old clock."""
     try:
         lag = (parse_time(collected_at) - parse_time(clock["time"])).total_seconds()
@@ -161,10 +174,11 @@ def config_as_of_warnings(clock: dict, collected_at: Any) -> list:
             "the config to judge live facts, or pass --as-of to mean it"]
 
 
-def select_policies(policies, select=(), skip=(), frameworks=()) -> list[Policy]:
+def select_policies(policies: Sequence[Policy], select: Sequence[str] = (), skip: Sequence[str] = (),
+                    frameworks: Sequence[str] = ()) -> list[Policy]:
     """Keep policies matching any ``select`` (id glob, tag or severity), minus any matching ``skip``;
     with ``frameworks`` (``NAME`` or ``NAME:CONTROL-GLOB``) only those mapped to one of them."""
-    def match(p, pats):
+    def match(p: Policy, pats: Iterable[str]) -> bool:
         return any(fnmatch.fnmatchcase(p.id, pat) or pat in p.tags or pat == p.severity for pat in pats)
 
     out = [p for p in policies if not select or match(p, select)]
@@ -185,12 +199,12 @@ def select_policies(policies, select=(), skip=(), frameworks=()) -> list[Policy]
     return out
 
 
-def parse_frameworks(frameworks, policies=()) -> list:
+def parse_frameworks(frameworks: Iterable[str], policies: Iterable[Policy] = ()) -> list[FrameworkSelector]:
     """``--framework`` values as (framework, control glob or None); an unknown framework is a UsageError."""
     from policycheck.controls import parse_selector
 
     seen = sorted({fw for p in policies for fw in (p.controls or {})})
-    out = []
+    out: list[FrameworkSelector] = []
     for text in frameworks:
         try:
             out.append(parse_selector(text, seen))
@@ -199,8 +213,10 @@ def parse_frameworks(frameworks, policies=()) -> list:
     return out
 
 
-def load_all_policies(extra_paths=(), builtin=True, plugins=None, parameters=None, where=None,
-                      origins=None) -> list[Policy]:
+def load_all_policies(extra_paths: Iterable[str | os.PathLike[str]] = (), builtin: bool = True,
+                      plugins: Plugins | None = None, parameters: Mapping[str, Any] | None = None,
+                      where: str | None = None,
+                      origins: Mapping[tuple[str, str | None], str] | None = None) -> list[Policy]:
     """Load every policy and apply ``parameters`` ({policy id: {name: value}}). Every problem with the
     parameters is reported at once (unknown policy or name, a value not of the declared type), each
     located by ``origins[(policy id, name)]`` (the config file's line, or the --param option) or ``where``."""
@@ -213,15 +229,15 @@ def load_all_policies(extra_paths=(), builtin=True, plugins=None, parameters=Non
     paths += [Path(p) for p in extra_paths]
     policies = load_policies(paths)
     params = dict(parameters or {})
-    origins = origins or {}
+    located: Mapping[tuple[str, str | None], str] = origins or {}
     by_id = {p.id: p for p in policies}
-    problems = []
+    problems: list[str] = []
 
-    def at(pid, name=None):
-        return origins.get((pid, name)) or origins.get((pid, None)) or where or "parameters"
+    def at(pid: str, name: str | None = None) -> str:
+        return located.get((pid, name)) or located.get((pid, None)) or where or "parameters"
 
-    good: dict = {}
-    by_target: dict = {}
+    good: dict[str, dict[str, Any]] = {}
+    by_target: dict[str, dict[str, tuple[list[Rule], Any]]] = {}
     for pid, values in params.items():
         if pid not in by_id:
             problems.append(f"{at(pid)}: parameters for unknown policy '{pid}'" + suggest(pid, by_id))
@@ -260,12 +276,12 @@ def load_all_policies(extra_paths=(), builtin=True, plugins=None, parameters=Non
             problems.append(f"{at(p.id)}: {exc}")
             continue
         if p.id in by_target:
-            rules = {name: r for name, (r, _) in by_target[p.id].items()}
+            rules_by_name = {name: r for name, (r, _) in by_target[p.id].items()}
             defaults = {name: d for name, (_, d) in by_target[p.id].items()}
             try:
-                p.target_params = TargetParams(p, rules, defaults)
+                p.target_params = TargetParams(p, rules_by_name, defaults)
                 p.target_params.install()
-                for values in _rule_values(rules, defaults, p.values):
+                for values in _rule_values(rules_by_name, defaults, p.values):
                     p.target_params.variant(values)  # every value compiles (a bad one is exit 2, not error)
             except (ValueError, PolicyError) as exc:
                 problems.append(str(exc))
@@ -277,14 +293,15 @@ def load_all_policies(extra_paths=(), builtin=True, plugins=None, parameters=Non
     return policies
 
 
-def _rule_values(rules, defaults, base):
+def _rule_values(rules: dict[str, list[Rule]], defaults: dict[str, Any],
+                 base: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for name, rs in rules.items():
         for *_, value, _label in rs:
             yield dict(base, **{name: value})
         yield dict(base, **{name: defaults[name]})
 
 
-def load_snapshot(path) -> dict:
+def load_snapshot(path: str | os.PathLike[str]) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"{path}: facts snapshot not found (write one with `policycheck collect -o FILE`)")
@@ -307,24 +324,24 @@ def load_snapshot(path) -> dict:
         from policycheck.jsonpos import line_col
 
         text = p.read_text(encoding="utf-8", errors="replace")
-        lines = []
+        lines: list[str] = []
         for jpath, msg in problems:
             line, col = line_col(text, jpath)
             lines.append(f"{path}:{line}:{col}: {format_path(jpath)} {msg}")
         raise UsageError("\n".join(lines) + f"\n{path}: {len(problems)} problem(s) in the facts snapshot; "
                          "nothing was evaluated (docs/facts.md describes the model)")
-    return doc
+    return cast("dict[str, Any]", doc)  # _check_snapshot_shape raised unless it is an object
 
 
-def _no_constant(name):
+def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _check_snapshot_shape(doc, path) -> None:
+def _check_snapshot_shape(doc: Any, path: str | os.PathLike[str]) -> None:
     """The envelope a snapshot must have before anything reads it (a located input error instead of a
     crash deeper in): an object, ``sources`` a list of objects with a name, ``entities`` an object of
     lists of objects."""
-    def bad(jpath, what):
+    def bad(jpath: str, what: str) -> NoReturn:
         raise UsageError(f"{path}: {jpath}: {what} (a snapshot is what `policycheck collect -o FILE` writes)")
 
     if not isinstance(doc, dict):
@@ -353,12 +370,12 @@ def _check_snapshot_shape(doc, path) -> None:
         bad("conflicts", "expected a list")
 
 
-def _json_type(v) -> str:
+def _json_type(v: object) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
             float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
 
 
-def build_facts(doc: dict, plugins: Any = None, where: str = "facts") -> Facts:
+def build_facts(doc: Any, plugins: Plugins | None = None, where: str = "facts") -> Facts:
     """The one derivation step: index ``doc`` (derived facts are written into it), then every registered
     derivation (the core's and the plugins', ``policycheck_derivations``), in the order of their inputs.
     Bad input is a UsageError naming ``where``."""
@@ -380,6 +397,6 @@ def build_facts(doc: dict, plugins: Any = None, where: str = "facts") -> Facts:
     return facts
 
 
-def make_report(results, policies, facts: Facts, **kw) -> Report:
+def make_report(results: list[Result], policies: list[Policy], facts: Facts, **kw: Any) -> Report:
     return Report(results=results, policies=policies, sources=facts.sources, collected_at=facts.collected_at,
                   generated_at=iso(now_utc()), tool_version=__version__, **kw)

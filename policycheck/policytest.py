@@ -1,12 +1,22 @@
 """Policy test cases: facts in, expected status per target out (``policycheck policies test``)."""
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from policycheck.errors import PolicyError, UsageError
 from policycheck.results import STATUSES
-from policycheck.yamlsafe import YamlError, load_documents
+from policycheck.yamlsafe import Document, YamlError, load_documents
+
+if TYPE_CHECKING:
+    from policycheck.plugins import Plugins
+    from policycheck.policy import Policy
+
+#: (policy id, repr of the parameters) -> the policy compiled with them
+Variants = dict[tuple[str, str], "Policy"]
 
 
 class TestFileError(PolicyError):
@@ -19,7 +29,7 @@ class Outcome:
     policy: str
     name: str
     ok: bool
-    problems: list = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 def builtin_tests_dir() -> Path:
@@ -28,21 +38,22 @@ def builtin_tests_dir() -> Path:
     return builtin_dir() / "tests"
 
 
-def _files(paths):
-    out = []
-    for p in paths:
-        p = Path(p)
+def _files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    out: list[Path] = []
+    for arg in paths:
+        p = Path(arg)
         out.extend(sorted(p.glob("*.y*ml")) if p.is_dir() else [p])
     return out
 
 
-def run_tests(paths, policies, plugins=None) -> list[Outcome]:
+def run_tests(paths: Iterable[str | os.PathLike[str]], policies: Iterable[Policy],
+              plugins: Plugins | None = None) -> list[Outcome]:
     """Each test file: ``policy: ID``, optional shared ``facts:``, and ``cases:`` with ``name``,
     optional ``facts``/``parameters``, and ``expect: {target_id: status}``. Each case goes through
     :func:`policycheck.pipeline.run`, as `check` does: the same derivations (``plugins``' included)."""
     by_id = {p.id: p for p in policies}
-    variants: dict = {}  # (policy id, parameters) -> the policy compiled with them, once per run
-    outcomes = []
+    variants: Variants = {}  # (policy id, parameters) -> the policy compiled with them, once per run
+    outcomes: list[Outcome] = []
     for f in _files(paths):
         try:
             docs = load_documents(f)
@@ -62,14 +73,19 @@ def run_tests(paths, policies, plugins=None) -> list[Outcome]:
     return outcomes
 
 
-def _run_case(f, doc, pol, data, case, i, plugins=None, variants=None):
+def _run_case(f: Path, doc: Document, pol: Policy, data: dict[str, Any], case: Any, i: int,
+              plugins: Plugins | None = None, variants: Variants | None = None) -> Outcome:
     from policycheck import pipeline
 
+    line, col = doc.where(("cases", i))
+    where = f"{f}:{line}:{col}"
+    if not isinstance(case, dict):
+        raise TestFileError(f"{where}: a case is a mapping with name, facts, parameters and expect")
     name = case.get("name", f"case {i + 1}")
     facts_doc = case.get("facts", data.get("facts"))
     expect = case.get("expect") or {}
-    line, col = doc.where(("cases", i))
-    where = f"{f}:{line}:{col}"
+    if not isinstance(expect, dict):
+        raise TestFileError(f"{where}: expect: maps target ids to one of {', '.join(STATUSES)}")
     bad = [s for s in expect.values() if s not in STATUSES]
     if bad or not expect:
         raise TestFileError(f"{where}: expect: maps target ids to one of {', '.join(STATUSES)}")
@@ -84,7 +100,7 @@ def _run_case(f, doc, pol, data, case, i, plugins=None, variants=None):
     except UsageError as exc:
         raise TestFileError(str(exc)) from None
     results = {r.target_id: r for r in outcome.report.results}
-    problems = []
+    problems: list[str] = []
     for target, want in expect.items():
         r = results.get(target)
         if r is None:
@@ -94,7 +110,7 @@ def _run_case(f, doc, pol, data, case, i, plugins=None, variants=None):
     return Outcome(str(f), pol.id, name, not problems, problems)
 
 
-def _compiled(pol, parameters, where, variants):
+def _compiled(pol: Policy, parameters: Any, where: str, variants: Variants) -> Policy:
     """``pol`` compiled with a case's ``parameters`` (the loaded policy itself without them), once per run."""
     if not parameters:
         return pol

@@ -28,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from policycheck.api import CollectContext, Collector
+from policycheck.api import CollectContext, Collector, Fragment, Settings
 from policycheck.faultproxy import ALL_TRANSPORT_FAULTS, Fault, FaultProxy, corrupt_json, faults  # noqa: F401
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -94,12 +94,12 @@ def assert_no_secret(secret: str, *texts: object, users: Sequence[str] = ()) -> 
 class SourceRun:
     """What :func:`run_source` returns: the source's status and error, its fragment, the merged document."""
 
-    def __init__(self, status, error, fragment, document):
+    def __init__(self, status: str, error: str | None, fragment: Fragment | None, document: dict[str, Any]) -> None:
         self.status, self.error, self.fragment, self.document = status, error, fragment, document
 
 
-def run_source(plugin: str, settings: dict, timeout: float = 10.0, name: str = "src", base_dir: str = ".",
-               **plugin_kwargs) -> SourceRun:
+def run_source(plugin: str, settings: dict[str, Any], timeout: float = 10.0, name: str = "src",
+               base_dir: str | Path = ".", **plugin_kwargs: Any) -> SourceRun:
     """Run one source through the real pipeline (:func:`policycheck.pipeline.run`, as `collect` does:
     schema validation, secrets, timeout, error capture and redaction, then the derivations) and return
     its outcome; ``document`` is the derived facts document a snapshot would hold."""
@@ -111,14 +111,16 @@ def run_source(plugin: str, settings: dict, timeout: float = 10.0, name: str = "
     from policycheck.plugins import make_plugins
 
     plugins = make_plugins(**plugin_kwargs)
-    cfg = Config(path=None, base_dir=base_dir, sources=[dict(settings, name=name, plugin=plugin, timeout=timeout)])
-    captured = {}
+    cfg = Config(path=None, base_dir=Path(base_dir),
+                 sources=[dict(settings, name=name, plugin=plugin, timeout=timeout)])
+    captured: dict[str, Fragment] = {}
     plans = plan_sources(cfg, plugins)
     for p in plans:
         if p.collector is not None:
             original = p.collector.collect
 
-            def spy(s, ctx, original=original):
+            def spy(s: Settings, ctx: CollectContext,
+                    original: Callable[[Settings, CollectContext], Fragment] = original) -> Fragment:
                 captured["fragment"] = original(s, ctx)
                 return captured["fragment"]
 
@@ -178,7 +180,7 @@ def collect_context(plugin: str, settings: dict[str, Any], *, name: str = "src",
         raise LookupError(f"plugin {plugin!r}: {plan.error}")
     ctx = CollectContext(source=name, timeout=timeout, base_dir=str(base_dir), secrets=list(plan.secrets),
                          deadline=time.monotonic() + timeout)
-    return plan.collector, dict(plan.settings), ctx  # type: ignore[return-value]
+    return plan.collector, dict(plan.settings), ctx
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 import inspect
 import re
 
+from pchelpers import ROOT
+
 from policycheck import hookspecs
 from policycheck.conditions import KINDS, OPERATORS
-from pchelpers import ROOT
 
 
 def test_every_hook_is_documented_with_an_example():
@@ -12,7 +13,8 @@ def test_every_hook_is_documented_with_an_example():
     hooks = [n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("policycheck_")]
     assert len(hooks) >= 4
     for name in hooks:
-        sig = f"{name}{inspect.signature(getattr(hookspecs, name))}"
+        # the annotations are strings (from __future__ import annotations): show them unquoted, as the doc does
+        sig = f"{name}{inspect.signature(getattr(hookspecs, name))}".replace("'", "")
         assert f"### `{sig}`" in doc, f"hook {sig} has no section in docs/plugins.md"
         section = doc.split(f"### `{sig}`", 1)[1].split("\n### ", 1)[0]
         assert "@hookimpl" in section, f"hook {name}'s section has no example"

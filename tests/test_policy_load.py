@@ -117,3 +117,15 @@ def test_builtin_policy_tests_pass_in_pytest():
     outcomes = policytest.run_tests([policytest.builtin_tests_dir()], load_policies([builtin_dir()]))
     assert outcomes and all(o.ok for o in outcomes), [o.problems for o in outcomes if not o.ok]
     assert {o.policy for o in outcomes} == {p.id for p in load_policies([builtin_dir()])}
+
+
+@pytest.mark.parametrize("case, message", [
+    ("  - 1\n", "a case is a mapping"),
+    ("  - name: x\n    expect: [nsr01]\n", "expect: maps target ids"),
+])
+def test_a_malformed_policy_test_case_is_a_located_error_not_a_crash(tmp_path, case, message):
+    from policycheck import policytest
+    f = tmp_path / "t.yaml"
+    f.write_text("policy: BOOT-001\ncases:\n" + case)
+    with pytest.raises(policytest.TestFileError, match=rf"t\.yaml:3:\d+: {message}"):
+        policytest.run_tests([f], load_policies([builtin_dir()]))
