@@ -91,7 +91,7 @@ def _locate(p: Path, jpath: Sequence[str | int]) -> str:
 def check(settings: Settings, base_dir: str) -> list[tuple[tuple[str | int, ...], str]]:
     """Mistakes found before anything is collected: a facts file that does not exist, cannot be read, or
     does not follow the facts model (docs/facts.md): each problem located in its file (exit 2)."""
-    from policycheck.conditions import suggest
+    from policycheck.textutil import suggest
     from policycheck.model import MAX_PROBLEMS, check_entities, format_path
 
     problems: list[tuple[tuple[str | int, ...], str]] = []

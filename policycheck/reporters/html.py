@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from policycheck import hookimpl
 from policycheck.api import Reporter
-from policycheck.conditions import describe
+from policycheck.textutil import describe
 from policycheck.results import ERROR, FAIL, PASS, SEVERITIES, SKIP, STATUSES, WAIVED
 from policycheck.textsafe import line
 
