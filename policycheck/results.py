@@ -1,7 +1,7 @@
 """Results of evaluation: Status, Result with its evidence, summary counts, and the Report handed to reporters."""
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -122,7 +122,7 @@ def jsonable(v: Any) -> Any:
 WHY_CAP = 600  # characters: the "why" stays one line
 
 
-def describe_failure(evidence: Iterable[Evidence], unknown_first: bool = True) -> str:
+def describe_failure(evidence: Sequence[Evidence], unknown_first: bool = True) -> str:
     """One line: the first unknown check (for an error), or every failing check (for a failure: each
     branch of an ``any`` that failed, a quantifier with an item that shows why) with what was observed,
     and for a derived fact what made it so."""

@@ -14,7 +14,8 @@ def join_vms(facts: Facts) -> None:
     vms = facts.entities("vm")
     hidx = facts.alias_index("host")
     provided, failed = facts.kind_state("vm")
-    claims: dict[str, list[tuple[int, str]]] = {}  # host -> [(strength, vm id)]: a guest host name beats a VM name, which beats an alias
+    # host -> [(strength, vm id)]: a guest host name beats a VM name, which beats an alias
+    claims: dict[str, list[tuple[int, str]]] = {}
     for vm in vms:
         names = (vm.get("guest_hostname"), vm.get("name"), vm["id"], *(vm.get("aliases") or ()))
         for rank, name in enumerate(names):
