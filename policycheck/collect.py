@@ -85,7 +85,7 @@ def plan_sources(config: Config, plugins: Plugins) -> list[SourcePlan]:
             if e.validator == "additionalProperties":
                 props = list((col.config_schema.get("properties") or {}).keys())
                 extra = [k for k in e.instance if k not in props] if isinstance(e.instance, dict) else []
-                from policycheck.conditions import suggest
+                from policycheck.textutil import suggest
 
                 if extra:
                     jp = ("sources", i, extra[0], "<key>")

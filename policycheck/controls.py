@@ -58,7 +58,7 @@ def parse_selector(text: str, known_in_policies: Iterable[str] = ()) -> tuple[st
     name, _, ctl = str(text).partition(":")
     fw = known_framework(name)
     if fw is None:
-        from policycheck.conditions import suggest
+        from policycheck.textutil import suggest
 
         choices = list(FRAMEWORKS) + [f for f in known_in_policies if f not in FRAMEWORKS]
         raise ValueError(f"--framework {text!r}: unknown framework '{name}'" + suggest(name.lower(), choices + list(ALIASES))

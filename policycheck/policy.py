@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policycheck import conditions, errors
-from policycheck.conditions import CompileError, suggest
+from policycheck.conditions import CompileError
+from policycheck.missing import Missing
+from policycheck.textutil import suggest
 from policycheck.timeutil import parse_duration
 from policycheck.yamlsafe import Document, YamlError, load_documents
 
@@ -155,7 +157,7 @@ def context_evidence(fp: FactPath, ent: dict[str, Any], ctx: Ctx) -> dict[str, A
 
     obs, owner = fp.resolve(ent, ctx)
     d: dict[str, Any] = {"fact": fp.text, "observed": None, "expected": "context (not judged)", "ok": None}
-    if obs.__class__ is conditions.Missing:
+    if obs.__class__ is Missing:
         d["missing"] = obs.reason
     else:
         d["observed"] = _jsonable(obs)
@@ -324,7 +326,7 @@ def parse_document(doc: Document) -> tuple[Policy | None, list[PolicyError]]:
             errors.append(PolicyError(doc.path, line, col, pid, ("parameters", i, "default"), str(exc)))
             values[spec.name] = spec.default
         params.append(spec)
-    compiled: dict = {}  # each condition compiled once: the compilation that checks it is the one used
+    compiled: dict[str, Any] = {}  # each condition compiled once: the compilation that checks it is the one used
     for key in ("when", "require"):
         if data.get(key) is not None or key == "require" and "require" in data:
             try:

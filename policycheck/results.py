@@ -1,10 +1,20 @@
 """Results of evaluation: Status, Result with its evidence, summary counts, and the Report handed to reporters."""
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from policycheck.conditions import Missing, _name_of, describe
+from policycheck.conditions import _name_of
+from policycheck.missing import Missing
+from policycheck.textutil import describe
+
+if TYPE_CHECKING:
+    from policycheck.policy import Policy
+
+#: an evidence item: the tuple (leaf, observed, owner entity, ok) the evaluation appended, or a
+#: JSON-ready dict (context facts, merged reports); leaves and observed values are not typed
+Evidence = Any
 
 PASS, FAIL, ERROR, SKIP, WAIVED = "pass", "fail", "error", "skip", "waived"
 STATUSES = (PASS, FAIL, ERROR, SKIP, WAIVED)
@@ -18,34 +28,35 @@ class Result:
     __slots__ = ("policy", "target_kind", "target_id", "status", "message", "evidence", "waiver",
                  "baseline", "entity", "_evidence_dicts")
 
-    def __init__(self, policy, target_kind, target_id, status, message, evidence, entity=None):
+    def __init__(self, policy: Policy, target_kind: str, target_id: str, status: str, message: str,
+                 evidence: list[Evidence], entity: dict[str, Any] | None = None) -> None:
         self.policy = policy
         self.target_kind = target_kind
         self.target_id = target_id
         self.status = status
         self.message = message
         self.evidence = evidence  # raw tuples (leaf, observed, owner, ok) or dicts
-        self.waiver = None
-        self.baseline = None
+        self.waiver: dict[str, Any] | None = None
+        self.baseline: str | None = None
         self.entity = entity
-        self._evidence_dicts = None
+        self._evidence_dicts: list[dict[str, Any]] | None = None
 
     @property
-    def policy_id(self):
+    def policy_id(self) -> str:
         return self.policy.id
 
     @property
-    def severity(self):
+    def severity(self) -> str:
         return self.policy.severity
 
-    def evidence_dicts(self) -> list:
+    def evidence_dicts(self) -> list[dict[str, Any]]:
         """The evidence as JSON-ready dicts (made once; every reporter reads the same list)."""
         if self._evidence_dicts is None:
             self._evidence_dicts = [evidence_dict(e) for e in self.evidence]
         return self._evidence_dicts
 
-    def to_dict(self) -> dict:
-        d = {"policy_id": self.policy.id, "title": self.policy.title, "severity": self.policy.severity,
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"policy_id": self.policy.id, "title": self.policy.title, "severity": self.policy.severity,
              "target_kind": self.target_kind, "target_id": self.target_id, "status": self.status,
              "message": self.message, "evidence": self.evidence_dicts()}
         if self.status in (FAIL, ERROR):
@@ -58,14 +69,15 @@ class Result:
 
 
 _SCALARS = (str, int, float, bool, type(None))
-_joined_sources: dict = {}
+_joined_sources: dict[tuple[str, ...], str] = {}
 
 
-def evidence_dict(e) -> dict:
+def evidence_dict(e: Evidence) -> dict[str, Any]:
     """One evidence tuple (leaf, observed, owner entity, ok) as a JSON-ready dict."""
     if e.__class__ is dict:
         return e
     leaf, observed, owner, ok = e
+    d: dict[str, Any]
     if observed.__class__ is Missing:
         d = {"fact": leaf.path.text, "observed": None, "expected": leaf.expected_text(), "ok": ok,
              "missing": observed.reason}
@@ -80,7 +92,7 @@ def evidence_dict(e) -> dict:
     return d
 
 
-def evidence_source(owner: dict, attr):
+def evidence_source(owner: dict[str, Any], attr: str | None) -> str | None:
     """Where an entity's attribute came from: its own source (or derivation), else the entity's sources."""
     srcs = owner.get("_attr_sources")
     src = srcs.get(attr) if srcs and attr else None
@@ -110,7 +122,7 @@ def jsonable(v: Any) -> Any:
 WHY_CAP = 600  # characters: the "why" stays one line
 
 
-def describe_failure(evidence, unknown_first=True) -> str:
+def describe_failure(evidence: Sequence[Evidence], unknown_first: bool = True) -> str:
     """One line: the first unknown check (for an error), or every failing check (for a failure: each
     branch of an ``any`` that failed, a quantifier with an item that shows why) with what was observed,
     and for a derived fact what made it so."""
@@ -119,7 +131,7 @@ def describe_failure(evidence, unknown_first=True) -> str:
             continue
         leaf, observed, owner, ok = e
         if ok is None and isinstance(observed, Missing):
-            return observed.reason
+            return str(observed.reason)  # the evaluation's reasons are all str (Missing types it object)
     items = [e for e in evidence if not isinstance(e, dict)]
     fails, others, i = [], 0, 0
     while i < len(items):
@@ -139,11 +151,11 @@ def describe_failure(evidence, unknown_first=True) -> str:
     return _cap(("none of: " if not others else "failed: ") + "; ".join(shown), len(shown))
 
 
-def _is_quant(leaf) -> bool:
+def _is_quant(leaf: object) -> bool:
     return leaf.__class__.__name__ == "QuantLeaf"
 
 
-def _members(leaf, owner):
+def _members(leaf: Any, owner: Any) -> tuple[Any, Collection[Any]]:
     """The items a quantifier ranged over, as its owner holds them (dicts, or ids of entities), or as
     the evidence kept them (a reverse reference's entities, the item ``latest`` chose)."""
     kept = getattr(leaf, "items", None)
@@ -157,7 +169,7 @@ def _members(leaf, owner):
     return raw, {x for x in raw if isinstance(x, str)}
 
 
-def _block_end(items, i) -> int:
+def _block_end(items: Sequence[Any], i: int) -> int:
     """The end of a quantifier's evidence: the tuples after it whose owner is one of its items."""
     raw, ids = _members(items[i][0], items[i][2])
     j = i + 1
@@ -169,7 +181,7 @@ def _block_end(items, i) -> int:
     return j
 
 
-def _derived_why(leaf, owner) -> str:
+def _derived_why(leaf: Any, owner: Any) -> str:
     why = (owner.get("_why") or {}).get(leaf.path.steps[-1][0]) if owner.__class__ is dict and leaf.path.steps \
         else None
     if not why:
@@ -177,13 +189,14 @@ def _derived_why(leaf, owner) -> str:
     return " (excluded: " + "; ".join(f"{k} {v}" for k, v in why.items()) + ")"
 
 
-def _leaf_text(leaf, observed, owner) -> str:
-    if getattr(leaf, "message", None):
-        return leaf.message
+def _leaf_text(leaf: Any, observed: Any, owner: Any) -> str:
+    message: str | None = getattr(leaf, "message", None)  # the policy's own text for the check (a string)
+    if message:
+        return message
     return f"{leaf.path.text} is {describe(observed, 120)}; expected {leaf.expected_text()}" + _derived_why(leaf, owner)
 
 
-def _short(text) -> str:
+def _short(text: str) -> str:
     """``X is V; expected E`` as ``X is V (E)`` for a list of alternatives."""
     head, sep, rest = text.partition("; expected ")
     if not sep:
@@ -192,7 +205,7 @@ def _short(text) -> str:
     return f"{head} ({exp})" + (f" (excluded: {why}" if sep2 else "")
 
 
-def _quant_text(items, i, end) -> str:
+def _quant_text(items: Sequence[Any], i: int, end: int) -> str:
     leaf, observed, owner, ok = items[i]
     if leaf.op == "latest":
         return _latest_text(leaf, observed, items[i + 1:end])
@@ -209,7 +222,7 @@ def _quant_text(items, i, end) -> str:
     return head
 
 
-def _latest_text(leaf, observed, block) -> str:
+def _latest_text(leaf: Any, observed: Any, block: Sequence[Any]) -> str:
     """``latest``: which item was the latest, and what about it failed."""
     if not leaf.items:
         return f"{leaf.path.text} has no item (expected {leaf.expected_text()})"
@@ -222,7 +235,7 @@ def _latest_text(leaf, observed, block) -> str:
     return head
 
 
-def _cap(text, n=1) -> str:
+def _cap(text: str, n: int = 1) -> str:
     if len(text) <= WHY_CAP:
         return text
     cut = text[: WHY_CAP - 20]
@@ -230,7 +243,7 @@ def _cap(text, n=1) -> str:
     return cut + "…" + (f" (+{more} more)" if more > 0 else "")
 
 
-def summarize(results) -> dict:
+def summarize(results: Sequence[Result]) -> dict[str, Any]:
     counts = {s: 0 for s in STATUSES}
     by_sev = {sev: {s: 0 for s in STATUSES} for sev in SEVERITIES}
     for r in results:
@@ -243,22 +256,22 @@ def summarize(results) -> dict:
 class Report:
     """Everything a reporter needs: results, the sources' status, the policies, the summary."""
 
-    results: list
-    policies: list
-    sources: list
+    results: list[Result]
+    policies: list[Policy]
+    sources: list[dict[str, Any]]
     collected_at: str
     generated_at: str
     fail_on: str = "low"
-    notes: list = field(default_factory=list)
-    waivers: list = field(default_factory=list)
-    options: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    waivers: list[dict[str, Any]] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
     tool_version: str = ""
-    evaluated_at: dict | None = None  # {"time", "source": collected_at | config as_of | --as-of, "where"}
-    frameworks: list | None = None  # --framework: the per-control summary shows only these
+    evaluated_at: dict[str, Any] | None = None  # {"time", "source": collected_at | config as_of | --as-of, "where"}
+    frameworks: list[str] | None = None  # --framework: the per-control summary shows only these
     gate: Any = None  # the run's policycheck.gate.Gate, computed once by the pipeline (None: computed on demand)
 
     @property
-    def clock(self) -> dict:
+    def clock(self) -> dict[str, Any]:
         """The time every age was judged against and where it came from (collected_at by default)."""
         return self.evaluated_at or {"time": self.collected_at, "source": "collected_at", "where": None}
 
@@ -269,11 +282,11 @@ class Report:
         return f"{c['time']} (from {src}{', ' + c['where'] if c.get('where') else ''})"
 
     @property
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         return summarize(self.results)
 
     @property
-    def controls(self) -> list:
+    def controls(self) -> list[dict[str, Any]]:
         """The per-control summary: each control of the evaluated policies (only --framework's
         frameworks when given), its policies and their pass/fail/error/skip/waived counts."""
         if getattr(self, "_controls", None) is None:

@@ -82,7 +82,7 @@ def check_rules(pid: str, name: str, spec: Parameter, value: dict[str, Any], whe
             continue
         sels = [k for k in rule if k != "value"]
         if len(sels) != 1 or sels[0] not in SELECTORS:
-            from policycheck.conditions import suggest
+            from policycheck.textutil import suggest
 
             bad = next((k for k in sels if k not in SELECTORS), None)
             problems.append(f"{where}: {label}: one selector per entry, one of {', '.join(SELECTORS)}"

@@ -91,8 +91,8 @@ def _locate(p: Path, jpath: Sequence[str | int]) -> str:
 def check(settings: Settings, base_dir: str) -> list[tuple[tuple[str | int, ...], str]]:
     """Mistakes found before anything is collected: a facts file that does not exist, cannot be read, or
     does not follow the facts model (docs/facts.md): each problem located in its file (exit 2)."""
-    from policycheck.conditions import suggest
     from policycheck.model import MAX_PROBLEMS, check_entities, format_path
+    from policycheck.textutil import suggest
 
     problems: list[tuple[tuple[str | int, ...], str]] = []
     files: list[tuple[str, int | None, Any]] = [("paths", i, f) for i, f in enumerate(settings.get("paths") or ())] or [("path", None, settings["path"])]

@@ -3,9 +3,11 @@
 backup server protects."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from policycheck.derivations.base import (
+    Entity,
     derived,
     has,
     kind_inputs,
@@ -18,14 +20,17 @@ from policycheck.derivations.base import (
 from policycheck.facts import AliasIndex, Facts, norm
 from policycheck.timeutil import parse_time
 
+#: per host (canonical id or normalized name): the (time, dr_test record) chosen
+_ByHost = dict[str, tuple[datetime, Entity]]
 
-def dr_tests(facts: Facts, hidx: AliasIndex) -> tuple[dict, dict, dict]:
+
+def dr_tests(facts: Facts, hidx: AliasIndex) -> tuple[_ByHost, _ByHost, dict[str, str]]:
     """The dr_test records per host (by canonical id): the latest of any result ``{host: (time, test)}``,
     the latest success ``{host: (time, test)}``, and the hosts whose records cannot be read
     ``{host: reason}`` (for them, which test is latest cannot be told)."""
-    latest: dict = {}
-    ok: dict = {}
-    bad: dict = {}
+    latest: _ByHost = {}
+    ok: _ByHost = {}
+    bad: dict[str, str] = {}
     for t in facts.entities("dr_test"):
         host = t.get("host")
         key = (hidx.lookup(host) or norm(host)) if isinstance(host, str) else None
@@ -48,8 +53,8 @@ def dr_tests(facts: Facts, hidx: AliasIndex) -> tuple[dict, dict, dict]:
 def bootstraps(facts: Facts) -> None:
     """backup_server.latest_bootstrap, .latest_dr_test, .last_dr_test; the derived facts of bootstrap
     copies."""
-    latest: dict = {}
-    bad_time: dict = {}
+    latest: dict[str, tuple[datetime, Entity]] = {}
+    bad_time: dict[str, str] = {}
     for b in facts.entities("bootstrap"):
         sid = b.get("backup_server")
         s = facts.get("backup_server", sid) if sid else None
@@ -94,11 +99,11 @@ def bootstraps(facts: Facts) -> None:
             elif key in dr_bad:
                 unknown(s, attr, dr_bad[key])
             elif attr == "latest_dr_test" and key in dr_latest:
-                t = dr_latest[key][1]
-                derived(s, attr, t["id"], (t, "time"))
+                test = dr_latest[key][1]
+                derived(s, attr, test["id"], (test, "time"))
             elif attr == "last_dr_test" and key in dr_ok:
-                t = dr_ok[key][1]
-                derived(s, attr, t["time"], (t, "time"))
+                test = dr_ok[key][1]
+                derived(s, attr, test["time"], (test, "time"))
             elif dr_provided or key in dr_latest:
                 derived(s, attr, None, *kind_inputs(facts, "dr_test"))
             else:
@@ -108,7 +113,7 @@ def bootstraps(facts: Facts) -> None:
 _FIXED_MEDIA = ("disk", "file", "dedup", "cloud")
 
 
-def copy_facts(facts: Facts, c: Any, s: dict | None) -> None:
+def copy_facts(facts: Facts, c: Any, s: Entity | None) -> None:
     """A copy's derived facts: ``local_to_server`` (from its device, or from where it was sent),
     ``offline`` (false on a fixed medium) and ``immutable`` (from its device: retention lock, object
     lock, WORM)."""
@@ -155,8 +160,8 @@ def clients(facts: Facts) -> None:
     # restore tests of any kind per host: the latest decides
     dr_latest, _, dr_bad = dr_tests(facts, hidx)
     dr_provided, dr_failed = facts.kind_state("dr_test")
-    per_server: dict = {}
-    protected: dict = {}
+    per_server: dict[str, list[Entity]] = {}
+    protected: dict[str, set[str]] = {}
     unattributed = None  # a client record whose host cannot be told: it may be any host's
     for c in clients:
         if not has(c, "last_successful_backup"):
@@ -194,8 +199,8 @@ def clients(facts: Facts) -> None:
             elif key in dr_bad:
                 unknown(c, "latest_restore_test", dr_bad[key])
             elif key in dr_latest:
-                t = dr_latest[key][1]
-                derived(c, "latest_restore_test", t["id"], (t, "time"))
+                test = dr_latest[key][1]
+                derived(c, "latest_restore_test", test["id"], (test, "time"))
             elif dr_provided:
                 derived(c, "latest_restore_test", None, *kind_inputs(facts, "dr_test"))
             else:
@@ -210,7 +215,7 @@ def clients(facts: Facts) -> None:
             unattributed = unattributed or f"client {c['id']}: " + why_unknown(
                 c, "backup_server", "its backup server is unknown")
 
-    def knowable(e: dict, attr: str, none_reason: str) -> bool:
+    def knowable(e: Entity, attr: str, none_reason: str) -> bool:
         """Whether ``attr`` of ``e`` can be derived from the client records; else it is made unknown."""
         if has(e, attr):
             return False

@@ -6,15 +6,18 @@ from typing import Any
 
 from policycheck.facts import Facts, norm
 
+#: an entity, or an item of one (a copy, a disk): a mapping of attribute -> fact value
+Entity = dict[str, Any]
+
 #: an input of a derived value: an entity or item (its sources), or (entity, attribute) (where that
 #: attribute came from), or a source name
 Input = Any
 
 _PREFIX = "derived from "
-_texts: dict[tuple, str] = {}
+_texts: dict[tuple[Any, ...], str] = {}
 
 
-def _text_of(key: tuple) -> str:
+def _text_of(key: tuple[Any, ...]) -> str:
     """The source text for the raw source values of the inputs (strings as ``_attr_sources`` holds
     them, tuples of ``_sources`` names)."""
     names: list[str] = []
@@ -34,7 +37,7 @@ def _text_of(key: tuple) -> str:
     return _PREFIX + ", ".join(names) if names else "derived"
 
 
-_one: dict = {}
+_one: dict[Any, str] = {}  # raw source (a string, or a tuple of names) -> its text
 
 
 def _raw(inp: Input) -> Any:
@@ -67,7 +70,7 @@ def source_text(inputs: tuple[Input, ...]) -> str:
         if text is None:
             text = _one[raw] = _text_of((raw,))
         return text
-    key: list = []
+    key: list[Any] = []
     add = key.append
     for inp in inputs:
         cls = inp.__class__
@@ -99,14 +102,14 @@ def is_derived_source(src: object) -> bool:
     return isinstance(src, str) and (src == "derived" or src.startswith(_PREFIX) or src.startswith("derived:"))
 
 
-def derived(e: dict, attr: str, value: Any, *inputs: Input, text: str | None = None) -> None:
+def derived(e: Entity, attr: str, value: Any, *inputs: Input, text: str | None = None) -> None:
     """Set a derived attribute; its evidence source names the sources of ``inputs`` (or is ``text``,
     which starts with "derived")."""
     e[attr] = value
     e.setdefault("_attr_sources", {})[attr] = text or source_text(inputs)
 
 
-def why_unknown(e: dict, attr: str, default: str) -> str:
+def why_unknown(e: Entity, attr: str, default: str) -> str:
     """The reason an entity's attribute is unknown: a conflict between sources, a source's own
     reason, or ``default``."""
     conflicts = (e.get("_conflicts") or {}).get(attr)
@@ -116,17 +119,17 @@ def why_unknown(e: dict, attr: str, default: str) -> str:
     return (e.get("_unknown") or {}).get(attr) or default
 
 
-def unknown(e: dict, attr: str, reason: str) -> None:
+def unknown(e: Entity, attr: str, reason: str) -> None:
     """Mark a derived attribute unknown with the reason (the first reason stands)."""
     e.setdefault("_unknown", {}).setdefault(attr, reason)
 
 
-def has(e: dict, attr: str) -> bool:
+def has(e: Entity, attr: str) -> bool:
     """The attribute is present, or a source already said it is unknown: never derive over either."""
     return attr in e or attr in (e.get("_unknown") or ())
 
 
-def partial(e: dict, attr: str, reason: str) -> None:
+def partial(e: Entity, attr: str, reason: str) -> None:
     """Mark a derived list as seen only in part, with the reason."""
     e.setdefault("_partial", {}).setdefault(attr, reason)
 

@@ -2,7 +2,9 @@
 only this server protects (a circular dependency: DR deadlocks)."""
 from __future__ import annotations
 
-from policycheck.derivations.base import derived, has, partial, unknown, why_unknown
+from typing import Any
+
+from policycheck.derivations.base import Entity, derived, has, partial, unknown, why_unknown
 from policycheck.facts import Facts, norm
 
 
@@ -11,10 +13,10 @@ def dependencies(facts: Facts) -> None:
     servers = facts.entities("backup_server")
     if not servers:
         return
-    protected_by: dict = {}
-    credit: dict = {}  # host -> a client record naming its backup server (the source of "protected by")
+    protected_by: dict[str, set[str]] = {}
+    credit: dict[str, Entity] = {}  # host -> a client record naming its backup server (the source of "protected by")
     hidx = facts.alias_index("host")
-    unsure: dict = {}  # host -> why we cannot tell which servers protect it
+    unsure: dict[str, str] = {}  # host -> why we cannot tell which servers protect it
     for c in facts.entities("client"):
         name = c.get("host") or c.get("hostname") or c["id"]
         if not isinstance(name, str):
@@ -39,7 +41,7 @@ def dependencies(facts: Facts) -> None:
             unknown(s, "dependency_closure", reason)
             unknown(s, "circular_dependencies", reason)
             continue
-        seen: list = []
+        seen: list[Any] = []
         walked = [(h, "depends_on")]
         stack = list(h.get("depends_on") or ())
         missing = None

@@ -2,13 +2,15 @@
 of a server's devices take client data locally."""
 from __future__ import annotations
 
-from policycheck.derivations.base import derived, has, kind_inputs, same_host, unknown, why_unknown
+from typing import Any
+
+from policycheck.derivations.base import Entity, derived, has, kind_inputs, same_host, unknown, why_unknown
 from policycheck.facts import Facts
 
 
 def devices(facts: Facts) -> None:
     """device.local_to_server, device.on_system_disk, backup_server.client_devices_local."""
-    per_server: dict = {}
+    per_server: dict[str, list[Entity]] = {}
     for d in facts.entities("device"):
         s = facts.get("backup_server", d.get("backup_server")) if d.get("backup_server") else None
         if s is not None:
@@ -40,7 +42,7 @@ def devices(facts: Facts) -> None:
         if failed or inc or (not devs and not provided):
             unknown(s, "client_devices_local", failed or inc or "no source describes its devices")
             continue
-        local: list | None = []
+        local: list[Any] = []
         for d in devs:
             if d.get("enabled") is False:
                 continue
@@ -48,10 +50,9 @@ def devices(facts: Facts) -> None:
                 if d.get("client_data") is False:
                     continue
                 unknown(s, "client_devices_local", f"device {d['id']}: locality or use is unknown")
-                local = None
                 break
             if d["local_to_server"] and d["client_data"]:
                 local.append(d["id"])
-        if local is not None:
+        else:  # no break: no device left its locality or use unknown
             inputs = tuple((d, "local_to_server") for d in devs) or kind_inputs(facts, "device")
             derived(s, "client_devices_local", local, *inputs)

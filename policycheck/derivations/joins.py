@@ -14,7 +14,8 @@ def join_vms(facts: Facts) -> None:
     vms = facts.entities("vm")
     hidx = facts.alias_index("host")
     provided, failed = facts.kind_state("vm")
-    claims: dict = {}  # host -> [(strength, vm id)]: a guest host name beats a VM name, which beats an alias
+    # host -> [(strength, vm id)]: a guest host name beats a VM name, which beats an alias
+    claims: dict[str, list[tuple[int, str]]] = {}
     for vm in vms:
         names = (vm.get("guest_hostname"), vm.get("name"), vm["id"], *(vm.get("aliases") or ()))
         for rank, name in enumerate(names):
@@ -24,7 +25,7 @@ def join_vms(facts: Facts) -> None:
                 break
     for hid, found in claims.items():
         h = facts.get("host", hid)
-        if has(h, "vm"):
+        if h is None or has(h, "vm"):  # (never None: hid is a host's id, from the hosts' alias index)
             continue
         best = min(r for r, _ in found)
         vm_ids = sorted(v for r, v in found if r == best)

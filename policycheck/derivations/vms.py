@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from policycheck.derivations.base import derived, has, unknown
+from policycheck.derivations.base import Entity, derived, has, unknown
 from policycheck.facts import Facts
 
 
-def _disk_dss(disks: list, dss: list) -> Iterator[tuple[dict, dict]]:
+def _disk_dss(disks: list[Any], dss: list[Entity]) -> Iterator[tuple[Entity, Entity]]:
     """The VM's disks (the mappings among them) paired with their datastores, in order."""
     return zip([d for d in disks if isinstance(d, dict)], dss, strict=False)
 
 
-def _disk_name(d: dict) -> str:
+def _disk_name(d: Entity) -> str:
     return str(d.get("label") or d.get("name") or d.get("datastore") or "?")
 
 
@@ -26,22 +27,22 @@ def datastores_and_vms(facts: Facts) -> None:
                 derived(ds, "shared", len(ds["hosts"]) >= 2, (ds, "hosts"))
             else:
                 unknown(ds, "shared", "which hosts mount it is unknown")
-    hosts_of_cluster: dict = {}
+    hosts_of_cluster: dict[Any, list[str]] = {}
     for h in facts.entities("hypervisor_host"):
         if h.get("cluster"):
             hosts_of_cluster.setdefault(h["cluster"], []).append(h["id"])
     for vm in facts.entities("vm"):
         disks = vm.get("disks")
-        dss = []
+        dss: list[Any] = []  # the disks' datastore entities (None: a disk's datastore is not described)
         if isinstance(disks, list):
             for d in disks:
                 if not isinstance(d, dict):
                     continue
-                ds = facts.get("datastore", d.get("datastore")) if d.get("datastore") else None
-                if ds is not None:
-                    dss.append(ds)
-                    if "shared" not in d and "shared" in ds:
-                        derived(d, "shared", ds["shared"], (ds, "shared"))
+                store = facts.get("datastore", d.get("datastore")) if d.get("datastore") else None
+                if store is not None:
+                    dss.append(store)
+                    if "shared" not in d and "shared" in store:
+                        derived(d, "shared", store["shared"], (store, "shared"))
                 else:
                     dss.append(None)
         if has(vm, "eligible_hosts"):
@@ -57,30 +58,30 @@ def datastores_and_vms(facts: Facts) -> None:
         if disks is None or any(ds is None for ds in dss):
             unknown(vm, "eligible_hosts", "its disks' datastores are unknown")
             continue
-        eligible = []
+        eligible: list[Any] = []
         bad = None
-        why = {}  # host -> why it is not eligible (what made the derived list so; results unchanged)
-        seen = []
+        why: dict[Any, str] = {}  # host -> why it is not eligible (what made the derived list so; results unchanged)
+        seen: list[Entity] = []
         for hid in candidates:
-            h = facts.get("hypervisor_host", hid)
-            if h is None:
+            host = facts.get("hypervisor_host", hid)
+            if host is None:
                 bad = f"host {hid} of its cluster is not described"
                 break
-            seen.append(h)
-            if h.get("connection_state") != "connected" or h.get("maintenance") is not False:
-                if "connection_state" not in h or "maintenance" not in h:
+            seen.append(host)
+            if host.get("connection_state") != "connected" or host.get("maintenance") is not False:
+                if "connection_state" not in host or "maintenance" not in host:
                     bad = f"state of host {hid} is unknown"
                     break
-                why[h["id"]] = ("in maintenance" if h.get("connection_state") == "connected"
-                                else f"connection state {h.get('connection_state')}"
-                                + (", in maintenance" if h.get("maintenance") else ""))
+                why[host["id"]] = ("in maintenance" if host.get("connection_state") == "connected"
+                                   else f"connection state {host.get('connection_state')}"
+                                   + (", in maintenance" if host.get("maintenance") else ""))
                 continue
-            if any(ds.get("hosts") is not None and h["id"] not in ds["hosts"] for ds in dss):
-                why[h["id"]] = "; ".join(
+            if any(ds.get("hosts") is not None and host["id"] not in ds["hosts"] for ds in dss):
+                why[host["id"]] = "; ".join(
                     f"does not mount datastore {ds['id']} of disk '{_disk_name(d)}'" for d, ds in _disk_dss(disks, dss)
-                    if ds.get("hosts") is not None and h["id"] not in ds["hosts"])
+                    if ds.get("hosts") is not None and host["id"] not in ds["hosts"])
                 continue
-            eligible.append(h["id"])
+            eligible.append(host["id"])
         if bad:
             unknown(vm, "eligible_hosts", bad)
         else:

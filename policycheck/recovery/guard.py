@@ -144,11 +144,13 @@ def identify(facts: Facts, me: Local) -> Identity:
         return Identity(None, "several hosts in the facts answer to this system: "
                         + "; ".join(f"{hid} (by {', '.join(ns)})" for hid, ns in sorted(found.items())))
     hid, by = next(iter(found.items()))
-    h = facts.get("host", hid)
-    if me.os and isinstance(h.get("os"), str) and h["os"] != me.os:
-        return Identity(None, f"the facts say {hid} runs {h['os']}, but this system runs {me.os}: it is not the "
-                        "machine the facts describe (or they are wrong)", by)
-    return Identity(h, None, by)
+    host = facts.get("host", hid)
+    if host is None:  # not reached: hid is a host's id (Facts checks every id is a string)
+        return Identity(None, f"host {hid} is not in the facts", by)
+    if me.os and isinstance(host.get("os"), str) and host["os"] != me.os:
+        return Identity(None, f"the facts say {hid} runs {host['os']}, but this system runs {me.os}: it is not "
+                        "the machine the facts describe (or they are wrong)", by)
+    return Identity(host, None, by)
 
 
 def describe(facts: Facts, h: dict[str, Any]) -> str:

@@ -69,7 +69,7 @@ def step_summary(report: Any, reporters: dict[str, Reporter]) -> str | None:
     return str(reporters["markdown"].render(plain))
 
 
-@hookimpl  # type: ignore[untyped-decorator]
+@hookimpl
 def policycheck_reporters() -> list[Reporter]:
     return [Reporter("github", render_annotations, "txt", "GitHub Actions annotations for the gate's failures "
                      "(written on their own under GITHUB_ACTIONS=true)")]

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from policycheck import hookimpl
 from policycheck.api import Reporter
-from policycheck.conditions import describe
 from policycheck.results import ERROR, FAIL, PASS, SEVERITIES, SKIP, STATUSES, WAIVED
 from policycheck.textsafe import line
+from policycheck.textutil import describe
 
 if TYPE_CHECKING:
     from policycheck.results import Report, Result
