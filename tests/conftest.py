@@ -2,7 +2,6 @@
 import json
 
 import pytest
-
 from pchelpers import facts_doc
 
 

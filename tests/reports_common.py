@@ -5,7 +5,6 @@ import json
 
 from pchelpers import ROOT, run_in_process
 
-
 EXAMPLE_CONFIG = ROOT / "examples" / "datazone" / "policycheck.yaml"
 AS_OF = "2026-11-25T06:00:00+00:00"
 

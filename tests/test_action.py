@@ -218,7 +218,7 @@ def _action_as_workflow(path: Path) -> Path:
     outputs = {name: spec["value"] for name, spec in action["outputs"].items()}
     doc = {"name": "action.yml as a workflow",
            "on": {"workflow_call": {"inputs": inputs, "outputs": {
-               name: {"value": "${{ jobs.action.outputs.%s }}" % name} for name in outputs}}},
+               name: {"value": f"${{{{ jobs.action.outputs.{name} }}}}"} for name in outputs}}},
            "jobs": {"action": {"runs-on": "ubuntu-latest", "outputs": outputs, "steps": action["runs"]["steps"]}}}
     path.write_text(yaml.safe_dump(doc, sort_keys=False, width=1000), encoding="utf-8")
     return path

@@ -6,7 +6,6 @@ import re
 
 import jsonschema
 import pytest
-
 from pchelpers import EXAMPLE, ROOT, run_cli
 
 CONFIG = EXAMPLE / "policycheck.yaml"

@@ -2,12 +2,11 @@
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pchelpers import facts_doc
 
-from policycheck.conditions import (OPERATORS, CompileError, Ctx, FactPath, compile_condition)
+from policycheck.conditions import OPERATORS, CompileError, Ctx, FactPath, compile_condition
 from policycheck.facts import Facts
 from policycheck.timeutil import parse_time
-
-from pchelpers import facts_doc
 
 NOW = parse_time("2026-11-25T06:00:00+00:00")
 
@@ -46,6 +45,7 @@ def test_every_operator_is_tested_above():
 
 def test_schema_operator_list_equals_the_table():
     import json
+
     from policycheck.policy import SCHEMA_FILE
     schema = json.loads(SCHEMA_FILE.read_text())
     leaf_ops = set(schema["$defs"]["leaf"]["properties"]) - {"fact", "default", "message"}

@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 
 import jsonschema
 import pytest
-
 from pchelpers import EXAMPLE, ROOT, run_cli
+
 from policycheck.controls import FRAMEWORKS
 from policycheck.pipeline import load_all_policies
 from policycheck.policy import PolicyLoadError, load_policies

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from pchelpers import facts_doc, run_cli
+
 from policycheck.conditions import Ctx, Missing, compile_condition
 from policycheck.derive import derive
 from policycheck.facts import Facts, merge

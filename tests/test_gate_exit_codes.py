@@ -5,8 +5,7 @@ import re
 import shlex
 
 import pytest
-from test_gate_helpers import (POLICY_OF, ROOT, gate_args, gate_env, host, run, snapshot,  # noqa: F401
-                               waiver, waiver_file)
+from test_gate_helpers import POLICY_OF, ROOT, gate_args, gate_env, host, run, snapshot, waiver, waiver_file  # noqa: F401
 
 from policycheck.results import SEVERITIES
 

@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from pchelpers import run_in_process
+
 from policycheck.results import SEVERITIES
 
 DATA = Path(__file__).parent / "data" / "gate"

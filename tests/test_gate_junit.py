@@ -11,8 +11,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from junitparser import Error, Failure, JUnitXml, Skipped
 from lxml import etree
-from test_gate_helpers import (EXAMPLE, GATE_POLICIES, XSD, gate_args, gate_env, host, run,  # noqa: F401
-                               snapshot, waiver, waiver_file)
+from test_gate_helpers import (  # noqa: F401
+    EXAMPLE,
+    GATE_POLICIES,
+    XSD,
+    gate_args,
+    gate_env,
+    host,
+    run,
+    snapshot,
+    waiver,
+    waiver_file,
+)
 
 from policycheck.engine import evaluate
 from policycheck.pipeline import build_facts, load_all_policies, make_report
@@ -44,7 +54,7 @@ def kinds(case) -> list:
 def summary_of(text: str) -> dict:
     m = SUMMARY.search(text)
     assert m, text
-    return dict(zip(("pass", "fail", "error", "skip", "waived", "total"), map(int, m.groups())))
+    return dict(zip(("pass", "fail", "error", "skip", "waived", "total"), map(int, m.groups()), strict=True))
 
 
 def test_example_datazone_junit_validates_and_counts_match_the_text_summary(tmp_path, capsys):

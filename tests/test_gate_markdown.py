@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import re
 
-from test_gate_helpers import (EXAMPLE, gate_args, gate_env, host, run, snapshot, waiver,  # noqa: F401
-                               waiver_file)
+from test_gate_helpers import EXAMPLE, gate_args, gate_env, host, run, snapshot, waiver, waiver_file  # noqa: F401
 
 from policycheck.reporters.markdown import MAX_DETAILED, code, esc
 

@@ -5,8 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_gate_helpers import (COLLECTED_AT, GATE_POLICIES, gate_args, gate_env, host, run,  # noqa: F401
-                               snapshot, waiver, waiver_file)
+from test_gate_helpers import (  # noqa: F401
+    COLLECTED_AT,
+    GATE_POLICIES,
+    gate_args,
+    gate_env,
+    host,
+    run,
+    snapshot,
+    waiver,
+    waiver_file,
+)
 
 from policycheck import waivers
 from policycheck.engine import evaluate

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from httpfake import FakeServer, closed_port
 from pchelpers import ROOT, run_cli
 

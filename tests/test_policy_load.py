@@ -56,7 +56,7 @@ def test_duplicate_ids_across_files(tmp_path):
     (tmp_path / "b.yaml").write_text(GOOD)
     with pytest.raises(PolicyLoadError) as exc:
         load_policies([tmp_path], display_root=tmp_path)
-    assert "b.yaml:1:5 TEST-001 id: duplicate policy id (also defined at a.yaml:1)" == str(exc.value.errors[0])
+    assert str(exc.value.errors[0]) == "b.yaml:1:5 TEST-001 id: duplicate policy id (also defined at a.yaml:1)"
 
 
 def test_several_documents_and_every_error_reported(tmp_path):
@@ -78,7 +78,7 @@ def test_object_tags_refused(tmp_path):
     f.write_text("a: !!python/object/apply:os.system ['echo pwned']\n")
     with pytest.raises(YamlError, match="not allowed"):
         load_documents(f)
-    with pytest.raises(Exception):
+    with pytest.raises(YamlError):  # the fast loader refuses the tag too
         load_data(f)
 
 

@@ -6,7 +6,6 @@ import re
 import sys
 
 import pytest
-
 from pchelpers import EXAMPLE, ROOT, run_cli
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -69,7 +68,7 @@ def test_rollup_table_heads_the_report_with_counts_per_policy(big):
         if not x.strip():
             break
         f = x.split()
-        rows[f[0]] = dict(zip(("pass", "fail", "error", "skip", "waived"), map(int, f[2:7])))
+        rows[f[0]] = dict(zip(("pass", "fail", "error", "skip", "waived"), map(int, f[2:7]), strict=True))
     assert rows == counts
 
 

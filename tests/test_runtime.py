@@ -4,8 +4,8 @@ import subprocess
 import time
 
 import pytest
-
 from httpfake import FakeServer, closed_port
+
 from policycheck.api import Collector, CollectorError
 from policycheck.collect import collect, plan_sources
 from policycheck.config import Config
@@ -91,15 +91,15 @@ def test_http_retries_on_503_honouring_retry_after():
 
 
 def test_http_gives_up_after_retries_with_reason():
-    with FakeServer({"/x": (502, {}, {"message": "bad gateway"})}) as srv:
-        with pytest.raises(CollectorError, match=r"HTTP 502 .* after 2 retries"):
-            HttpClient(srv.url, retries=2, backoff=0.01).get_json("/x")
+    with FakeServer({"/x": (502, {}, {"message": "bad gateway"})}) as srv, \
+            pytest.raises(CollectorError, match=r"HTTP 502 .* after 2 retries"):
+        HttpClient(srv.url, retries=2, backoff=0.01).get_json("/x")
 
 
 def test_http_401_names_the_fix_and_hides_the_password():
-    with FakeServer({"/x": (401, {}, {"message": "bad credentials for pw=Sekr1t!"})}) as srv:
-        with pytest.raises(CollectorError) as exc:
-            HttpClient(srv.url, auth=("audit", "Sekr1t!")).get_json("/x")
+    with FakeServer({"/x": (401, {}, {"message": "bad credentials for pw=Sekr1t!"})}) as srv, \
+            pytest.raises(CollectorError) as exc:
+        HttpClient(srv.url, auth=("audit", "Sekr1t!")).get_json("/x")
     assert "HTTP 401" in str(exc.value) and "username and password" in str(exc.value)
     assert "Sekr1t!" not in str(exc.value)
 
@@ -107,9 +107,8 @@ def test_http_401_names_the_fix_and_hides_the_password():
 def test_http_refused_and_timeout():
     with pytest.raises(CollectorError, match="cannot connect"):
         HttpClient(f"http://127.0.0.1:{closed_port()}").get_json("/x")
-    with FakeServer({"/x": (200, {}, {}, 3)}) as srv:
-        with pytest.raises(CollectorError, match="within 1s"):
-            HttpClient(srv.url, timeout=1).get_json("/x")
+    with FakeServer({"/x": (200, {}, {}, 3)}) as srv, pytest.raises(CollectorError, match="within 1s"):
+        HttpClient(srv.url, timeout=1).get_json("/x")
 
 
 def test_http_paginate_follows_next():

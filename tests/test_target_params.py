@@ -5,7 +5,6 @@ catalog policies (RPO-001's last failed run, COV-001's sources and servers)."""
 import json
 
 import pytest
-
 from pchelpers import facts_doc, run_cli
 
 HOSTS = [{"id": "db01.corp.example", "aliases": ["db01"], "roles": ["database"], "tags": ["tier1"]},

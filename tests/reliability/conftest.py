@@ -18,9 +18,9 @@ def with_plugin(monkeypatch):
 
 @pytest.fixture
 def upstream():
-    from httpfake import FakeServer
-
     import threading
+
+    from httpfake import FakeServer
 
     srv = FakeServer({"/api/servers": (200, {}, SERVERS)})
     srv.thread = threading.Thread(target=srv.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -10,7 +10,6 @@ import sys
 import time
 
 import pytest
-
 from relhelpers import ROOT, run_main
 
 EXAMPLE = ROOT / "examples" / "datazone" / "policycheck.yaml"

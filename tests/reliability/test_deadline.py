@@ -8,7 +8,6 @@ import os
 import time
 
 import pytest
-
 from relhelpers import run_cli, write_config
 
 

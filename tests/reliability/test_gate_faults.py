@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from relhelpers import run_main, write_config
 
 from policycheck.testing import ALL_TRANSPORT_FAULTS, FaultProxy, faults
-
-from relhelpers import run_main, write_config
 
 ELEMENT_FAULTS = [faults.corrupt(p, a) for p in ("/items/0/roles", "/items/0/services", "/items/0/name",
                                                   "/items/0", "/items", "/count")

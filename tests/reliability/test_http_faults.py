@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from relhelpers import SERVERS
 
 from policycheck.api import CollectorError
 from policycheck.kit.http import HttpClient
 from policycheck.testing import ALL_TRANSPORT_FAULTS, FaultProxy, corrupt_json, faults
-
-from relhelpers import SERVERS
 
 
 @pytest.mark.parametrize("fault", ALL_TRANSPORT_FAULTS, ids=str)

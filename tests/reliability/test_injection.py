@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-
 from relhelpers import run_main
 
 PAYLOADS = ["x\n::error::pwned-nl", "x\r\n::add-mask::pwned-crlf", "x\r::warning title=t::pwned-cr",
@@ -103,7 +102,6 @@ def test_collect_warnings_and_source_errors_on_stderr_are_inert(tmp_path, with_p
     import threading
 
     from httpfake import FakeServer
-
     from relhelpers import write_config
 
     data = {"count": 1, "items": [{"name": "bk01.corp.example", "roles": ["backup_server"], "services": [],

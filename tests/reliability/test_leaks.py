@@ -11,10 +11,9 @@ import json
 from urllib.parse import quote
 
 import pytest
+from relhelpers import run_cli, run_main
 
 from policycheck.testing import secret_forms
-
-from relhelpers import run_cli, run_main
 
 USER = "svc-reader"
 PASSPHRASE = "Pw&<\"'>%/+ Zeta-42!"  # every character that some encoding changes
