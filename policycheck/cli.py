@@ -738,6 +738,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             _emit(f"{'':22} collectors: {', '.join(i.collectors)}\n")
         if i.reporters:
             _emit(f"{'':22} reporters: {', '.join(i.reporters)}\n")
+        if i.derivations:
+            shown = ", ".join(i.derivations) if len(i.derivations) <= 4 else \
+                f"{len(i.derivations)} ({', '.join(i.derivations[:3])}, ...; `policycheck policies show ID` names them)"
+            _emit(f"{'':22} derivations: {shown}\n")
         if i.error and i.error != "disabled":
             _emit(f"{'':22} error: {i.error}\n")
     return ExitCode.OK

@@ -43,6 +43,7 @@ class PluginInfo:
     builtin: bool = False
     collectors: list[str] = field(default_factory=list)
     reporters: list[str] = field(default_factory=list)
+    derivations: list[str] = field(default_factory=list)  # "kind.attribute" each produces
     error: str | None = None
 
 
@@ -152,6 +153,12 @@ def make_plugins(disabled: Iterable[str] = (), load_entry_points: bool = True) -
                     continue
                 bucket[item.name] = item
                 names.append(item.name)
+        impl = getattr(plugin, "policycheck_derivations", None)
+        if impl is not None and not info.error:
+            try:
+                info.derivations = [f"{d.kind}.{d.attr}" for d in impl() or []]
+            except Exception as exc:  # named here; derive() reports it again when a run needs it
+                info.error = f"policycheck_derivations() raised {type(exc).__name__}: {exc}"
     plugin_names = {i.name for i in infos} | {_short(i.module) for i in infos if i.builtin}
     for d in disabled:
         if d not in plugin_names:

@@ -1,6 +1,7 @@
 """Plugins as a user installs them: entry-point discovery, a broken or misspelled plugin named while the
 rest goes on, disabling, a third-party collector/reporter/policy dir, and fail-closed sources."""
 import json
+import re
 import subprocess
 import sys
 
@@ -44,6 +45,8 @@ def test_plugins_listing_names_versions_providers_and_errors(site):
     assert "broken" in out and "ModuleNotFoundError" in out and "this_module_does_not_exist" in out
     assert "unknown hook 'policycheck_colectors' (did you mean 'policycheck_collectors'?)" in out
     assert "builtin-file" in out and "collectors: file" in out
+    assert "derivations: backup_server.demo_checked" in out  # the demo plugin's registered derivation
+    assert "builtin-derivations" in out and re.search(r"derivations: \d+ \(host\.vm, ", out)
 
 
 def test_third_party_collector_reporter_and_policies_run(site, tmp_path):
