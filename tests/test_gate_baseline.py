@@ -4,11 +4,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_gate_helpers import (  # noqa: F401
-    COLLECTED_AT,
-    GATE_POLICIES,
+from test_gate_helpers import (
     gate_args,
-    gate_env,
+    gate_env,  # noqa: F401  (an autouse fixture: importing it applies it here)
+    gate_results,
     host,
     run,
     snapshot,
@@ -17,13 +16,6 @@ from test_gate_helpers import (  # noqa: F401
 )
 
 from policycheck import baseline
-from policycheck.engine import evaluate
-from policycheck.pipeline import build_facts, load_all_policies
-
-
-def _results(hosts):
-    doc = {"schema_version": 1, "collected_at": COLLECTED_AT, "sources": [], "entities": {"host": hosts}}
-    return evaluate(load_all_policies([GATE_POLICIES], builtin=False), build_facts(doc))
 
 
 def _report_file(tmp_path, capsys, hosts, name="base.json", *extra):
@@ -61,7 +53,7 @@ def test_load_counts_failures_and_waived_failures_only(tmp_path, capsys):
 def test_apply_marks_new_unchanged_and_notes_fixed_and_gone():
     before = {("GATE-002", "h1.example.org"), ("GATE-003", "h1.example.org"), ("GATE-004", "h1.example.org"),
               ("GATE-002", "gone.example.org"), ("GATE-005", "h1.example.org")}
-    results = _results([host("h1.example.org", fail=["low", "info"], missing=["high"])])
+    results = gate_results([host("h1.example.org", fail=["low", "info"], missing=["high"])])
     results_by = {r.policy.id: r for r in results}
     results_by["GATE-005"].status = "waived"  # waived now: neither fixed nor a failure
     results_by["GATE-005"].waiver = {"was": "fail"}

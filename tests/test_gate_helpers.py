@@ -68,3 +68,13 @@ def gate_args(facts: Path, *extra) -> list:
 
 
 run = run_in_process
+
+
+def gate_results(hosts: list) -> list:
+    """The gate policies evaluated in process over ``hosts`` (no CLI, no reports)."""
+    from policycheck.engine import evaluate
+    from policycheck.pipeline import build_facts, load_all_policies
+
+    doc = {"schema_version": 1, "collected_at": COLLECTED_AT, "sources": [], "entities": {"host": hosts}}
+    return evaluate(load_all_policies([GATE_POLICIES], builtin=False), build_facts(doc))
+

@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from junitparser import Error, Failure, JUnitXml, Skipped
 from lxml import etree
-from test_gate_helpers import (  # noqa: F401
+from test_gate_helpers import (
     EXAMPLE,
     GATE_POLICIES,
     XSD,
     gate_args,
-    gate_env,
+    gate_env,  # noqa: F401  (an autouse fixture: importing it applies it here)
     host,
     run,
     snapshot,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_gate_helpers import (  # noqa: F401
+from test_gate_helpers import (
     COLLECTED_AT,
-    GATE_POLICIES,
     gate_args,
-    gate_env,
+    gate_env,  # noqa: F401  (an autouse fixture: importing it applies it here)
+    gate_results,
     host,
     run,
     snapshot,
@@ -18,13 +18,6 @@ from test_gate_helpers import (  # noqa: F401
 )
 
 from policycheck import waivers
-from policycheck.engine import evaluate
-from policycheck.pipeline import build_facts, load_all_policies
-
-
-def _results(hosts):
-    doc = {"schema_version": 1, "collected_at": COLLECTED_AT, "sources": [], "entities": {"host": hosts}}
-    return evaluate(load_all_policies([GATE_POLICIES], builtin=False), build_facts(doc))
 
 
 def _load(tmp_path, text, **kw):
@@ -130,7 +123,7 @@ def _w(policy, target, expires="2026-12-31", limit=365, where="w.yaml:1"):
 
 
 def test_apply_marks_waived_and_reports_each_state():
-    results = _results([host("h1.example.org", fail=["high", "low"], aliases=["h1", "10.0.0.1"]),
+    results = gate_results([host("h1.example.org", fail=["high", "low"], aliases=["h1", "10.0.0.1"]),
                         host("h2.lab.example", missing=["medium"]), host("h3.example.org")])
     states = waivers.apply_waivers(results, [
         _w("gate-004", "H1"),                         # case-insensitive, by alias
@@ -161,11 +154,11 @@ def test_apply_marks_waived_and_reports_each_state():
 
 
 def test_expiry_is_the_end_of_the_day(tmp_path):
-    results = _results([host("h1.example.org", fail=["high"])])
+    results = gate_results([host("h1.example.org", fail=["high"])])
     states = waivers.apply_waivers(results, [_w("GATE-004", "h1.example.org", "2026-11-25")],
                                    "2026-11-25T23:00:00+00:00")
     assert states[0]["state"] == "active"
-    results = _results([host("h1.example.org", fail=["high"])])
+    results = gate_results([host("h1.example.org", fail=["high"])])
     states = waivers.apply_waivers(results, [_w("GATE-004", "h1.example.org", "2026-11-24")],
                                    "2026-11-25T00:00:01+00:00")
     assert states[0]["state"] == "expired"
