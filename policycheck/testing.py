@@ -302,6 +302,7 @@ class FakeHTTPServer:
         self.stall_after = stall_after
         self.default = default
         self.requests: list[Request] = []
+        self.errors: list[Exception] = []  #: exceptions a route raised (each answered as a 500 naming it)
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -343,7 +344,9 @@ class FakeHTTPServer:
             self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True,
                                                  do_handshake_on_connect=False)
             self.scheme = "https"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="FakeHTTPServer", daemon=True)
+        # a short poll interval: close() waits for it (the default 0.5 s made every test's teardown slow)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="FakeHTTPServer", daemon=True)
         self._started = False
 
     @property
@@ -387,7 +390,15 @@ class FakeHTTPServer:
             route = self.routes.get(("GET", parts.path))
         if route is None:
             route = self.default or Answer(404, b'{"detail": "Not found."}', {"Content-Type": "application/json"})
-        answer = route(req) if callable(route) else route
+        try:
+            answer = route(req) if callable(route) else route
+        except Exception as exc:  # a bug in the fake itself: recorded, and answered so the test sees it
+            import traceback
+
+            with self._lock:
+                self.errors.append(exc)
+            answer = Answer(500, {"fake_server_error": f"{type(exc).__name__}: {exc}",
+                                  "traceback": traceback.format_exc(limit=5)})
         if not isinstance(answer, Answer):
             status, headers, payload = (tuple(answer) + ({}, b""))[:3]
             answer = Answer(int(status), payload, dict(headers or {}))

@@ -244,3 +244,20 @@ def test_fake_server_counts_requests_in_flight():
         for t in threads:
             t.join(60)
     assert srv.max_in_flight == 2 and srv.in_flight == 0 and len(srv.requests) == 2
+
+
+def test_a_route_that_raises_is_answered_500_naming_it_and_recorded():
+    """A bug in a fake's route is not a silent dropped connection: the client gets a 500 naming the
+    exception, and the server keeps it for the test to assert on."""
+    import requests
+
+    from policycheck.testing import FakeHTTPServer
+
+    def broken(req):
+        raise KeyError("no such fixture")
+
+    with FakeHTTPServer({("GET", "/x"): broken}) as srv:
+        resp = requests.get(srv.url + "/x", timeout=5)
+    assert resp.status_code == 500
+    assert "KeyError: 'no such fixture'" in resp.json()["fake_server_error"]
+    assert len(srv.errors) == 1 and isinstance(srv.errors[0], KeyError)
