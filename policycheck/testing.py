@@ -442,6 +442,16 @@ class FakeHTTPServer:
             h.close_connection = True
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on right now (bound, then released): for a server a test
+    starts, or for a "connection refused" test."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
 @dataclass(frozen=True)
 class Certs:
     """What :func:`make_cert` wrote: the CA certificate (the bundle a client trusts), and the server's

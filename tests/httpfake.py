@@ -62,10 +62,6 @@ class FakeServer:
 
 
 def closed_port() -> int:
-    import socket
+    from policycheck.testing import free_port
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return free_port()

@@ -25,6 +25,6 @@ def test_every_public_name_of_the_kit_is_documented_with_an_example(module):
 
 def test_every_testing_helper_of_the_kit_is_documented():
     for name in ("collect_context", "run_cli", "CliResult", "FakeHTTPServer", "Answer", "Request", "json_answer",
-                 "make_cert", "Certs", "need"):
+                 "make_cert", "Certs", "need", "free_port"):
         assert f"`{name}" in TESTING, f"policycheck.testing.{name} is not documented"
     assert "```python" in TESTING

@@ -2,21 +2,12 @@
 from __future__ import annotations
 
 import gzip
-import socket
 
 import pytest
 
 from policycheck.api import CollectorError
 from policycheck.kit.http import HttpClient, HttpError
-from policycheck.testing import Answer, FakeHTTPServer, json_answer
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from policycheck.testing import Answer, FakeHTTPServer, free_port, json_answer
 
 
 @pytest.fixture
@@ -45,7 +36,7 @@ def test_a_500_carries_its_status_and_the_servers_message(srv):
 
 def test_connection_refused_has_no_status_but_names_the_endpoint():
     with pytest.raises(HttpError) as exc:
-        HttpClient(f"http://127.0.0.1:{closed_port()}/base", retries=0).get_json("items")
+        HttpClient(f"http://127.0.0.1:{free_port()}/base", retries=0).get_json("items")
     assert exc.value.status is None and exc.value.endpoint == "/base/items"
     assert str(exc.value).startswith("cannot connect to http://127.0.0.1:")
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from policycheck.kit.proc import kill_group
+from policycheck.testing import free_port
 
 BINARIES = ("bacula-dir", "bacula-sd", "bacula-fd", "bconsole", "sqlite3")
 SBIN = ("/usr/sbin", "/usr/bin", "/sbin")
@@ -35,12 +36,6 @@ def which(name: str) -> str | None:
 
 def missing_binaries() -> list[str]:
     return [b for b in BINARIES if not which(b)]
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def listening(host: str, port: int) -> bool:

@@ -13,7 +13,7 @@ from policycheck_netbox.plugin import collect, policycheck_collectors  # noqa: E
 from policycheck_netbox.schema import SCHEMA  # noqa: E402
 
 from policycheck.api import CollectContext, CollectorError  # noqa: E402
-from policycheck.testing import assert_no_secret, assert_valid_fragment  # noqa: E402
+from policycheck.testing import assert_no_secret, assert_valid_fragment, free_port  # noqa: E402
 
 TOKEN = "nbt_abcdefghijkl.SECRETsecretSECRETsecret00"
 
@@ -186,11 +186,7 @@ def test_next_link_to_another_host_is_refused():
 
 
 def test_connection_refused_is_an_error():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with pytest.raises(CollectorError) as ei:
         collect({"url": f"http://127.0.0.1:{port}", "token": TOKEN, "retries": 0},
                 CollectContext(source="nb", timeout=3, secrets=[TOKEN]))

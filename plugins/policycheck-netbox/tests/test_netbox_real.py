@@ -14,7 +14,7 @@ import yaml
 from policycheck_netbox.plugin import collect
 
 from policycheck.api import CollectContext, CollectorError
-from policycheck.testing import assert_no_secret, assert_valid_facts, assert_valid_fragment
+from policycheck.testing import assert_no_secret, assert_valid_facts, assert_valid_fragment, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -223,11 +223,7 @@ def test_policycheck_collect_joins_hosts_and_records_conflict(netbox_real, tmp_p
 
 
 def test_policycheck_check_netbox_down_gives_errors(tmp_path):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     (tmp_path / "t").write_text("nbt_abcdefghijkl.doesnotmatterdoesnotmatter1234")
     cfg = {"version": 1, "sources": [{"name": "netbox", "plugin": "netbox", "timeout": 5,
                                       "url": f"http://127.0.0.1:{port}", "token_file": str(tmp_path / "t"),

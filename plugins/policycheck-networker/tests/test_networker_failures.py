@@ -7,7 +7,7 @@ import time
 import pytest
 
 from policycheck.api import CollectorError
-from policycheck.testing import assert_no_secret
+from policycheck.testing import assert_no_secret, free_port
 
 
 def fail(run, srv, **kw) -> str:
@@ -127,15 +127,12 @@ def test_wrong_api_version_meets_html_404(server, run, zone):
 
 
 def test_connection_refused(run):
-    import socket
 
     class Gone:
         password = "Nw-audit-S3cret!42"
         username = "audit"
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     Gone.url = f"http://127.0.0.1:{port}"
     msg = fail(run, Gone)
     assert "cannot connect" in msg and str(port) in msg

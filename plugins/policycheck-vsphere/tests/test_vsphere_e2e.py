@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import socket
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import yaml
 
-from policycheck.testing import assert_no_secret, run_cli
+from policycheck.testing import assert_no_secret, free_port, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -130,12 +129,6 @@ def test_recent_snapshot_is_a_bmr_path(vcsim, director, tmp_path):
     assert status(v, "BMR-002") == "fail", v[("BMR-002", "nsr01")]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("fault", ["wrong_password", "refused", "untrusted_certificate", "timeout"])
 def test_faults_give_error_results(vcsim, director, tmp_path, secret, fault):
     sc = director()
@@ -147,7 +140,7 @@ def test_faults_give_error_results(vcsim, director, tmp_path, secret, fault):
         sim_pw = secret + "X"
         over["password"] = sim_pw
     if fault == "refused":
-        sim.port = _free_port()
+        sim.port = free_port()
     if fault == "untrusted_certificate":
         over["ca_bundle"] = None
     if fault == "timeout":

@@ -1,20 +1,13 @@
 """Every failure to read vCenter becomes a CollectorError naming where and why, without the password."""
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
 from policycheck_vsphere.plugin import collect
 
 from policycheck.api import CollectorError
-from policycheck.testing import Answer, FakeHTTPServer, Request, assert_no_secret, make_cert
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from policycheck.testing import Answer, FakeHTTPServer, Request, assert_no_secret, free_port, make_cert
 
 
 def collect_error(settings, ctx) -> str:

@@ -24,6 +24,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from policycheck.testing import free_port
+
 NETBOX_VERSION = os.environ.get("POLICYCHECK_NETBOX_VERSION", "4.7.3")
 HERE = Path(__file__).resolve().parent
 DUMP_DIR = HERE / "dumps"
@@ -84,12 +86,6 @@ def missing() -> list[str]:
     if not (venv_dir() / "bin" / "netbox").exists():
         out.append(f"the NetBox {NETBOX_VERSION} venv at {venv_dir()} (run plugins/policycheck-netbox/ci/setup.sh)")
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float, log: Path | None = None):
