@@ -146,7 +146,7 @@ def collect(hook_results: Iterable[Any]) -> list[Derivation]:
 
 def markdown_table(derivs: Iterable[Derivation]) -> str:
     """The derived attributes as docs/facts.md lists them (tests/test_derivations.py keeps the two equal;
-    regenerate with ``python -m policycheck.derivations``)."""
+    regenerate with ``POLICYCHECK_UPDATE_GOLDEN=1 python -m pytest tests/test_derivations.py``)."""
     rows = ["| derived attribute | what it is | inputs | example |", "|---|---|---|---|"]
     for d in derivs:
         inputs = ", ".join(f"{k}.{a}" for k, a in d.inputs)
