@@ -201,3 +201,29 @@ def test_a_plugin_derivation_is_used_identically_by_check_and_policies_test(site
     assert code == 0, err
     assert "backup_server.demo_checked  [derivation: demo, policycheck_demo.plugin.derive_demo_checked]" in out
     assert "inputs: backup_server.product" in out
+
+
+IO_MODULES = {"requests", "subprocess", "socket", "urllib", "http", "pyVmomi", "policycheck.kit.http",
+              "policycheck.kit.proc"}
+
+
+@pytest.mark.parametrize("package", sorted(p.relative_to(ROOT).as_posix()
+                                           for p in (ROOT / "plugins").glob("policycheck-*/policycheck_*")
+                                           if p.is_dir() and not p.name.endswith(".egg-info")))
+def test_every_plugin_has_the_one_shape_and_its_mapping_does_no_io(package):
+    """Every plugin: plugin.py (registration, settings schema), client.py (transport), mapping (pure),
+    collect.py (orchestration); neither plugin.py nor the mapping imports a transport (README, Layout)."""
+    import ast
+
+    pkg = ROOT / package
+    for name in ("plugin.py", "client.py", "collect.py"):
+        assert (pkg / name).is_file(), f"{package} has no {name}"
+    mapping = [pkg / "mapping.py"] if (pkg / "mapping.py").is_file() else sorted((pkg / "mapping").glob("*.py"))
+    assert mapping, f"{package} has no mapping.py or mapping/"
+    for path in [pkg / "plugin.py", *mapping]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for n in names:
+                assert n not in IO_MODULES and n.split(".")[0] not in IO_MODULES, \
+                    f"{path.relative_to(ROOT)} imports {n}: transport belongs in client.py"
