@@ -13,6 +13,7 @@ from typing import Any
 from policycheck.errors import FactsInputError
 
 SCHEMA_VERSION = 1
+Entity = dict[str, Any]
 MACHINE_KINDS = ("host", "backup_server", "client", "storage_node", "hypervisor_host", "vm")
 
 #: reference attributes: (kind, attribute, nested key or None) -> referenced kind. A nested key means
@@ -184,6 +185,10 @@ class Facts:
             cid = al.lookup(eid)
             e = idx.get(cid) if cid is not None else None
         return e
+
+    def resolve_refs(self) -> None:
+        """:func:`resolve_refs` of this document; the alias indexes it builds are kept for lookups."""
+        resolve_refs(self.by_kind, self._aliases)
 
     def alias_index(self, kind) -> AliasIndex:
         al = self._aliases.get(kind)
@@ -480,15 +485,25 @@ STRICT_REFS = {("host", "depends_on"), ("storage_node", "backup_server"), ("devi
                ("client", "backup_server"), ("vm", "cluster"), ("vm", "disks"), ("hypervisor_host", "cluster")}
 
 
-def resolve_refs(entities: dict) -> None:
-    """Rewrite every reference to its entity's canonical id; one that does not resolve becomes unknown."""
-    indexes = {k: AliasIndex(v, k in MACHINE_KINDS) for k, v in entities.items()}
+def resolve_refs(entities: dict[str, list[Entity]], indexes: dict[str, AliasIndex] | None = None) -> None:
+    """Rewrite every reference to its entity's canonical id; one that does not resolve becomes unknown.
+    The alias index of each referenced kind is built once, into ``indexes`` when given (a
+    :class:`Facts`' own: ids and aliases do not change here, so derivations reuse them)."""
+    cache: dict[str, AliasIndex] = {} if indexes is None else indexes
 
-    def fix(target_kind, val, strict):
+    def index(kind: str) -> AliasIndex | None:
+        if kind not in entities:
+            return None  # no source describes any: not an empty index (see fix)
+        idx = cache.get(kind)
+        if idx is None:
+            idx = cache[kind] = AliasIndex(entities[kind] or [], kind in MACHINE_KINDS)
+        return idx
+
+    def fix(target_kind: str, val: Any, strict: bool) -> tuple[Any, str | None]:
         """(canonical id, None) or (val, reason it does not resolve)."""
         if not isinstance(val, str):
             return val, None
-        idx = indexes.get(target_kind)
+        idx = index(target_kind)
         hit = idx.lookup(val) if idx is not None else None
         if hit is not None:
             return hit, None
