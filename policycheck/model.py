@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from policycheck.conditions import COMBINATORS, QUANTIFIERS, suggest
+from policycheck.conditions import COMBINATORS, QUANTIFIERS
 from policycheck.derivations.core import DERIVATIONS
+from policycheck.textutil import suggest
+
+if TYPE_CHECKING:
+    from policycheck.policy import Policy
 
 #: attribute type notation: "str", "bool", "num", "time", "enum:a|b", "ref:KIND", "[T]" (a list of T),
 #: "obj:NAME" (an object described in OBJECTS); a trailing "?" allows null
@@ -74,6 +79,10 @@ SYNONYMS = {"vm": "virtual", "virtual_machine": "virtual", "guest": "virtual", "
             "poweredOn": "on", "poweredOff": "off", "ok": "success", "passed": "success", "failed": "failure",
             "fail": "failure", "pass": "success", "disk_file": "file", "adv_file": "file", "lto": "tape"}
 
+#: a JSON path (keys and indexes) and a problem found there
+JPath = tuple[Any, ...]
+JPathProblem = tuple[JPath, str]
+
 RESERVED = ("id", "aliases", "_sources", "_observed_at", "_unknown", "_partial", "_attr_sources", "_conflicts",
             "_unresolved")
 @dataclass(frozen=True)
@@ -102,7 +111,7 @@ def _attr(scope: str, name: str, t: str) -> Attr:
     return Attr(many=many, derived=derived)
 
 
-MODEL: dict = {scope: {name: _attr(scope, name, t) for name, t in attrs.items()}
+MODEL: dict[str, dict[str, Attr]] = {scope: {name: _attr(scope, name, t) for name, t in attrs.items()}
                for scope, attrs in {**KINDS_MODEL, **OBJECTS}.items()}
 
 ITEM_SCOPES = {"copy": "bootstrap.copies", "disk": "vm.disks", "passthrough_device": "vm.passthrough_devices",
@@ -114,7 +123,7 @@ RESERVED_ATTRS = {"id": Attr(), "aliases": Attr(many=True), "_sources": Attr(man
 KNOWN_PLUGINS = ("ansible", "bacula", "netbox", "networker", "vsphere", "file")
 
 
-def attributes(scope: str, extra: dict | None = None) -> dict:
+def attributes(scope: str, extra: dict[str, Any] | None = None) -> dict[str, Attr]:
     """The attributes of ``scope``: documented, derived by the core (the derivation registry), and
     declared by plugins in ``extra`` ({kind: [name, ...]})."""
     out = dict(MODEL.get(scope, {}))
@@ -136,14 +145,14 @@ class ModelChecker:
     """Checks a policy's fact paths against the model; ``prefixes`` are plugin names whose
     ``<name>_...`` attributes are accepted, ``extra`` attributes plugins declare per kind."""
 
-    def __init__(self, prefixes=(), extra: dict | None = None):
+    def __init__(self, prefixes: Iterable[str] = (), extra: dict[str, Any] | None = None) -> None:
         self.prefixes = tuple(sorted(set(KNOWN_PLUGINS) | {p.replace("-", "_") for p in prefixes if p}))
         self.extra = extra or {}
-        self.reads: list | None = None  # when a list: every (scope, attribute) a path step reads
+        self.reads: list[tuple[str, str]] | None = None  # when a list: every (scope, attribute) a path step reads
 
-    def check(self, policy) -> list[tuple[tuple, str]]:
+    def check(self, policy: Policy) -> list[JPathProblem]:
         """Every problem as (JSON path in the policy document, message)."""
-        out: list = []
+        out: list[JPathProblem] = []
         if policy.target not in MODEL:
             return out
         for key in ("when", "require"):
@@ -154,7 +163,7 @@ class ModelChecker:
             self._path(text, ("context", i), policy.target, policy.target, out)
         return out
 
-    def _walk(self, node, jpath, scope, target, out):
+    def _walk(self, node: Any, jpath: JPath, scope: str | None, target: str, out: list[JPathProblem]) -> None:
         if not isinstance(node, dict):
             return
         if "fact" in node:
@@ -186,7 +195,8 @@ class ModelChecker:
                 inner = self._path(node[head], jpath + (head,), scope, target, out, items=True)
                 self._walk(node.get("require"), jpath + ("require",), inner, target, out)
 
-    def _path(self, text, jpath, scope, target, out, items=False):
+    def _path(self, text: Any, jpath: JPath, scope: str | None, target: str, out: list[JPathProblem],
+              items: bool = False) -> str | None:
         """Check one path; return the scope of its value's items (for a quantifier) or None."""
         if not isinstance(text, str):
             return None
@@ -256,7 +266,7 @@ class ModelChecker:
         return scope if items else None
 
 
-def fact_reads(policy, extra: dict | None = None) -> list[tuple[str, str]]:
+def fact_reads(policy: Policy, extra: dict[str, Any] | None = None) -> list[tuple[str, str]]:
     """Every (kind or item scope, attribute) a policy's fact paths read, in order, each once."""
     checker = ModelChecker(extra=extra)
     checker.reads = []
@@ -271,16 +281,16 @@ _ISO = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|z|[+-]\d\d:?
 
 
 class _Checker:
-    def __init__(self, limit=MAX_PROBLEMS):
-        self.problems: list = []
+    def __init__(self, limit: int = MAX_PROBLEMS) -> None:
+        self.problems: list[JPathProblem] = []
         self.limit = limit
-        self.compiled: dict = {}
+        self.compiled: dict[str, tuple[bool, str]] = {}
 
-    def add(self, jpath, msg):
+    def add(self, jpath: Iterable[Any], msg: str) -> None:
         if len(self.problems) < self.limit:
             self.problems.append((tuple(jpath), msg))
 
-    def spec(self, t):
+    def spec(self, t: str) -> tuple[bool, str]:
         hit = self.compiled.get(t)
         if hit is None:
             nullable = t.endswith("?")
@@ -288,7 +298,7 @@ class _Checker:
             hit = self.compiled[t] = (nullable, base)
         return hit
 
-    def value(self, v, t, jpath):
+    def value(self, v: Any, t: str, jpath: JPath) -> None:
         nullable, base = self.spec(t)
         if v is None:
             if not nullable and not base.startswith("["):
@@ -335,7 +345,7 @@ class _Checker:
                 elif k == "_unknown" and x.__class__ is not dict:
                     self.add(jpath + (k,), "must be an object {attribute: reason}")
 
-    def time(self, v, jpath):
+    def time(self, v: Any, jpath: JPath) -> None:
         if v.__class__ is not str:
             self.add(jpath, f"is {_typename(v)}; expected an ISO 8601 time with an offset "
                             "(2026-11-24T22:10:00+01:00)")
@@ -355,12 +365,12 @@ class _Checker:
             self.add(jpath, f"is {_short(v)}; not a valid date and time")
 
 
-def _typename(v) -> str:
+def _typename(v: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
             float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
 
 
-def _short(v) -> str:
+def _short(v: Any) -> str:
     import json
 
     s = json.dumps(v, default=str, ensure_ascii=False)
@@ -510,7 +520,7 @@ def _reserved_problem(k: str) -> str:
 
 
 def check_entities(entities: Any, prefix: tuple[Any, ...] = ("entities",),
-                   limit: int = MAX_PROBLEMS) -> list[tuple[tuple[Any, ...], str]]:
+                   limit: int = MAX_PROBLEMS) -> list[JPathProblem]:
     """Problems ``[(json_path, message)]`` of an ``entities`` mapping against the model: types, enums,
     times with an offset, references that are names, reserved keys, duplicate ids within a kind.
     Fast: an entity of a shape seen before (its keys and its values' classes) costs one lookup plus a
@@ -590,7 +600,7 @@ def check_entities(entities: Any, prefix: tuple[Any, ...] = ("entities",),
     return c.problems
 
 
-def check_document(doc, limit=MAX_PROBLEMS) -> list:
+def check_document(doc: Any, limit: int = MAX_PROBLEMS) -> list[JPathProblem]:
     """Problems of a whole facts document (snapshot): its envelope and its entities."""
     c = _Checker(limit)
     if not isinstance(doc, dict):
@@ -621,7 +631,7 @@ def check_document(doc, limit=MAX_PROBLEMS) -> list:
     return problems[:limit]
 
 
-def format_path(jpath) -> str:
+def format_path(jpath: Iterable[Any]) -> str:
     out = ""
     for p in jpath:
         if p == "<key>":
