@@ -487,6 +487,9 @@ STRICT_REFS = {("host", "depends_on"), ("storage_node", "backup_server"), ("devi
                ("client", "backup_server"), ("vm", "cluster"), ("vm", "disks"), ("hypervisor_host", "cluster")}
 
 
+_NO_NAMES: dict[str, str] = {}
+
+
 def resolve_refs(entities: dict[str, list[Entity]], indexes: dict[str, AliasIndex] | None = None) -> None:
     """Rewrite every reference to its entity's canonical id; one that does not resolve becomes unknown.
     The alias index of each referenced kind is built once, into ``indexes`` when given (a
@@ -519,11 +522,31 @@ def resolve_refs(entities: dict[str, list[Entity]], indexes: dict[str, AliasInde
 
     for (kind, attr, nested), target in REFS.items():
         strict = (kind, attr) in STRICT_REFS
-        for e in entities.get(kind, ()):
-            if attr not in e or e[attr] is None:
+        ents = entities.get(kind)
+        if not ents:
+            continue
+        idx = index(target)
+        known = (idx.map if idx is not None else _NO_NAMES).get  # a name as given: the common hit
+        for e in ents:
+            v = e.get(attr)
+            if v is None:
                 continue
-            v = e[attr]
             if nested is None:
+                if v.__class__ is str:
+                    hit = known(v)
+                    if hit is not None:
+                        if hit is not v:
+                            e[attr] = hit
+                        continue
+                elif v.__class__ is list:
+                    try:
+                        hits = list(map(known, v))
+                    except TypeError:  # an unhashable item: the general path says what it is
+                        hits = [None]
+                    if None not in hits:
+                        if hits != v:  # a list already canonical is kept, not copied
+                            e[attr] = hits
+                        continue
                 if isinstance(v, list):
                     out, bad = [], []
                     for x in v:
