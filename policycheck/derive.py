@@ -8,7 +8,7 @@ from typing import Any
 from policycheck.derivations import Derivation, DerivationError, collect, derived_from, run
 from policycheck.derivations.base import why_unknown
 from policycheck.derivations.core import DERIVATIONS
-from policycheck.facts import Facts, resolve_refs
+from policycheck.facts import Facts
 
 __all__ = ["DERIVED_FROM", "derive", "registry", "why_unknown", "DerivationError"]
 
@@ -28,7 +28,7 @@ def registry(plugins: Any = None) -> list[Derivation]:
 def derive(facts: Facts, plugins: Any = None) -> None:
     """Add every derived fact in place (idempotent: values already present are kept). The table of what
     each derived attribute depends on is left on ``facts.derived_from`` for the engine."""
-    resolve_refs(facts.by_kind)  # a snapshot or a facts file may name entities by any alias, or by none
+    facts.resolve_refs()  # a snapshot or a facts file may name entities by any alias, or by none
     facts.refs_canonical = True  # type: ignore[attr-defined]  # references now hold canonical ids
     derivs = registry(plugins)
     run(facts, derivs)

@@ -7,12 +7,14 @@ import gc
 import ipaddress
 import json
 import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from policycheck.errors import FactsInputError
 
 SCHEMA_VERSION = 1
+Entity = dict[str, Any]
 MACHINE_KINDS = ("host", "backup_server", "client", "storage_node", "hypervisor_host", "vm")
 
 #: reference attributes: (kind, attribute, nested key or None) -> referenced kind. A nested key means
@@ -48,7 +50,7 @@ _gc_state = [0, False]  # active users, whether the cyclic GC was enabled before
 
 
 @contextmanager
-def gc_paused():
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic GC while building or judging a big facts document: JSON has no reference cycles,
     yet every few hundred new dicts the GC rescans the whole growing heap (json.load of 100k clients took
     4x longer with it). Reference counting still frees everything; the GC's state is restored after."""
@@ -82,7 +84,7 @@ class FactsError(FactsInputError):
     """A facts document or fragment that is not usable, with what is wrong."""
 
 
-def norm(name) -> str:
+def norm(name: Any) -> str:
     return str(name).strip().rstrip(".").lower()
 
 
@@ -100,10 +102,10 @@ class AliasIndex:
     """Names (any case, short or FQDN, aliases) of one kind's entities -> canonical id."""
 
     def __init__(self, entities: Any, short_names: bool = True) -> None:
-        self.map: dict = {}
-        self.ambiguous: dict = {}
-        self.plain: set = set()  # names known without a domain: an FQDN may fall back to them
-        shorts: dict = {}  # short name -> the one id it names, or a set of them
+        self.map: dict[str, str] = {}
+        self.ambiguous: dict[str, list[str]] = {}
+        self.plain: set[str] = set()  # names known without a domain: an FQDN may fall back to them
+        shorts: dict[str, Any] = {}  # short name -> the one id it names, or a set of them
         setdefault, plain_add, get = self.map.setdefault, self.plain.add, shorts.get
         for e in entities:
             eid = e["id"]
@@ -130,7 +132,7 @@ class AliasIndex:
             elif short not in self.map:
                 self.ambiguous[short] = sorted(ids)
 
-    def why_not(self, name, kind) -> str:
+    def why_not(self, name: Any, kind: str) -> str:
         """Why ``name`` resolves to no entity of ``kind``: ambiguous (with the candidates) or unknown."""
         k = norm(name)
         cands = self.ambiguous.get(k) or self.ambiguous.get(k.split(".", 1)[0]) if not is_ip(k) else None
@@ -158,7 +160,7 @@ class AliasIndex:
 class Facts:
     """A merged facts document with an index by kind and id. ``get(kind, id)`` also accepts aliases."""
 
-    def __init__(self, doc: dict):
+    def __init__(self, doc: dict[str, Any]) -> None:
         check_document(doc)
         self.doc = doc
         self.collected_at = doc["collected_at"]
@@ -167,12 +169,12 @@ class Facts:
         self.conflicts = doc.get("conflicts") or []
         self.by_kind = doc["entities"]
         self.index = {k: {e["id"]: e for e in ents} for k, ents in self.by_kind.items()}
-        self._aliases: dict = {}
+        self._aliases: dict[str, AliasIndex] = {}
 
-    def entities(self, kind) -> list:
+    def entities(self, kind: str) -> list[Entity]:
         return self.by_kind.get(kind) or []
 
-    def get(self, kind, eid):
+    def get(self, kind: str, eid: Any) -> Entity | None:
         idx = self.index.get(kind)
         if idx is None or eid.__class__ is not str:  # a malformed reference (a number, an object) resolves to nothing
             return None
@@ -185,13 +187,17 @@ class Facts:
             e = idx.get(cid) if cid is not None else None
         return e
 
-    def alias_index(self, kind) -> AliasIndex:
+    def resolve_refs(self) -> None:
+        """:func:`resolve_refs` of this document; the alias indexes it builds are kept for lookups."""
+        resolve_refs(self.by_kind, self._aliases)
+
+    def alias_index(self, kind: str) -> AliasIndex:
         al = self._aliases.get(kind)
         if al is None:
             al = self._aliases[kind] = AliasIndex(self.by_kind.get(kind) or [], kind in MACHINE_KINDS)
         return al
 
-    def kind_state(self, kind):
+    def kind_state(self, kind: str) -> tuple[bool | None, str | None]:
         """(True, None) when some working source provides ``kind`` (so its absence means none),
         (None, reason) when a failed source should have provided it, (False, None) otherwise."""
         for s in self.sources:
@@ -202,7 +208,7 @@ class Facts:
             return True, None
         return False, None
 
-    def incomplete(self, kind, server_id=None):
+    def incomplete(self, kind: str, server_id: str | None = None) -> str | None:
         """The reason a source saw elements of ``kind`` it could not read (for ``server_id``, or for any
         server when it is None), or None when every element was read."""
         for x in self.doc.get("incomplete") or ():
@@ -213,19 +219,19 @@ class Facts:
                 return f"source {x.get('source', '?')}: {x.get('reason')}"
         return None
 
-    def same(self, ref, eid) -> bool:
+    def same(self, ref: tuple[str, Any], eid: str) -> bool:
         kind, name = ref
         e = self.get(kind, name)
         return e is not None and e["id"] == eid or norm(name) == norm(eid)
 
-    def failed_sources(self) -> list:
+    def failed_sources(self) -> list[dict[str, Any]]:
         return [s for s in self.sources if s.get("status") == "error"]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return self.doc
 
 
-def check_document(doc) -> None:
+def check_document(doc: Any) -> None:
     """Fast structural check of a facts document (the full JSON Schema runs in tests and `validate`)."""
     if not isinstance(doc, dict):
         raise FactsError("a facts document must be a JSON object")
@@ -245,7 +251,7 @@ def check_document(doc) -> None:
                 raise FactsError(f"entities.{kind}[{i}] needs a non-empty string 'id'")
 
 
-def check_fragment(frag, source: str) -> None:
+def check_fragment(frag: Any, source: str) -> None:
     if not isinstance(frag, dict) or not isinstance(frag.get("entities"), dict):
         raise FactsError(f"source {source}: the collector returned {type(frag).__name__}, not "
                          "{'entities': {kind: [...]}}")
@@ -267,10 +273,11 @@ def check_fragment(frag, source: str) -> None:
 
 
 # ---- merging -------------------------------------------------------------------------------------
-def merge(fragments, collected_at: str, sources: list) -> dict:
+def merge(fragments: Iterable[tuple[str, str, dict[str, Any]]], collected_at: str,
+          sources: list[dict[str, Any]]) -> dict[str, Any]:
     """Merge ``[(source_name, observed_at, fragment)]`` into one facts document."""
-    grouped: dict = {}
-    incomplete: list = []
+    grouped: dict[str, list[Entity]] = {}
+    incomplete: list[dict[str, Any]] = []
     for source, observed_at, frag in fragments:
         partial = frag.get("partial") or {}
         for kind, ents in frag["entities"].items():
@@ -286,7 +293,7 @@ def merge(fragments, collected_at: str, sources: list) -> dict:
                 grouped.setdefault(kind, []).append(e)
         for x in frag.get("incomplete") or ():
             incomplete.append({**x, "source": source})
-    conflicts: list = []
+    conflicts: list[dict[str, Any]] = []
     entities = {}
     for kind, ents in grouped.items():
         entities[kind] = _join_kind(kind, ents, conflicts)
@@ -298,17 +305,17 @@ def merge(fragments, collected_at: str, sources: list) -> dict:
     return doc
 
 
-def _join_kind(kind, ents, conflicts):
+def _join_kind(kind: str, ents: list[Entity], conflicts: list[dict[str, Any]]) -> list[Entity]:
     parent = list(range(len(ents)))
 
-    def find(i):
+    def find(i: int) -> int:
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
 
-    owner: dict = {}
-    shorts: dict = {}
+    owner: dict[str, int] = {}
+    shorts: dict[str, set[str]] = {}
     machine = kind in MACHINE_KINDS
     per_server = kind == "client"  # a host protected by two backup servers has two client records
     for i, e in enumerate(ents):
@@ -332,7 +339,7 @@ def _join_kind(kind, ents, conflicts):
                 a, b = find(owner[short]), find(owner[next(iter(fqdns))])
                 if a != b:
                     parent[b] = a
-    groups: dict = {}
+    groups: dict[int, list[Entity]] = {}
     for i in range(len(ents)):
         groups.setdefault(find(i), []).append(ents[i])
     out = []
@@ -343,10 +350,10 @@ def _join_kind(kind, ents, conflicts):
     return out
 
 
-def _unique_client_ids(clients):
+def _unique_client_ids(clients: list[Entity]) -> None:
     """Two client records of one host under different backup servers keep distinct ids
     (``server/host``), the host's name staying in ``hostname``."""
-    seen: dict = {}
+    seen: dict[str, Any] = {}
     for c in clients:
         seen.setdefault(c["id"], []).append(c)
     for cid, group in seen.items():
@@ -357,28 +364,28 @@ def _unique_client_ids(clients):
             c["id"] = f"{c.get('backup_server') or '?'}/{cid}"
 
 
-def _canonical_id(members):
-    ids = [m["id"] for m in members]
+def _canonical_id(members: list[Entity]) -> str:
+    ids: list[str] = [m["id"] for m in members]
     fq = [i for i in ids if "." in i and not is_ip(i)]
     pool = fq or ids
     lower = [i for i in pool if i == i.lower()]
     return (lower or pool)[0]
 
 
-def _merge_group(kind, members, conflicts):
+def _merge_group(kind: str, members: list[Entity], conflicts: list[dict[str, Any]]) -> Entity:
     cid = _canonical_id(members)
-    names = []
+    names: list[Any] = []
     for m in members:
         for n in (m["id"], *(m.get("aliases") or ())):
             if n != cid and n not in names:
                 names.append(n)
-    merged = {"id": cid}
-    attr_sources: dict = {}
-    entity_conflicts: dict = {}
-    srcs: list = []
+    merged: Entity = {"id": cid}
+    attr_sources: dict[str, str] = {}
+    entity_conflicts: dict[str, list[dict[str, Any]]] = {}
+    srcs: list[str] = []
     observed = []
-    partial_marks: dict = {}
-    complete: set = set()  # list attributes some member reports without marking them partial
+    partial_marks: dict[str, str] = {}
+    complete: set[str] = set()  # list attributes some member reports without marking them partial
     for m in members:
         mp = m.get("_partial") or {}
         complete.update(k for k in m if k not in mp and not k.startswith("_"))
@@ -434,7 +441,7 @@ def _merge_group(kind, members, conflicts):
     return merged
 
 
-def _combine(a, b):
+def _combine(a: Any, b: Any) -> tuple[bool, Any]:
     """(True, merged) when two values agree or can be united; (False, None) on a conflict."""
     if a == b:
         return True, a
@@ -450,16 +457,16 @@ def _combine(a, b):
             return False, None  # lists of objects (disks, copies) must agree
         return True, out
     if isinstance(a, dict) and isinstance(b, dict):
-        out = dict(a)
+        merged = dict(a)
         for k, v in b.items():
-            if k in out:
-                ok, m = _combine(out[k], v)
+            if k in merged:
+                ok, m = _combine(merged[k], v)
                 if not ok:
                     return False, None
-                out[k] = m
+                merged[k] = m
             else:
-                out[k] = v
-        return True, out
+                merged[k] = v
+        return True, merged
     if isinstance(a, str) and isinstance(b, str):
         na, nb = norm(a), norm(b)
         if na == nb:
@@ -480,15 +487,28 @@ STRICT_REFS = {("host", "depends_on"), ("storage_node", "backup_server"), ("devi
                ("client", "backup_server"), ("vm", "cluster"), ("vm", "disks"), ("hypervisor_host", "cluster")}
 
 
-def resolve_refs(entities: dict) -> None:
-    """Rewrite every reference to its entity's canonical id; one that does not resolve becomes unknown."""
-    indexes = {k: AliasIndex(v, k in MACHINE_KINDS) for k, v in entities.items()}
+_NO_NAMES: dict[str, str] = {}
 
-    def fix(target_kind, val, strict):
+
+def resolve_refs(entities: dict[str, list[Entity]], indexes: dict[str, AliasIndex] | None = None) -> None:
+    """Rewrite every reference to its entity's canonical id; one that does not resolve becomes unknown.
+    The alias index of each referenced kind is built once, into ``indexes`` when given (a
+    :class:`Facts`' own: ids and aliases do not change here, so derivations reuse them)."""
+    cache: dict[str, AliasIndex] = {} if indexes is None else indexes
+
+    def index(kind: str) -> AliasIndex | None:
+        if kind not in entities:
+            return None  # no source describes any: not an empty index (see fix)
+        idx = cache.get(kind)
+        if idx is None:
+            idx = cache[kind] = AliasIndex(entities[kind] or [], kind in MACHINE_KINDS)
+        return idx
+
+    def fix(target_kind: str, val: Any, strict: bool) -> tuple[Any, str | None]:
         """(canonical id, None) or (val, reason it does not resolve)."""
         if not isinstance(val, str):
             return val, None
-        idx = indexes.get(target_kind)
+        idx = index(target_kind)
         hit = idx.lookup(val) if idx is not None else None
         if hit is not None:
             return hit, None
@@ -502,11 +522,31 @@ def resolve_refs(entities: dict) -> None:
 
     for (kind, attr, nested), target in REFS.items():
         strict = (kind, attr) in STRICT_REFS
-        for e in entities.get(kind, ()):
-            if attr not in e or e[attr] is None:
+        ents = entities.get(kind)
+        if not ents:
+            continue
+        idx = index(target)
+        known = (idx.map if idx is not None else _NO_NAMES).get  # a name as given: the common hit
+        for e in ents:
+            v = e.get(attr)
+            if v is None:
                 continue
-            v = e[attr]
             if nested is None:
+                if v.__class__ is str:
+                    hit = known(v)
+                    if hit is not None:
+                        if hit is not v:
+                            e[attr] = hit
+                        continue
+                elif v.__class__ is list:
+                    try:
+                        hits = list(map(known, v))
+                    except TypeError:  # an unhashable item: the general path says what it is
+                        hits = [None]
+                    if None not in hits:
+                        if hits != v:  # a list already canonical is kept, not copied
+                            e[attr] = hits
+                        continue
                 if isinstance(v, list):
                     out, bad = [], []
                     for x in v:
@@ -541,7 +581,7 @@ def resolve_refs(entities: dict) -> None:
                                 unk.setdefault("local_to_server", unk[key])
 
 
-def _unresolved(e, attr, reason):
+def _unresolved(e: Entity, attr: str, reason: str) -> None:
     """A reference that does not resolve: the attribute becomes unknown, with the reason."""
     e.setdefault("_unresolved", {})[attr] = e.pop(attr)
     e.setdefault("_unknown", {})[attr] = reason

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
+from typing import TYPE_CHECKING, Any
 
-from policycheck.conditions import COMBINATORS, QUANTIFIERS, suggest
+from policycheck.conditions import COMBINATORS, QUANTIFIERS
 from policycheck.derivations.core import DERIVATIONS
+from policycheck.textutil import suggest
+
+if TYPE_CHECKING:
+    from policycheck.policy import Policy
 
 #: attribute type notation: "str", "bool", "num", "time", "enum:a|b", "ref:KIND", "[T]" (a list of T),
 #: "obj:NAME" (an object described in OBJECTS); a trailing "?" allows null
@@ -72,6 +79,10 @@ SYNONYMS = {"vm": "virtual", "virtual_machine": "virtual", "guest": "virtual", "
             "poweredOn": "on", "poweredOff": "off", "ok": "success", "passed": "success", "failed": "failure",
             "fail": "failure", "pass": "success", "disk_file": "file", "adv_file": "file", "lto": "tape"}
 
+#: a JSON path (keys and indexes) and a problem found there
+JPath = tuple[Any, ...]
+JPathProblem = tuple[JPath, str]
+
 RESERVED = ("id", "aliases", "_sources", "_observed_at", "_unknown", "_partial", "_attr_sources", "_conflicts",
             "_unresolved")
 @dataclass(frozen=True)
@@ -100,7 +111,7 @@ def _attr(scope: str, name: str, t: str) -> Attr:
     return Attr(many=many, derived=derived)
 
 
-MODEL: dict = {scope: {name: _attr(scope, name, t) for name, t in attrs.items()}
+MODEL: dict[str, dict[str, Attr]] = {scope: {name: _attr(scope, name, t) for name, t in attrs.items()}
                for scope, attrs in {**KINDS_MODEL, **OBJECTS}.items()}
 
 ITEM_SCOPES = {"copy": "bootstrap.copies", "disk": "vm.disks", "passthrough_device": "vm.passthrough_devices",
@@ -112,7 +123,7 @@ RESERVED_ATTRS = {"id": Attr(), "aliases": Attr(many=True), "_sources": Attr(man
 KNOWN_PLUGINS = ("ansible", "bacula", "netbox", "networker", "vsphere", "file")
 
 
-def attributes(scope: str, extra: dict | None = None) -> dict:
+def attributes(scope: str, extra: dict[str, Any] | None = None) -> dict[str, Attr]:
     """The attributes of ``scope``: documented, derived by the core (the derivation registry), and
     declared by plugins in ``extra`` ({kind: [name, ...]})."""
     out = dict(MODEL.get(scope, {}))
@@ -134,14 +145,14 @@ class ModelChecker:
     """Checks a policy's fact paths against the model; ``prefixes`` are plugin names whose
     ``<name>_...`` attributes are accepted, ``extra`` attributes plugins declare per kind."""
 
-    def __init__(self, prefixes=(), extra: dict | None = None):
+    def __init__(self, prefixes: Iterable[str] = (), extra: dict[str, Any] | None = None) -> None:
         self.prefixes = tuple(sorted(set(KNOWN_PLUGINS) | {p.replace("-", "_") for p in prefixes if p}))
         self.extra = extra or {}
-        self.reads: list | None = None  # when a list: every (scope, attribute) a path step reads
+        self.reads: list[tuple[str, str]] | None = None  # when a list: every (scope, attribute) a path step reads
 
-    def check(self, policy) -> list[tuple[tuple, str]]:
+    def check(self, policy: Policy) -> list[JPathProblem]:
         """Every problem as (JSON path in the policy document, message)."""
-        out: list = []
+        out: list[JPathProblem] = []
         if policy.target not in MODEL:
             return out
         for key in ("when", "require"):
@@ -152,7 +163,7 @@ class ModelChecker:
             self._path(text, ("context", i), policy.target, policy.target, out)
         return out
 
-    def _walk(self, node, jpath, scope, target, out):
+    def _walk(self, node: Any, jpath: JPath, scope: str | None, target: str, out: list[JPathProblem]) -> None:
         if not isinstance(node, dict):
             return
         if "fact" in node:
@@ -184,7 +195,8 @@ class ModelChecker:
                 inner = self._path(node[head], jpath + (head,), scope, target, out, items=True)
                 self._walk(node.get("require"), jpath + ("require",), inner, target, out)
 
-    def _path(self, text, jpath, scope, target, out, items=False):
+    def _path(self, text: Any, jpath: JPath, scope: str | None, target: str, out: list[JPathProblem],
+              items: bool = False) -> str | None:
         """Check one path; return the scope of its value's items (for a quantifier) or None."""
         if not isinstance(text, str):
             return None
@@ -254,7 +266,7 @@ class ModelChecker:
         return scope if items else None
 
 
-def fact_reads(policy, extra: dict | None = None) -> list[tuple[str, str]]:
+def fact_reads(policy: Policy, extra: dict[str, Any] | None = None) -> list[tuple[str, str]]:
     """Every (kind or item scope, attribute) a policy's fact paths read, in order, each once."""
     checker = ModelChecker(extra=extra)
     checker.reads = []
@@ -269,16 +281,16 @@ _ISO = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|z|[+-]\d\d:?
 
 
 class _Checker:
-    def __init__(self, limit=MAX_PROBLEMS):
-        self.problems: list = []
+    def __init__(self, limit: int = MAX_PROBLEMS) -> None:
+        self.problems: list[JPathProblem] = []
         self.limit = limit
-        self.compiled: dict = {}
+        self.compiled: dict[str, tuple[bool, str]] = {}
 
-    def add(self, jpath, msg):
+    def add(self, jpath: Iterable[Any], msg: str) -> None:
         if len(self.problems) < self.limit:
             self.problems.append((tuple(jpath), msg))
 
-    def spec(self, t):
+    def spec(self, t: str) -> tuple[bool, str]:
         hit = self.compiled.get(t)
         if hit is None:
             nullable = t.endswith("?")
@@ -286,7 +298,7 @@ class _Checker:
             hit = self.compiled[t] = (nullable, base)
         return hit
 
-    def value(self, v, t, jpath):
+    def value(self, v: Any, t: str, jpath: JPath) -> None:
         nullable, base = self.spec(t)
         if v is None:
             if not nullable and not base.startswith("["):
@@ -333,7 +345,7 @@ class _Checker:
                 elif k == "_unknown" and x.__class__ is not dict:
                     self.add(jpath + (k,), "must be an object {attribute: reason}")
 
-    def time(self, v, jpath):
+    def time(self, v: Any, jpath: JPath) -> None:
         if v.__class__ is not str:
             self.add(jpath, f"is {_typename(v)}; expected an ISO 8601 time with an offset "
                             "(2026-11-24T22:10:00+01:00)")
@@ -353,12 +365,12 @@ class _Checker:
             self.add(jpath, f"is {_short(v)}; not a valid date and time")
 
 
-def _typename(v) -> str:
+def _typename(v: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
             float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
 
 
-def _short(v) -> str:
+def _short(v: Any) -> str:
     import json
 
     s = json.dumps(v, default=str, ensure_ascii=False)
@@ -379,75 +391,140 @@ _TIME_OK = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2
                       r"(:[0-5]\d(\.\d+)?)?(Z|z|[+-]([01]\d|2[0-3]):?[0-5]\d)").fullmatch
 
 
-def _fast(t: str, objects: dict):
-    """A predicate that is True when a value of type ``t`` is surely valid: the common case costs one
-    check, and only a value it rejects goes through the slow path that explains what is wrong."""
+_NONE = type(None)
+_STR_ONLY = frozenset((str,))
+#: what a value needs beyond its class (the shape of its dict already says the class): a time's text,
+#: an enumeration's value, the items of a list or an object; _FAIL: its class is wrong
+_TIME, _ENUM, _STRS, _OBJ, _OBJS, _STRVALS, _FAIL = range(7)
+_Op = tuple[str, int, Any]
+_Plan = tuple[tuple[str, ...], tuple[_Op, ...], tuple[_Op, ...]]
+
+
+def _op(t: str, cls: type) -> tuple[int, Any] | None:
+    """What a value of class ``cls`` needs to be a valid ``t``: None (nothing: its class decides), or an
+    (op, argument) to run on it."""
     nullable, base = t.endswith("?"), t.rstrip("?")
-    if base.startswith("["):
-        inner = _fast(base[1:-1], objects)
-        if base[1:-1].startswith(("ref:", "str")):
-            return lambda v: v.__class__ is list and all(x.__class__ is str for x in v)
-        return lambda v: v.__class__ is list and all(inner(x) for x in v)
+    fail = (_FAIL, None)
+    if cls is _NONE:
+        return None if nullable and not base.startswith("[") else fail  # a null list is reported
     if base == "str" or base.startswith("ref:"):
-        one = lambda v: v.__class__ is str  # noqa: E731
-    elif base == "bool":
-        one = lambda v: v.__class__ is bool  # noqa: E731
-    elif base == "num":
-        one = lambda v: v.__class__ is int or v.__class__ is float  # noqa: E731
-    elif base == "time":
-        if nullable:
-            return lambda v: v is None or v.__class__ is str and _TIME_OK(v) is not None
-        one = lambda v: v.__class__ is str and _TIME_OK(v) is not None  # noqa: E731
-    elif base.startswith("enum:"):
-        allowed = frozenset(base[5:].split("|"))
-        one = lambda v: v.__class__ is str and v in allowed  # noqa: E731
-    elif base.startswith("obj:"):
-        fields = objects[base[4:]]
+        return None if cls is str else fail
+    if base == "bool":
+        return None if cls is bool else fail
+    if base == "num":
+        return None if cls is int or cls is float else fail
+    if base == "time":
+        return (_TIME, None) if cls is str else fail
+    if base.startswith("enum:"):
+        return (_ENUM, frozenset(base[5:].split("|"))) if cls is str else fail
+    if base.startswith("["):
+        if cls is not list:
+            return fail
+        inner = base[1:-1]
+        if inner == "str" or inner.startswith("ref:"):
+            return _STRS, None
+        if inner.startswith("obj:"):
+            return _OBJS, _OBJ_SHAPES[inner[4:]]
+        raise ValueError(t)  # pragma: no cover
+    if base.startswith("obj:"):
+        return (_OBJ, _OBJ_SHAPES[base[4:]]) if cls is dict else fail
+    raise ValueError(t)  # pragma: no cover
 
-        def one(v):
-            if v.__class__ is not dict:
+
+class _Shapes:
+    """The checks a dict of one scope (a kind, an item of a list of structures) needs, by its shape: its
+    keys and the classes of its values. A shape seen before costs one tuple and one lookup, and only the
+    values whose class does not decide their validity (times, enumerations, lists, objects) are looked at."""
+
+    def __init__(self, types: dict[str, str], reserved: bool) -> None:
+        self.types, self.reserved = types, reserved
+        self.cache: dict[tuple[Any, ...], _Plan] = {}
+
+    def compile(self, d: dict[str, Any], sig: tuple[Any, ...]) -> _Plan:
+        """The plan of ``d``'s shape: the keys holding lists of strings (checked in one pass), the other
+        (key, op, argument) to run, and every (key, op, argument) in ``d``'s order (to say what fails)."""
+        out: list[_Op] = []
+        for k, v in d.items():
+            cls = v.__class__
+            t = self.types.get(k)
+            if t is not None:
+                op = _op(t, cls)
+                if op is not None:
+                    out.append((k, *op))
+            elif self.reserved:
+                if k == "aliases":
+                    out.append((k, _STRS if cls is list else _FAIL, None))
+                elif k == "_unknown" or k == "_partial":
+                    out.append((k, _STRVALS if cls is dict else _FAIL, None))
+                elif k == "_sources" and cls is not list:
+                    out.append((k, _FAIL, None))
+            elif k == "_unknown" and cls is not dict:
+                out.append((k, _FAIL, None))
+        strs = tuple(k for k, op, _ in out if op == _STRS)
+        plan = (strs, tuple(x for x in out if x[1] != _STRS), tuple(out))
+        if len(self.cache) >= 4096:  # shapes repeat; ever new shapes keep the cache bounded
+            self.cache.clear()
+        self.cache[sig] = plan
+        return plan
+
+
+def _ok(op: int, arg: Any, v: Any) -> bool:
+    """Whether ``v`` passes ``op`` (see :func:`_op`); False sends it to the slow path."""
+    if op == _TIME:
+        return _TIME_OK(v) is not None
+    if op == _ENUM:
+        return v in arg
+    if op == _STRS:
+        return not v or set(map(type, v)) <= _STR_ONLY
+    if op == _OBJS:
+        return _objs_ok(arg, v)
+    if op == _OBJ:
+        return _obj_ok(arg, v)
+    if op == _STRVALS:
+        return not v or set(map(type, v.values())) <= _STR_ONLY
+    return False
+
+
+def _obj_ok(shapes: _Shapes, d: dict[str, Any]) -> bool:
+    sig = (*d, *map(type, d.values()))
+    plan = shapes.cache.get(sig)
+    if plan is None:
+        plan = shapes.compile(d, sig)
+    return all(_ok(op, arg, d[k]) for k, op, arg in plan[2])
+
+
+def _objs_ok(shapes: _Shapes, items: list[Any]) -> bool:
+    """:func:`_obj_ok` of every item of a list (inline: lists of copies are the bulk of a snapshot)."""
+    cache_get = shapes.cache.get
+    for d in items:
+        if d.__class__ is not dict:
+            return False
+        sig = (*d, *map(type, d.values()))
+        plan = cache_get(sig)
+        if plan is None:
+            plan = shapes.compile(d, sig)
+        for k, op, arg in plan[2]:
+            if not _ok(op, arg, d[k]):
                 return False
-            for k, x in v.items():
-                f = fields.get(k)
-                if f is not None and not f(x):
-                    return False
-            return k != "_unknown" or v["_unknown"].__class__ is dict
-    else:  # pragma: no cover
-        raise ValueError(t)
-    if nullable or base.startswith("["):
-        return lambda v: v is None or one(v)
-    return one
-
-
-_FAST_OBJECTS: dict = {}
-for _name, _fields in OBJECTS.items():
-    _FAST_OBJECTS[_name] = {}
-for _name, _fields in OBJECTS.items():
-    _FAST_OBJECTS[_name].update({k: _fast(t, _FAST_OBJECTS) for k, t in _fields.items()})
-FAST = {kind: {k: _fast(t, _FAST_OBJECTS) for k, t in attrs.items()} for kind, attrs in KINDS_MODEL.items()}
-#: attributes whose every valid value has one class (a string, a reference, a boolean): checked inline
-PLAIN = {kind: {k: (bool if t == "bool" else str) for k, t in attrs.items()
-                if t in ("str", "bool") or (t.startswith("ref:") and not t.endswith("?"))}
-         for kind, attrs in KINDS_MODEL.items()}
-
-
-_RESERVED_CHECKED = frozenset(("aliases", "_unknown", "_partial", "_sources"))
-
-
-def _reserved_ok(k, v) -> bool:
-    if k == "aliases":
-        return v.__class__ is list and all(x.__class__ is str for x in v)
-    if k in ("_unknown", "_partial"):
-        return v.__class__ is dict and all(x.__class__ is str for x in v.values())
-    if k == "_sources":
-        return v.__class__ is list
     return True
 
 
-def check_entities(entities, prefix=("entities",), limit=MAX_PROBLEMS) -> list:
+_OBJ_SHAPES = {name: _Shapes(fields, reserved=False) for name, fields in OBJECTS.items()}
+_KIND_SHAPES = {kind: _Shapes(attrs, reserved=True) for kind, attrs in KINDS_MODEL.items()}
+
+
+def _reserved_problem(k: str) -> str:
+    return ("must be a list of names (strings)" if k == "aliases" else
+            "must be an object {attribute: reason}" if k in ("_unknown", "_partial") else
+            "must be a list of source names")
+
+
+def check_entities(entities: Any, prefix: tuple[Any, ...] = ("entities",),
+                   limit: int = MAX_PROBLEMS) -> list[JPathProblem]:
     """Problems ``[(json_path, message)]`` of an ``entities`` mapping against the model: types, enums,
     times with an offset, references that are names, reserved keys, duplicate ids within a kind.
-    Fast: one predicate per attribute; paths and messages are built only for what fails."""
+    Fast: an entity of a shape seen before (its keys and its values' classes) costs one lookup plus a
+    check of each value its class does not decide; paths and messages are built only for what fails."""
     c = _Checker(limit)
     if not isinstance(entities, dict):
         c.add(prefix, "must be an object {kind: [entity, ...]}")
@@ -465,9 +542,10 @@ def check_entities(entities, prefix=("entities",), limit=MAX_PROBLEMS) -> list:
             c.add(jp, f"is {_typename(ents)}; expected a list of entities")
             continue
         model = KINDS_MODEL.get(kind, {})
-        fast = FAST.get(kind, {})
-        plain = PLAIN.get(kind, {})
-        seen: set = set()
+        shapes = _KIND_SHAPES.get(kind) or _Shapes({}, reserved=True)
+        cache_get, compile_plan = shapes.cache.get, shapes.compile
+        seen: set[str] = set()
+        seen_add = seen.add
         for i, e in enumerate(ents):
             if e.__class__ is not dict:
                 c.add(jp + (i,), f"is {_typename(e)}; expected an entity (an object with an id)")
@@ -481,28 +559,48 @@ def check_entities(entities, prefix=("entities",), limit=MAX_PROBLEMS) -> list:
                 c.add(jp + (i, "id"), f"duplicate {kind} id '{eid}' (also at index {first}): the verdict would "
                                       "depend on the order of entries; merge them or give them distinct ids")
             else:
-                seen.add(eid)
-            for k, v in e.items():
-                cls = plain.get(k)
-                if cls is not None and v.__class__ is cls:
+                seen_add(eid)
+            sig = (*e, *map(type, e.values()))
+            plan = cache_get(sig)
+            if plan is None:
+                plan = compile_plan(e, sig)
+            strs, rest, ops = plan
+            if strs and not set(map(type, chain.from_iterable(map(e.__getitem__, strs)))) <= _STR_ONLY:
+                pass
+            else:
+                for k, op, arg in rest:
+                    v = e[k]
+                    if op == _TIME:
+                        if _TIME_OK(v) is None:
+                            break
+                    elif op == _ENUM:
+                        if v not in arg:
+                            break
+                    elif op == _OBJS:
+                        if not _objs_ok(arg, v):
+                            break
+                    elif not _ok(op, arg, v):
+                        break
+                else:
+                    continue  # the common case: nothing to say about this entity
+            for k, op, arg in ops:  # something failed: say what, in the entity's order
+                v = e[k]
+                if _ok(op, arg, v):
                     continue
-                f = fast.get(k)
-                if f is not None:
-                    if not f(v):
-                        before = len(c.problems)
-                        c.value(v, model[k], jp + (i, k))
-                        if len(c.problems) == before:  # the slow path found nothing precise to say
-                            c.add(jp + (i, k), f"is {_short(v)}; expected {_describe_type(model[k].rstrip('?'))}")
-                elif k in _RESERVED_CHECKED and not _reserved_ok(k, v):
-                    c.add(jp + (i, k), "must be a list of names (strings)" if k == "aliases" else
-                          "must be an object {attribute: reason}" if k in ("_unknown", "_partial") else
-                          "must be a list of source names")
+                t = model.get(k)
+                if t is None:
+                    c.add(jp + (i, k), _reserved_problem(k))
+                    continue
+                before = len(c.problems)
+                c.value(v, t, jp + (i, k))
+                if len(c.problems) == before:  # the slow path found nothing precise to say
+                    c.add(jp + (i, k), f"is {_short(v)}; expected {_describe_type(t.rstrip('?'))}")
             if len(c.problems) >= limit:
                 return c.problems
     return c.problems
 
 
-def check_document(doc, limit=MAX_PROBLEMS) -> list:
+def check_document(doc: Any, limit: int = MAX_PROBLEMS) -> list[JPathProblem]:
     """Problems of a whole facts document (snapshot): its envelope and its entities."""
     c = _Checker(limit)
     if not isinstance(doc, dict):
@@ -533,7 +631,7 @@ def check_document(doc, limit=MAX_PROBLEMS) -> list:
     return problems[:limit]
 
 
-def format_path(jpath) -> str:
+def format_path(jpath: Iterable[Any]) -> str:
     out = ""
     for p in jpath:
         if p == "<key>":
