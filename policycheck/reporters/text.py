@@ -109,7 +109,7 @@ def _target_line(report: Report, r: Result) -> str:
 
 def rollup(report: Report) -> dict[str, dict[str, Any]]:
     """Per policy id: the policy and its pass/fail/error/skip/waived counts (every evaluated policy)."""
-    rows = {p.id: {"policy": p, **{s: 0 for s in STATUSES}} for p in report.policies}
+    rows: dict[str, dict[str, Any]] = {p.id: {"policy": p, **{s: 0 for s in STATUSES}} for p in report.policies}
     for r in report.results:
         row = rows.get(r.policy.id)
         if row is None:
