@@ -5,7 +5,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -90,25 +90,15 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not args.command:
         parser.print_help()
         return ExitCode.INVALID_INPUT
-    if args.command in ("audit", "check"):
-        return cmd_evaluate(args)
-    if args.command == "collect":
-        return cmd_collect(args)
-    if args.command == "policies":
-        return cmd_policies(args, parser)
-    if args.command == "plugins":
-        return cmd_plugins(args)
-    if args.command == "explain":
-        return cmd_explain(args)
-    if args.command == "merge":
-        return cmd_merge(args)
-    if args.command == "runbook":
-        return cmd_runbook(args)
-    if args.command == "what-if":
-        return cmd_whatif(args)
-    if args.command == "guard":
-        return cmd_guard(args)
-    return ExitCode.INVALID_INPUT
+    commands: dict[str, Callable[[], int]] = {
+        "audit": lambda: cmd_evaluate(args), "check": lambda: cmd_evaluate(args),
+        "collect": lambda: cmd_collect(args), "policies": lambda: cmd_policies(args, parser),
+        "plugins": lambda: cmd_plugins(args), "explain": lambda: cmd_explain(args),
+        "merge": lambda: cmd_merge(args), "runbook": lambda: cmd_runbook(args),
+        "what-if": lambda: cmd_whatif(args), "guard": lambda: cmd_guard(args),
+    }
+    run = commands.get(args.command)
+    return run() if run else ExitCode.INVALID_INPUT
 
 
 def _safe(text: str) -> str:

@@ -20,7 +20,7 @@ def policycheck_collectors() -> list[Collector]:
     A config's ``sources[].plugin`` names one of them by ``Collector.name``. The built-in
     ``file`` collector is registered through this same hook.
     """
-    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations, never this
+    return []  # a specification: pluggy calls the plugins' implementations, never this body
 
 
 @hookspec
@@ -30,7 +30,7 @@ def policycheck_reporters() -> list[Reporter]:
     The built-in ``text``, ``json``, ``junit``, ``markdown``, ``sarif``, ``html`` and ``openmetrics``
     formats come through this hook.
     """
-    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations, never this
+    return []  # a specification: pluggy calls the plugins' implementations, never this body
 
 
 @hookspec
@@ -39,7 +39,7 @@ def policycheck_policy_dirs() -> list[str | os.PathLike[str]]:
 
     Policies found there are loaded beside the built-in catalog and validated the same way.
     """
-    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations, never this
+    return []  # a specification: pluggy calls the plugins' implementations, never this body
 
 
 @hookspec
@@ -52,7 +52,7 @@ def policycheck_derivations() -> list[Derivation]:
     their inputs (a derivation reading another's output runs after it), for ``check``, ``audit``,
     ``collect`` and ``policies test`` alike. Do no I/O in ``fn``.
     """
-    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations, never this
+    return []  # a specification: pluggy calls the plugins' implementations, never this body
 
 
 @hookspec

@@ -144,18 +144,19 @@ def _environ(env: Mapping[str, str | None] | None) -> Iterator[None]:
         return
     saved = {k: os.environ.get(k) for k in env}
     try:
-        for k, v in env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _apply_env(env)
         yield
     finally:
-        for k, old in saved.items():
-            if old is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = old
+        _apply_env(saved)
+
+
+def _apply_env(env: Mapping[str, str | None]) -> None:
+    """Set each variable of ``env`` in ``os.environ``; a None value unsets it."""
+    for k, v in env.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 def collect_context(plugin: str, settings: dict[str, Any], *, name: str = "src", base_dir: str | Path = ".",
