@@ -207,14 +207,6 @@ def abandoned() -> list[threading.Thread]:
         return [t for t in _ABANDONED if t.is_alive()]
 
 
-def lingering_threads() -> list[threading.Thread]:
-    """Every thread but this one that would keep the interpreter from exiting (non-daemon: a
-    collector's own pool, e.g. concurrent.futures workers), and every abandoned collector thread."""
-    me = threading.current_thread()
-    return [t for t in threading.enumerate() if t is not me and t.is_alive()
-            and (not t.daemon or t in _ABANDONED)]
-
-
 def child_pids(root: int | None = None) -> list[int]:
     """The running descendants of this process (Linux /proc; elsewhere none), deepest first."""
     root = root or os.getpid()
