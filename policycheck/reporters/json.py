@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from json.encoder import encode_basestring  # the C string encoder json.dumps(ensure_ascii=False) uses
+from json.encoder import c_make_encoder, encode_basestring  # json.dumps(ensure_ascii=False)'s C encoders
 from typing import TYPE_CHECKING, Any
 
 from policycheck import hookimpl
@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 REPORT_SCHEMA_VERSION = 1
 BATCH = 2000  # results per chunk handed to the writer
+
+#: a check's texts: the fact up to its observed value (without, with the separator before it), after the
+#: value up to the owner for ok true, false and None, and the attribute whose source the evidence names
+Leaf = tuple[str, str, str, str, str, Any]
 
 
 def envelope(report: Report, results: bool = True) -> dict[str, Any]:
@@ -39,6 +43,19 @@ def envelope(report: Report, results: bool = True) -> dict[str, Any]:
     }
 
 
+def json_encoder() -> Callable[[Any], str]:
+    """``json.dumps(v, ensure_ascii=False, default=str)`` for one value, through json's C encoder made
+    once: ``JSONEncoder.encode`` makes one on every call, half its time on an evidence dict. json's own
+    ``encode`` where there is no C encoder (or it is made differently)."""
+    enc = json.JSONEncoder(ensure_ascii=False, default=str)
+    try:  # the arguments JSONEncoder.iterencode gives it
+        c = c_make_encoder({}, enc.default, encode_basestring, enc.indent, enc.key_separator,  # type: ignore[misc]
+                           enc.item_separator, enc.sort_keys, enc.skipkeys, enc.allow_nan)
+    except TypeError:
+        return enc.encode
+    return lambda v: "".join(c(v, 0))
+
+
 class ResultEncoder:
     """Results as the exact text ``json.dumps(result.to_dict(), ensure_ascii=False, default=str)`` gives,
     written straight from the evidence tuples: what is the same for every result of a policy (the head up
@@ -46,11 +63,11 @@ class ResultEncoder:
     no evidence dict is built. Anything unusual (a dict already, an observed list) goes through json."""
 
     def __init__(self) -> None:
-        self.enc: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, default=str).encode
-        self.heads: dict[tuple[int, Any], tuple[str, str]] = {}  # (id of the policy, target kind) -> (head, remediation)
+        self.enc = json_encoder()
+        self.heads: dict[tuple[int, Any], tuple[str, str, str]] = {}  # (id of the policy, target kind) -> _head()
         self.statuses: dict[Any, str] = {}  # status -> ', "status": ..., "message": '
-        self.leaves: dict[int, tuple[str, str, str, str, Any]] = {}  # id of a (compiled) check -> _leaf()
-        self.texts: dict[tuple[int, str], tuple[str, str, str, str, Any]] = {}  # (id of its path, expected) -> _leaf()
+        self.leaves: dict[int, Leaf] = {}  # id of a (compiled) check -> _leaf()
+        self.texts: dict[tuple[int, str], Leaf] = {}  # (id of its path, its expected text) -> _leaf()
         # a few recurring strings (sources, observation times) -> their JSON; looked up with any value
         self.strs: dict[Hashable, str] = {None: "null"}
         self.joined: dict[tuple[str, ...] | str, str] = {}  # an entity's source names -> the JSON of their joined text
@@ -78,28 +95,30 @@ class ResultEncoder:
             return int.__repr__(v)
         return self.enc(v)
 
-    def _head(self, pol: Any, kind: Any) -> tuple[str, str]:
-        """A policy's text up to its target id, and its remediation (for a failure or an error)."""
+    def _head(self, pol: Any, kind: Any) -> tuple[str, str, str]:
+        """A policy's results: the text from the separator before one up to its target id; after its
+        evidence, the end of one without and with the remediation (for a failure or an error)."""
         key = (id(pol), kind)
         hr = self.heads.get(key)
         if hr is None:
+            rem = ', "remediation": ' + self._value(pol.remediation)
             hr = self.heads[key] = (
-                '{"policy_id": ' + self._value(pol.id) + ', "title": ' + self._value(pol.title) + ', "severity": '
-                + self._value(pol.severity) + ', "target_kind": ' + self._value(kind) + ', "target_id": ',
-                ', "remediation": ' + self._value(pol.remediation))
+                ',\n  {"policy_id": ' + self._value(pol.id) + ', "title": ' + self._value(pol.title)
+                + ', "severity": ' + self._value(pol.severity) + ', "target_kind": ' + self._value(kind)
+                + ', "target_id": ', "]", "]" + rem)
         return hr
 
-    def _leaf(self, leaf: Any) -> tuple[str, str, str, str, Any]:
-        """A check's text up to the observed value; after it, up to the owner for ok true, false and None;
-        the attribute whose source the evidence names. Kept by the check's id, and by its path and
-        expected text: a quantifier's check is made anew for each evaluation (same path and text)."""
+    def _leaf(self, leaf: Any) -> Leaf:
+        """A check's texts (see :data:`Leaf`). Kept by the check's id, and by its path and expected
+        text: a quantifier's check is made anew for each evaluation (with the same path and text)."""
         key = (id(leaf.path), leaf.expected_text())
         lh = self.texts.get(key)
         if lh is None:
             steps = leaf.path.steps
             exp = ', "expected": ' + self._value(key[1]) + ', "ok": '
-            lh = self.texts[key] = ('{"fact": ' + self._value(leaf.path.text) + ', "observed": ', exp + "true",
-                                    exp + "false", exp + "null", steps[-1][0] if steps else None)
+            fact = '{"fact": ' + self._value(leaf.path.text) + ', "observed": '
+            lh = self.texts[key] = (fact, ", " + fact, exp + "true", exp + "false", exp + "null",
+                                    (steps[-1][0] or None) if steps else None)
         if leaf.__class__ is not QuantLeaf:
             self.leaves[id(leaf)] = lh
         return lh
@@ -110,25 +129,37 @@ class ResultEncoder:
         return out
 
     def lines(self, results: Sequence[Result], more: bool = False) -> str:
-        """The results, one JSON text each, joined by ``",\\n  "`` (``more``: also before the first). One loop over results and
-        their evidence with everything it reads in locals: at 500k results of about two evidence items
-        each, every call or lookup saved per item is a tenth of a second (so no method per evidence item)."""
+        """The results, one JSON text each, joined by ``",\\n  "`` (``more``: also before the first).
+
+        Speed (at 500k results of about two evidence items each, each call, lookup or copy saved per
+        item is a tenth of a second): one loop over the results and their evidence with everything it
+        reads in locals, no method per item; the pieces go to one list joined once, so each character
+        is copied once, not once per nesting level."""
         ebs, enc, value, strs_get, joined_get = encode_basestring, self.enc, self._value, self.strs.get, self.joined.get
-        leaves_get, statuses = self.leaves.get, self.statuses
+        leaves_get, statuses, s_ = self.leaves.get, self.statuses, self._s
         last_pol: Any = None
         last_kind: Any = None
-        head = rem = ""
-        out: list[str] = [""] if more else []
-        add = out.append
+        head = close = close_rem = oj = atj = ""
+        joined: str | None = None
+        last_owner: Any = None
+        srcs: dict[str, Any] | None = None
+        parts: list[str] = []
         for r in results:
-            pol, kind = r.policy, r.target_kind
+            pol, kind, status = r.policy, r.target_kind, r.status
             if pol is not last_pol or kind is not last_kind:  # results come grouped by policy
                 last_pol, last_kind = pol, kind
-                head, rem = self._head(pol, kind)
-            evs = []
+                head, close, close_rem = self._head(pol, kind)
+            tid, msg = r.target_id, r.message
+            st = statuses.get(status)
+            if st is None:
+                st = statuses[status] = ', "status": ' + s_(status) + ', "message": '
+            parts += (head, ebs(tid) if tid.__class__ is str else value(tid), st,
+                      ebs(msg) if msg.__class__ is str else value(msg), ', "evidence": [')
+            first = 0  # the fact's text without the separator, then with it (1)
             for e in r.evidence:
                 if e.__class__ is dict:
-                    evs.append(enc(e))
+                    parts += (", " if first else "", enc(e))
+                    first = 1
                     continue
                 leaf, observed, owner, ok = e
                 lh = leaves_get(id(leaf)) or self._leaf(leaf)
@@ -141,55 +172,62 @@ class ResultEncoder:
                     obs = "true" if observed else "false"
                 elif c is int:
                     obs = int.__repr__(observed)
-                elif c is list and all(x.__class__ is str for x in observed):
-                    obs = "[" + ", ".join([ebs(x) for x in observed]) + "]"  # jsonable() keeps strings
+                elif c is list and len(observed) < 2 and (not observed or observed[0].__class__ is str):
+                    obs = "[" + ebs(observed[0]) + "]" if observed else "[]"  # most lists: jsonable() keeps strings
                 elif c is Missing:
                     obs = "null"
                 else:
                     obs = enc(observed if c is float else jsonable(observed))
                 if ok is True:
-                    mid = lh[1]
-                elif ok is False:
                     mid = lh[2]
-                elif ok is None:
+                elif ok is False:
                     mid = lh[3]
+                elif ok is None:
+                    mid = lh[4]
                 else:
-                    mid = lh[3][:-4] + enc(ok)
+                    mid = lh[4][:-4] + enc(ok)
                 if c is Missing:
                     mid += ', "missing": ' + value(observed.reason)
                 if owner.__class__ is not dict:
-                    evs.append(f"{lh[0]}{obs}{mid}}}")
+                    parts += (lh[first], obs, mid, "}")
+                    first = 1
                     continue
-                # ", entity, source, observed_at": evidence_source(owner, attr) spelled out
-                oid = owner.get("id")
-                at = owner.get("_observed_at")
-                srcs = owner.get("_attr_sources")
-                src = srcs.get(lh[4]) if srcs and lh[4] else None
+                # the owner's id, evidence_source(owner, attr) and time; the same owner's again for the
+                # next item (a third of them), but for its attribute's own source
+                if owner is not last_owner:
+                    last_owner = owner
+                    oid = owner.get("id")
+                    oj = ebs(oid) if oid.__class__ is str else value(oid)
+                    at = owner.get("_observed_at")
+                    atj = strs_get(at) or s_(at)
+                    srcs = owner.get("_attr_sources")
+                    joined = None
+                src = srcs.get(lh[5]) if srcs else None
                 if src is not None:
-                    sj = strs_get(src) or self._s(src)
+                    sj = strs_get(src) or s_(src)
+                elif joined is not None:
+                    sj = joined
                 else:
                     names = owner.get("_sources")
                     if not names:
-                        sj = "null"
+                        sj = joined = "null"
                     else:
                         key = tuple(names) if names.__class__ is list else names
-                        sj = joined_get(key) or self._joined(key, owner)
-                evs.append(f'{lh[0]}{obs}{mid}, "entity": {ebs(oid) if oid.__class__ is str else value(oid)}'
-                           f', "source": {sj}, "observed_at": {strs_get(at) or self._s(at)}}}')
-            status, tid, msg = r.status, r.target_id, r.message
-            st = statuses.get(status)
-            if st is None:
-                st = statuses[status] = ', "status": ' + self._s(status) + ', "message": '
-            line = (f'{head}{ebs(tid) if tid.__class__ is str else value(tid)}{st}'
-                    f'{ebs(msg) if msg.__class__ is str else value(msg)}, "evidence": [{", ".join(evs)}]')
-            if status in (FAIL, ERROR):
-                line += rem
+                        sj = joined = joined_get(key) or self._joined(key, owner)
+                parts += (lh[first], obs, mid, ', "entity": ', oj, ', "source": ', sj, ', "observed_at": ', atj, "}")
+                first = 1
+            if r.waiver is None and r.baseline is None:
+                parts += (close_rem if status in (FAIL, ERROR) else close, "}")
+                continue
+            parts.append(close_rem if status in (FAIL, ERROR) else close)
             if r.waiver is not None:
-                line += ', "waiver": ' + enc(r.waiver)
+                parts += (', "waiver": ', enc(r.waiver))
             if r.baseline is not None:
-                line += ', "baseline": ' + enc(r.baseline)
-            add(line + "}")
-        return ",\n  ".join(out)
+                parts += (', "baseline": ', enc(r.baseline))
+            parts.append("}")
+        if parts and not more:
+            parts[0] = parts[0][4:]  # the head without the separator: the first result of all
+        return "".join(parts)
 
 
 def json_chunks(report: Report) -> Iterator[str]:
