@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
+import json.encoder
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from json.encoder import c_make_encoder, encode_basestring  # json.dumps(ensure_ascii=False)'s C encoders
+from json.encoder import encode_basestring  # the C string encoder json.dumps(ensure_ascii=False) uses
 from typing import TYPE_CHECKING, Any
 
 from policycheck import hookimpl
@@ -48,9 +49,10 @@ def json_encoder() -> Callable[[Any], str]:
     once: ``JSONEncoder.encode`` makes one on every call, half its time on an evidence dict. json's own
     ``encode`` where there is no C encoder (or it is made differently)."""
     enc = json.JSONEncoder(ensure_ascii=False, default=str)
-    try:  # the arguments JSONEncoder.iterencode gives it
-        c = c_make_encoder({}, enc.default, encode_basestring, enc.indent, enc.key_separator,  # type: ignore[misc]
-                           enc.item_separator, enc.sort_keys, enc.skipkeys, enc.allow_nan)
+    make: Any = getattr(json.encoder, "c_make_encoder", None)  # what JSONEncoder.iterencode uses (None: none)
+    try:  # with the arguments iterencode gives it
+        c = make({}, enc.default, encode_basestring, enc.indent, enc.key_separator, enc.item_separator,
+                 enc.sort_keys, enc.skipkeys, enc.allow_nan)
     except TypeError:
         return enc.encode
     return lambda v: "".join(c(v, 0))
@@ -211,6 +213,8 @@ class ResultEncoder:
                     names = owner.get("_sources")
                     if not names:
                         sj = joined = "null"
+                    elif len(names) == 1 and names[0].__class__ is str:  # most: one source, joined is itself
+                        sj = joined = strs_get(names[0]) or s_(names[0])
                     else:
                         key = tuple(names) if names.__class__ is list else names
                         sj = joined = joined_get(key) or self._joined(key, owner)
