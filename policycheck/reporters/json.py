@@ -22,6 +22,7 @@ BATCH = 2000  # results per chunk handed to the writer
 #: a check's texts: the fact up to its observed value (without, with the separator before it), after the
 #: value up to the owner for ok true, false and None, and the attribute whose source the evidence names
 Leaf = tuple[str, str, str, str, str, Any]
+_NO_ATTR = object()  # a check without an attribute: no key of an entity's _attr_sources
 
 
 def envelope(report: Report, results: bool = True) -> dict[str, Any]:
@@ -120,7 +121,7 @@ class ResultEncoder:
             exp = ', "expected": ' + self._value(key[1]) + ', "ok": '
             fact = '{"fact": ' + self._value(leaf.path.text) + ', "observed": '
             lh = self.texts[key] = (fact, ", " + fact, exp + "true", exp + "false", exp + "null",
-                                    (steps[-1][0] or None) if steps else None)
+                                    (steps[-1][0] or _NO_ATTR) if steps else _NO_ATTR)
         if leaf.__class__ is not QuantLeaf:
             self.leaves[id(leaf)] = lh
         return lh
