@@ -105,7 +105,12 @@ def test_json_stream_equals_reference_on_unusual_evidence(monkeypatch):
                 {"k": [1, {"_h": 0, "v": "w"}]}, Missing("not collected"), Missing(3), date(2026, 1, 2)]
     evidence = [(leaf, obs, owner, ok) for leaf in (plain, bare, quant, quant2) for obs in observed
                 for owner in owners for ok in (True, False, None, 1)]
-    evidence += [{"fact": "ctx", "observed": ["x"], "expected": "context (not judged)", "ok": None},
+    ctx = {"fact": "ctx", "observed": "v \"é\"", "expected": "context (not judged)", "ok": None, "entity": "h1",
+           "source": "s", "observed_at": "2026-01-01T00:00:00Z"}
+    evidence += [ctx, {**ctx, "observed": None}, {**ctx, "observed": ["x"]}, {**ctx, "observed": 3},
+                 {**ctx, "entity": None}, {**ctx, "ok": False}, {**ctx, "source": None}, {**ctx, "observed_at": None},
+                 {"entity": "h1", **ctx}, {k: ctx[k] for k in reversed(ctx)},
+                 {"fact": "ctx", "observed": ["x"], "expected": "context (not judged)", "ok": None},
                  {"fact": "ctx", "observed": None, "missing": "why", "entity": "h1", "source": "s"}]
     results = []
     for i, status in enumerate(["pass", "fail", "error", "skip", "waived"]):

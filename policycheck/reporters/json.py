@@ -22,6 +22,7 @@ BATCH = 2000  # results per chunk handed to the writer
 #: a check's texts: the fact up to its observed value (without, with the separator before it), after the
 #: value up to the owner for ok true, false and None, and the attribute whose source the evidence names
 Leaf = tuple[str, str, str, str, str, Any]
+_CONTEXT = ("fact", "observed", "expected", "ok", "entity", "source", "observed_at")  # a context fact's keys
 _NO_ATTR = object()  # a check without an attribute: no key of an entity's _attr_sources
 
 
@@ -161,8 +162,18 @@ class ResultEncoder:
             first = 0  # the fact's text without the separator, then with it (1)
             for e in r.evidence:
                 if e.__class__ is dict:
-                    parts += (", " if first else "", enc(e))
+                    parts.append(", " if first else "")
                     first = 1
+                    # a context fact's (policy.context_evidence): strings, observed and ok null or a string
+                    if len(e) == 7 and tuple(e) == _CONTEXT:
+                        f, o, x, k, n, s, t = e.values()
+                        if (k is None and (o is None or o.__class__ is str)
+                                and f.__class__ is x.__class__ is n.__class__ is s.__class__ is t.__class__ is str):
+                            parts += ('{"fact": ', strs_get(f) or s_(f), ', "observed": ', "null" if o is None else ebs(o),
+                                      ', "expected": ', strs_get(x) or s_(x), ', "ok": null, "entity": ', ebs(n),
+                                      ', "source": ', strs_get(s) or s_(s), ', "observed_at": ', strs_get(t) or s_(t), "}")
+                            continue
+                    parts.append(enc(e))
                     continue
                 leaf, observed, owner, ok = e
                 lh = leaves_get(id(leaf)) or self._leaf(leaf)
