@@ -157,8 +157,9 @@ class ResultEncoder:
             st = statuses.get(status)
             if st is None:
                 st = statuses[status] = ', "status": ' + s_(status) + ', "message": '
-            parts += (head, ebs(tid) if tid.__class__ is str else value(tid), st,
-                      ebs(msg) if msg.__class__ is str else value(msg), ', "evidence": [')
+            tj = ebs(tid) if tid.__class__ is str else value(tid)
+            parts += (head, tj, st, (ebs(msg) if msg else '""') if msg.__class__ is str else value(msg),
+                      ', "evidence": [')
             first = 0  # the fact's text without the separator, then with it (1)
             for e in r.evidence:
                 if e.__class__ is dict:
@@ -211,7 +212,7 @@ class ResultEncoder:
                 if owner is not last_owner:
                     last_owner = owner
                     oid = owner.get("id")
-                    oj = ebs(oid) if oid.__class__ is str else value(oid)
+                    oj = tj if oid is tid else ebs(oid) if oid.__class__ is str else value(oid)  # mostly the target
                     at = owner.get("_observed_at")
                     atj = strs_get(at) or s_(at)
                     srcs = owner.get("_attr_sources")
