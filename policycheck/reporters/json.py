@@ -21,7 +21,7 @@ BATCH = 2000  # results per chunk handed to the writer
 
 #: a check's texts: the fact up to its observed value (without, with the separator before it), after the
 #: value up to the owner for ok true, false and None, and the attribute whose source the evidence names
-Leaf = tuple[str, str, str, str, str, Any]
+CheckTexts = tuple[str, str, str, str, str, Any]
 _CONTEXT = ("fact", "observed", "expected", "ok", "entity", "source", "observed_at")  # a context fact's keys
 _NO_ATTR = object()  # a check without an attribute: no key of an entity's _attr_sources
 
@@ -64,14 +64,14 @@ class ResultEncoder:
     """Results as the exact text ``json.dumps(result.to_dict(), ensure_ascii=False, default=str)`` gives,
     written straight from the evidence tuples: what is the same for every result of a policy (the head up
     to the target id, the remediation) or of a check (its fact, expected text and ok) is encoded once, and
-    no evidence dict is built. Anything unusual (a dict already, an observed list) goes through json."""
+    no evidence dict is built. Anything unusual (another dict, a float, a longer list) goes through json."""
 
     def __init__(self) -> None:
         self.enc = json_encoder()
         self.heads: dict[tuple[int, Any], tuple[str, str, str]] = {}  # (id of the policy, target kind) -> _head()
         self.statuses: dict[Any, str] = {}  # status -> ', "status": ..., "message": '
-        self.leaves: dict[int, Leaf] = {}  # id of a (compiled) check -> _leaf()
-        self.texts: dict[tuple[int, str], Leaf] = {}  # (id of its path, its expected text) -> _leaf()
+        self.leaves: dict[int, CheckTexts] = {}  # id of a (compiled) check -> _leaf()
+        self.texts: dict[tuple[int, str], CheckTexts] = {}  # (id of its path, its expected text) -> _leaf()
         # a few recurring strings (sources, observation times) -> their JSON; looked up with any value
         self.strs: dict[Hashable, str] = {None: "null"}
         self.joined: dict[tuple[str, ...] | str, str] = {}  # an entity's source names -> the JSON of their joined text
@@ -112,8 +112,8 @@ class ResultEncoder:
                 + ', "target_id": ', "]", "]" + rem)
         return hr
 
-    def _leaf(self, leaf: Any) -> Leaf:
-        """A check's texts (see :data:`Leaf`). Kept by the check's id, and by its path and expected
+    def _leaf(self, leaf: Any) -> CheckTexts:
+        """A check's texts (see :data:`CheckTexts`). Kept by the check's id, and by its path and expected
         text: a quantifier's check is made anew for each evaluation (with the same path and text)."""
         key = (id(leaf.path), leaf.expected_text())
         lh = self.texts.get(key)
