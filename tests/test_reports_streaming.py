@@ -68,6 +68,64 @@ def test_json_stream_equals_reference_on_example(tmp_path, capsys):
     assert json_rep.render_json(rep) == json_rep.reference_json(rep)
 
 
+class _Path:
+    def __init__(self, text, steps):
+        self.text, self.steps = text, steps
+
+
+class _Check:
+    """A check as evidence holds one: its path and expected text (the writers read nothing else)."""
+
+    def __init__(self, text, steps, expected):
+        self.path, self._exp = _Path(text, steps), expected
+
+    def expected_text(self):
+        return self._exp
+
+
+def test_json_stream_equals_reference_on_unusual_evidence(monkeypatch):
+    """Every kind of value the evidence tuples can hold, through the writer's shortcuts and its
+    fallbacks: the same text as json's encoder over ``to_dict``."""
+    from datetime import date
+
+    from policycheck.conditions import QuantLeaf
+    from policycheck.missing import Missing
+    from policycheck.results import Report, Result
+
+    pol = pipeline.load_all_policies()[0]
+    plain = _Check("a.b", [("b", None)], "equals \"x\" ‹y›")
+    bare = _Check("@target.", [], "exists")
+    quant = QuantLeaf("for_any", _Path("copies", [("copies", None)]))
+    quant2 = QuantLeaf("for_any", quant.path)  # another made for another evaluation, same texts
+    owners = [None, "not a dict", {}, {"id": "h1", "_sources": ["inv"], "_observed_at": "2026-01-01T00:00:00Z"},
+              {"id": 7, "_sources": ["b", "a"], "_attr_sources": {"b": "derived from x"}, "_observed_at": None},
+              {"id": None, "_sources": "ab", "_attr_sources": {"z": "q"}}, {"id": "é\"\n", "_sources": []}]
+    observed = ["s", "ü \"q\" \\ \u2028 \x01", "", None, True, False, 0, -3, 2**70, 1.5, 1e300, float("nan"), [], ["a"],
+                ["a", "b"], [1], [None], [{"id": "e1", "x": 1}], [{"k": 1, "_hidden": 2}], {"id": "e2"},
+                {"k": [1, {"_h": 0, "v": "w"}]}, Missing("not collected"), Missing(3), date(2026, 1, 2)]
+    evidence = [(leaf, obs, owner, ok) for leaf in (plain, bare, quant, quant2) for obs in observed
+                for owner in owners for ok in (True, False, None, 1)]
+    ctx = {"fact": "ctx", "observed": "v \"é\"", "expected": "context (not judged)", "ok": None, "entity": "h1",
+           "source": "s", "observed_at": "2026-01-01T00:00:00Z"}
+    evidence += [ctx, {**ctx, "observed": None}, {**ctx, "observed": ["x"]}, {**ctx, "observed": 3},
+                 {**ctx, "entity": None}, {**ctx, "ok": False}, {**ctx, "source": None}, {**ctx, "observed_at": None},
+                 {"entity": "h1", **ctx}, {k: ctx[k] for k in reversed(ctx)},
+                 {"fact": "ctx", "observed": ["x"], "expected": "context (not judged)", "ok": None},
+                 {"fact": "ctx", "observed": None, "missing": "why", "entity": "h1", "source": "s"}]
+    results = []
+    for i, status in enumerate(["pass", "fail", "error", "skip", "waived"]):
+        for tid, msg in (("t1", ""), (42, "m \"q\" …"), (None, "x")):
+            r = Result(pol, "client" if i % 2 else "host", tid, status, msg, evidence[i::5] if tid else [])
+            results.append(r)
+    results[1].waiver = {"reason": "r", "expires": date(2027, 1, 1)}
+    results[2].baseline = "new"
+    rep = Report(results=results, policies=[pol], sources=[], collected_at="2026-01-01T00:00:00Z",
+                 generated_at="2026-01-01T00:00:00Z")
+    for batch in (1, 2, 1000):
+        monkeypatch.setattr(json_rep, "BATCH", batch)
+        assert json_rep.render_json(rep) == json_rep.reference_json(rep)
+
+
 def _canon(el) -> tuple:
     """An element as (tag, attributes, text, children), whitespace between elements ignored."""
     attrs = {k: v for k, v in el.attrib.items() if k != "disabled"}  # junit-xml's, which the XSD rejects
