@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from policycheck.policy import Policy
-    from policycheck.results import Result
+    from policycheck.results import Result, Tally
 
 #: name -> (title, id pattern, an example id)
 FRAMEWORKS: dict[str, tuple[str, str, str]] = {
@@ -82,17 +82,20 @@ def controls_text(controls: dict[str, list[str]] | None) -> str:
 
 
 def control_summary(results: Iterable[Result], policies: Iterable[Policy],
-                    frameworks: Collection[str] | None = None) -> list[dict[str, Any]]:
+                    frameworks: Collection[str] | None = None, tallied: Tally | None = None) -> list[dict[str, Any]]:
     """Each control of the evaluated policies (only ``frameworks`` when given): its policies and the
-    pass/fail/error/skip/waived counts of their results, in framework then natural id order."""
-    from policycheck.results import STATUSES
+    pass/fail/error/skip/waived counts of their results (a source's own results not counted), in framework
+    then natural id order. ``tallied``: :func:`policycheck.results.tally` of ``results``, if made already."""
+    from policycheck.results import STATUSES, tally
 
     counts: dict[str, dict[str, int]] = {}
-    for r in results:
-        if r.target_kind == "source":
+    for (pid, _, kind, status), n in (tally(results) if tallied is None else tallied).items():
+        if kind == "source":
             continue
-        c = counts.setdefault(r.policy.id, dict.fromkeys(STATUSES, 0))
-        c[r.status] += 1
+        c = counts.get(pid)
+        if c is None:
+            c = counts[pid] = dict.fromkeys(STATUSES, 0)
+        c[status] += n
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for p in policies:
         for fw, ids in (getattr(p, "controls", None) or {}).items():

@@ -1,8 +1,10 @@
 """Results of evaluation: Status, Result with its evidence, summary counts, and the Report handed to reporters."""
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from policycheck.conditions import _name_of
@@ -243,12 +245,22 @@ def _cap(text: str, n: int = 1) -> str:
     return cut + "…" + (f" (+{more} more)" if more > 0 else "")
 
 
-def summarize(results: Sequence[Result]) -> dict[str, Any]:
+#: how many results have each (policy id, severity, target kind, status)
+Tally = Counter[tuple[str, str, str, str]]
+
+
+def tally(results: Iterable[Result]) -> Tally:
+    """The results counted by (policy id, severity, target kind, status), in one pass in C: the summary and
+    the per-control counts are both read off it (a Python loop over 500k results took 0.1-0.15 s each)."""
+    return Counter(map(attrgetter("policy.id", "policy.severity", "target_kind", "status"), results))
+
+
+def summarize(results: Sequence[Result], tallied: Tally | None = None) -> dict[str, Any]:
     counts = {s: 0 for s in STATUSES}
     by_sev = {sev: {s: 0 for s in STATUSES} for sev in SEVERITIES}
-    for r in results:
-        counts[r.status] += 1
-        by_sev[r.policy.severity][r.status] += 1
+    for (_, sev, _, status), n in (tally(results) if tallied is None else tallied).items():
+        counts[status] += n
+        by_sev[sev][status] += n
     return {"total": len(results), **counts, "by_severity": by_sev}
 
 
@@ -281,9 +293,16 @@ class Report:
                "--as-of": "--as-of"}.get(c["source"], c["source"])
         return f"{c['time']} (from {src}{', ' + c['where'] if c.get('where') else ''})"
 
+    def tally(self) -> Tally:
+        """:func:`tally` of the results, counted once (again only if results were added since)."""
+        cached = getattr(self, "_tally", None)
+        if cached is None or cached[0] != len(self.results):
+            cached = self._tally = (len(self.results), tally(self.results))
+        return cached[1]
+
     @property
     def summary(self) -> dict[str, Any]:
-        return summarize(self.results)
+        return summarize(self.results, self.tally())
 
     @property
     def controls(self) -> list[dict[str, Any]]:
@@ -292,7 +311,7 @@ class Report:
         if getattr(self, "_controls", None) is None:
             from policycheck.controls import control_summary
 
-            self._controls = control_summary(self.results, self.policies, self.frameworks)
+            self._controls = control_summary(self.results, self.policies, self.frameworks, self.tally())
         return self._controls
 
 
