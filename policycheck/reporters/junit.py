@@ -41,7 +41,8 @@ _ILLEGAL_ASCII = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def clean(text: object, limit: int | None = None) -> str:
     """``text`` as a string that survives XML 1.0 intact and readable, cut to ``limit`` characters."""
     s = str(text)
-    s = (_ILLEGAL_ASCII if s.isascii() else _ILLEGAL).sub(_escape, s)
+    if not s.isprintable():  # every character either pattern rewrites is unprintable: the usual text skips both
+        s = (_ILLEGAL_ASCII if s.isascii() else _ILLEGAL).sub(_escape, s)
     if limit is not None and len(s) > limit:
         s = s[:limit - 1] + "…"
     return s
@@ -288,36 +289,255 @@ def _case_xml(tc: Any) -> str:
     return "".join(out)
 
 
+def _text(value: object) -> str:
+    """``clean(_v(value))``, the form of a value inside a body written by the streaming writer. Every
+    character ``line`` or ``clean`` rewrites is unprintable, so a printable string is already both (the
+    usual case: one C-level check instead of two regular expressions); both rewrite character by
+    character, so cleaning each value gives what cleaning the whole body gave."""
+    s = "" if value is None else str(value)
+    return s if s.isprintable() else clean(line(s))
+
+
+class _PolicyText:
+    """One policy's constant parts of its cases, made once per suite: the body's first line, severity
+    prefix and remediation line (cleaned), the classname attribute and a failure's type and message prefix."""
+
+    __slots__ = ("head", "sev", "remediation", "cls", "pass_cls", "fail_type", "fail_prefix", "may_command")
+
+    def __init__(self, p: Policy) -> None:
+        _, head, sev, remediation = _policy_text(p)
+        self.head, self.sev = clean(head), clean(sev)
+        self.remediation = clean(remediation) if remediation else None
+        classname = clean(p.id, MESSAGE_MAX)
+        self.pass_cls = " classname=" + _attr(classname) + " />"
+        self.cls = " classname=" + _attr(classname) if classname else ""  # as _case_xml: none when empty
+        self.fail_type = _attr(str(p.severity) if p.severity else "failure")
+        self.fail_prefix = f"[{p.severity}] "
+        self.may_command = _may_command(self.head)
+
+
+_ERROR_TYPE = _attr("facts-error")
+_SKIP_TYPE = _attr("skipped")
+
+
+def _may_command(text: str) -> bool:
+    """False when no line starting with ``text`` can be one :func:`guard` rewrites (its pattern holds
+    neither "::" nor "##")."""
+    return "::" in text or "##" in text
+
+
+class _Checks:
+    """Each check's (fact, expected) text as a body shows it, cleaned, the attribute its whereabouts
+    are looked up by, and whether its line may start like a CI command; made once per document (keyed
+    by id: every check is held by the report's evidence while the document is written)."""
+
+    __slots__ = ("texts",)
+
+    def __init__(self) -> None:
+        self.texts: dict[int, tuple[str, str, str | None, bool]] = {}
+
+    def make(self, leaf: Any) -> tuple[str, str, str | None, bool]:
+        head, tail = _check_text(leaf)
+        steps = leaf.path.steps
+        head = clean(head)
+        t = self.texts[id(leaf)] = (head, clean(tail), steps[-1][0] if steps else None, _may_command(head))
+        return t
+
+
+def _where(owner: dict[str, Any], src: str | None) -> str:
+    """The whereabouts an evidence line ends with (as :func:`_evidence` writes them), cleaned."""
+    oid, at = owner.get("id"), owner.get("_observed_at")
+    if oid and src and at:
+        inner = f"on {oid}, source {src}, observed {at}"
+    else:
+        inner = ", ".join([x for x in (oid and f"on {oid}", src and f"source {src}", at and f"observed {at}") if x])
+        if not inner:
+            return ""
+    return "  [" + _text(inner) + "]"
+
+
+def _fast_evidence(r: Result, checks: _Checks, out: list[str]) -> bool:
+    """:func:`_evidence`'s lines appended to ``out``, each cleaned (as :func:`_text` does: a line's
+    cleaning is its values'). True when a line may start like a CI command (the first characters of
+    a line are its check's fact: known per check)."""
+    skip = r.status == SKIP
+    texts = checks.texts
+    may_command = False
+    last_owner: Any = None
+    last_attr: str | None = None
+    last_src: str | None = None
+    where = ""
+    for e in r.evidence:
+        if e.__class__ is dict:  # context facts, merged reports
+            if e.get("ok") is not True or skip:
+                text = clean(_evidence_line(e))
+                may_command = may_command or _may_command(text)
+                out.append(text)
+            continue
+        leaf, observed, owner, ok = e
+        if ok is True and not skip:
+            continue
+        t = texts.get(id(leaf))
+        head, tail, attr, cmd = t if t is not None else checks.make(leaf)
+        may_command = may_command or cmd
+        c = observed.__class__
+        # describe(), inline for the usual values (a string, null, a boolean, a missing fact)
+        if c is str:
+            obs = observed if len(observed) <= VALUE_MAX else observed[:VALUE_MAX - 1] + "…"
+        elif observed is None:
+            obs = "null"
+        elif observed is True:
+            obs = "true"
+        elif observed is False:
+            obs = "false"
+        elif c is Missing:
+            obs = f"missing ({observed.reason})" if observed.reason else "null"
+        else:
+            obs = describe(observed if c in _SCALARS else jsonable(observed), VALUE_MAX)
+        if not obs.isprintable():
+            obs = clean(line(obs))
+        if owner.__class__ is not dict:
+            out.append(head + obs + tail)
+            continue
+        if owner is not last_owner or attr != last_attr:  # the checks of one result mostly read one entity
+            src = evidence_source(owner, attr)
+            if owner is not last_owner or src != last_src:
+                where = _where(owner, src)
+            last_owner, last_attr, last_src = owner, attr, src
+        out.append(head + obs + tail + where)
+    return may_command
+
+
+def _fast_case(r: Result, name_attr: str, pt: _PolicyText, checks: _Checks) -> str | None:
+    """``_case_xml(_case(r, name, report))`` for a failed, erroneous or not-applicable result without a
+    waiver, on a target that is not a source: the same text, made from the policy's and each check's
+    cleaned parts (so the body needs no cleaning pass of its own) and escaped by ElementTree's own
+    escapers. None for any other result (:func:`_case` writes it)."""
+    status = r.status
+    if r.waiver or r.target_kind == "source" or status == WAIVED:
+        return None
+    baseline = r.baseline
+    if baseline and not (baseline.__class__ is str and baseline.isprintable()):
+        return None
+    lines = [pt.head, pt.sev + _text(r.target_kind) + " " + _text(r.target_id)]
+    if r.message:
+        lines.append("why: " + _text(r.message))
+    if baseline:
+        lines.append("baseline: " + baseline)
+    n = len(lines)
+    may_command = _fast_evidence(r, checks, lines) or pt.may_command
+    if len(lines) > n:
+        lines.insert(n, "evidence:")
+    if status == FAIL:
+        tag, type_attr = "failure", pt.fail_type
+        msg = one_line(pt.fail_prefix + (r.message or "policy not met"))
+    elif status == ERROR:
+        tag, type_attr = "error", _ERROR_TYPE
+        msg = one_line(r.message or "facts could not be collected")
+    else:
+        tag, type_attr = "skipped", _SKIP_TYPE
+        msg = one_line(r.message or "not applicable")
+        if not msg.startswith("not applicable"):
+            msg = one_line(f"not applicable: {msg}")
+    if status != SKIP and pt.remediation:
+        lines.append(pt.remediation)
+    body = "\n".join(lines)
+    if may_command:  # only the first line and the evidence lines start with text not written here
+        body = guard(body)
+    if len(body) > BODY_MAX:
+        body = body[:BODY_MAX - 1] + "…"
+    return (f"<testcase name={name_attr}{pt.cls}><{tag} type={type_attr}"
+            + (" message=" + _attr(msg) if msg else "")
+            + f">{_escape_cdata(body)}</{tag}></testcase>")
+
+
+def _case_names(results: list[Result]) -> list[str]:
+    """:func:`_unique_names`, in one comprehension when no two targets share a name (the usual case)."""
+    names = [r.target_id if r.target_kind != "source" else f"source {r.target_id}" for r in results]
+    return names if len(set(names)) == len(names) else _unique_names(results)
+
+
+def _plain(names: list[str]) -> bool:
+    """True when every name is written as it is, between quotes (``_name_attr`` is ``'"' + name + '"'``):
+    printable, no character an attribute escapes, none longer than MESSAGE_MAX. One check over all
+    of a suite's names at once."""
+    try:
+        joined = "".join(names)
+    except TypeError:
+        return False
+    return (joined.isprintable() and "&" not in joined and "<" not in joined and ">" not in joined
+            and '"' not in joined and (not names or max(map(len, names)) <= MESSAGE_MAX))
+
+
+def _suite_cases(report: Report, p: Policy, results: list[Result], checks: _Checks) -> Iterator[str]:
+    """One suite's test cases, joined by the indentation between them, in pieces of about
+    ``_CASES_PER_CHUNK`` cases. Passing cases (a name and a classname) are written a run at a time
+    with one join; the others by :func:`_fast_case`, or as junit-xml's TestCase (:func:`_case`)."""
+    pt = _PolicyText(p)
+    names = _case_names(results)
+    if _plain(names):
+        vals, open_ = names, '<testcase name="'
+        close = '"' + pt.pass_cls
+    else:
+        vals, open_, close = [_name_attr(n) for n in names], "<testcase name=", pt.pass_cls
+    sep = close + "\n  " + open_
+    others = [i for i, r in enumerate(results) if r.status != PASS]
+    others.append(len(results))
+    batch: list[str] = []
+    n = start = 0
+    for i in others:
+        while start < i:  # the passing cases before this one, a run at a time
+            stop = min(i, start + _CASES_PER_CHUNK)
+            batch.append(open_ + sep.join(vals[start:stop]) + close)
+            n += stop - start
+            start = stop
+            if n >= _CASES_PER_CHUNK:
+                yield "\n  ".join(batch)
+                batch, n = [], 0
+        if i == len(results):
+            break
+        r = results[i]
+        name_attr = '"' + names[i] + '"' if vals is names else vals[i]
+        batch.append(_fast_case(r, name_attr, pt, checks) or _case_xml(_case(r, names[i], report)))
+        n += 1
+        start = i + 1
+        if n >= _CASES_PER_CHUNK:
+            yield "\n  ".join(batch)
+            batch, n = [], 0
+    if batch:
+        yield "\n  ".join(batch)
+
+
+_CASES_PER_CHUNK = 2000
+
+
 def junit_chunks(report: Report) -> Iterator[str]:
     """The document in pieces, one <testsuite> at a time, its test cases written as they are made.
     junit-xml's model throughout: each suite's element (name, id, timestamp, properties) is built by its
-    ``TestSuite``, each failed, erroneous or skipped case is its ``TestCase``, written as junit-xml's
-    ``build_xml_doc`` + ElementTree would write it; a passing case (a name and a classname, nothing else)
-    is written directly. The <testsuites> root is written as junit-xml's to_xml_report_string does, less
-    its second whole-document cleaning pass (every string was already cleaned by ``clean``), its re-parse
-    and re-indent, and the ``disabled`` attribute the Jenkins/Ant XSD rejects. No suite's test cases nor
-    the whole document are held at once (tests/test_reports_streaming.py compares it with junit-xml's)."""
+    ``TestSuite``; each case is written as junit-xml's ``TestCase`` of :func:`_case` comes out of
+    ``build_xml_doc`` + ElementTree, with ElementTree's own escapers: a passing case (a name and a
+    classname) directly, a failed, erroneous or not-applicable one by :func:`_fast_case` from the same
+    parts, any other (waived, a source) through its ``TestCase``. The <testsuites>
+    root is written as junit-xml's to_xml_report_string does, less its second whole-document cleaning
+    pass (every string was already cleaned by ``clean``), its re-parse and re-indent, and the
+    ``disabled`` attribute the Jenkins/Ant XSD rejects. No suite's test cases nor the whole document
+    are held at once (tests/test_reports_streaming.py compares it with junit-xml's)."""
     from xml.sax.saxutils import quoteattr
 
-    totals = {"errors": 0, "failures": 0, "tests": len(report.results)}
-    for r in report.results:
-        if r.status == ERROR:
-            totals["errors"] += 1
-        elif r.status == FAIL:
-            totals["failures"] += 1
+    statuses = [r.status for r in report.results]
+    totals = {"errors": statuses.count(ERROR), "failures": statuses.count(FAIL), "tests": len(statuses)}
+    del statuses
     yield ('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="policycheck" '
            + " ".join(f"{k}={quoteattr(str(v))}" for k, v in totals.items()) + ' time="0">')
     first = True
+    checks = _Checks()
     for p, results in _by_policy(report):
-        counts = {ERROR: 0, FAIL: 0, SKIP: 0}
-        for r in results:
-            if r.status in counts:
-                counts[r.status] += 1
+        statuses = [r.status for r in results]
         el = _suite(report, p, results, []).build_xml_doc(encoding="utf-8")
         el.attrib.pop("disabled", None)  # the counts junit-xml takes from the cases, counted here
-        el.set("errors", str(counts[ERROR]))
-        el.set("failures", str(counts[FAIL]))
-        el.set("skipped", str(counts[SKIP] + sum(1 for r in results if r.status == WAIVED)))
+        el.set("errors", str(statuses.count(ERROR)))
+        el.set("failures", str(statuses.count(FAIL)))
+        el.set("skipped", str(statuses.count(SKIP) + statuses.count(WAIVED)))
         el.set("tests", str(len(results)))
         el.text = "\n  "
         for child in el:
@@ -328,17 +548,12 @@ def junit_chunks(report: Report) -> Iterator[str]:
         text = ET.tostring(el, encoding="unicode")
         head = text[:text.rindex("</testsuite>")]
         yield "\n " + head
-        cls = " classname=" + _attr(clean(p.id, MESSAGE_MAX)) + " />"
-        batch: list[str] = []
-        for i, (r, name) in enumerate(zip(results, _unique_names(results), strict=True)):
-            if r.status == PASS:
-                batch.append("<testcase name=" + _name_attr(name) + cls)
-            else:
-                batch.append(_case_xml(_case(r, name, report)))
-            if len(batch) >= 2000 and i + 1 < len(results):
-                yield "\n  ".join(batch) + "\n  "
-                batch = []
-        yield "\n  ".join(batch) + ("\n " if results else "") + "</testsuite>"
+        last = None  # each piece followed by the indentation of the next case, the last by the suite's end
+        for piece in _suite_cases(report, p, results, checks):
+            if last is not None:
+                yield last + "\n  "
+            last = piece
+        yield (last + "\n " if last is not None else "") + "</testsuite>"
         first = False
     yield ("\n" if not first else "") + "</testsuites>\n"
 
