@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from policycheck import hookimpl
 from policycheck.api import Reporter
+from policycheck.conditions import QuantLeaf
 from policycheck.missing import Missing
 from policycheck.results import _SCALARS, ERROR, FAIL, PASS, SKIP, WAIVED, evidence_source, jsonable
 from policycheck.textsafe import guard, line
@@ -328,19 +329,23 @@ def _may_command(text: str) -> bool:
 
 class _Checks:
     """Each check's (fact, expected) text as a body shows it, cleaned, the attribute its whereabouts
-    are looked up by, and whether its line may start like a CI command; made once per document (keyed
-    by id: every check is held by the report's evidence while the document is written)."""
+    are looked up by, and whether its line may start like a CI command; made once per document. Keyed
+    by the check's id (every check is held by the report's evidence while the document is written), a
+    quantifier's by its path, operator and field: the evaluation makes one of those per target."""
 
     __slots__ = ("texts",)
 
     def __init__(self) -> None:
-        self.texts: dict[int, tuple[str, str, str | None, bool]] = {}
+        self.texts: dict[Any, tuple[str, str, str | None, bool]] = {}
 
-    def make(self, leaf: Any) -> tuple[str, str, str | None, bool]:
-        head, tail = _check_text(leaf)
-        steps = leaf.path.steps
-        head = clean(head)
-        t = self.texts[id(leaf)] = (head, clean(tail), steps[-1][0] if steps else None, _may_command(head))
+    def get(self, leaf: Any) -> tuple[str, str, str | None, bool]:
+        key = id(leaf) if leaf.__class__ is not QuantLeaf else (id(leaf.path), leaf.op, leaf.shown)
+        t = self.texts.get(key)
+        if t is None:
+            steps = leaf.path.steps
+            head = clean(f"  {_v(leaf.path.text)} = ")
+            t = self.texts[key] = (head, clean(f"; expected {_v(leaf.expected_text())}"),
+                                   steps[-1][0] if steps else None, _may_command(head))
         return t
 
 
@@ -377,8 +382,8 @@ def _fast_evidence(r: Result, checks: _Checks, out: list[str]) -> bool:
         leaf, observed, owner, ok = e
         if ok is True and not skip:
             continue
-        t = texts.get(id(leaf))
-        head, tail, attr, cmd = t if t is not None else checks.make(leaf)
+        t = texts.get(id(leaf))  # a check's text, inline for the usual one already made
+        head, tail, attr, cmd = t if t is not None else checks.get(leaf)
         may_command = may_command or cmd
         c = observed.__class__
         # describe(), inline for the usual values (a string, null, a boolean, a missing fact)
