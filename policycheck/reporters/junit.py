@@ -50,7 +50,11 @@ def clean(text: object, limit: int | None = None) -> str:
 
 
 def one_line(text: object, limit: int = MESSAGE_MAX) -> str:
-    return clean(" ".join(str(text).split()), limit)
+    s = str(text)
+    if s.isprintable() and "  " not in s and s[:1] != " " and s[-1:] != " ":
+        # already one clean line with single spaces (a printable string's only whitespace is the space)
+        return s if len(s) <= limit else s[:limit - 1] + "…"
+    return clean(" ".join(s.split()), limit)
 
 
 def _v(value: object) -> str:
@@ -212,8 +216,13 @@ def suites(report: Report) -> list[Any]:
 def _by_policy(report: Report) -> list[tuple[Policy, list[Result]]]:
     """(policy, its results) for every evaluated policy, then any other policy a result names."""
     by_policy: dict[str, tuple[Policy, list[Result]]] = {}
+    last: Policy | None = None
+    results: list[Result] = []
     for r in report.results:
-        by_policy.setdefault(r.policy.id, (r.policy, []))[1].append(r)
+        if r.policy is not last:  # a policy's results mostly come one after the other
+            last = r.policy
+            results = by_policy.setdefault(last.id, (last, []))[1]
+        results.append(r)
     known = {p.id for p in report.policies}
     policies = list(report.policies) + [pol for pid, (pol, _) in by_policy.items() if pid not in known]
     return [(p, by_policy.get(p.id, (p, []))[1]) for p in policies]
@@ -386,7 +395,7 @@ def _fast_evidence(r: Result, checks: _Checks, out: list[str]) -> bool:
         head, tail, attr, cmd = t if t is not None else checks.get(leaf)
         may_command = may_command or cmd
         c = observed.__class__
-        # describe(), inline for the usual values (a string, null, a boolean, a missing fact)
+        # describe(), inline for the usual values (a string, null, a boolean, a missing fact, an integer)
         if c is str:
             obs = observed if len(observed) <= VALUE_MAX else observed[:VALUE_MAX - 1] + "…"
         elif observed is None:
@@ -397,6 +406,10 @@ def _fast_evidence(r: Result, checks: _Checks, out: list[str]) -> bool:
             obs = "false"
         elif c is Missing:
             obs = f"missing ({observed.reason})" if observed.reason else "null"
+        elif c is int:  # as JSON writes it
+            obs = repr(observed)
+            if len(obs) > VALUE_MAX:
+                obs = obs[:VALUE_MAX - 1] + "…"
         else:
             obs = describe(observed if c in _SCALARS else jsonable(observed), VALUE_MAX)
         if not obs.isprintable():
