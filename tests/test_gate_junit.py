@@ -348,3 +348,12 @@ def test_any_text_written_directly_equals_its_testcase(ids, value, text, fact, p
     hosts[0]["gate_high"] = value
     report = _hostile_report(hosts, prefix + text, prefix + fact, text + value)
     assert render_junit(report) == _through_testcases(report)
+
+
+@pytest.mark.parametrize("value", [None, True, False, 0, 1, -7, 10**2100, [], [1], [True, None], {}, {"id": "h1"},
+                                   [{"id": "h1"}, "x"], 1.5, 2e5, float("nan"), "", "x" * 2100, "ü\n"])
+def test_values_written_inline_as_describe_writes_them(value):
+    from policycheck.reporters.junit import VALUE_MAX, _describe
+    from policycheck.textutil import describe
+
+    assert _describe(value) == describe(value, VALUE_MAX)

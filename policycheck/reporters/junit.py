@@ -75,8 +75,28 @@ def _check_text(leaf: Any) -> tuple[str, str]:
     return t[1], t[2]
 
 
+def _describe(value: Any) -> str:
+    """``describe(value, VALUE_MAX)``, inline for the usual values: a string, and JSON's text of null,
+    a boolean, an integer and the empty list (describe makes a JSON encoder for each)."""
+    c = value.__class__
+    if c is str:
+        return value if len(value) <= VALUE_MAX else value[:VALUE_MAX - 1] + "…"
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if c is int:
+        s = repr(value)
+        return s if len(s) <= VALUE_MAX else s[:VALUE_MAX - 1] + "…"
+    if c is list and not value:
+        return "[]"
+    return describe(value, VALUE_MAX)
+
+
 def _evidence_line(e: dict[str, Any]) -> str:
-    obs = f"missing ({e['missing']})" if e.get("missing") else describe(e.get("observed"), VALUE_MAX)
+    obs = f"missing ({e['missing']})" if e.get("missing") else _describe(e.get("observed"))
     where = [x for x in (e.get("entity") and f"on {e['entity']}", e.get("source") and f"source {e['source']}",
                          e.get("observed_at") and f"observed {e['observed_at']}") if x]
     return (f"  {_v(e.get('fact'))} = {_v(obs)}; expected {_v(e.get('expected'))}"
@@ -103,7 +123,7 @@ def _evidence(r: Result) -> list[str]:
         if c is Missing:
             obs = f"missing ({observed.reason})" if observed.reason else describe(None, VALUE_MAX)
         else:
-            obs = describe(observed if c in _SCALARS else jsonable(observed), VALUE_MAX)
+            obs = _describe(observed if c in _SCALARS else jsonable(observed))
         where = ""
         if owner.__class__ is dict:
             steps = leaf.path.steps
@@ -395,23 +415,12 @@ def _fast_evidence(r: Result, checks: _Checks, out: list[str]) -> bool:
         head, tail, attr, cmd = t if t is not None else checks.get(leaf)
         may_command = may_command or cmd
         c = observed.__class__
-        # describe(), inline for the usual values (a string, null, a boolean, a missing fact, an integer)
-        if c is str:
+        if c is str:  # the usual value, inline
             obs = observed if len(observed) <= VALUE_MAX else observed[:VALUE_MAX - 1] + "…"
-        elif observed is None:
-            obs = "null"
-        elif observed is True:
-            obs = "true"
-        elif observed is False:
-            obs = "false"
         elif c is Missing:
             obs = f"missing ({observed.reason})" if observed.reason else "null"
-        elif c is int:  # as JSON writes it
-            obs = repr(observed)
-            if len(obs) > VALUE_MAX:
-                obs = obs[:VALUE_MAX - 1] + "…"
         else:
-            obs = describe(observed if c in _SCALARS else jsonable(observed), VALUE_MAX)
+            obs = _describe(observed if c in _SCALARS else jsonable(observed))
         if not obs.isprintable():
             obs = clean(line(obs))
         if owner.__class__ is not dict:
