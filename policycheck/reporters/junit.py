@@ -80,7 +80,8 @@ def _describe(value: Any) -> str:
     a boolean, an integer and the empty list (describe makes a JSON encoder for each)."""
     c = value.__class__
     if c is str:
-        return value if len(value) <= VALUE_MAX else value[:VALUE_MAX - 1] + "…"
+        s: str = value
+        return s if len(s) <= VALUE_MAX else s[:VALUE_MAX - 1] + "…"
     if value is None:
         return "null"
     if value is True:
