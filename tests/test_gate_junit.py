@@ -287,8 +287,8 @@ def _through_testcases(report) -> str:
 
     from policycheck.reporters import junit
 
-    with mock.patch.object(junit, "_fast_case", lambda *a: None), mock.patch.object(junit, "_plain", lambda n: False), \
-            mock.patch.object(junit, "_case_names", junit._unique_names):
+    with mock.patch.object(junit, "_fast_case", lambda *a: None), \
+            mock.patch.object(junit._Names, "of", lambda self, results: (junit._unique_names(results), False)):
         return render_junit(report)
 
 

@@ -479,10 +479,28 @@ def _fast_case(r: Result, name_attr: str, pt: _PolicyText, checks: _Checks) -> s
             + f">{_escape_cdata(body)}</{tag}></testcase>")
 
 
-def _case_names(results: list[Result]) -> list[str]:
-    """:func:`_unique_names`, in one comprehension when no two targets share a name (the usual case)."""
-    names = [r.target_id if r.target_kind != "source" else f"source {r.target_id}" for r in results]
-    return names if len(set(names)) == len(names) else _unique_names(results)
+class _Names:
+    """Each suite's case names (:func:`_unique_names`) and whether all are plain (:func:`_plain`). When
+    no two targets share a name (the usual case) the names are the targets' own; those of the last
+    such suite of each size are kept, so a suite over the same targets (every policy on clients has a
+    case per client, in the same order) costs one list comparison instead of both checks."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[list[str], bool]] = {}
+
+    def of(self, results: list[Result]) -> tuple[list[str], bool]:
+        names = [r.target_id if r.target_kind != "source" else f"source {r.target_id}" for r in results]
+        seen = self.seen.get(len(names))
+        if seen is not None and seen[0] == names:
+            return names, seen[1]
+        if len(set(names)) != len(names):
+            names = _unique_names(results)
+            return names, _plain(names)
+        plain = _plain(names)
+        self.seen[len(names)] = (names, plain)
+        return names, plain
 
 
 def _plain(names: list[str]) -> bool:
@@ -497,19 +515,20 @@ def _plain(names: list[str]) -> bool:
             and '"' not in joined and (not names or max(map(len, names)) <= MESSAGE_MAX))
 
 
-def _suite_cases(report: Report, p: Policy, results: list[Result], checks: _Checks) -> Iterator[str]:
+def _suite_cases(report: Report, p: Policy, results: list[Result], statuses: list[str], checks: _Checks,
+                 case_names: _Names) -> Iterator[str]:
     """One suite's test cases, joined by the indentation between them, in pieces of about
     ``_CASES_PER_CHUNK`` cases. Passing cases (a name and a classname) are written a run at a time
     with one join; the others by :func:`_fast_case`, or as junit-xml's TestCase (:func:`_case`)."""
     pt = _PolicyText(p)
-    names = _case_names(results)
-    if _plain(names):
+    names, plain = case_names.of(results)
+    if plain:
         vals, open_ = names, '<testcase name="'
         close = '"' + pt.pass_cls
     else:
         vals, open_, close = [_name_attr(n) for n in names], "<testcase name=", pt.pass_cls
     sep = close + "\n  " + open_
-    others = [i for i, r in enumerate(results) if r.status != PASS]
+    others = [i for i, s in enumerate(statuses) if s != PASS]
     others.append(len(results))
     batch: list[str] = []
     n = start = 0
@@ -558,7 +577,7 @@ def junit_chunks(report: Report) -> Iterator[str]:
     yield ('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="policycheck" '
            + " ".join(f"{k}={quoteattr(str(v))}" for k, v in totals.items()) + ' time="0">')
     first = True
-    checks = _Checks()
+    checks, case_names = _Checks(), _Names()
     for p, results in _by_policy(report):
         statuses = [r.status for r in results]
         el = _suite(report, p, results, []).build_xml_doc(encoding="utf-8")
@@ -577,7 +596,7 @@ def junit_chunks(report: Report) -> Iterator[str]:
         head = text[:text.rindex("</testsuite>")]
         yield "\n " + head
         last = None  # each piece followed by the indentation of the next case, the last by the suite's end
-        for piece in _suite_cases(report, p, results, checks):
+        for piece in _suite_cases(report, p, results, statuses, checks, case_names):
             if last is not None:
                 yield last + "\n  "
             last = piece
