@@ -333,7 +333,8 @@ class _PolicyText:
     """One policy's constant parts of its cases, made once per suite: the body's first line, severity
     prefix and remediation line (cleaned), the classname attribute and a failure's type and message prefix."""
 
-    __slots__ = ("head", "sev", "remediation", "cls", "pass_cls", "fail_type", "fail_prefix", "may_command")
+    __slots__ = ("head", "sev", "remediation", "cls", "pass_cls", "fail_type", "fail_prefix", "may_command",
+                 "targets")
 
     def __init__(self, p: Policy) -> None:
         _, head, sev, remediation = _policy_text(p)
@@ -345,6 +346,7 @@ class _PolicyText:
         self.fail_type = _attr(str(p.severity) if p.severity else "failure")
         self.fail_prefix = f"[{p.severity}] "
         self.may_command = _may_command(self.head)
+        self.targets: dict[str, str] = {}  # a target kind -> the body's target line up to the target's id
 
 
 _ERROR_TYPE = _attr("facts-error")
@@ -447,9 +449,13 @@ def _fast_case(r: Result, name_attr: str, pt: _PolicyText, checks: _Checks) -> s
     baseline = r.baseline
     if baseline and not (baseline.__class__ is str and baseline.isprintable()):
         return None
-    lines = [pt.head, pt.sev + _text(r.target_kind) + " " + _text(r.target_id)]
-    if r.message:
-        lines.append("why: " + _text(r.message))
+    kind, tid, message = r.target_kind, r.target_id, r.message
+    head = pt.targets.get(kind)
+    if head is None:
+        head = pt.targets[kind] = pt.sev + _text(kind) + " "
+    lines = [pt.head, head + (tid if tid.__class__ is str and tid.isprintable() else _text(tid))]
+    if message:
+        lines.append("why: " + _text(message))
     if baseline:
         lines.append("baseline: " + baseline)
     n = len(lines)
@@ -458,13 +464,13 @@ def _fast_case(r: Result, name_attr: str, pt: _PolicyText, checks: _Checks) -> s
         lines.insert(n, "evidence:")
     if status == FAIL:
         tag, type_attr = "failure", pt.fail_type
-        msg = one_line(pt.fail_prefix + (r.message or "policy not met"))
+        msg = one_line(pt.fail_prefix + (message or "policy not met"))
     elif status == ERROR:
         tag, type_attr = "error", _ERROR_TYPE
-        msg = one_line(r.message or "facts could not be collected")
+        msg = one_line(message or "facts could not be collected")
     else:
         tag, type_attr = "skipped", _SKIP_TYPE
-        msg = one_line(r.message or "not applicable")
+        msg = one_line(message or "not applicable")
         if not msg.startswith("not applicable"):
             msg = one_line(f"not applicable: {msg}")
     if status != SKIP and pt.remediation:
@@ -475,7 +481,7 @@ def _fast_case(r: Result, name_attr: str, pt: _PolicyText, checks: _Checks) -> s
     if len(body) > BODY_MAX:
         body = body[:BODY_MAX - 1] + "…"
     return (f"<testcase name={name_attr}{pt.cls}><{tag} type={type_attr}"
-            + (" message=" + _attr(msg) if msg else "")
+            + (' message="' + _escape_attrib(msg) + '"' if msg else "")
             + f">{_escape_cdata(body)}</{tag}></testcase>")
 
 
