@@ -480,9 +480,8 @@ def _fast_case(r: Result, name_attr: str, pt: _PolicyText, checks: _Checks) -> s
         body = guard(body)
     if len(body) > BODY_MAX:
         body = body[:BODY_MAX - 1] + "…"
-    return (f"<testcase name={name_attr}{pt.cls}><{tag} type={type_attr}"
-            + (' message="' + _escape_attrib(msg) + '"' if msg else "")
-            + f">{_escape_cdata(body)}</{tag}></testcase>")
+    msg_attr = ' message="' + _escape_attrib(msg) + '"' if msg else ""
+    return f"<testcase name={name_attr}{pt.cls}><{tag} type={type_attr}{msg_attr}>{_escape_cdata(body)}</{tag}></testcase>"
 
 
 class _Names:
@@ -523,9 +522,9 @@ def _plain(names: list[str]) -> bool:
 
 def _suite_cases(report: Report, p: Policy, results: list[Result], statuses: list[str], checks: _Checks,
                  case_names: _Names) -> Iterator[str]:
-    """One suite's test cases, joined by the indentation between them, in pieces of about
-    ``_CASES_PER_CHUNK`` cases. Passing cases (a name and a classname) are written a run at a time
-    with one join; the others by :func:`_fast_case`, or as junit-xml's TestCase (:func:`_case`)."""
+    """One suite's test cases, each after its indentation (the first's ends the suite's head), and its
+    end tag, in pieces of about ``_CASES_PER_CHUNK`` cases. Passing cases (a name and a classname) are written a run at a
+    time with one join; the others by :func:`_fast_case`, or as junit-xml's TestCase (:func:`_case`)."""
     pt = _PolicyText(p)
     names, plain = case_names.of(results)
     if plain:
@@ -536,6 +535,7 @@ def _suite_cases(report: Report, p: Policy, results: list[Result], statuses: lis
     sep = close + "\n  " + open_
     others = [i for i, s in enumerate(statuses) if s != PASS]
     others.append(len(results))
+    # a piece is its cases joined by their indentation; a piece after the first starts with one ("")
     batch: list[str] = []
     n = start = 0
     for i in others:
@@ -546,7 +546,7 @@ def _suite_cases(report: Report, p: Policy, results: list[Result], statuses: lis
             start = stop
             if n >= _CASES_PER_CHUNK:
                 yield "\n  ".join(batch)
-                batch, n = [], 0
+                batch, n = [""], 0
         if i == len(results):
             break
         r = results[i]
@@ -556,9 +556,8 @@ def _suite_cases(report: Report, p: Policy, results: list[Result], statuses: lis
         start = i + 1
         if n >= _CASES_PER_CHUNK:
             yield "\n  ".join(batch)
-            batch, n = [], 0
-    if batch:
-        yield "\n  ".join(batch)
+            batch, n = [""], 0
+    yield "\n  ".join(batch) + ("\n </testsuite>" if results else "</testsuite>")
 
 
 _CASES_PER_CHUNK = 2000
@@ -601,12 +600,7 @@ def junit_chunks(report: Report) -> Iterator[str]:
         text = ET.tostring(el, encoding="unicode")
         head = text[:text.rindex("</testsuite>")]
         yield "\n " + head
-        last = None  # each piece followed by the indentation of the next case, the last by the suite's end
-        for piece in _suite_cases(report, p, results, statuses, checks, case_names):
-            if last is not None:
-                yield last + "\n  "
-            last = piece
-        yield (last + "\n " if last is not None else "") + "</testsuite>"
+        yield from _suite_cases(report, p, results, statuses, checks, case_names)
         first = False
     yield ("\n" if not first else "") + "</testsuites>\n"
 
