@@ -354,8 +354,10 @@ _SKIP_TYPE = _attr("skipped")
 
 
 def _may_command(text: str) -> bool:
-    """False when no line starting with ``text`` can be one :func:`guard` rewrites (its pattern holds
-    neither "::" nor "##")."""
+    """Whether a line beginning with ``text`` may be one :func:`guard` rewrites. A command start ("::",
+    "##[" or "##vso[" after spaces or tabs) lies within ``text`` when ``text`` is a whole line or ends
+    with a character none of those hold (an evidence line's head ends with " = "): a ``text`` without
+    "::" and "##" starts no command, and the body's other lines begin with words written here."""
     return "::" in text or "##" in text
 
 
@@ -523,8 +525,9 @@ def _plain(names: list[str]) -> bool:
 def _suite_cases(report: Report, p: Policy, results: list[Result], statuses: list[str], checks: _Checks,
                  case_names: _Names) -> Iterator[str]:
     """One suite's test cases, each after its indentation (the first's ends the suite's head), and its
-    end tag, in pieces of about ``_CASES_PER_CHUNK`` cases. Passing cases (a name and a classname) are written a run at a
-    time with one join; the others by :func:`_fast_case`, or as junit-xml's TestCase (:func:`_case`)."""
+    end tag, in pieces of about ``_CASES_PER_CHUNK`` cases. Passing cases (a name and a classname) are
+    written a run at a time with one join; the others by :func:`_fast_case`, or as junit-xml's
+    TestCase (:func:`_case`)."""
     pt = _PolicyText(p)
     names, plain = case_names.of(results)
     if plain:
@@ -569,11 +572,12 @@ def junit_chunks(report: Report) -> Iterator[str]:
     ``TestSuite``; each case is written as junit-xml's ``TestCase`` of :func:`_case` comes out of
     ``build_xml_doc`` + ElementTree, with ElementTree's own escapers: a passing case (a name and a
     classname) directly, a failed, erroneous or not-applicable one by :func:`_fast_case` from the same
-    parts, any other (waived, a source) through its ``TestCase``. The <testsuites>
-    root is written as junit-xml's to_xml_report_string does, less its second whole-document cleaning
-    pass (every string was already cleaned by ``clean``), its re-parse and re-indent, and the
-    ``disabled`` attribute the Jenkins/Ant XSD rejects. No suite's test cases nor the whole document
-    are held at once (tests/test_reports_streaming.py compares it with junit-xml's)."""
+    parts, any other (waived, a source) through its ``TestCase`` (tests/test_gate_junit.py checks the
+    direct ones against those byte for byte). The <testsuites> root is written as junit-xml's
+    to_xml_report_string does, less its second whole-document cleaning pass (every string was already
+    cleaned by ``clean``), its re-parse and re-indent, and the ``disabled`` attribute the Jenkins/Ant
+    XSD rejects. No suite's test cases nor the whole document are held at once
+    (tests/test_reports_streaming.py compares it with junit-xml's)."""
     from xml.sax.saxutils import quoteattr
 
     statuses = [r.status for r in report.results]
