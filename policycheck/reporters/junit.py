@@ -446,7 +446,7 @@ def _fast_case(r: Result, name_attr: str, pt: _PolicyText, checks: _Checks) -> s
     cleaned parts (so the body needs no cleaning pass of its own) and escaped by ElementTree's own
     escapers. None for any other result (:func:`_case` writes it)."""
     status = r.status
-    if r.waiver or r.target_kind == "source" or status == WAIVED:
+    if r.waiver or r.target_kind == "source" or (status != FAIL and status != ERROR and status != SKIP):
         return None
     baseline = r.baseline
     if baseline and not (baseline.__class__ is str and baseline.isprintable()):
