@@ -263,3 +263,97 @@ def test_reporters_are_registered_builtins(fmt):
     plugins = make_plugins(load_entry_points=False)
     assert fmt in plugins.reporters
     assert not [i for i in plugins.infos if i.builtin and i.error]
+
+
+class _Check:
+    """A check as a result's evidence holds it, with any fact and expected text (all the JUnit writer
+    reads of a check)."""
+
+    def __init__(self, fact: str, expected: str):
+        from types import SimpleNamespace
+
+        self.path = SimpleNamespace(text=fact, steps=[("gate_high", None)])
+        self.expected = expected
+
+    def expected_text(self) -> str:
+        return self.expected
+
+
+def _through_testcases(report) -> str:
+    """The document with every case made by junit-xml's TestCase (``_case``), every name made unique
+    by ``_unique_names`` and written by ``_name_attr``: what the writer's direct paths must reproduce
+    byte for byte."""
+    from unittest import mock
+
+    from policycheck.reporters import junit
+
+    with mock.patch.object(junit, "_fast_case", lambda *a: None), \
+            mock.patch.object(junit._Names, "of", lambda self, results: (junit._unique_names(results), False)):
+        return render_junit(report)
+
+
+def _hostile_report(hosts, text: str, fact: str, expected: str, failed_sources=()):
+    """A report whose policy, check and result texts are ``text``-laden (lines a CI runner reads as
+    commands, controls, markup), with a not-applicable result, a baseline, context evidence and a body
+    too long to keep whole."""
+    import dataclasses
+
+    from policycheck.results import SKIP
+
+    report = _report(hosts, failed_sources)
+    check = _Check(fact, expected)
+    for i, p in enumerate(report.policies):
+        report.policies[i] = dataclasses.replace(p, id=text + p.id, title=text, remediation=text + "\n" + text)
+    by_id = {p.id[len(text):]: p for p in report.policies}
+    for r in report.results:
+        r.policy = by_id[r.policy.id]
+        r.evidence = [e if e.__class__ is dict else (check, *e[1:]) for e in r.evidence]
+        if r.status != "pass":
+            r.message = text + (r.message or "")
+    others = [r for r in report.results if r.status != "pass" and r.target_kind != "source"]
+    others[0].status = SKIP
+    others[-1].baseline = "new"
+    others[1].message = text + "x" * (BODY_MAX + 10)  # a body cut to BODY_MAX
+    others[-1].evidence.append({"fact": fact, "observed": text, "expected": "context (not judged)", "ok": None,
+                                "entity": text, "source": "inventory", "observed_at": None})
+    return report
+
+
+COMMANDS = ["::error::x", "##[group]x", "  ##vso[task.setvariable]x", "\t::add-mask::x", "a::b ##c", ""]
+
+
+NAMES = {  # a suite's names: hostile, or printable with one an attribute escapes, cuts or makes unique
+    "hostile": None, "amp": "a&b.example.org", "quote": 'a"b.example.org', "lt": "a<b.example.org", "gt": "a>b.example.org",
+    "long": "h" * 600, "as a source": "source cmdb", "plain": "h5.example.org"}
+
+
+@pytest.mark.parametrize("text", COMMANDS + [NASTY, SURROGATE])
+@pytest.mark.parametrize("name", NAMES)
+def test_cases_written_directly_equal_their_testcases(text, name):
+    hosts = [host("h2.example.org", missing=["high"]), host("h3.example.org")]
+    if name == "hostile":
+        hosts += [_hostile_host(), host(text or "h4", fail=["high"]), host(text + " ", fail=["high"])]
+    else:
+        hosts += [host(NAMES[name], fail=["high"])]
+    report = _hostile_report(hosts, text, text + "gate_high", text, failed_sources=[("cmdb", text)])
+    assert render_junit(report) == _through_testcases(report)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ids=st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=4, unique=True),
+       value=st.text(max_size=200), text=st.text(max_size=30), fact=st.text(max_size=20),
+       prefix=st.sampled_from(COMMANDS))
+def test_any_text_written_directly_equals_its_testcase(ids, value, text, fact, prefix):
+    hosts = [host(i, fail=["low"], missing=["medium"]) for i in ids]
+    hosts[0]["gate_high"] = value
+    report = _hostile_report(hosts, prefix + text, prefix + fact, text + value)
+    assert render_junit(report) == _through_testcases(report)
+
+
+@pytest.mark.parametrize("value", [None, True, False, 0, 1, -7, 10**2100, [], [1], [True, None], {}, {"id": "h1"},
+                                   [{"id": "h1"}, "x"], 1.5, 2e5, float("nan"), "", "x" * 2100, "ü\n"])
+def test_values_written_inline_as_describe_writes_them(value):
+    from policycheck.reporters.junit import VALUE_MAX, _describe
+    from policycheck.textutil import describe
+
+    assert _describe(value) == describe(value, VALUE_MAX)

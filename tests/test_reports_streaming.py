@@ -154,3 +154,14 @@ def test_junit_stream_equals_junit_xml_on_example(tmp_path, capsys):
     streamed = junit_rep.render_junit(rep)
     ours, ref = ET.fromstring(streamed.encode()), ET.fromstring(_reference_junit(rep).encode())
     assert [_canon(s) for s in ours] == [_canon(s) for s in ref]
+
+
+def test_junit_pieces_make_the_same_document(generated_report, monkeypatch):
+    rep = generated_report
+    whole = junit_rep.render_junit(rep)
+    assert whole.count("\n  <testcase ") == len(rep.results)  # each case on its own line, indented once
+    assert whole.count("\n </testsuite>") == len({r.policy.id for r in rep.results})
+    monkeypatch.setattr(junit_rep, "_CASES_PER_CHUNK", 3)
+    pieces = list(junit_rep.junit_chunks(rep))
+    assert len(pieces) > len(rep.results) // 6  # a piece ends once it holds 3 cases or more
+    assert "".join(pieces) == whole
