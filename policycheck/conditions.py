@@ -51,19 +51,29 @@ FACT_OPERANDS = ("equals", "not_equals", "lt", "lte", "gt", "gte")
 
 
 # ---- fact paths -----------------------------------------------------------------------------------
+#: FactPath.shape: any path; ``attr``; ``attr->kind.attr``
+SHAPE_OTHER, SHAPE_ATTR, SHAPE_REF_ATTR = 0, 1, 2
+
+
 class FactPath:
     """A compiled dotted path such as ``latest_bootstrap->bootstrap.copies``; ``@target.`` starts at
     the policy's target instead of the current item; a segment ``KIND<-ATTR`` is a reverse reference:
     the entities of KIND whose ATTR refers to the current entity (``client<-backup_server``: a backup
     server's clients). A reverse step is stored as ``("<-ATTR", KIND)``."""
 
-    __slots__ = ("text", "steps", "from_target", "kinds", "reverse_last")
+    __slots__ = ("text", "steps", "from_target", "kinds", "reverse_last", "shape", "first", "ref_kind", "second")
 
     text: str
     steps: list[Step]
     from_target: bool
     kinds: set[str]
     reverse_last: bool
+    #: SHAPE_ATTR (``attr``), SHAPE_REF_ATTR (``attr->kind.attr``) or SHAPE_OTHER: the two common shapes
+    #: get a straight-line lookup in :func:`resolve_fast` (and ``Leaf.__call__``)
+    shape: int
+    first: str  # the first step's attribute
+    ref_kind: str  # SHAPE_REF_ATTR: the kind the first step refers to ("" otherwise)
+    second: str  # SHAPE_REF_ATTR: the referred entity's attribute ("" otherwise)
 
     def __init__(self, text: Any, jpath: JPath) -> None:
         if not isinstance(text, str) or not text.strip():
@@ -95,10 +105,38 @@ class FactPath:
                 self.kinds.add(kind)
             self.steps.append((attr, kind or None))
         self.reverse_last = self.steps[-1][0].startswith("<-")
+        self.first, self.ref_kind, self.second = self.steps[0][0], "", ""
+        self.shape = SHAPE_OTHER
+        if len(self.steps) == 1 and self.steps[0][1] is None and not self.reverse_last:
+            self.shape = SHAPE_ATTR
+        elif len(self.steps) == 2 and self.steps[1][1] is None and not self.reverse_last \
+                and not self.first.startswith("<-"):
+            kind = self.steps[0][1]
+            if kind is not None:
+                self.shape, self.ref_kind, self.second = SHAPE_REF_ATTR, kind, self.steps[1][0]
 
     def resolve(self, root: Any, ctx: Ctx) -> tuple[Any, Any]:
         """(value, owner entity) or (Missing, owner)."""
-        return _resolve(root, self.steps, 0, root, ctx.facts, self.text)
+        return resolve_fast(self, root, ctx.facts)
+
+
+def resolve_fast(path: FactPath, root: Any, facts: Facts) -> tuple[Any, Any]:
+    """``_resolve(root, path.steps, ...)``: the same answer, with the plain cases of the two common
+    shapes (an attribute of the item; an attribute of the entity a string reference names) looked up
+    directly. Anything else (absent keys, null or list references, unknown entities) takes the general
+    walk, which also words the reasons."""
+    if root.__class__ is dict:
+        shape = path.shape
+        if shape == SHAPE_ATTR:
+            if path.first in root:
+                return root[path.first], root
+        elif shape == SHAPE_REF_ATTR:
+            ref = root.get(path.first)
+            if ref.__class__ is str:
+                e = facts.get(path.ref_kind, ref)
+                if e is not None and e.__class__ is dict and path.second in e:
+                    return e[path.second], e
+    return _resolve(root, path.steps, 0, root, facts, path.text)
 
 
 def _name_of(v: Entity) -> str:
@@ -119,6 +157,16 @@ def _missing_attr(v: Entity, attr: str, text: str) -> Missing:
         vals = ", ".join(f"{c['value']!r} ({c['source']})" for c in conflicts[attr])
         return Missing(f"'{text}': sources disagree on {attr} of {_name_of(v)}: {vals}", True)
     return Missing(f"missing fact '{attr}' on {_name_of(v)} (path '{text}')")
+
+
+def _said_unknown(v: Entity, attr: str) -> bool:
+    """Whether ``attr``, absent from ``v``, is explicitly unknown (a source said so, or sources
+    disagree): what makes :func:`_missing_attr`'s answer explicit."""
+    unknown = v.get("_unknown")
+    if unknown and attr in unknown:
+        return True
+    conflicts = v.get("_conflicts")
+    return bool(conflicts and attr in conflicts)
 
 
 def _resolve(v: Any, steps: list[Step], i: int, owner: Any, facts: Facts, text: str) -> tuple[Any, Any]:
@@ -227,18 +275,38 @@ def _reverse_index(facts: Any, kind: str | None, attr: str) -> tuple[dict[Any, l
 class Ctx:
     """Evaluation context for one target: facts, collection time, the target, collected evidence."""
 
-    __slots__ = ("facts", "now", "target", "evidence")
+    __slots__ = ("facts", "now", "target", "evidence", "ages")
 
     facts: Facts
     now: datetime
     target: Entity | None  # None: a policy without @target. paths (tests evaluate conditions alone)
     evidence: list[Any]  # (leaf, observed, owner, ok) tuples, and context dicts (policy.py)
+    ages: dict[str, float | None]  # age_of's answers: ``now`` is fixed for a Ctx's life
 
     def __init__(self, facts: Facts, now: datetime, target: Entity | None) -> None:
         self.facts = facts
         self.now = now
         self.target = target
         self.evidence = []
+        self.ages = {}
+
+    def age_of(self, when: Any) -> float | None:
+        """Seconds from the time ``when`` (ISO 8601) to ``now``, or None when it is not a time. Each
+        distinct string is parsed once per Ctx (the engine keeps one for a whole evaluation, where the
+        same times recur on many targets); the cache goes with the Ctx, never outliving the run."""
+        hit = self.ages.get(when, _NO_AGE) if when.__class__ is str else _NO_AGE
+        if hit is not _NO_AGE:
+            return hit  # type: ignore[return-value]  # a stored age (or None), not the sentinel
+        try:
+            age: float | None = (self.now - parse_time(when)).total_seconds()
+        except (ValueError, TypeError):
+            age = None
+        if when.__class__ is str:
+            self.ages[when] = age
+        return age
+
+
+_NO_AGE = object()  # Ctx.age_of: not asked yet
 
 
 class Leaf:
@@ -282,8 +350,20 @@ class Leaf:
         return self._expected
 
     def __call__(self, item: Any, ctx: Ctx) -> bool | None:
-        root = ctx.target if self.path.from_target else item
-        obs, owner = _resolve(root, self.path.steps, 0, root, ctx.facts, self.path.text)
+        path = self.path
+        root = ctx.target if path.from_target else item
+        if path.shape == SHAPE_ATTR and root.__class__ is dict:  # the most common leaf: resolve_fast inlined
+            if path.first in root:
+                obs, owner = root[path.first], root
+            elif self.has_default and not _said_unknown(root, path.first):
+                # absent, and the policy says what absence means: skip wording the reason nobody reads
+                ok = self.fn(self.default, self.value, ctx)
+                ctx.evidence.append((self, self.default, root, ok))
+                return ok
+            else:
+                obs, owner = _resolve(root, path.steps, 0, root, ctx.facts, path.text)
+        else:
+            obs, owner = resolve_fast(path, root, ctx.facts)
         if obs.__class__ is Missing:
             if self.has_default and not obs.explicit:  # absent, and the policy says what absence means
                 obs = self.default

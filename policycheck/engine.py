@@ -38,6 +38,7 @@ def _evaluate(policies: Iterable[Policy], facts: Facts) -> list[Result]:
     table = getattr(facts, "derived_from", None)
     results: list[Result] = []
     append = results.append
+    ctx = Ctx(facts, now, None)  # one for the run: its cache of parsed times serves every target
     for pol in policies:
         bad: list[dict[str, Any]] = []
         if failed:
@@ -50,7 +51,8 @@ def _evaluate(policies: Iterable[Policy], facts: Facts) -> list[Result]:
         if require_fn is None:  # a programming error: Policy.compile() makes it
             raise RuntimeError(f"policy {pol.id} is evaluated before compile()")
         for ent in facts.entities(target):
-            ctx = Ctx(facts, now, ent)
+            ctx.target = ent
+            ctx.evidence = []  # a new list per target: its result keeps it
             if when_fn is not None:
                 w = when_fn(ent, ctx)
                 if w is False:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from policycheck.timeutil import parse_duration, parse_time
+from policycheck.timeutil import parse_duration
 
 if TYPE_CHECKING:
     from policycheck.conditions import Ctx
@@ -42,10 +42,8 @@ def _in(obs: Any, exp: Any) -> bool | None:
 def _within(obs: Any, exp: float, ctx: Ctx) -> bool | None:
     if obs is None:
         return False
-    try:
-        return (ctx.now - parse_time(obs)).total_seconds() <= exp
-    except (ValueError, TypeError):
-        return None
+    age = ctx.age_of(obs)  # None: not a time (or no clock)
+    return None if age is None else age <= exp
 
 
 def _count(obs: Any, exp: dict[str, int], ctx: Ctx) -> bool | None:
