@@ -120,11 +120,11 @@ class FactPath:
         return resolve_fast(self, root, ctx.facts)
 
 
-def resolve_fast(path: FactPath, root: Any, facts: Facts) -> tuple[Any, Any]:
+def resolve_fast(path: FactPath, root: Any, facts: Facts, quiet: bool = False) -> tuple[Any, Any]:
     """``_resolve(root, path.steps, ...)``: the same answer, with the plain cases of the two common
     shapes (an attribute of the item; an attribute of the entity a string reference names) looked up
     directly. Anything else (absent keys, null or list references, unknown entities) takes the general
-    walk, which also words the reasons."""
+    walk, which also words the reasons (``quiet``: see :func:`_resolve`)."""
     if root.__class__ is dict:
         shape = path.shape
         if shape == SHAPE_ATTR:
@@ -136,7 +136,7 @@ def resolve_fast(path: FactPath, root: Any, facts: Facts) -> tuple[Any, Any]:
                 e = facts.get(path.ref_kind, ref)
                 if e is not None and e.__class__ is dict and path.second in e:
                     return e[path.second], e
-    return _resolve(root, path.steps, 0, root, facts, path.text)
+    return _resolve(root, path.steps, 0, root, facts, path.text, quiet)
 
 
 def _name_of(v: Entity) -> str:
@@ -169,8 +169,15 @@ def _said_unknown(v: Entity, attr: str) -> bool:
     return bool(conflicts and attr in conflicts)
 
 
-def _resolve(v: Any, steps: list[Step], i: int, owner: Any, facts: Facts, text: str) -> tuple[Any, Any]:
-    """(value, owner entity) at ``steps[i:]`` from ``v``, or (Missing, owner)."""
+#: what ``_resolve(..., quiet=True)`` gives for an absent attribute that no source said is unknown
+ABSENT = Missing("absent")
+
+
+def _resolve(v: Any, steps: list[Step], i: int, owner: Any, facts: Facts, text: str,
+             quiet: bool = False) -> tuple[Any, Any]:
+    """(value, owner entity) at ``steps[i:]`` from ``v``, or (Missing, owner). ``quiet``: an absent
+    attribute (not explicitly unknown) is ABSENT, its reason left unworded, for a caller that puts
+    its default in place of it (a leaf with ``default:``, where most targets lack the fact)."""
     n = len(steps)
     while i < n:
         if v is None:
@@ -178,7 +185,7 @@ def _resolve(v: Any, steps: list[Step], i: int, owner: Any, facts: Facts, text: 
         if v.__class__ is list:
             out: list[Any] = []
             for item in v:
-                r, o = _resolve(item, steps, i, owner, facts, text)
+                r, o = _resolve(item, steps, i, owner, facts, text, quiet)
                 if r.__class__ is Missing:
                     return r, o
                 out.append(r)
@@ -194,6 +201,8 @@ def _resolve(v: Any, steps: list[Step], i: int, owner: Any, facts: Facts, text: 
                     return v, owner
                 i += 1
                 continue
+            if quiet and not _said_unknown(v, attr):
+                return ABSENT, v
             return _missing_attr(v, attr, text), v
         owner = v
         v = v[attr]
@@ -363,7 +372,7 @@ class Leaf:
             else:
                 obs, owner = _resolve(root, path.steps, 0, root, ctx.facts, path.text)
         else:
-            obs, owner = resolve_fast(path, root, ctx.facts)
+            obs, owner = resolve_fast(path, root, ctx.facts, self.has_default)
         if obs.__class__ is Missing:
             if self.has_default and not obs.explicit:  # absent, and the policy says what absence means
                 obs = self.default

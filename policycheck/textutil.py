@@ -18,6 +18,8 @@ def suggest(word: object, choices: Iterable[Any]) -> str:
 
 def describe(value: Any, limit: int = 200) -> str:
     """A short printable form of an observed value (entities shown by id)."""
+    if value is None and limit >= 4:  # json.dumps(None) without the encoder (failure messages show many)
+        return "null"
     if isinstance(value, Missing):
         return "(missing)"
     if isinstance(value, dict) and "id" in value:
