@@ -111,9 +111,9 @@ class FactPath:
             self.shape = SHAPE_ATTR
         elif len(self.steps) == 2 and self.steps[1][1] is None and not self.reverse_last \
                 and not self.first.startswith("<-"):
-            kind = self.steps[0][1]
-            if kind is not None:
-                self.shape, self.ref_kind, self.second = SHAPE_REF_ATTR, kind, self.steps[1][0]
+            ref_kind = self.steps[0][1]
+            if ref_kind is not None:
+                self.shape, self.ref_kind, self.second = SHAPE_REF_ATTR, ref_kind, self.steps[1][0]
 
     def resolve(self, root: Any, ctx: Ctx) -> tuple[Any, Any]:
         """(value, owner entity) or (Missing, owner)."""
