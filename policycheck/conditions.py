@@ -282,40 +282,21 @@ def _reverse_index(facts: Any, kind: str | None, attr: str) -> tuple[dict[Any, l
 
 # ---- compiling ------------------------------------------------------------------------------------
 class Ctx:
-    """Evaluation context for one target: facts, collection time, the target, collected evidence."""
+    """Evaluation context: facts, collection time, the target, the evidence collected for it (the engine
+    keeps one for a run and sets ``target`` and a new ``evidence`` list for each target)."""
 
-    __slots__ = ("facts", "now", "target", "evidence", "ages")
+    __slots__ = ("facts", "now", "target", "evidence")
 
     facts: Facts
     now: datetime
     target: Entity | None  # None: a policy without @target. paths (tests evaluate conditions alone)
     evidence: list[Any]  # (leaf, observed, owner, ok) tuples, and context dicts (policy.py)
-    ages: dict[str, float | None]  # age_of's answers: ``now`` is fixed for a Ctx's life
 
     def __init__(self, facts: Facts, now: datetime, target: Entity | None) -> None:
         self.facts = facts
         self.now = now
         self.target = target
         self.evidence = []
-        self.ages = {}
-
-    def age_of(self, when: Any) -> float | None:
-        """Seconds from the time ``when`` (ISO 8601) to ``now``, or None when it is not a time. Each
-        distinct string is parsed once per Ctx (the engine keeps one for a whole evaluation, where the
-        same times recur on many targets); the cache goes with the Ctx, never outliving the run."""
-        hit = self.ages.get(when, _NO_AGE) if when.__class__ is str else _NO_AGE
-        if hit is not _NO_AGE:
-            return hit  # type: ignore[return-value]  # a stored age (or None), not the sentinel
-        try:
-            age: float | None = (self.now - parse_time(when)).total_seconds()
-        except (ValueError, TypeError):
-            age = None
-        if when.__class__ is str:
-            self.ages[when] = age
-        return age
-
-
-_NO_AGE = object()  # Ctx.age_of: not asked yet
 
 
 class Leaf:

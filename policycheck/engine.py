@@ -38,7 +38,7 @@ def _evaluate(policies: Iterable[Policy], facts: Facts) -> list[Result]:
     table = getattr(facts, "derived_from", None)
     results: list[Result] = []
     append = results.append
-    ctx = Ctx(facts, now, None)  # one for the run: its cache of parsed times serves every target
+    ctx = Ctx(facts, now, None)  # one for the run, its target and evidence set for each target
     for pol in policies:
         bad: list[dict[str, Any]] = []
         if failed:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from policycheck.timeutil import parse_duration
+from policycheck.timeutil import parse_duration, parse_time
 
 if TYPE_CHECKING:
     from policycheck.conditions import Ctx
@@ -42,8 +42,10 @@ def _in(obs: Any, exp: Any) -> bool | None:
 def _within(obs: Any, exp: float, ctx: Ctx) -> bool | None:
     if obs is None:
         return False
-    age = ctx.age_of(obs)  # None: not a time (or no clock)
-    return None if age is None else age <= exp
+    try:
+        return (ctx.now - parse_time(obs)).total_seconds() <= exp
+    except (ValueError, TypeError):
+        return None
 
 
 def _count(obs: Any, exp: dict[str, int], ctx: Ctx) -> bool | None:
