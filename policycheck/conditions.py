@@ -451,6 +451,9 @@ class FactLeaf(Leaf):
         return ok
 
 
+_UNSET: Any = object()  # _leaf_judge: no such key
+
+
 def _leaf_judge(leaf: Leaf) -> Condition:
     """``leaf`` as a plain function for the common case: an attribute of the item, or of the entity a
     string reference names, present and not seen in part; anything else (absent, null, a list along
@@ -464,8 +467,8 @@ def _leaf_judge(leaf: Leaf) -> Condition:
 
     if path.shape == SHAPE_ATTR:
         def judge_attr(item: Any, ctx: Ctx) -> bool | None:
-            if item.__class__ is dict and first in item:
-                obs = item[first]
+            obs = item.get(first, _UNSET) if item.__class__ is dict else _UNSET  # one lookup, not `in` and []
+            if obs is not _UNSET:
                 partial = item.get("_partial")
                 if not partial or first not in partial:
                     ok = fn(obs, value, ctx)
@@ -479,10 +482,10 @@ def _leaf_judge(leaf: Leaf) -> Condition:
             ref = item.get(first)
             if ref.__class__ is str:
                 e = ctx.facts.get(kind, ref)
-                if e is not None and e.__class__ is dict and second in e:
-                    obs = e[second]
+                if e is not None and e.__class__ is dict:
+                    obs = e.get(second, _UNSET)
                     partial = e.get("_partial")
-                    if not partial or second not in partial:
+                    if obs is not _UNSET and (not partial or second not in partial):
                         ok = fn(obs, value, ctx)
                         ctx.evidence.append((leaf, obs, e, ok))
                         return ok
