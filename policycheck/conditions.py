@@ -455,31 +455,53 @@ _UNSET: Any = object()  # _leaf_judge: no such key
 
 
 def _leaf_judge(leaf: Leaf) -> Condition:
-    """``leaf`` as a plain function for the common case: an attribute of the item, or of the entity a
-    string reference names, present and not seen in part; anything else (absent, null, a list along
-    the way, a partly known list, ``@target.``) is ``leaf(item, ctx)`` itself, which gives the same
-    answer on the plain case too. Why: a closure over the leaf's parts is called and run markedly
-    faster than ``Leaf.__call__`` (an instance's ``__call__`` and its attribute loads), on every target."""
-    path, fn, value = leaf.path, leaf.fn, leaf.value
+    """``leaf`` as a plain function for the common cases: an attribute of the item, or of the entity a
+    string reference names (or a null reference), present and not seen in part; an absent first step
+    that the leaf's ``default:`` stands for. Anything else (absent without a default, a list along the
+    way, a partly known list, ``@target.``, longer paths) is ``leaf(item, ctx)`` itself, which gives the
+    same answer on these cases too. Why: a closure over the leaf's parts is called and run markedly
+    faster than ``Leaf.__call__`` (an instance's ``__call__``, its attribute loads, the general walk),
+    and it runs for every target."""
+    path, fn, value, default = leaf.path, leaf.fn, leaf.value, leaf.default
     first, kind, second = path.first, path.ref_kind, path.second
-    if path.from_target or path.shape == SHAPE_OTHER:
+    if path.from_target:
         return leaf
+    # an absent first attribute that no source said is unknown: the default stands for it (as in
+    # Leaf.__call__), and the reason _resolve would word for it is never read
+    defaulted = leaf.has_default and not first.startswith("<-")
+
+    if path.shape == SHAPE_OTHER:
+        if not defaulted:
+            return leaf
+
+        def judge_other(item: Any, ctx: Ctx) -> bool | None:
+            if item.__class__ is dict and first not in item and not _said_unknown(item, first):
+                ok = fn(default, value, ctx)
+                ctx.evidence.append((leaf, default, item, ok))
+                return ok
+            return leaf(item, ctx)
+        return _condition(judge_other, leaf.kinds, leaf.attrs)
 
     if path.shape == SHAPE_ATTR:
         def judge_attr(item: Any, ctx: Ctx) -> bool | None:
-            obs = item.get(first, _UNSET) if item.__class__ is dict else _UNSET  # one lookup, not `in` and []
-            if obs is not _UNSET:
-                partial = item.get("_partial")
-                if not partial or first not in partial:
-                    ok = fn(obs, value, ctx)
-                    ctx.evidence.append((leaf, obs, item, ok))
+            if item.__class__ is dict:
+                obs = item.get(first, _UNSET)  # one lookup, not `in` and []
+                if obs is not _UNSET:
+                    partial = item.get("_partial")
+                    if not partial or first not in partial:
+                        ok = fn(obs, value, ctx)
+                        ctx.evidence.append((leaf, obs, item, ok))
+                        return ok
+                elif defaulted and not _said_unknown(item, first):
+                    ok = fn(default, value, ctx)
+                    ctx.evidence.append((leaf, default, item, ok))
                     return ok
             return leaf(item, ctx)
         return _condition(judge_attr, leaf.kinds, leaf.attrs)
 
     def judge_ref(item: Any, ctx: Ctx) -> bool | None:
         if item.__class__ is dict:
-            ref = item.get(first)
+            ref = item.get(first, _UNSET)
             if ref.__class__ is str:
                 e = ctx.facts.get(kind, ref)
                 if e is not None and e.__class__ is dict:
@@ -489,6 +511,16 @@ def _leaf_judge(leaf: Leaf) -> Condition:
                         ok = fn(obs, value, ctx)
                         ctx.evidence.append((leaf, obs, e, ok))
                         return ok
+            elif ref is None:  # refers to nothing: null, owned by the item
+                partial = item.get("_partial")
+                if not partial or second not in partial:
+                    ok = fn(None, value, ctx)
+                    ctx.evidence.append((leaf, None, item, ok))
+                    return ok
+            elif ref is _UNSET and defaulted and not _said_unknown(item, first):
+                ok = fn(default, value, ctx)
+                ctx.evidence.append((leaf, default, item, ok))
+                return ok
         return leaf(item, ctx)
     return _condition(judge_ref, leaf.kinds, leaf.attrs)
 
