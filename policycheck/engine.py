@@ -66,12 +66,11 @@ def _evaluate(policies: Iterable[Policy], facts: Facts) -> list[Result]:
                     continue
                 ctx.evidence = []
             r = require_fn(ent, ctx)
-            if r is True:
-                if bad:
-                    append(Result(pol, target, ent["id"], ERROR, f"passed on the facts available, but {bad_note}",
-                                  ctx.evidence, ent))
-                else:
-                    append(Result(pol, target, ent["id"], PASS, "", ctx.evidence, ent))
+            if r is True and not bad:  # the commonest outcome first
+                append(Result(pol, target, ent["id"], PASS, "", ctx.evidence, ent))
+            elif r is True:
+                append(Result(pol, target, ent["id"], ERROR, f"passed on the facts available, but {bad_note}",
+                              ctx.evidence, ent))
             elif r is False:
                 append(Result(pol, target, ent["id"], FAIL, describe_failure(ctx.evidence, False), ctx.evidence, ent))
             else:
