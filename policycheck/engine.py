@@ -38,6 +38,7 @@ def _evaluate(policies: Iterable[Policy], facts: Facts) -> list[Result]:
     table = getattr(facts, "derived_from", None)
     results: list[Result] = []
     append = results.append
+    ctx = Ctx(facts, now, None)  # one for the run, its target and evidence set for each target
     for pol in policies:
         bad: list[dict[str, Any]] = []
         if failed:
@@ -50,7 +51,8 @@ def _evaluate(policies: Iterable[Policy], facts: Facts) -> list[Result]:
         if require_fn is None:  # a programming error: Policy.compile() makes it
             raise RuntimeError(f"policy {pol.id} is evaluated before compile()")
         for ent in facts.entities(target):
-            ctx = Ctx(facts, now, ent)
+            ctx.target = ent
+            ctx.evidence = []  # a new list per target: its result keeps it
             if when_fn is not None:
                 w = when_fn(ent, ctx)
                 if w is False:
@@ -64,12 +66,11 @@ def _evaluate(policies: Iterable[Policy], facts: Facts) -> list[Result]:
                     continue
                 ctx.evidence = []
             r = require_fn(ent, ctx)
-            if r is True:
-                if bad:
-                    append(Result(pol, target, ent["id"], ERROR, f"passed on the facts available, but {bad_note}",
-                                  ctx.evidence, ent))
-                else:
-                    append(Result(pol, target, ent["id"], PASS, "", ctx.evidence, ent))
+            if r is True and not bad:  # the commonest outcome first
+                append(Result(pol, target, ent["id"], PASS, "", ctx.evidence, ent))
+            elif r is True:
+                append(Result(pol, target, ent["id"], ERROR, f"passed on the facts available, but {bad_note}",
+                              ctx.evidence, ent))
             elif r is False:
                 append(Result(pol, target, ent["id"], FAIL, describe_failure(ctx.evidence, False), ctx.evidence, ent))
             else:

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policycheck import conditions, errors
-from policycheck.conditions import CompileError
+from policycheck.conditions import CompileError, resolve_fast
 from policycheck.missing import Missing
+from policycheck.results import evidence_source, jsonable
 from policycheck.textutil import suggest
 from policycheck.timeutil import parse_duration
 from policycheck.yamlsafe import Document, YamlError, load_documents
@@ -151,16 +152,19 @@ class Policy:
         return self
 
 
+#: observed values a context dict shows as they are (``jsonable`` would return them unchanged)
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def context_evidence(fp: FactPath, ent: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     """One context fact as evidence: its value (or why it is unknown), never judged (``ok`` null)."""
-    from policycheck.results import _jsonable, evidence_source
-
-    obs, owner = fp.resolve(ent, ctx)
-    d: dict[str, Any] = {"fact": fp.text, "observed": None, "expected": "context (not judged)", "ok": None}
+    obs, owner = resolve_fast(fp, ent, ctx.facts)
+    d: dict[str, Any]
     if obs.__class__ is Missing:
-        d["missing"] = obs.reason
+        d = {"fact": fp.text, "observed": None, "expected": "context (not judged)", "ok": None, "missing": obs.reason}
     else:
-        d["observed"] = _jsonable(obs)
+        d = {"fact": fp.text, "observed": obs if obs.__class__ in _SCALARS else jsonable(obs),
+             "expected": "context (not judged)", "ok": None}
     if owner.__class__ is dict:
         d["entity"] = owner.get("id")
         d["source"] = evidence_source(owner, fp.steps[-1][0])
@@ -169,6 +173,15 @@ def context_evidence(fp: FactPath, ent: dict[str, Any], ctx: Ctx) -> dict[str, A
 
 
 def _with_context(require_fn: ConditionFn, paths: list[FactPath]) -> ConditionFn:
+    if len(paths) == 1:  # the usual one context fact: no generator per target
+        fp = paths[0]
+
+        def f1(ent: dict[str, Any], ctx: Ctx) -> Any:
+            r = require_fn(ent, ctx)
+            ctx.evidence.append(context_evidence(fp, ent, ctx))
+            return r
+        return f1
+
     def f(ent: dict[str, Any], ctx: Ctx) -> Any:
         r = require_fn(ent, ctx)
         ctx.evidence.extend(context_evidence(fp, ent, ctx) for fp in paths)

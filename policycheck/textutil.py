@@ -16,8 +16,15 @@ def suggest(word: object, choices: Iterable[Any]) -> str:
     return f" (did you mean '{m[0]}'?)" if m else ""
 
 
+#: json.dumps(v, default=str, ensure_ascii=False) without making an encoder per call (dumps does, for
+#: any non-default argument; failure messages describe many values)
+_encode = _json.JSONEncoder(default=str, ensure_ascii=False).encode
+
+
 def describe(value: Any, limit: int = 200) -> str:
     """A short printable form of an observed value (entities shown by id)."""
+    if value is None and limit >= 4:  # json.dumps(None) without the encoder (failure messages show many)
+        return "null"
     if isinstance(value, Missing):
         return "(missing)"
     if isinstance(value, dict) and "id" in value:
@@ -26,5 +33,5 @@ def describe(value: Any, limit: int = 200) -> str:
         value = [v["id"] if isinstance(v, dict) and "id" in v else v for v in value]
     if isinstance(value, float) and value > 1e5:
         return format_duration(value)
-    s = value if isinstance(value, str) else _json.dumps(value, default=str, ensure_ascii=False)
+    s = value if isinstance(value, str) else _encode(value)
     return s if len(s) <= limit else s[: limit - 1] + "…"
