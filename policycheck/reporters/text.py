@@ -17,7 +17,7 @@ from policycheck.results import (
     SKIP,
     STATUSES,
     WAIVED,
-    evidence_dict,
+    evidence_source,
 )
 from policycheck.textsafe import guard
 from policycheck.textsafe import line as _v  # every value printed: one line, controls made visible
@@ -73,16 +73,24 @@ def _evidence_lines(r: Result, indent: str = "        ") -> list[str]:
 def _where(r: Result) -> str:
     """The decisive evidence's whereabouts (entity, source, observation time), for a target's one line."""
     want = None if r.status == ERROR else False
-    ev = r.evidence  # the tuples: only the decisive item becomes a dict (not every item of every result)
+    ev = r.evidence  # the tuples: read in place (no evidence dict for 100k failing targets)
     e = next((x for x in ev if _ok(x) is want), None) or next((x for x in ev if _ok(x) is not True), None)
     if not e:
         return ""
-    e = evidence_dict(e)
-    where = [f"on {e['entity']}"] if e.get("entity") else []
-    if e.get("source"):
-        where.append(f"source {e['source']}")
-    if e.get("observed_at"):
-        where.append(f"observed {e['observed_at']}")
+    if e.__class__ is dict:
+        entity, source, seen = e.get("entity"), e.get("source"), e.get("observed_at")
+    else:  # what evidence_dict would say of the tuple (leaf, observed, owner, ok)
+        leaf, owner = e[0], e[2]
+        if owner.__class__ is not dict:
+            return ""
+        steps = leaf.path.steps
+        entity, source, seen = (owner.get("id"), evidence_source(owner, steps[-1][0] if steps else None),
+                                owner.get("_observed_at"))
+    where = [f"on {entity}"] if entity else []
+    if source:
+        where.append(f"source {source}")
+    if seen:
+        where.append(f"observed {seen}")
     return f"  [evidence: {_v(', '.join(where))}]" if where else ""
 
 
@@ -110,11 +118,12 @@ def _target_line(report: Report, r: Result) -> str:
 def rollup(report: Report) -> dict[str, dict[str, Any]]:
     """Per policy id: the policy and its pass/fail/error/skip/waived counts (every evaluated policy)."""
     rows: dict[str, dict[str, Any]] = {p.id: {"policy": p, **{s: 0 for s in STATUSES}} for p in report.policies}
-    for r in report.results:
-        row = rows.get(r.policy.id)
-        if row is None:
-            row = rows[r.policy.id] = {"policy": r.policy, **{s: 0 for s in STATUSES}}
-        row[r.status] += 1
+    for (pid, _, _, status), n in report.tally().items():
+        row = rows.get(pid)
+        if row is None:  # a result of a policy the report does not list: the first such result's policy
+            policy = next(r.policy for r in report.results if r.policy.id == pid)
+            row = rows[pid] = {"policy": policy, **{s: 0 for s in STATUSES}}
+        row[status] += n
     return rows
 
 
@@ -149,9 +158,13 @@ def render_text(report: Report) -> str:
     verbose = report.options.get("verbose")
     rows = rollup(report)
     lines += _rollup_lines(report, rows)
+    by_status: dict[str, list[Result]] = {s: [] for s in STATUSES}
+    for r in report.results:  # one pass; each list keeps the results' order
+        by_status[r.status].append(r)
     by_policy: dict[str, dict[str, list[Result]]] = {}
-    for r in report.results:
-        by_policy.setdefault(r.policy.id, {}).setdefault(r.status, []).append(r)
+    for status in (FAIL, ERROR):
+        for r in by_status[status]:
+            by_policy.setdefault(r.policy.id, {}).setdefault(status, []).append(r)
     for sev in reversed(SEVERITIES):
         group = sorted((x for x in rows.values() if x["policy"].severity == sev and (x[FAIL] or x[ERROR])),
                        key=lambda x: x["policy"].id)
@@ -172,7 +185,7 @@ def render_text(report: Report) -> str:
             for status in (FAIL, ERROR):
                 for r in sorted(mine.get(status, ()), key=lambda r: (r.target_kind, str(r.target_id))):
                     lines.append(_target_line(report, r))
-    waived = [r for r in report.results if r.status == WAIVED]
+    waived = by_status[WAIVED]
     if waived:
         lines.append("")
         lines.append(_c(report, "head", "WAIVED"))
@@ -186,7 +199,7 @@ def render_text(report: Report) -> str:
             lines.append(f"  {_c(report, WAIVED, 'WAIVED')} {_v(r.policy.id)} {_v(r.target_kind)}:{_v(r.target_id)}  "
                          f"{_v(w.get('reason', ''))} (owner {_v(w.get('owner', '?'))}, "
                          f"expires {_v(w.get('expires', '?'))})")
-    skipped = [r for r in report.results if r.status == SKIP]
+    skipped = by_status[SKIP]
     if skipped:
         lines.append("")
         lines.append(_c(report, "head", "NOT APPLICABLE"))
@@ -202,7 +215,7 @@ def render_text(report: Report) -> str:
                 who = (f"{_v(rs[0].target_kind)}:{_v(rs[0].target_id)}" if len(rs) == 1
                        else f"{len(rs)} {_v(rs[0].target_kind)} targets")
                 lines.append(f"  {_c(report, SKIP, 'SKIP ')} {_v(pid)} {who}  {_v(msg)}")
-    passed = [r for r in report.results if r.status == PASS]
+    passed = by_status[PASS]
     if passed:
         lines.append("")
         if verbose:
