@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from policycheck.derivations.base import Entity, derived, has, partial, unknown, why_unknown
+from policycheck.derivations.base import Entity, derived, has, lacking, partial, unknown, why_unknown
 from policycheck.facts import Facts, norm
 
 
@@ -13,6 +13,10 @@ def dependencies(facts: Facts) -> None:
     servers = facts.entities("backup_server")
     if not servers:
         return
+    if not lacking(servers, "dependency_closure") and not lacking(servers, "circular_dependencies") \
+            and all(c.get("backup_server").__class__ is str for c in facts.entities("client")):
+        facts.incomplete("client")  # what the rest would have raised on (an odd `incomplete`); no other use
+        return  # every server has both (or knows them unknown): no client needs reading
     protected_by: dict[str, set[str]] = {}
     credit: dict[str, Entity] = {}  # host -> a client record naming its backup server (the source of "protected by")
     hidx = facts.alias_index("host")
