@@ -177,7 +177,7 @@ class Facts:
         self.conflicts = doc.get("conflicts") or []
         self.by_kind = doc["entities"]
         # {id: entity} per kind (a later duplicate id wins), zipped in C from the ids the check read
-        self.index = {k: dict(zip(ids[k], ents)) for k, ents in self.by_kind.items()}
+        self.index = {k: dict(zip(ids[k], ents, strict=True)) for k, ents in self.by_kind.items()}
         self._aliases: dict[str, AliasIndex] = {}
 
     def entities(self, kind: str) -> list[Entity]:
@@ -266,7 +266,7 @@ def _checked_ids(doc: Any) -> dict[str, list[str]]:
         if not isinstance(lst, list):
             raise FactsError(f"entities.{kind} must be a list")
         # the common case in a few C passes: plain dicts whose ids are non-empty plain strings
-        ids = list(map(dict.get, lst, repeat("id"))) if set(map(type, lst)) <= _DICT_ONLY else None
+        ids: list[Any] | None = list(map(dict.get, lst, repeat("id"))) if set(map(type, lst)) <= _DICT_ONLY else None
         if ids is None or not set(map(type, ids)) <= _STR_ONLY or not all(ids):
             for i, e in enumerate(lst):  # say which entity is wrong (or accept subclasses of dict and str)
                 if not isinstance(e, dict) or not isinstance(e.get("id"), str) or not e["id"]:
