@@ -11,6 +11,7 @@ from policycheck.derivations.base import (
     derived,
     has,
     kind_inputs,
+    lacking,
     partial,
     same_host,
     source_text,
@@ -180,6 +181,10 @@ def clients(facts: Facts) -> None:
     per_server: dict[str, list[Entity]] = {}
     protected: dict[str, set[str]] = {}
     unattributed = None  # a client record whose host cannot be told: it may be any host's
+    # what the servers' client_backup_copies and the hosts' protected_by are made of is gathered only
+    # when one of them lacks it (a snapshot `collect` wrote has them all)
+    for_servers = lacking(facts.entities("backup_server"), "client_backup_copies")
+    for_hosts = lacking(facts.entities("host"), "protected_by")
     for c in clients:
         if not has(c, "last_successful_backup"):
             if all(k in c for k in _BACKUP_TIMES[:2]):
@@ -224,10 +229,11 @@ def clients(facts: Facts) -> None:
                 derived(c, "latest_restore_test", None, *kind_inputs(facts, "dr_test"))
             else:
                 unknown(c, "latest_restore_test", "no source records restore tests (add dr_test facts)")
-        if s is not None:
+        if s is not None and for_servers:
             per_server.setdefault(s["id"], []).append(c)
         if key is not None and isinstance(sid, str):
-            protected.setdefault(key, set()).add(s["id"] if s is not None else sid)
+            if for_hosts:
+                protected.setdefault(key, set()).add(s["id"] if s is not None else sid)
         elif key is None and ("host" in (c.get("_unknown") or ()) or "host" in (c.get("_conflicts") or ())):
             unattributed = unattributed or f"client {c['id']}: " + why_unknown(c, "host", "its host is unknown")
         elif key is not None:
@@ -266,7 +272,7 @@ def clients(facts: Facts) -> None:
         if part:
             partial(s, "client_backup_copies", part)
     servers = sorted(s["id"] for s in facts.entities("backup_server"))
-    for h in facts.entities("host"):
+    for h in facts.entities("host") if for_hosts else ():
         if not knowable(h, "protected_by", "no source describes backup clients"):
             continue
         by = sorted(protected.get(h["id"], ()))
