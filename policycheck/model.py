@@ -571,11 +571,8 @@ def check_entities(entities: Any, prefix: tuple[Any, ...] = ("entities",),
             if plan is None:
                 plan = compile_plan(e, sig)
             strs, times, rest, ops = plan
-            if strs and not set(map(type, chain.from_iterable(map(e.__getitem__, strs)))) <= _STR_ONLY:
-                pass
-            elif times and not all(map(_TIME_FAST, map(e.__getitem__, times))):
-                pass
-            else:
+            if (not strs or set(map(type, chain.from_iterable(map(e.__getitem__, strs)))) <= _STR_ONLY) \
+                    and (not times or all(map(_TIME_FAST, map(e.__getitem__, times)))):
                 for k, op, arg in rest:
                     v = e[k]
                     if op == _ENUM:

@@ -2,6 +2,7 @@
 only this server protects (a circular dependency: DR deadlocks)."""
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 from policycheck.derivations.base import Entity, derived, has, lacking, partial, unknown, why_unknown
@@ -14,7 +15,7 @@ def dependencies(facts: Facts) -> None:
     if not servers:
         return
     if not lacking(servers, "dependency_closure") and not lacking(servers, "circular_dependencies") \
-            and all(c.get("backup_server").__class__ is str for c in facts.entities("client")):
+            and set(map(type, map(dict.get, facts.entities("client"), repeat("backup_server")))) <= {str}:
         facts.incomplete("client")  # what the rest would have raised on (an odd `incomplete`); no other use
         return  # every server has both (or knows them unknown): no client needs reading
     protected_by: dict[str, set[str]] = {}
