@@ -9,7 +9,6 @@ import json
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from itertools import repeat
 from typing import Any
 
 from policycheck.errors import FactsInputError
@@ -99,11 +98,6 @@ def is_ip(name: str) -> bool:
         return False
 
 
-#: the ASCII digits: a name that ends otherwise and has no colon is no IP address (IPv4 ends with a digit
-#: of its last octet, IPv6 has colons), so is_ip's parse can be skipped for it
-_DIGITS = frozenset("0123456789")
-
-
 class AliasIndex:
     """Names (any case, short or FQDN, aliases) of one kind's entities -> canonical id."""
 
@@ -117,16 +111,14 @@ class AliasIndex:
             eid = e["id"]
             aliases = e.get("aliases")
             for n in ((eid, *aliases) if aliases else (eid,)):
-                if n.__class__ is not str and not isinstance(n, str):
+                if not isinstance(n, str):
                     continue
                 k = n.strip().rstrip(".").lower()  # norm(n), inline: once per name of every entity
-                if k == n:
-                    k = n  # the name itself (most are normal): lookups of the id itself then match by identity
                 setdefault(k, eid)
                 if "." not in k:
                     plain_add(k)
-                elif short_names and ((":" not in k and k[-1] not in _DIGITS) or not is_ip(k)):
-                    short = k[:k.index(".")]
+                elif short_names and ((":" not in k and not k.replace(".", "").isdigit()) or not is_ip(k)):
+                    short = k.partition(".")[0]
                     prev = get(short)
                     if prev is None:
                         shorts[short] = eid
@@ -169,15 +161,14 @@ class Facts:
     """A merged facts document with an index by kind and id. ``get(kind, id)`` also accepts aliases."""
 
     def __init__(self, doc: dict[str, Any]) -> None:
-        ids = _checked_ids(doc)
+        check_document(doc)
         self.doc = doc
         self.collected_at = doc["collected_at"]
         self.as_of = None  # evaluate ages as of this time instead of collected_at
         self.sources = doc.get("sources") or []
         self.conflicts = doc.get("conflicts") or []
         self.by_kind = doc["entities"]
-        # {id: entity} per kind (a later duplicate id wins), zipped in C from the ids the check read
-        self.index = {k: dict(zip(ids[k], ents, strict=True)) for k, ents in self.by_kind.items()}
+        self.index = {k: {e["id"]: e for e in ents} for k, ents in self.by_kind.items()}
         self._aliases: dict[str, AliasIndex] = {}
 
     def entities(self, kind: str) -> list[Entity]:
@@ -242,15 +233,6 @@ class Facts:
 
 def check_document(doc: Any) -> None:
     """Fast structural check of a facts document (the full JSON Schema runs in tests and `validate`)."""
-    _checked_ids(doc)
-
-
-_DICT_ONLY = frozenset((dict,))
-_STR_ONLY = frozenset((str,))
-
-
-def _checked_ids(doc: Any) -> dict[str, list[str]]:
-    """:func:`check_document`; returns the ids of each kind's entities, in order."""
     if not isinstance(doc, dict):
         raise FactsError("a facts document must be a JSON object")
     v = doc.get("schema_version")
@@ -261,19 +243,12 @@ def _checked_ids(doc: Any) -> dict[str, list[str]]:
     ents = doc.get("entities")
     if not isinstance(ents, dict):
         raise FactsError("entities must be an object of lists by kind")
-    out: dict[str, list[str]] = {}
     for kind, lst in ents.items():
         if not isinstance(lst, list):
             raise FactsError(f"entities.{kind} must be a list")
-        # the common case in a few C passes: plain dicts whose ids are non-empty plain strings
-        ids: list[Any] | None = list(map(dict.get, lst, repeat("id"))) if set(map(type, lst)) <= _DICT_ONLY else None
-        if ids is None or not set(map(type, ids)) <= _STR_ONLY or not all(ids):
-            for i, e in enumerate(lst):  # say which entity is wrong (or accept subclasses of dict and str)
-                if not isinstance(e, dict) or not isinstance(e.get("id"), str) or not e["id"]:
-                    raise FactsError(f"entities.{kind}[{i}] needs a non-empty string 'id'")
-            ids = [e["id"] for e in lst]
-        out[kind] = ids
-    return out
+        for i, e in enumerate(lst):
+            if not isinstance(e, dict) or not isinstance(e.get("id"), str) or not e["id"]:
+                raise FactsError(f"entities.{kind}[{i}] needs a non-empty string 'id'")
 
 
 def check_fragment(frag: Any, source: str) -> None:
