@@ -54,8 +54,8 @@ def _iterable_aliases(ents: list[Entity]) -> bool:
 def client_hosts(facts: Facts) -> None:
     """client.host: the host its host name, id or an alias names."""
     hidx = facts.alias_index("host")
-    if not facts.entities("host"):
-        return
+    if not facts.entities("host") or not lacking(facts.entities("client"), "host"):
+        return  # (every client has its host or knows it unknown, as in a snapshot `collect` wrote)
     for c in facts.entities("client"):
         if has(c, "host"):
             continue
