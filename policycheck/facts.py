@@ -161,14 +161,14 @@ class Facts:
     """A merged facts document with an index by kind and id. ``get(kind, id)`` also accepts aliases."""
 
     def __init__(self, doc: dict[str, Any]) -> None:
-        check_document(doc)
+        index = _indexed(doc)  # check_document's check and the index of each kind, in one pass
         self.doc = doc
         self.collected_at = doc["collected_at"]
         self.as_of = None  # evaluate ages as of this time instead of collected_at
         self.sources = doc.get("sources") or []
         self.conflicts = doc.get("conflicts") or []
         self.by_kind = doc["entities"]
-        self.index = {k: {e["id"]: e for e in ents} for k, ents in self.by_kind.items()}
+        self.index = index
         self._aliases: dict[str, AliasIndex] = {}
 
     def entities(self, kind: str) -> list[Entity]:
@@ -233,6 +233,12 @@ class Facts:
 
 def check_document(doc: Any) -> None:
     """Fast structural check of a facts document (the full JSON Schema runs in tests and `validate`)."""
+    _indexed(doc)
+
+
+def _indexed(doc: Any) -> dict[str, dict[str, Entity]]:
+    """:func:`check_document`, returning ``{kind: {id: entity}}`` (a later duplicate id wins): one pass
+    over the entities for both (a second pass over 100k entities costs as much as the first)."""
     if not isinstance(doc, dict):
         raise FactsError("a facts document must be a JSON object")
     v = doc.get("schema_version")
@@ -243,12 +249,17 @@ def check_document(doc: Any) -> None:
     ents = doc.get("entities")
     if not isinstance(ents, dict):
         raise FactsError("entities must be an object of lists by kind")
+    index: dict[str, dict[str, Entity]] = {}
     for kind, lst in ents.items():
         if not isinstance(lst, list):
             raise FactsError(f"entities.{kind} must be a list")
+        index[kind] = by_id = {}
         for i, e in enumerate(lst):
-            if not isinstance(e, dict) or not isinstance(e.get("id"), str) or not e["id"]:
+            eid = e.get("id") if isinstance(e, dict) else None
+            if not isinstance(eid, str) or not eid:
                 raise FactsError(f"entities.{kind}[{i}] needs a non-empty string 'id'")
+            by_id[eid] = e
+    return index
 
 
 def check_fragment(frag: Any, source: str) -> None:
