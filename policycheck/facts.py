@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import difflib
 import gc
+import io
 import ipaddress
 import json
 import mmap
@@ -90,6 +91,8 @@ def _mapped_text(fh: Any) -> str | None:
     cache (mmap): no copy of its bytes is made first (a 260 MB snapshot: 0.30 -> 0.16 cpu-s). None, with
     ``fh`` untouched, for anything else (a stream, an empty file, UTF-16/32, a read already begun).
     Decoding errors are those of ``bytes.decode("utf-8-sig")``: same codec, same offsets."""
+    if not isinstance(fh, (io.BufferedReader, io.FileIO)):  # (a GzipFile has its compressed file's fileno)
+        return None
     try:
         if fh.tell() != 0:
             return None

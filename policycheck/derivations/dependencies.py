@@ -16,8 +16,11 @@ def dependencies(facts: Facts) -> None:
         return
     if not lacking(servers, "dependency_closure") and not lacking(servers, "circular_dependencies") \
             and set(map(type, map(dict.get, facts.entities("client"), repeat("backup_server")))) <= {str}:
-        facts.incomplete("client")  # what the rest would have raised on (an odd `incomplete`); no other use
-        return  # every server has both (or knows them unknown): no client needs reading
+        # every server has both (or knows them unknown): no client needs reading. The loop skipped could
+        # not have raised (each client names its server); the one thing read after it is asked still,
+        # for the error an odd `incomplete` gives
+        facts.incomplete("client")
+        return
     protected_by: dict[str, set[str]] = {}
     credit: dict[str, Entity] = {}  # host -> a client record naming its backup server (the source of "protected by")
     hidx = facts.alias_index("host")

@@ -47,8 +47,11 @@ def join_vms(facts: Facts) -> None:
 
 
 def _iterable_aliases(ents: list[Entity]) -> bool:
-    """Whether ``*(e.get("aliases") or ())`` of every entity is sure not to raise (no number, no true)."""
-    return not {type(e.get("aliases")) for e in ents} & {int, float, bool}
+    """Whether ``*(e.get("aliases") or ())`` of every entity is sure not to raise (a list, or none)."""
+    return {type(e.get("aliases")) for e in ents} <= _ITERABLE_OR_NONE
+
+
+_ITERABLE_OR_NONE = frozenset((list, tuple, str, dict, type(None)))
 
 
 def client_hosts(facts: Facts) -> None:
