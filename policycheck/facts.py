@@ -2,10 +2,14 @@
 sources into one document (joining names, recording conflicts instead of picking a value)."""
 from __future__ import annotations
 
+import codecs
 import difflib
 import gc
+import io
 import ipaddress
 import json
+import mmap
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -72,12 +76,38 @@ def read_json(fh: Any, **kw: Any) -> Any:
     """``json.load(fh, **kw)`` of a binary file holding less memory: the file's bytes are decoded and
     freed before parsing (json.loads of bytes keeps them alongside their text and the document: 240 MB
     more at 100k clients). UTF-16/32 files (a NUL in the first four bytes) take json's own path."""
-    data = fh.read()
-    if data[:4].count(0):
-        return json.loads(data, **kw)
-    text = data.decode("utf-8-sig")
-    del data
+    text = _mapped_text(fh)
+    if text is None:
+        data = fh.read()
+        if data[:4].count(0):
+            return json.loads(data, **kw)
+        text = data.decode("utf-8-sig")
+        del data
     return json.loads(text, **kw)
+
+
+def _mapped_text(fh: Any) -> str | None:
+    """The text of a regular UTF-8 file read from its start, decoded straight from its pages in the page
+    cache (mmap): no copy of its bytes is made first (a 260 MB snapshot: 0.30 -> 0.16 cpu-s). None, with
+    ``fh`` untouched, for anything else (a stream, an empty file, UTF-16/32, a read already begun).
+    Decoding errors are those of ``bytes.decode("utf-8-sig")``: same codec, same offsets."""
+    if not isinstance(fh, (io.BufferedReader, io.FileIO)):  # (a GzipFile has its compressed file's fileno)
+        return None
+    try:
+        if fh.tell() != 0:
+            return None
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except (AttributeError, OSError, ValueError):  # no file descriptor (BytesIO), a pipe, an empty file
+        return None
+    with mm:
+        if mm[:4].count(0):
+            return None
+        start = len(codecs.BOM_UTF8) if mm[:3] == codecs.BOM_UTF8 else 0
+        try:
+            with memoryview(mm) as whole, whole[start:] as body:
+                return codecs.utf_8_decode(body, "strict", True)[0]
+        finally:
+            fh.seek(0, os.SEEK_END)  # where fh.read() would have left it
 
 
 class FactsError(FactsInputError):
@@ -161,14 +191,14 @@ class Facts:
     """A merged facts document with an index by kind and id. ``get(kind, id)`` also accepts aliases."""
 
     def __init__(self, doc: dict[str, Any]) -> None:
-        check_document(doc)
+        index = _indexed(doc)  # check_document's check and the index of each kind, in one pass
         self.doc = doc
         self.collected_at = doc["collected_at"]
         self.as_of = None  # evaluate ages as of this time instead of collected_at
         self.sources = doc.get("sources") or []
         self.conflicts = doc.get("conflicts") or []
         self.by_kind = doc["entities"]
-        self.index = {k: {e["id"]: e for e in ents} for k, ents in self.by_kind.items()}
+        self.index = index
         self._aliases: dict[str, AliasIndex] = {}
 
     def entities(self, kind: str) -> list[Entity]:
@@ -233,6 +263,12 @@ class Facts:
 
 def check_document(doc: Any) -> None:
     """Fast structural check of a facts document (the full JSON Schema runs in tests and `validate`)."""
+    _indexed(doc)
+
+
+def _indexed(doc: Any) -> dict[str, dict[str, Entity]]:
+    """:func:`check_document`, returning ``{kind: {id: entity}}`` (a later duplicate id wins): one pass
+    over the entities for both (a second pass over 100k entities costs as much as the first)."""
     if not isinstance(doc, dict):
         raise FactsError("a facts document must be a JSON object")
     v = doc.get("schema_version")
@@ -243,12 +279,17 @@ def check_document(doc: Any) -> None:
     ents = doc.get("entities")
     if not isinstance(ents, dict):
         raise FactsError("entities must be an object of lists by kind")
+    index: dict[str, dict[str, Entity]] = {}
     for kind, lst in ents.items():
         if not isinstance(lst, list):
             raise FactsError(f"entities.{kind} must be a list")
+        index[kind] = by_id = {}
         for i, e in enumerate(lst):
-            if not isinstance(e, dict) or not isinstance(e.get("id"), str) or not e["id"]:
+            eid = e.get("id") if isinstance(e, dict) else None
+            if not isinstance(eid, str) or not eid:
                 raise FactsError(f"entities.{kind}[{i}] needs a non-empty string 'id'")
+            by_id[eid] = e
+    return index
 
 
 def check_fragment(frag: Any, source: str) -> None:

@@ -19,6 +19,30 @@ def test_read_json_equals_json_load(encoding):
     assert read_json(io.BytesIO(raw)) == json.load(io.BytesIO(raw)) == DOC
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-32"])
+def test_read_json_of_a_file_equals_json_load(tmp_path, encoding):
+    # a regular file is decoded from its mapped pages (UTF-8), or read (UTF-16/32): json.load's result
+    path = tmp_path / "snap.json"
+    path.write_bytes(json.dumps(DOC, ensure_ascii=False).encode(encoding))
+    with open(path, "rb") as fh:
+        assert read_json(fh) == DOC
+        assert fh.tell() == path.stat().st_size
+    path.write_bytes(b"")
+    with open(path, "rb") as fh, pytest.raises(json.JSONDecodeError):
+        read_json(fh)
+
+
+def test_read_json_of_a_file_reports_what_decode_reports(tmp_path):
+    path = tmp_path / "snap.json"
+    for raw in (b'{"x": "\xff"}', b'\xef\xbb\xbf{"x": "\xff"}'):
+        path.write_bytes(raw)
+        with open(path, "rb") as fh, pytest.raises(UnicodeDecodeError) as exc:
+            read_json(fh)
+        with pytest.raises(UnicodeDecodeError) as want:
+            raw.decode("utf-8-sig")
+        assert str(exc.value) == str(want.value)
+
+
 def test_read_json_passes_options_and_errors_through():
     with pytest.raises(ValueError, match="NaN"):
         read_json(io.BytesIO(b'{"x": NaN}'), parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))

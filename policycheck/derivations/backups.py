@@ -11,6 +11,7 @@ from policycheck.derivations.base import (
     derived,
     has,
     kind_inputs,
+    lacking,
     partial,
     same_host,
     source_text,
@@ -22,9 +23,10 @@ from policycheck.timeutil import parse_time
 
 #: per host (canonical id or normalized name): the (time, dr_test record) chosen
 _ByHost = dict[str, tuple[datetime, Entity]]
+_DrTests = tuple[_ByHost, _ByHost, dict[str, str]]
 
 
-def dr_tests(facts: Facts, hidx: AliasIndex) -> tuple[_ByHost, _ByHost, dict[str, str]]:
+def dr_tests(facts: Facts, hidx: AliasIndex) -> _DrTests:
     """The dr_test records per host (by canonical id): the latest of any result ``{host: (time, test)}``,
     the latest success ``{host: (time, test)}``, and the hosts whose records cannot be read
     ``{host: reason}`` (for them, which test is latest cannot be told)."""
@@ -75,7 +77,7 @@ def bootstraps(facts: Facts) -> None:
             latest[s["id"]] = (t, b)
     provided, failed = facts.kind_state("bootstrap")
     hidx = facts.alias_index("host")
-    dr_latest, dr_ok, dr_bad = dr_tests(facts, hidx)
+    dr: _DrTests | None = None  # read when a server lacks a fact it gives
     dr_provided, dr_failed = facts.kind_state("dr_test")
     for s in facts.entities("backup_server"):
         if not has(s, "latest_bootstrap"):
@@ -94,6 +96,8 @@ def bootstraps(facts: Facts) -> None:
         for attr in ("latest_dr_test", "last_dr_test"):
             if has(s, attr):
                 continue
+            dr = dr or dr_tests(facts, hidx)
+            dr_latest, dr_ok, dr_bad = dr
             if dr_failed:
                 unknown(s, attr, dr_failed)
             elif key in dr_bad:
@@ -117,7 +121,7 @@ def copy_facts(facts: Facts, c: Any, s: Entity | None) -> None:
     """A copy's derived facts: ``local_to_server`` (from its device, or from where it was sent),
     ``offline`` (false on a fixed medium) and ``immutable`` (from its device: retention lock, object
     lock, WORM)."""
-    if not isinstance(c, dict):
+    if not isinstance(c, dict) or _copy_done(c):
         return
     dev = facts.get("device", c.get("device")) if c.get("device") else None
     if dev is not None and not has(c, "offline") and dev.get("media_type") in _FIXED_MEDIA:
@@ -145,6 +149,20 @@ def copy_facts(facts: Facts, c: Any, s: Entity | None) -> None:
                 (c, "location"), (s, "host") if s is not None else None)
 
 
+def _copy_done(c: Entity) -> bool:
+    """Whether :func:`copy_facts` has nothing to do on ``c``: each fact it derives is there or unknown
+    (as in a snapshot `collect` wrote), so its device need not be looked up. Never raises."""
+    unk = c.get("_unknown") or ()
+    if unk.__class__ is not dict and unk != ():
+        return False
+    if c.get("offsite") is True:
+        if c.get("local_to_server") is not False:
+            return False
+    elif "local_to_server" not in c and "local_to_server" not in unk:
+        return False
+    return ("offline" in c or "offline" in unk) and ("immutable" in c or "immutable" in unk)
+
+
 _BACKUP_TIMES = ("last_filesystem_backup", "last_image_backup", "last_bmr_backup")
 
 
@@ -157,12 +175,16 @@ def clients(facts: Facts) -> None:
     hidx = facts.alias_index("host")
     provided, failed = facts.kind_state("client")
     inc_all = facts.incomplete("client")
-    # restore tests of any kind per host: the latest decides
-    dr_latest, _, dr_bad = dr_tests(facts, hidx)
+    # restore tests of any kind per host: the latest decides (read when a client lacks its latest)
+    dr: _DrTests | None = None
     dr_provided, dr_failed = facts.kind_state("dr_test")
     per_server: dict[str, list[Entity]] = {}
     protected: dict[str, set[str]] = {}
     unattributed = None  # a client record whose host cannot be told: it may be any host's
+    # what the servers' client_backup_copies and the hosts' protected_by are made of is gathered only
+    # when one of them lacks it (a snapshot `collect` wrote has them all)
+    for_servers = lacking(facts.entities("backup_server"), "client_backup_copies")
+    for_hosts = lacking(facts.entities("host"), "protected_by")
     for c in clients:
         if not has(c, "last_successful_backup"):
             if all(k in c for k in _BACKUP_TIMES[:2]):
@@ -192,6 +214,8 @@ def clients(facts: Facts) -> None:
         hid = c.get("host")
         key = hidx.lookup(hid) if isinstance(hid, str) else None
         if not has(c, "latest_restore_test"):
+            dr = dr or dr_tests(facts, hidx)
+            dr_latest, _, dr_bad = dr
             if key is None:
                 unknown(c, "latest_restore_test", why_unknown(c, "host", f"client {c['id']}: its host is unknown"))
             elif dr_failed:
@@ -205,10 +229,11 @@ def clients(facts: Facts) -> None:
                 derived(c, "latest_restore_test", None, *kind_inputs(facts, "dr_test"))
             else:
                 unknown(c, "latest_restore_test", "no source records restore tests (add dr_test facts)")
-        if s is not None:
+        if s is not None and for_servers:
             per_server.setdefault(s["id"], []).append(c)
         if key is not None and isinstance(sid, str):
-            protected.setdefault(key, set()).add(s["id"] if s is not None else sid)
+            if for_hosts:
+                protected.setdefault(key, set()).add(s["id"] if s is not None else sid)
         elif key is None and ("host" in (c.get("_unknown") or ()) or "host" in (c.get("_conflicts") or ())):
             unattributed = unattributed or f"client {c['id']}: " + why_unknown(c, "host", "its host is unknown")
         elif key is not None:
@@ -247,7 +272,7 @@ def clients(facts: Facts) -> None:
         if part:
             partial(s, "client_backup_copies", part)
     servers = sorted(s["id"] for s in facts.entities("backup_server"))
-    for h in facts.entities("host"):
+    for h in facts.entities("host") if for_hosts else ():
         if not knowable(h, "protected_by", "no source describes backup clients"):
             continue
         by = sorted(protected.get(h["id"], ()))

@@ -2,6 +2,7 @@
 unknown or partial with the reason, and tell why an input is unknown."""
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 from policycheck.facts import Facts, norm
@@ -127,6 +128,20 @@ def unknown(e: Entity, attr: str, reason: str) -> None:
 def has(e: Entity, attr: str) -> bool:
     """The attribute is present, or a source already said it is unknown: never derive over either."""
     return attr in e or attr in (e.get("_unknown") or ())
+
+
+def lacking(ents: list[Entity], attr: str) -> bool:
+    """Whether some entity may lack ``attr`` (:func:`has` is false of it): a derivation gathers what
+    feeds ``attr`` only then (a snapshot `collect` wrote holds every derived fact already). Never
+    raises: an entity whose ``_unknown`` is not an object counts as lacking it."""
+    if all(map(dict.__contains__, ents, repeat(attr))):
+        return False  # the common case, in one C pass: every entity has it
+    for e in ents:
+        if attr not in e:
+            unk = e.get("_unknown")
+            if unk.__class__ is not dict or attr not in unk:
+                return True
+    return False
 
 
 def partial(e: Entity, attr: str, reason: str) -> None:

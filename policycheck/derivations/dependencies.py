@@ -2,9 +2,10 @@
 only this server protects (a circular dependency: DR deadlocks)."""
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
-from policycheck.derivations.base import Entity, derived, has, partial, unknown, why_unknown
+from policycheck.derivations.base import Entity, derived, has, lacking, partial, unknown, why_unknown
 from policycheck.facts import Facts, norm
 
 
@@ -12,6 +13,13 @@ def dependencies(facts: Facts) -> None:
     """backup_server.dependency_closure and backup_server.circular_dependencies."""
     servers = facts.entities("backup_server")
     if not servers:
+        return
+    if not lacking(servers, "dependency_closure") and not lacking(servers, "circular_dependencies") \
+            and set(map(type, map(dict.get, facts.entities("client"), repeat("backup_server")))) <= {str}:
+        # every server has both (or knows them unknown): no client needs reading. The loop skipped could
+        # not have raised (each client names its server); the one thing read after it is asked still,
+        # for the error an odd `incomplete` gives
+        facts.incomplete("client")
         return
     protected_by: dict[str, set[str]] = {}
     credit: dict[str, Entity] = {}  # host -> a client record naming its backup server (the source of "protected by")

@@ -2,7 +2,7 @@
 (virtual, vm, hosted roles and services)."""
 from __future__ import annotations
 
-from policycheck.derivations.base import derived, has, partial, unknown, why_unknown
+from policycheck.derivations.base import Entity, derived, has, lacking, partial, unknown, why_unknown
 from policycheck.facts import Facts
 
 
@@ -16,6 +16,8 @@ def join_vms(facts: Facts) -> None:
     provided, failed = facts.kind_state("vm")
     # host -> [(strength, vm id)]: a guest host name beats a VM name, which beats an alias
     claims: dict[str, list[tuple[int, str]]] = {}
+    if not lacking(hosts, "vm") and _iterable_aliases(vms):
+        return  # every host has its vm (or knows it unknown) and gathering the claims could not fail
     for vm in vms:
         names = (vm.get("guest_hostname"), vm.get("name"), vm["id"], *(vm.get("aliases") or ()))
         for rank, name in enumerate(names):
@@ -44,11 +46,19 @@ def join_vms(facts: Facts) -> None:
                                         if provided else "no hypervisor source was collected, so its VM is unknown"))
 
 
+def _iterable_aliases(ents: list[Entity]) -> bool:
+    """Whether ``*(e.get("aliases") or ())`` of every entity is sure not to raise (a list, or none)."""
+    return {type(e.get("aliases")) for e in ents} <= _ITERABLE_OR_NONE
+
+
+_ITERABLE_OR_NONE = frozenset((list, tuple, str, dict, type(None)))
+
+
 def client_hosts(facts: Facts) -> None:
     """client.host: the host its host name, id or an alias names."""
     hidx = facts.alias_index("host")
-    if not facts.entities("host"):
-        return
+    if not facts.entities("host") or not lacking(facts.entities("client"), "host"):
+        return  # (every client has its host or knows it unknown, as in a snapshot `collect` wrote)
     for c in facts.entities("client"):
         if has(c, "host"):
             continue
