@@ -2,14 +2,10 @@
 sources into one document (joining names, recording conflicts instead of picking a value)."""
 from __future__ import annotations
 
-import codecs
 import difflib
 import gc
-import io
 import ipaddress
 import json
-import mmap
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -76,38 +72,12 @@ def read_json(fh: Any, **kw: Any) -> Any:
     """``json.load(fh, **kw)`` of a binary file holding less memory: the file's bytes are decoded and
     freed before parsing (json.loads of bytes keeps them alongside their text and the document: 240 MB
     more at 100k clients). UTF-16/32 files (a NUL in the first four bytes) take json's own path."""
-    text = _mapped_text(fh)
-    if text is None:
-        data = fh.read()
-        if data[:4].count(0):
-            return json.loads(data, **kw)
-        text = data.decode("utf-8-sig")
-        del data
+    data = fh.read()
+    if data[:4].count(0):
+        return json.loads(data, **kw)
+    text = data.decode("utf-8-sig")
+    del data
     return json.loads(text, **kw)
-
-
-def _mapped_text(fh: Any) -> str | None:
-    """The text of a regular UTF-8 file read from its start, decoded straight from its pages in the page
-    cache (mmap): no copy of its bytes is made first (a 260 MB snapshot: 0.30 -> 0.16 cpu-s). None, with
-    ``fh`` untouched, for anything else (a stream, an empty file, UTF-16/32, a read already begun).
-    Decoding errors are those of ``bytes.decode("utf-8-sig")``: same codec, same offsets."""
-    if not isinstance(fh, (io.BufferedReader, io.FileIO)):  # (a GzipFile has its compressed file's fileno)
-        return None
-    try:
-        if fh.tell() != 0:
-            return None
-        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    except (AttributeError, OSError, ValueError):  # no file descriptor (BytesIO), a pipe, an empty file
-        return None
-    with mm:
-        if mm[:4].count(0):
-            return None
-        start = len(codecs.BOM_UTF8) if mm[:3] == codecs.BOM_UTF8 else 0
-        try:
-            with memoryview(mm) as whole, whole[start:] as body:
-                return codecs.utf_8_decode(body, "strict", True)[0]
-        finally:
-            fh.seek(0, os.SEEK_END)  # where fh.read() would have left it
 
 
 class FactsError(FactsInputError):

@@ -21,7 +21,7 @@ def test_read_json_equals_json_load(encoding):
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-32"])
 def test_read_json_of_a_file_equals_json_load(tmp_path, encoding):
-    # a regular file is decoded from its mapped pages (UTF-8), or read (UTF-16/32): json.load's result
+    # a file of each encoding gives json.load's result, and is read to its end
     path = tmp_path / "snap.json"
     path.write_bytes(json.dumps(DOC, ensure_ascii=False).encode(encoding))
     with open(path, "rb") as fh:

@@ -47,6 +47,8 @@ def test_files_written_side_by_side_are_the_same_as_one_after_the_other(tmp_path
         return pid
 
     monkeypatch.setattr(os, "fork", counting_fork)
+    # another test's server thread may still be winding down in this process; the run here has none
+    monkeypatch.setattr(sidebyside, "can_fork", lambda: True)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     snap = tmp_path / "facts.json"
@@ -117,3 +119,19 @@ def test_without_side_by_side_every_job_runs_here_in_order():
     seen = []
     sidebyside.run([lambda: seen.append(1), lambda: seen.append(2)], side_by_side=False)
     assert seen == [1, 2]
+
+
+def test_no_fork_while_another_thread_is_alive(tmp_path):
+    import threading
+
+    release = threading.Event()
+    t = threading.Thread(target=release.wait)
+    t.start()
+    try:
+        assert not sidebyside.can_fork()
+        pids = []
+        sidebyside.run([lambda: pids.append(os.getpid()), lambda: pids.append(os.getpid())], side_by_side=True)
+        assert pids == [os.getpid()] * 2  # both here, one after the other
+    finally:
+        release.set()
+        t.join()
