@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import sys
@@ -423,28 +422,16 @@ def _write_outputs(args: argparse.Namespace, report: Report, reporters: dict[str
         rend = reporters[fmt]
         return rend.chunks(rep) if rend.chunks is not None else rend.render(rep)
 
-    from policycheck import sidebyside
-
-    files = [(getattr(args, attr), fmt) for _, attr, fmt in EXTRA_OUTPUTS if getattr(args, attr, None)]
+    for _, attr, fmt in EXTRA_OUTPUTS:
+        if getattr(args, attr, None):
+            _write(getattr(args, attr), rendered(fmt, _plain(report)))
     if args.output:
-        files.append((args.output, args.format))
-    jobs = [functools.partial(_write_report, path, rendered, fmt, report) for path, fmt in files]
-    # On a big run each file is written by its own process (forked: the results are shared, not copied),
-    # so --json and --junit take the time of the longer one, not of both.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    sidebyside.run(jobs, side_by_side=len(report.results) >= sidebyside.MIN_RESULTS)
-    if args.output:
+        _write(args.output, rendered(args.format, _plain(report)))
         return
     if args.format == "github":  # workflow commands on purpose: the reporter escaped every value
         sys.stdout.write(reporters["github"].render(report))
         return
     _emit(reporters[args.format].render(report), trusted_escapes=True)
-
-
-def _write_report(path: str, rendered: Callable[[str, Report], str | Iterable[str]], fmt: str,
-                  report: Report) -> None:
-    _write(path, rendered(fmt, _plain(report)))
 
 
 def _source_files(config: Config | None) -> dict[str, list[str]]:
