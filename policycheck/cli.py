@@ -922,7 +922,8 @@ def entry(argv: Sequence[str] | None = None) -> None:
 
     It ends with ``os._exit`` once the output is flushed and the exit handlers have run (a plugin's
     clean-up of its temporary files included): freeing a 100k-client run's facts and results object by
-    object, as the interpreter's shutdown would, costs half a second of CPU for nothing (mypy does the same)."""
+    object, as the interpreter's shutdown would, costs half a second of CPU for nothing (mypy does the same).
+    Under a profiler or a coverage tracer it exits normally, so that they can write what they measured."""
     global _EXIT_HARD
     _EXIT_HARD = True
     rc = main(argv)
@@ -937,6 +938,8 @@ def entry(argv: Sequence[str] | None = None) -> None:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
         except (OSError, ValueError):
             pass
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(rc)  # under a profiler or coverage, which write their data at the interpreter's exit
     import atexit
 
     atexit._run_exitfuncs()  # what the interpreter's shutdown would run: plugins' atexit clean-ups, logging

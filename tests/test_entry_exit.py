@@ -57,3 +57,11 @@ def test_a_reader_that_goes_away_is_no_error(tmp_path):
     proc.wait(timeout=120)
     assert "Traceback" not in err
     assert marker.read_text() == "exit handlers ran"
+
+
+def test_under_a_profiler_the_interpreter_exits_normally_so_the_profile_is_written(tmp_path):
+    prof = tmp_path / "p.prof"
+    p = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "policycheck", "--version"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert prof.stat().st_size > 0
