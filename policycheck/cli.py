@@ -926,6 +926,9 @@ def entry(argv: Sequence[str] | None = None) -> None:
     Under a profiler or a coverage tracer it exits normally, so that they can write what they measured."""
     global _EXIT_HARD
     _EXIT_HARD = True
+    from policycheck import facts
+
+    facts.FREEZE_AFTER_PAUSE = True  # the run's objects are not scanned again by the GC either
     rc = main(argv)
     from policycheck.collect import end_children
 

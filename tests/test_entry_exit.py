@@ -10,9 +10,9 @@ from pathlib import Path
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "datazone" / "policycheck.yaml"
 
 RUN = """
-import atexit, sys
+import atexit, gc, sys
 from pathlib import Path
-atexit.register(lambda: Path(sys.argv[1]).write_text("exit handlers ran"))
+atexit.register(lambda: Path(sys.argv[1]).write_text(f"exit handlers ran; frozen {gc.get_freeze_count()}"))
 from policycheck.cli import entry
 entry(sys.argv[2:])
 """
@@ -22,7 +22,7 @@ def _run(tmp_path: Path, *args: str, stdout: int = subprocess.PIPE) -> subproces
     marker = tmp_path / "marker"
     p = subprocess.run([sys.executable, "-c", RUN, str(marker), *args], stdout=stdout, stderr=subprocess.PIPE,
                        text=True, timeout=120)
-    assert marker.read_text() == "exit handlers ran"
+    assert marker.read_text().startswith("exit handlers ran; frozen ")
     return p
 
 
@@ -33,6 +33,8 @@ def test_a_checks_output_arrives_whole_with_its_exit_code(tmp_path):
     assert p.returncode == 1, p.stderr  # the example datazone has failures
     doc = json.loads(out.read_text())
     assert doc["summary"]["fail"] > 0 and len(doc["results"]) == doc["summary"]["total"]
+    # the run's objects were frozen out of the GC's sight when it resumed (they live until the exit)
+    assert int((tmp_path / "marker").read_text().rpartition(" ")[2]) > 1000
     # stdout is flushed before the hard exit: the brief report's last line, the summary, is there
     assert p.stdout.rstrip().splitlines()[-1] == (
         f"{doc['summary']['pass']} passed, {doc['summary']['fail']} failed, {doc['summary']['error']} errors, "
@@ -56,7 +58,7 @@ def test_a_reader_that_goes_away_is_no_error(tmp_path):
     err = proc.stderr.read().decode()
     proc.wait(timeout=120)
     assert "Traceback" not in err
-    assert marker.read_text() == "exit handlers ran"
+    assert marker.read_text().startswith("exit handlers ran")
 
 
 def test_under_a_profiler_the_interpreter_exits_normally_so_the_profile_is_written(tmp_path):
@@ -65,3 +67,23 @@ def test_under_a_profiler_the_interpreter_exits_normally_so_the_profile_is_writt
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert prof.stat().st_size > 0
+
+
+def test_gc_paused_freezes_what_it_made_only_when_the_process_ends_after(monkeypatch):
+    import gc
+
+    from policycheck import facts
+
+    assert gc.isenabled()
+    before = gc.get_freeze_count()
+    with facts.gc_paused():
+        kept = [{"n": i} for i in range(1000)]
+    assert gc.isenabled() and gc.get_freeze_count() == before  # a library caller's objects stay collectable
+    monkeypatch.setattr(facts, "FREEZE_AFTER_PAUSE", True)
+    try:
+        with facts.gc_paused():
+            kept += [{"n": i} for i in range(1000)]
+        assert gc.isenabled() and gc.get_freeze_count() >= before + 1000
+    finally:
+        gc.unfreeze()
+    assert len(kept) == 2000
