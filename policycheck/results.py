@@ -281,6 +281,8 @@ class Report:
     evaluated_at: dict[str, Any] | None = None  # {"time", "source": collected_at | config as_of | --as-of, "where"}
     frameworks: list[str] | None = None  # --framework: the per-control summary shows only these
     gate: Any = None  # the run's policycheck.gate.Gate, computed once by the pipeline (None: computed on demand)
+    #: counts computed once and shared by every copy of the report (each writer gets a copy.copy of it)
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def clock(self) -> dict[str, Any]:
@@ -295,9 +297,9 @@ class Report:
 
     def tally(self) -> Tally:
         """:func:`tally` of the results, counted once (again only if results were added since)."""
-        cached = getattr(self, "_tally", None)
+        cached = self.memo.get("tally")
         if cached is None or cached[0] != len(self.results):
-            cached = self._tally = (len(self.results), tally(self.results))
+            cached = self.memo["tally"] = (len(self.results), tally(self.results))
         return cached[1]
 
     @property
@@ -308,11 +310,15 @@ class Report:
     def controls(self) -> list[dict[str, Any]]:
         """The per-control summary: each control of the evaluated policies (only --framework's
         frameworks when given), its policies and their pass/fail/error/skip/waived counts."""
-        if getattr(self, "_controls", None) is None:
+        key = (len(self.results), tuple(self.frameworks or ()))
+        cached = self.memo.get("controls")
+        if cached is None or cached[0] != key:
             from policycheck.controls import control_summary
 
-            self._controls = control_summary(self.results, self.policies, self.frameworks, self.tally())
-        return self._controls
+            cached = self.memo["controls"] = (key, control_summary(self.results, self.policies, self.frameworks,
+                                                                   self.tally()))
+        rows: list[dict[str, Any]] = cached[1]
+        return rows
 
 
 _jsonable = jsonable  # the older private name (policy.py)

@@ -165,3 +165,33 @@ def test_junit_pieces_make_the_same_document(generated_report, monkeypatch):
     pieces = list(junit_rep.junit_chunks(rep))
     assert len(pieces) > len(rep.results) // 6  # a piece ends once it holds 3 cases or more
     assert "".join(pieces) == whole
+
+
+def test_counts_are_made_once_for_every_copy_a_writer_gets(generated_report, monkeypatch):
+    import copy
+
+    from policycheck import controls, results
+
+    made = {"tally": 0, "controls": 0}
+    real_tally, real_controls = results.tally, controls.control_summary
+
+    def counting_tally(rs):
+        made["tally"] += 1
+        return real_tally(rs)
+
+    def counting_controls(*a, **kw):
+        made["controls"] += 1
+        return real_controls(*a, **kw)
+
+    monkeypatch.setattr(results, "tally", counting_tally)
+    monkeypatch.setattr(controls, "control_summary", counting_controls)
+    rep = copy.copy(generated_report)
+    rep.memo = {}  # as the pipeline makes it: nothing counted yet
+    copies = [copy.copy(rep) for _ in range(3)]  # what the CLI hands the JSON, JUnit and text writers
+    summaries = [c.summary for c in copies] + [rep.summary]
+    assert made["tally"] == 1 and all(s == summaries[0] for s in summaries)
+    assert summaries[0]["total"] == len(rep.results) == sum(summaries[0][s] for s in results.STATUSES)
+    rows = [c.controls for c in copies]
+    assert made["controls"] == 1 and rows[0] and all(r is rows[0] for r in rows)
+    rep.results = rep.results + rep.results[:1]  # results added later are counted again
+    assert rep.summary["total"] == summaries[0]["total"] + 1 and made["tally"] == 2
