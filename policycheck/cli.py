@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from policycheck.cliargs import EXIT_CODES_HELP, SEVERITIES, ParserExit, build_parser  # noqa: F401
-from policycheck.errors import ExitCode, PolicycheckError, WaiverError
+from policycheck.errors import ExitCode, PolicycheckError, UsageError, WaiverError
 
 if TYPE_CHECKING:
     import argparse
@@ -63,7 +63,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(exc.usage)
             sys.stderr.write(f"policycheck: error: {exc.message}\n")
         elif exc.message:
-            sys.stdout.write(exc.message)
+            try:
+                sys.stdout.write(exc.message)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                return ExitCode.OK
+            except OSError as err:
+                _err(f"cannot write to standard output: {err.strerror or err}")
+                return ExitCode.INVALID_INPUT
         return ExitCode(exc.status)
     except KeyboardInterrupt:
         _err("interrupted")
@@ -125,7 +132,12 @@ def _emit(text: str, stream: TextIO | None = None, trusted_escapes: bool = False
     from policycheck.textsafe import guard
 
     stream = stream or sys.stdout
-    stream.write(guard(redact_all(text)) if trusted_escapes else _safe(text))
+    try:
+        stream.write(guard(redact_all(text)) if trusted_escapes else _safe(text))
+    except BrokenPipeError:
+        raise  # the reader went away: main() ends quietly
+    except OSError as exc:  # a full disk under a redirection, say: the report would be incomplete
+        raise UsageError(f"cannot write to standard output: {exc.strerror or exc}") from None
 
 
 def _err(msg: str) -> None:
@@ -939,8 +951,12 @@ def entry(argv: Sequence[str] | None = None) -> None:
         except BrokenPipeError:  # the reader went away: what was written is all it wanted
             with contextlib.suppress(OSError, ValueError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
-        except (OSError, ValueError):
-            pass
+        except (OSError, ValueError) as exc:  # a full disk, say: the report is incomplete, as for -o FILE
+            if stream is sys.stdout:
+                _err(f"cannot write to standard output: {getattr(exc, 'strerror', None) or exc}")
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stderr.flush()
+                rc = ExitCode.INVALID_INPUT
     if sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(rc)  # under a profiler or coverage, which write their data at the interpreter's exit
     import atexit

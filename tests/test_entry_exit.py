@@ -87,3 +87,18 @@ def test_gc_paused_freezes_what_it_made_only_when_the_process_ends_after(monkeyp
     finally:
         gc.unfreeze()
     assert len(kept) == 2000
+
+
+def test_standard_output_that_cannot_be_written_is_an_error_not_a_silent_loss(tmp_path):
+    import os
+
+    import pytest
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full (Linux)")
+    for args in (["--version"], ["audit", "-c", str(EXAMPLE), "--as-of", "2026-06-02T00:00:00Z"]):
+        with open("/dev/full", "w") as full:
+            p = _run(tmp_path, *args, stdout=full.fileno())
+        assert p.returncode == 2, args  # as for -o FILE that cannot be written, never the gate's verdict
+        assert "policycheck: error: cannot write to standard output: No space left on device" in p.stderr
+        assert "Traceback" not in p.stderr
