@@ -13,7 +13,6 @@ process's resident memory after it.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -85,12 +84,11 @@ def one_run(path: Path) -> dict[str, float]:
 
 
 def floor(path: Path) -> float:
-    raw = path.read_bytes()
-    gc.collect()
-    gc.disable()
-    c = time.process_time()
-    json.loads(raw)
-    return time.process_time() - c
+    """CPU seconds of the floor, as benchmarks/run.py measures it (workers.loads_nogc)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import workers
+
+    return workers.loads_nogc(path.read_bytes())[1]
 
 
 def main(argv: list[str]) -> int:
